@@ -1,0 +1,19 @@
+//! The contact ledger's pure domain: entities and value objects, the rules
+//! that keep them valid (address normalisation, identity matching), the use
+//! cases that drive them, and the ports those use cases need. No I/O crate
+//! is a dependency: adapters implement the ports in `ports.rs`.
+
+pub mod contact;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod page;
+pub mod ports;
+pub mod resolve;
+pub mod service;
+pub mod tenant;
+
+pub use contact::{Contact, ContactFields, ContactIdentity, IdentityKey, LifecycleStage};
+pub use error::{DomainError, Entity, FieldViolation};
+pub use identity::{Channel, IdentityKind, Region};
+pub use ids::{ContactId, TenantId};

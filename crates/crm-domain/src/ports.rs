@@ -1,0 +1,208 @@
+//! The ports: what the use cases need from the outside world, named for the
+//! need rather than for a table. Adapters implement them (`crm-store` with
+//! sea-orm); use-case tests mock them with mockall.
+//!
+//! Atomicity: the domain decides, the adapter applies atomically. Every
+//! method that writes applies its whole argument in one database transaction
+//! with a version check, and no transaction handle crosses the port.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::contact::{Contact, ContactFields, ContactIdentity, IdentityKey};
+use crate::error::DomainError;
+use crate::ids::{ContactId, TenantId};
+use crate::tenant::Tenant;
+
+/// What a create with a request id did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The contact was inserted.
+    Created(Contact),
+    /// An earlier call with the same request id created this contact.
+    Replayed(ContactId),
+}
+
+/// What creating a resolved sender did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedCreate {
+    /// The contact was inserted with every identity.
+    Created(Contact),
+    /// Another writer claimed one of the identities first; nothing was written.
+    Raced,
+}
+
+/// A change to one contact, computed by the domain and applied as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactChange {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The contact.
+    pub id: ContactId,
+    /// The version the change was computed from; the write fails if it moved.
+    pub expected_version: i64,
+    /// The new describing fields (all of them).
+    pub fields: ContactFields,
+    /// Identities to insert.
+    pub add: Vec<ContactIdentity>,
+    /// Identities to delete.
+    pub remove: Vec<IdentityKey>,
+    /// Kept identities whose raw form or primary flag changes.
+    pub restate: Vec<ContactIdentity>,
+    /// The new update time.
+    pub now: OffsetDateTime,
+}
+
+/// Storage of contacts and their identities.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait ContactRepository: Send + Sync {
+    /// Inserts a contact with its identities, all or nothing. With a request
+    /// id already used in the tenant, inserts nothing and names the contact
+    /// that request created.
+    ///
+    /// # Errors
+    /// `IdentityTaken` (with the holder, `field` empty) when another contact
+    /// holds one of the identities; `Unavailable`; `Internal`.
+    async fn create(
+        &self,
+        contact: &Contact,
+        request_id: Option<String>,
+    ) -> Result<CreateOutcome, DomainError>;
+
+    /// Reads one contact with its identities.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn get(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, DomainError>;
+
+    /// Reads up to `limit` contacts with ids greater than `after`, by id.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, DomainError>;
+
+    /// Applies a change atomically and returns the contact after it.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale` when the version moved; `IdentityTaken` (with the
+    /// holder, `field` empty) when an added identity is held by another
+    /// contact, in which case nothing is written; `Unavailable`; `Internal`.
+    async fn update(&self, change: &ContactChange) -> Result<Contact, DomainError>;
+
+    /// Deletes a contact and its identities, at `expected_version` if given.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError>;
+
+    /// Every contact holding any of `keys`, each with all its identities.
+    /// The hot path of sender resolution: one round trip.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn find_by_identities(
+        &self,
+        tenant: TenantId,
+        keys: &[IdentityKey],
+    ) -> Result<Vec<Contact>, DomainError>;
+
+    /// Inserts a newly resolved sender with all its identities, or nothing
+    /// at all when another writer holds any of them by now.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn create_resolved(&self, contact: &Contact) -> Result<ResolvedCreate, DomainError>;
+
+    /// Attaches identities to an existing contact, skipping any that another
+    /// contact holds by now, and returns the contact after it. Bumps the
+    /// version only when something was attached.
+    ///
+    /// # Errors
+    /// `NotFound` when the contact is gone; `Unavailable`; `Internal`.
+    async fn attach_identities(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        identities: &[ContactIdentity],
+        now: OffsetDateTime,
+    ) -> Result<Contact, DomainError>;
+}
+
+/// Storage of tenants and their API keys.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait TenantRepository: Send + Sync {
+    /// Inserts a tenant with the hash of its API key.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn create(&self, tenant: &Tenant, api_key_hash: &str) -> Result<(), DomainError>;
+
+    /// The tenant whose API key hashes to `api_key_hash`.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn find_by_api_key_hash(&self, api_key_hash: &str)
+    -> Result<Option<Tenant>, DomainError>;
+
+    /// Reads one tenant.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn get(&self, id: TenantId) -> Result<Option<Tenant>, DomainError>;
+
+    /// Writes a tenant's settings if its version is still `expected_version`,
+    /// and returns it with the version bumped.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
+    async fn update(&self, tenant: &Tenant, expected_version: i64) -> Result<Tenant, DomainError>;
+}
+
+/// The time source of use cases, so tests can fix it.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC, truncated to microseconds (what every database keeps).
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The id source of use cases, so tests can fix it.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait IdGenerator: Send + Sync {
+    /// A new UUIDv7.
+    fn new_id(&self) -> Uuid;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
+    }
+}
+
+/// UUIDv7 ids from the system clock and random bits.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UuidV7Ids;
+
+impl IdGenerator for UuidV7Ids {
+    fn new_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}

@@ -1,0 +1,1048 @@
+//! Use cases over the ports: contact CRUD, identities, sender resolution and
+//! tenant settings. Each computes what to write as plain data and hands it to
+//! one repository call that applies it atomically.
+
+use std::sync::Arc;
+
+use crate::contact::{
+    self, Contact, ContactFields, ContactIdentity, IdentityInput, IdentityKey, LifecycleStage,
+};
+use crate::error::{DomainError, Entity};
+use crate::identity::{self, IdentityKind, Region};
+use crate::ids::{ContactId, TenantId};
+use crate::page::Page;
+use crate::ports::{
+    Clock, ContactChange, ContactRepository, CreateOutcome, IdGenerator, ResolvedCreate,
+    TenantRepository,
+};
+use crate::resolve::{self, Decision, MatchedBy, SenderInput};
+use crate::tenant::{self, Tenant};
+
+/// How often resolution re-reads after losing a race before giving up.
+/// Each lost race means another writer created or claimed an address, so the
+/// next read finds it; more than a couple in a row means heavy contention.
+pub const RESOLVE_ATTEMPTS: usize = 5;
+
+/// A new contact as a caller describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactDraft {
+    /// The describing fields.
+    pub fields: ContactFields,
+    /// Every address, external id included, with request paths.
+    pub identities: Vec<IdentityInput>,
+}
+
+/// Changes to a contact; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactPatch {
+    /// New display name; empty means the default derived from the addresses.
+    pub display_name: Option<String>,
+    /// New city.
+    pub city: Option<String>,
+    /// New country.
+    pub country: Option<String>,
+    /// New language.
+    pub language: Option<String>,
+    /// New avatar URL.
+    pub avatar_url: Option<String>,
+    /// New blocked flag.
+    pub blocked: Option<bool>,
+    /// New lifecycle stage.
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Replacement email list.
+    pub emails: Option<Vec<IdentityInput>>,
+    /// Replacement phone list.
+    pub phones: Option<Vec<IdentityInput>>,
+    /// Replacement list of channel identities (kinds other than email, phone, external id).
+    pub channel_identities: Option<Vec<IdentityInput>>,
+    /// New external id; `Some` of an empty input value clears it.
+    pub external_id: Option<IdentityInput>,
+}
+
+/// What ResolveSender found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// The contact the sender is.
+    pub contact: Contact,
+    /// Whether this call created it.
+    pub created: bool,
+    /// Which address found it; `None` when created.
+    pub matched_by: Option<MatchedBy>,
+}
+
+/// Contact use cases.
+#[derive(Clone)]
+pub struct ContactService {
+    contacts: Arc<dyn ContactRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for ContactService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactService").finish_non_exhaustive()
+    }
+}
+
+impl ContactService {
+    /// Wires the use cases to their ports.
+    pub fn new(
+        contacts: Arc<dyn ContactRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            contacts,
+            clock,
+            ids,
+        }
+    }
+
+    /// Creates a contact, or returns the one an earlier call with the same
+    /// request id created.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `IdentityTaken` naming the request field and holder;
+    /// `Unavailable`; `Internal`.
+    pub async fn create(
+        &self,
+        tenant: &Tenant,
+        draft: ContactDraft,
+        request_id: Option<String>,
+    ) -> Result<Contact, DomainError> {
+        if let Some(request_id) = &request_id {
+            if request_id.chars().count() > 128 || request_id.chars().any(char::is_control) {
+                return Err(DomainError::invalid(
+                    "request_id",
+                    "must be at most 128 characters without control characters",
+                ));
+            }
+        }
+        let fields = contact::validate_fields(draft.fields, "contact");
+        let identities =
+            contact::normalize_identities(draft.identities.clone(), tenant.default_region);
+        let (mut fields, identities) = merge_violations(fields, identities)?;
+        if fields.display_name.is_empty() {
+            fields.display_name = contact::default_display_name(&identities);
+        }
+        let now = self.clock.now();
+        let contact = Contact {
+            id: ContactId::from_uuid(self.ids.new_id()),
+            tenant_id: tenant.id,
+            fields,
+            identities,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        };
+        match self
+            .contacts
+            .create(&contact, request_id)
+            .await
+            .map_err(|error| locate_taken(error, &draft.identities, tenant.default_region))?
+        {
+            CreateOutcome::Created(contact) => Ok(contact),
+            CreateOutcome::Replayed(id) => self.get(tenant, id).await,
+        }
+    }
+
+    /// Reads one contact.
+    ///
+    /// # Errors
+    /// `NotFound`; `Unavailable`; `Internal`.
+    pub async fn get(&self, tenant: &Tenant, id: ContactId) -> Result<Contact, DomainError> {
+        self.contacts
+            .get(tenant.id, id)
+            .await?
+            .ok_or_else(|| DomainError::contact_not_found(id))
+    }
+
+    /// Lists contacts by id, after a cursor.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn list(
+        &self,
+        tenant: &Tenant,
+        after: Option<ContactId>,
+        page_size: u32,
+    ) -> Result<Page<Contact, ContactId>, DomainError> {
+        let mut items = self
+            .contacts
+            .list(tenant.id, after, page_size.saturating_add(1))
+            .await?;
+        let next = if items.len() > page_size as usize {
+            items.truncate(page_size as usize);
+            items.last().map(|contact| contact.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Applies a patch. With `expected_version`, a contact changed since gets
+    /// `Stale`; without, a concurrent change is re-read and the patch applied
+    /// again on top of it, so no write is silently lost.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `NotFound`; `Stale`; `IdentityTaken`; `Unavailable`;
+    /// `Contention`; `Internal`.
+    pub async fn update(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        patch: ContactPatch,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let inputs: Vec<IdentityInput> = [&patch.emails, &patch.phones, &patch.channel_identities]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .cloned()
+            .chain(patch.external_id.clone())
+            .collect();
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let current = self.get(tenant, id).await?;
+            check_version(&current, expected_version)?;
+            let change = plan_update(&current, &patch, tenant.default_region, self.clock.now())?;
+            match self.contacts.update(&change).await {
+                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
+                result => {
+                    return result
+                        .map_err(|error| locate_taken(error, &inputs, tenant.default_region));
+                }
+            }
+        }
+        Err(DomainError::Contention("contact"))
+    }
+
+    /// Deletes a contact and frees its addresses.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
+    pub async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        self.contacts.delete(tenant.id, id, expected_version).await
+    }
+
+    /// Adds one address to a contact. Adding an address it already holds
+    /// changes nothing (except the primary flag, when asked).
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `NotFound`; `Stale`; `IdentityTaken`; `Unavailable`;
+    /// `Contention`; `Internal`.
+    pub async fn add_identity(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        input: IdentityInput,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let normalized = identity::normalize(input.kind, &input.raw, tenant.default_region)
+            .map_err(|error| DomainError::invalid(input.field.clone(), error.to_string()))?;
+        let added = ContactIdentity {
+            kind: normalized.kind,
+            value: normalized.value,
+            raw: normalized.raw,
+            primary: input.primary,
+        };
+        self.change_identities(
+            tenant,
+            id,
+            expected_version,
+            std::slice::from_ref(&input),
+            |identities| {
+                let kind = added.kind;
+                match identities.iter_mut().find(|held| held.key() == added.key()) {
+                    Some(held) => held.primary |= added.primary,
+                    None => identities.push(added.clone()),
+                }
+                if added.primary {
+                    for other in identities
+                        .iter_mut()
+                        .filter(|i| i.kind == kind && i.key() != added.key())
+                    {
+                        other.primary = false;
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Removes one address from a contact. When it was the primary of its
+    /// kind, the next of that kind becomes primary.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `NotFound` (contact or identity); `Stale`;
+    /// `Unavailable`; `Contention`; `Internal`.
+    pub async fn remove_identity(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        input: IdentityInput,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let normalized = identity::normalize(input.kind, &input.raw, tenant.default_region)
+            .map_err(|error| DomainError::invalid(input.field.clone(), error.to_string()))?;
+        let key = IdentityKey {
+            kind: normalized.kind,
+            value: normalized.value,
+        };
+        self.change_identities(tenant, id, expected_version, &[], |identities| {
+            let before = identities.len();
+            identities.retain(|held| held.key() != key);
+            if identities.len() == before {
+                return Err(DomainError::NotFound {
+                    entity: Entity::Identity,
+                    id: format!("{}:{}", key.kind.as_str(), key.value),
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn change_identities(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        expected_version: Option<i64>,
+        inputs: &[IdentityInput],
+        edit: impl Fn(&mut Vec<ContactIdentity>) -> Result<(), DomainError>,
+    ) -> Result<Contact, DomainError> {
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let current = self.get(tenant, id).await?;
+            check_version(&current, expected_version)?;
+            let mut identities = current.identities.clone();
+            edit(&mut identities)?;
+            if identities.len() > contact::MAX_IDENTITIES {
+                return Err(DomainError::invalid(
+                    "identity",
+                    format!(
+                        "a contact may hold at most {} addresses",
+                        contact::MAX_IDENTITIES
+                    ),
+                ));
+            }
+            contact::ensure_primaries(&mut identities);
+            let change = diff(
+                &current,
+                current.fields.clone(),
+                identities,
+                self.clock.now(),
+            );
+            match self.contacts.update(&change).await {
+                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
+                result => {
+                    return result
+                        .map_err(|error| locate_taken(error, inputs, tenant.default_region));
+                }
+            }
+        }
+        Err(DomainError::Contention("contact"))
+    }
+
+    /// Finds the contact a sender is, creating it the first time.
+    ///
+    /// Reads the holders of every address in the request in one round trip;
+    /// a known sender with nothing new to attach costs exactly that read.
+    /// Creation inserts the contact with all its addresses or nothing; when
+    /// another writer got there first, resolution reads again and finds it.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the bad field; `Unavailable`; `Contention`
+    /// after [`RESOLVE_ATTEMPTS`] lost races; `Internal`.
+    pub async fn resolve_sender(
+        &self,
+        tenant: &Tenant,
+        input: SenderInput,
+    ) -> Result<Resolution, DomainError> {
+        let candidates = resolve::candidates(&input, tenant.default_region)?;
+        let keys = resolve::keys(&candidates);
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let holders = self.contacts.find_by_identities(tenant.id, &keys).await?;
+            match resolve::decide(&candidates, holders, &input.display_name) {
+                Decision::Known {
+                    contact,
+                    matched_by,
+                    attach,
+                } => {
+                    let contact = if attach.is_empty() {
+                        contact
+                    } else {
+                        match self
+                            .contacts
+                            .attach_identities(tenant.id, contact.id, &attach, self.clock.now())
+                            .await
+                        {
+                            // Deleted between the read and the write: resolve afresh.
+                            Err(DomainError::NotFound { .. }) => continue,
+                            result => result?,
+                        }
+                    };
+                    return Ok(Resolution {
+                        contact,
+                        created: false,
+                        matched_by: Some(matched_by),
+                    });
+                }
+                Decision::New {
+                    identities,
+                    display_name,
+                } => {
+                    let now = self.clock.now();
+                    let contact = Contact {
+                        id: ContactId::from_uuid(self.ids.new_id()),
+                        tenant_id: tenant.id,
+                        fields: ContactFields {
+                            display_name,
+                            ..ContactFields::default()
+                        },
+                        identities,
+                        version: 1,
+                        create_time: now,
+                        update_time: now,
+                    };
+                    match self.contacts.create_resolved(&contact).await? {
+                        ResolvedCreate::Created(contact) => {
+                            return Ok(Resolution {
+                                contact,
+                                created: true,
+                                matched_by: None,
+                            });
+                        }
+                        ResolvedCreate::Raced => continue,
+                    }
+                }
+            }
+        }
+        Err(DomainError::Contention("sender resolution"))
+    }
+}
+
+fn check_version(current: &Contact, expected_version: Option<i64>) -> Result<(), DomainError> {
+    match expected_version {
+        Some(version) if version != current.version => Err(DomainError::Stale {
+            entity: Entity::Contact,
+            id: current.id.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn merge_violations<A, B>(
+    first: Result<A, DomainError>,
+    second: Result<B, DomainError>,
+) -> Result<(A, B), DomainError> {
+    match (first, second) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(DomainError::InvalidArgument(mut a)), Err(DomainError::InvalidArgument(b))) => {
+            a.extend(b);
+            Err(DomainError::InvalidArgument(a))
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
+}
+
+/// Puts the request path of the offending input on an `IdentityTaken` that
+/// the repository raised without one.
+fn locate_taken(error: DomainError, inputs: &[IdentityInput], region: Region) -> DomainError {
+    match error {
+        DomainError::IdentityTaken {
+            field,
+            kind,
+            value,
+            holder,
+        } if field.is_empty() => {
+            let field = inputs
+                .iter()
+                .find(|input| {
+                    input.kind.as_str() == kind
+                        && identity::normalize(input.kind, &input.raw, region)
+                            .is_ok_and(|normalized| normalized.value == value)
+                })
+                .map(|input| input.field.clone())
+                .unwrap_or_else(|| "contact".to_owned());
+            DomainError::IdentityTaken {
+                field,
+                kind,
+                value,
+                holder,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Computes the change a patch makes to a contact.
+///
+/// # Errors
+/// `InvalidArgument` listing every bad field.
+pub fn plan_update(
+    current: &Contact,
+    patch: &ContactPatch,
+    region: Region,
+    now: time::OffsetDateTime,
+) -> Result<ContactChange, DomainError> {
+    let mut fields = current.fields.clone();
+    let replace = |target: &mut String, value: &Option<String>| {
+        if let Some(value) = value {
+            target.clone_from(value);
+        }
+    };
+    replace(&mut fields.display_name, &patch.display_name);
+    replace(&mut fields.city, &patch.city);
+    replace(&mut fields.country, &patch.country);
+    replace(&mut fields.language, &patch.language);
+    replace(&mut fields.avatar_url, &patch.avatar_url);
+    if let Some(blocked) = patch.blocked {
+        fields.blocked = blocked;
+    }
+    if let Some(stage) = patch.lifecycle_stage {
+        fields.lifecycle_stage = stage;
+    }
+    let fields = contact::validate_fields(fields, "contact");
+
+    // Kinds whose whole list the patch replaces keep nothing of the old list.
+    let replaced = |kind: IdentityKind| match kind {
+        IdentityKind::Email => patch.emails.is_some(),
+        IdentityKind::Phone => patch.phones.is_some(),
+        IdentityKind::ExternalId => patch.external_id.is_some(),
+        _ => patch.channel_identities.is_some(),
+    };
+    let mut inputs: Vec<IdentityInput> = current
+        .identities
+        .iter()
+        .filter(|held| !replaced(held.kind))
+        .map(|held| IdentityInput {
+            kind: held.kind,
+            raw: held.raw.clone(),
+            primary: held.primary,
+            field: "contact".to_owned(),
+        })
+        .collect();
+    let mut violations = Vec::new();
+    for input in [&patch.emails, &patch.phones, &patch.channel_identities]
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let allowed = match input.kind {
+            IdentityKind::Email => patch
+                .emails
+                .as_ref()
+                .is_some_and(|list| list.contains(input)),
+            IdentityKind::Phone => patch
+                .phones
+                .as_ref()
+                .is_some_and(|list| list.contains(input)),
+            IdentityKind::ExternalId => false,
+            _ => patch
+                .channel_identities
+                .as_ref()
+                .is_some_and(|list| list.contains(input)),
+        };
+        if allowed {
+            inputs.push(input.clone());
+        } else {
+            violations.push(crate::FieldViolation::new(
+                input.field.clone(),
+                "this kind of address belongs in another list",
+            ));
+        }
+    }
+    if let Some(external_id) = &patch.external_id {
+        if !external_id.raw.is_empty() {
+            inputs.push(external_id.clone());
+        }
+    }
+    if !violations.is_empty() {
+        return Err(DomainError::InvalidArgument(violations));
+    }
+    // Kept addresses were valid when stored, but the region may have changed
+    // since; normalise them again only to check for repeats, keeping the
+    // stored value so a kept address never moves.
+    let kept: Vec<ContactIdentity> = current
+        .identities
+        .iter()
+        .filter(|held| !replaced(held.kind))
+        .cloned()
+        .collect();
+    let fresh_inputs: Vec<IdentityInput> = inputs.split_off(kept.len());
+    let fresh = contact::normalize_identities(fresh_inputs, region);
+    let (mut fields, fresh) = merge_violations(fields, fresh)?;
+    let mut identities = kept;
+    for identity in fresh {
+        if identities.iter().any(|held| held.key() == identity.key()) {
+            return Err(DomainError::invalid(
+                "contact",
+                format!(
+                    "{} {:?} is listed twice",
+                    identity.kind.as_str(),
+                    identity.value
+                ),
+            ));
+        }
+        identities.push(identity);
+    }
+    if identities.len() > contact::MAX_IDENTITIES {
+        return Err(DomainError::invalid(
+            "contact",
+            format!("may hold at most {} addresses", contact::MAX_IDENTITIES),
+        ));
+    }
+    contact::ensure_primaries(&mut identities);
+    if fields.display_name.is_empty() {
+        fields.display_name = contact::default_display_name(&identities);
+    }
+    Ok(diff(current, fields, identities, now))
+}
+
+/// The change that turns `current` into a contact with these fields and identities.
+fn diff(
+    current: &Contact,
+    fields: ContactFields,
+    identities: Vec<ContactIdentity>,
+    now: time::OffsetDateTime,
+) -> ContactChange {
+    let remove = current
+        .identities
+        .iter()
+        .filter(|held| !identities.iter().any(|kept| kept.key() == held.key()))
+        .map(ContactIdentity::key)
+        .collect();
+    let mut add = Vec::new();
+    let mut restate = Vec::new();
+    for identity in identities {
+        match current
+            .identities
+            .iter()
+            .find(|held| held.key() == identity.key())
+        {
+            None => add.push(identity),
+            Some(held) if held != &identity => restate.push(identity),
+            Some(_) => {}
+        }
+    }
+    ContactChange {
+        tenant_id: current.tenant_id,
+        id: current.id,
+        expected_version: current.version,
+        fields,
+        add,
+        remove,
+        restate,
+        now,
+    }
+}
+
+/// Tenant use cases: creation by operators, settings, and authentication.
+#[derive(Clone)]
+pub struct TenantService {
+    tenants: Arc<dyn TenantRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for TenantService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantService").finish_non_exhaustive()
+    }
+}
+
+/// Changes to tenant settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TenantSettingsPatch {
+    /// New default region, as the caller wrote it.
+    pub default_region: Option<String>,
+}
+
+impl TenantService {
+    /// Wires the use cases to their ports.
+    pub fn new(
+        tenants: Arc<dyn TenantRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            tenants,
+            clock,
+            ids,
+        }
+    }
+
+    /// Creates a tenant whose API key hashes to `api_key_hash`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `name` or `default_region`; `Unavailable`; `Internal`.
+    pub async fn create(
+        &self,
+        name: &str,
+        default_region: &str,
+        api_key_hash: &str,
+    ) -> Result<Tenant, DomainError> {
+        let name = tenant::validate_tenant_name(name)?;
+        let default_region = parse_region(default_region, "default_region")?;
+        let now = self.clock.now();
+        let tenant = Tenant {
+            id: TenantId::from_uuid(self.ids.new_id()),
+            name,
+            default_region,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        };
+        self.tenants.create(&tenant, api_key_hash).await?;
+        Ok(tenant)
+    }
+
+    /// The tenant an API key hash belongs to.
+    ///
+    /// # Errors
+    /// `Unauthenticated` when none; `Unavailable`; `Internal`.
+    pub async fn authenticate(&self, api_key_hash: &str) -> Result<Tenant, DomainError> {
+        self.tenants
+            .find_by_api_key_hash(api_key_hash)
+            .await?
+            .ok_or(DomainError::Unauthenticated(
+                "the API key matches no tenant",
+            ))
+    }
+
+    /// The current settings of a tenant.
+    ///
+    /// # Errors
+    /// `NotFound`; `Unavailable`; `Internal`.
+    pub async fn get(&self, id: TenantId) -> Result<Tenant, DomainError> {
+        self.tenants
+            .get(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                entity: Entity::Tenant,
+                id: id.to_string(),
+            })
+    }
+
+    /// Changes a tenant's settings.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `NotFound`; `Stale`; `Unavailable`; `Internal`.
+    pub async fn update_settings(
+        &self,
+        id: TenantId,
+        patch: TenantSettingsPatch,
+        expected_version: Option<i64>,
+    ) -> Result<Tenant, DomainError> {
+        let current = self.get(id).await?;
+        if expected_version.is_some_and(|version| version != current.version) {
+            return Err(DomainError::Stale {
+                entity: Entity::Tenant,
+                id: id.to_string(),
+            });
+        }
+        let mut next = current.clone();
+        if let Some(region) = &patch.default_region {
+            next.default_region = parse_region(region, "settings.default_region")?;
+        }
+        next.update_time = self.clock.now();
+        self.tenants.update(&next, current.version).await
+    }
+}
+
+fn parse_region(text: &str, field: &str) -> Result<Region, DomainError> {
+    Region::parse(text).map_err(|_| {
+        DomainError::invalid(
+            field,
+            "must be an ISO 3166-1 alpha-2 region with a phone numbering plan, such as \"US\"",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use mockall::predicate::always;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::identity::Channel;
+    use crate::ports::{MockClock, MockContactRepository, MockIdGenerator};
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: TenantId::from_uuid(Uuid::now_v7()),
+            name: "Acme".into(),
+            default_region: Region::parse("US").unwrap(),
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn service(repository: MockContactRepository) -> ContactService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(OffsetDateTime::UNIX_EPOCH);
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id().returning(Uuid::now_v7);
+        ContactService::new(Arc::new(repository), Arc::new(clock), Arc::new(ids))
+    }
+
+    fn sender(address: &str) -> SenderInput {
+        SenderInput {
+            channel: Channel::Email,
+            address: address.into(),
+            display_name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            external_id: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_creation_race_reads_again_and_returns_the_winner() {
+        let tenant = tenant();
+        let winner = Contact {
+            id: ContactId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant.id,
+            fields: ContactFields::default(),
+            identities: vec![ContactIdentity {
+                kind: IdentityKind::Email,
+                value: "ana@example.com".into(),
+                raw: "ana@example.com".into(),
+                primary: true,
+            }],
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let mut repository = MockContactRepository::new();
+        let mut reads = 0;
+        let found = winner.clone();
+        repository
+            .expect_find_by_identities()
+            .times(2)
+            .returning(move |_, _| {
+                reads += 1;
+                Ok(if reads == 1 {
+                    vec![]
+                } else {
+                    vec![found.clone()]
+                })
+            });
+        repository
+            .expect_create_resolved()
+            .times(1)
+            .returning(|_| Ok(ResolvedCreate::Raced));
+        let resolution = service(repository)
+            .resolve_sender(&tenant, sender("Ana@Example.com"))
+            .await
+            .unwrap();
+        assert_eq!(resolution.contact.id, winner.id);
+        assert!(!resolution.created);
+        assert_eq!(resolution.matched_by, Some(MatchedBy::Address));
+    }
+
+    #[tokio::test]
+    async fn endless_races_end_in_contention_not_a_loop() {
+        let mut repository = MockContactRepository::new();
+        repository
+            .expect_find_by_identities()
+            .times(RESOLVE_ATTEMPTS)
+            .returning(|_, _| Ok(vec![]));
+        repository
+            .expect_create_resolved()
+            .times(RESOLVE_ATTEMPTS)
+            .returning(|_| Ok(ResolvedCreate::Raced));
+        let error = service(repository)
+            .resolve_sender(&tenant(), sender("ana@example.com"))
+            .await
+            .unwrap_err();
+        assert_eq!(error, DomainError::Contention("sender resolution"));
+    }
+
+    #[tokio::test]
+    async fn invalid_senders_never_reach_storage() {
+        let repository = MockContactRepository::new();
+        let error = service(repository)
+            .resolve_sender(&tenant(), sender("not an email"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "address"));
+    }
+
+    #[tokio::test]
+    async fn a_taken_address_is_reported_at_its_request_path() {
+        let holder = ContactId::from_uuid(Uuid::now_v7());
+        let mut repository = MockContactRepository::new();
+        repository
+            .expect_create()
+            .with(always(), always())
+            .returning(move |_, _| {
+                Err(DomainError::IdentityTaken {
+                    field: String::new(),
+                    kind: "email",
+                    value: "b@x.com".into(),
+                    holder,
+                })
+            });
+        let draft = ContactDraft {
+            fields: ContactFields::default(),
+            identities: vec![
+                IdentityInput {
+                    kind: IdentityKind::Email,
+                    raw: "a@x.com".into(),
+                    primary: false,
+                    field: "contact.emails[0].address".into(),
+                },
+                IdentityInput {
+                    kind: IdentityKind::Email,
+                    raw: "B@X.com".into(),
+                    primary: false,
+                    field: "contact.emails[1].address".into(),
+                },
+            ],
+        };
+        let error = service(repository)
+            .create(&tenant(), draft, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            DomainError::IdentityTaken {
+                field: "contact.emails[1].address".into(),
+                kind: "email",
+                value: "b@x.com".into(),
+                holder,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_etag_is_refused_before_any_write() {
+        let tenant = tenant();
+        let current = Contact {
+            id: ContactId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant.id,
+            fields: ContactFields::default(),
+            identities: vec![],
+            version: 3,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let mut repository = MockContactRepository::new();
+        let found = current.clone();
+        repository
+            .expect_get()
+            .returning(move |_, _| Ok(Some(found.clone())));
+        repository.expect_update().never();
+        let error = service(repository)
+            .update(&tenant, current.id, ContactPatch::default(), Some(2))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DomainError::Stale { .. }));
+    }
+
+    fn held(kind: IdentityKind, value: &str, primary: bool) -> ContactIdentity {
+        ContactIdentity {
+            kind,
+            value: value.into(),
+            raw: value.into(),
+            primary,
+        }
+    }
+
+    #[test]
+    fn replacing_emails_diffs_against_what_is_held() {
+        let tenant = tenant();
+        let current = Contact {
+            id: ContactId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant.id,
+            fields: ContactFields {
+                display_name: "Ana".into(),
+                ..ContactFields::default()
+            },
+            identities: vec![
+                held(IdentityKind::Email, "a@x.com", true),
+                held(IdentityKind::Email, "b@x.com", false),
+                held(IdentityKind::Phone, "+16502530000", true),
+            ],
+            version: 4,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let patch = ContactPatch {
+            emails: Some(vec![
+                IdentityInput {
+                    kind: IdentityKind::Email,
+                    raw: "b@x.com".into(),
+                    primary: true,
+                    field: "contact.emails[0].address".into(),
+                },
+                IdentityInput {
+                    kind: IdentityKind::Email,
+                    raw: "c@x.com".into(),
+                    primary: false,
+                    field: "contact.emails[1].address".into(),
+                },
+            ]),
+            ..ContactPatch::default()
+        };
+        let change = plan_update(
+            &current,
+            &patch,
+            tenant.default_region,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(change.expected_version, 4);
+        assert_eq!(
+            change.remove,
+            [IdentityKey {
+                kind: IdentityKind::Email,
+                value: "a@x.com".into()
+            }]
+        );
+        assert_eq!(change.add, [held(IdentityKind::Email, "c@x.com", false)]);
+        assert_eq!(change.restate, [held(IdentityKind::Email, "b@x.com", true)]);
+    }
+
+    #[test]
+    fn a_patch_may_not_smuggle_a_kind_into_the_wrong_list() {
+        let tenant = tenant();
+        let current = Contact {
+            id: ContactId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant.id,
+            fields: ContactFields::default(),
+            identities: vec![],
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let patch = ContactPatch {
+            channel_identities: Some(vec![IdentityInput {
+                kind: IdentityKind::Email,
+                raw: "a@x.com".into(),
+                primary: false,
+                field: "contact.identities[0]".into(),
+            }]),
+            ..ContactPatch::default()
+        };
+        let error = plan_update(
+            &current,
+            &patch,
+            tenant.default_region,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, DomainError::InvalidArgument(v) if v[0].field == "contact.identities[0]")
+        );
+    }
+}

@@ -1,0 +1,483 @@
+//! `ContactRepository` on sea-orm. Every write is one transaction that takes
+//! the contact row first and identity rows in key order, so concurrent
+//! writers serialise instead of deadlocking; SQLite write transactions begin
+//! IMMEDIATE so a reader never has to upgrade to a writer mid-transaction.
+
+use async_trait::async_trait;
+use crm_domain::contact::{Contact, ContactIdentity};
+use crm_domain::ports::{ContactChange, ContactRepository, CreateOutcome, ResolvedCreate};
+use crm_domain::{ContactId, DomainError, Entity, IdentityKey, TenantId};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use time::OffsetDateTime;
+
+use crate::entity::contact::{self, ContactIdentityRow, JOINED_COLUMNS};
+use crate::entity::contact_identity::{self, HolderRow, KeyRow};
+use crate::error::storage;
+use crate::sql::Sql;
+
+/// Contacts and identities in SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SeaContactRepository {
+    db: DatabaseConnection,
+    backend: DbBackend,
+}
+
+impl SeaContactRepository {
+    pub(crate) fn new(db: DatabaseConnection) -> Self {
+        let backend = db.get_database_backend();
+        Self { db, backend }
+    }
+
+    async fn begin_write(&self) -> Result<DatabaseTransaction, DomainError> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(storage)
+    }
+
+    /// Reads one contact with its identities through any connection.
+    async fn read<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<Option<Contact>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(JOINED_COLUMNS)
+            .push(
+                " FROM contacts c LEFT JOIN contact_identities i \
+                 ON i.tenant_id = c.tenant_id AND i.contact_id = c.id \
+                 WHERE c.tenant_id = ",
+            )
+            .bind(tenant.as_uuid())
+            .push(" AND c.id = ")
+            .bind(id.as_uuid());
+        let rows = self.rows(connection, sql).await?;
+        Ok(contact::fold(rows)?.into_iter().next())
+    }
+
+    async fn rows<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        sql: Sql,
+    ) -> Result<Vec<ContactIdentityRow>, DomainError> {
+        let results = connection
+            .query_all_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        results
+            .iter()
+            .map(|row| ContactIdentityRow::from_query_result(row, "").map_err(storage))
+            .collect()
+    }
+
+    async fn insert_identities(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+        id: ContactId,
+        identities: &[ContactIdentity],
+        now: OffsetDateTime,
+    ) -> Result<Vec<KeyRow>, DomainError> {
+        if identities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement =
+            contact_identity::insert_ignoring_held(tenant, id, identities, now).build(self.backend);
+        let results = transaction
+            .query_all_raw(statement)
+            .await
+            .map_err(storage)?;
+        results
+            .iter()
+            .map(|row| KeyRow::from_query_result(row, "").map_err(storage))
+            .collect()
+    }
+
+    async fn holder<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        key: &IdentityKey,
+    ) -> Result<Option<ContactId>, DomainError> {
+        let mut sql = Sql::new("SELECT contact_id FROM contact_identities WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND kind = ")
+            .bind(key.kind.as_str())
+            .push(" AND value = ")
+            .bind(key.value.clone());
+        let row = connection
+            .query_one_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        row.map(|row| HolderRow::from_query_result(&row, "").map_err(storage))
+            .transpose()
+            .map(|holder| holder.map(|holder| ContactId::from_uuid(holder.contact_id)))
+    }
+
+    /// Inserts identities for a contact; if any is held by someone else,
+    /// rolls back and reports the first such one in `wanted` order.
+    async fn insert_all_or_report(
+        &self,
+        transaction: DatabaseTransaction,
+        tenant: TenantId,
+        id: ContactId,
+        identities: &[ContactIdentity],
+        now: OffsetDateTime,
+    ) -> Result<DatabaseTransaction, DomainError> {
+        let written = self
+            .insert_identities(&transaction, tenant, id, identities, now)
+            .await?;
+        if let Some(missing) = contact_identity::not_written(identities, &written).first() {
+            let key = missing.key();
+            let holder = self.holder(&transaction, tenant, &key).await?;
+            transaction.rollback().await.map_err(storage)?;
+            return Err(match holder {
+                Some(holder) => DomainError::IdentityTaken {
+                    field: String::new(),
+                    kind: key.kind.as_str(),
+                    value: key.value,
+                    holder,
+                },
+                // Freed again between the insert and the look-up.
+                None => DomainError::Stale {
+                    entity: Entity::Contact,
+                    id: id.to_string(),
+                },
+            });
+        }
+        Ok(transaction)
+    }
+
+    async fn insert_contact_row(
+        &self,
+        transaction: &DatabaseTransaction,
+        contact: &Contact,
+        request_id: Option<&str>,
+    ) -> Result<u64, DomainError> {
+        let fields = &contact.fields;
+        let mut sql = Sql::new(
+            "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
+             avatar_url, blocked, lifecycle_stage, create_request_id, version, create_time, \
+             update_time) VALUES (",
+        );
+        sql.bind(contact.tenant_id.as_uuid())
+            .push(", ")
+            .bind(contact.id.as_uuid())
+            .push(", ")
+            .bind(fields.display_name.clone())
+            .push(", ")
+            .bind(fields.city.clone())
+            .push(", ")
+            .bind(fields.country.clone())
+            .push(", ")
+            .bind(fields.language.clone())
+            .push(", ")
+            .bind(fields.avatar_url.clone())
+            .push(", ")
+            .bind(fields.blocked)
+            .push(", ")
+            .bind(fields.lifecycle_stage.as_str())
+            .push(", ")
+            .bind(request_id.map(str::to_owned))
+            .push(", ")
+            .bind(contact.version)
+            .push(", ")
+            .bind(contact.create_time)
+            .push(", ")
+            .bind(contact.update_time)
+            .push(") ON CONFLICT (tenant_id, create_request_id) DO NOTHING");
+        let result = transaction
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn contact_state<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<DomainError, DomainError> {
+        let exists = self.read(connection, tenant, id).await?.is_some();
+        Ok(if exists {
+            DomainError::Stale {
+                entity: Entity::Contact,
+                id: id.to_string(),
+            }
+        } else {
+            DomainError::contact_not_found(id)
+        })
+    }
+}
+
+#[async_trait]
+impl ContactRepository for SeaContactRepository {
+    async fn create(
+        &self,
+        contact: &Contact,
+        request_id: Option<String>,
+    ) -> Result<CreateOutcome, DomainError> {
+        let transaction = self.begin_write().await?;
+        if self
+            .insert_contact_row(&transaction, contact, request_id.as_deref())
+            .await?
+            == 0
+        {
+            // The request id was used before: name the contact that call made.
+            let mut sql = Sql::new("SELECT id AS contact_id FROM contacts WHERE tenant_id = ");
+            sql.bind(contact.tenant_id.as_uuid())
+                .push(" AND create_request_id = ")
+                .bind(request_id);
+            let row = transaction
+                .query_one_raw(sql.build(self.backend))
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| {
+                    DomainError::Internal("request id conflict without a holder".to_owned())
+                })?;
+            let holder = HolderRow::from_query_result(&row, "").map_err(storage)?;
+            transaction.rollback().await.map_err(storage)?;
+            return Ok(CreateOutcome::Replayed(ContactId::from_uuid(
+                holder.contact_id,
+            )));
+        }
+        let transaction = self
+            .insert_all_or_report(
+                transaction,
+                contact.tenant_id,
+                contact.id,
+                &contact.identities,
+                contact.create_time,
+            )
+            .await?;
+        transaction.commit().await.map_err(storage)?;
+        Ok(CreateOutcome::Created(contact::canonical(contact.clone())))
+    }
+
+    async fn get(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, DomainError> {
+        self.read(&self.db, tenant, id).await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(JOINED_COLUMNS)
+            .push(
+                " FROM contacts c LEFT JOIN contact_identities i \
+                 ON i.tenant_id = c.tenant_id AND i.contact_id = c.id \
+                 WHERE c.tenant_id = ",
+            )
+            .bind(tenant.as_uuid())
+            .push(" AND c.id IN (SELECT id FROM contacts WHERE tenant_id = ")
+            .bind(tenant.as_uuid());
+        if let Some(after) = after {
+            sql.push(" AND id > ").bind(after.as_uuid());
+        }
+        sql.push(" ORDER BY id LIMIT ")
+            .bind(i64::from(limit))
+            .push(") ORDER BY c.id");
+        contact::fold(self.rows(&self.db, sql).await?)
+    }
+
+    async fn update(&self, change: &ContactChange) -> Result<Contact, DomainError> {
+        let transaction = self.begin_write().await?;
+        let fields = &change.fields;
+        let mut sql = Sql::new("UPDATE contacts SET display_name = ");
+        sql.bind(fields.display_name.clone())
+            .push(", city = ")
+            .bind(fields.city.clone())
+            .push(", country = ")
+            .bind(fields.country.clone())
+            .push(", language = ")
+            .bind(fields.language.clone())
+            .push(", avatar_url = ")
+            .bind(fields.avatar_url.clone())
+            .push(", blocked = ")
+            .bind(fields.blocked)
+            .push(", lifecycle_stage = ")
+            .bind(fields.lifecycle_stage.as_str())
+            .push(", version = ")
+            .bind(change.expected_version + 1)
+            .push(", update_time = ")
+            .bind(change.now)
+            .push(" WHERE tenant_id = ")
+            .bind(change.tenant_id.as_uuid())
+            .push(" AND id = ")
+            .bind(change.id.as_uuid())
+            .push(" AND version = ")
+            .bind(change.expected_version);
+        let updated = transaction
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        if updated.rows_affected() == 0 {
+            let error = self
+                .contact_state(&transaction, change.tenant_id, change.id)
+                .await?;
+            transaction.rollback().await.map_err(storage)?;
+            return Err(error);
+        }
+        if !change.remove.is_empty() {
+            let mut sql = Sql::new("DELETE FROM contact_identities WHERE tenant_id = ");
+            sql.bind(change.tenant_id.as_uuid())
+                .push(" AND contact_id = ")
+                .bind(change.id.as_uuid())
+                .push(" AND ")
+                .keys("contact_identities", &change.remove);
+            transaction
+                .execute_raw(sql.build(self.backend))
+                .await
+                .map_err(storage)?;
+        }
+        for identity in &change.restate {
+            let mut sql = Sql::new("UPDATE contact_identities SET raw_value = ");
+            sql.bind(identity.raw.clone())
+                .push(", is_primary = ")
+                .bind(identity.primary)
+                .push(" WHERE tenant_id = ")
+                .bind(change.tenant_id.as_uuid())
+                .push(" AND kind = ")
+                .bind(identity.kind.as_str())
+                .push(" AND value = ")
+                .bind(identity.value.clone())
+                .push(" AND contact_id = ")
+                .bind(change.id.as_uuid());
+            transaction
+                .execute_raw(sql.build(self.backend))
+                .await
+                .map_err(storage)?;
+        }
+        let transaction = self
+            .insert_all_or_report(
+                transaction,
+                change.tenant_id,
+                change.id,
+                &change.add,
+                change.now,
+            )
+            .await?;
+        let contact = self
+            .read(&transaction, change.tenant_id, change.id)
+            .await?
+            .ok_or_else(|| DomainError::contact_not_found(change.id))?;
+        transaction.commit().await.map_err(storage)?;
+        Ok(contact)
+    }
+
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        // Identities go with the contact (ON DELETE CASCADE), in the same statement.
+        let mut sql = Sql::new("DELETE FROM contacts WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(id.as_uuid());
+        if let Some(version) = expected_version {
+            sql.push(" AND version = ").bind(version);
+        }
+        let deleted = self
+            .db
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        if deleted.rows_affected() == 0 {
+            return Err(self.contact_state(&self.db, tenant, id).await?);
+        }
+        Ok(())
+    }
+
+    async fn find_by_identities(
+        &self,
+        tenant: TenantId,
+        keys: &[IdentityKey],
+    ) -> Result<Vec<Contact>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(JOINED_COLUMNS)
+            .push(
+                " FROM contact_identities m \
+                 JOIN contacts c ON c.tenant_id = m.tenant_id AND c.id = m.contact_id \
+                 JOIN contact_identities i ON i.tenant_id = c.tenant_id AND i.contact_id = c.id \
+                 WHERE m.tenant_id = ",
+            )
+            .bind(tenant.as_uuid())
+            .push(" AND ")
+            .keys("m", keys);
+        contact::fold(self.rows(&self.db, sql).await?)
+    }
+
+    async fn create_resolved(&self, contact: &Contact) -> Result<ResolvedCreate, DomainError> {
+        let transaction = self.begin_write().await?;
+        self.insert_contact_row(&transaction, contact, None).await?;
+        let written = self
+            .insert_identities(
+                &transaction,
+                contact.tenant_id,
+                contact.id,
+                &contact.identities,
+                contact.create_time,
+            )
+            .await?;
+        if written.len() < contact.identities.len() {
+            transaction.rollback().await.map_err(storage)?;
+            return Ok(ResolvedCreate::Raced);
+        }
+        transaction.commit().await.map_err(storage)?;
+        Ok(ResolvedCreate::Created(contact::canonical(contact.clone())))
+    }
+
+    async fn attach_identities(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+        identities: &[ContactIdentity],
+        now: OffsetDateTime,
+    ) -> Result<Contact, DomainError> {
+        let transaction = self.begin_write().await?;
+        let mut sql = Sql::new("UPDATE contacts SET version = version + 1, update_time = ");
+        sql.bind(now)
+            .push(" WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(id.as_uuid());
+        let updated = transaction
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        if updated.rows_affected() == 0 {
+            transaction.rollback().await.map_err(storage)?;
+            return Err(DomainError::contact_not_found(id));
+        }
+        let written = self
+            .insert_identities(&transaction, tenant, id, identities, now)
+            .await?;
+        if written.is_empty() {
+            // Everything was claimed by others meanwhile: leave the version alone.
+            transaction.rollback().await.map_err(storage)?;
+            return self
+                .read(&self.db, tenant, id)
+                .await?
+                .ok_or_else(|| DomainError::contact_not_found(id));
+        }
+        let contact = self
+            .read(&transaction, tenant, id)
+            .await?
+            .ok_or_else(|| DomainError::contact_not_found(id))?;
+        transaction.commit().await.map_err(storage)?;
+        Ok(contact)
+    }
+}

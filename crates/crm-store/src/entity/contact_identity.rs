@@ -1,0 +1,77 @@
+//! `contact_identities`: every address a contact is recognised by, keyed by
+//! (tenant, kind, normalised value) so an address has one holder per tenant.
+
+use crm_domain::contact::ContactIdentity;
+use crm_domain::{ContactId, TenantId};
+use sea_orm::FromQueryResult;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::sql::Sql;
+
+/// A key that was written, as `RETURNING kind, value` gives it back.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct KeyRow {
+    pub kind: String,
+    pub value: String,
+}
+
+/// The holder of a key.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct HolderRow {
+    pub contact_id: Uuid,
+}
+
+/// `INSERT ... ON CONFLICT DO NOTHING RETURNING kind, value` for identities,
+/// rows in key order so concurrent writers take row locks in one order and
+/// cannot deadlock.
+pub(crate) fn insert_ignoring_held(
+    tenant: TenantId,
+    contact: ContactId,
+    identities: &[ContactIdentity],
+    now: OffsetDateTime,
+) -> Sql {
+    let mut sorted: Vec<&ContactIdentity> = identities.iter().collect();
+    sorted.sort_by(|a, b| (a.kind.as_str(), &a.value).cmp(&(b.kind.as_str(), &b.value)));
+    let mut sql = Sql::new(
+        "INSERT INTO contact_identities \
+         (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time) VALUES ",
+    );
+    for (index, identity) in sorted.into_iter().enumerate() {
+        if index > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind(tenant.as_uuid())
+            .push(", ")
+            .bind(identity.kind.as_str())
+            .push(", ")
+            .bind(identity.value.clone())
+            .push(", ")
+            .bind(contact.as_uuid())
+            .push(", ")
+            .bind(identity.raw.clone())
+            .push(", ")
+            .bind(identity.primary)
+            .push(", ")
+            .bind(now)
+            .push(")");
+    }
+    sql.push(" ON CONFLICT (tenant_id, kind, value) DO NOTHING RETURNING kind, value");
+    sql
+}
+
+/// The identities of `wanted` that are missing from the `written` keys, in `wanted` order.
+pub(crate) fn not_written<'a>(
+    wanted: &'a [ContactIdentity],
+    written: &[KeyRow],
+) -> Vec<&'a ContactIdentity> {
+    wanted
+        .iter()
+        .filter(|identity| {
+            !written
+                .iter()
+                .any(|row| row.kind == identity.kind.as_str() && row.value == identity.value)
+        })
+        .collect()
+}

@@ -1,0 +1,21 @@
+//! The sea-orm adapter: implements the domain's repository ports on SQLite
+//! (the embedded default) and PostgreSQL (production) with one code path.
+//!
+//! Queries are explicit SQL run through sea-orm's connection pool, value
+//! binding and row mapping. The text is portable between the two backends
+//! (`$N` placeholders, `ON CONFLICT ... DO NOTHING RETURNING`), and writing
+//! it out keeps the hot path, sender resolution, at one round trip. Rows are
+//! mapped to domain types in `entity/`; no sea-orm type leaves this crate.
+
+mod connect;
+mod contacts;
+mod entity;
+mod error;
+mod sql;
+mod tenants;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use connect::{Backend, ConnectError, Store, StoreOptions};
+pub use contacts::SeaContactRepository;
+pub use tenants::SeaTenantRepository;

@@ -1,0 +1,62 @@
+//! Small helpers for building statements: numbered placeholders and the
+//! identity-key filter that the hot path and the writes share.
+
+use crm_domain::IdentityKey;
+use sea_orm::{DbBackend, Statement, Value};
+
+/// A statement under construction: SQL text plus values, `$N` placeholders.
+#[derive(Debug)]
+pub(crate) struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub(crate) fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Appends literal SQL.
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.values.push(value.into());
+        self.text.push('$');
+        self.text.push_str(&self.values.len().to_string());
+        self
+    }
+
+    /// Appends `((alias.kind = $a AND alias.value = $b) OR ...)`.
+    pub(crate) fn keys(&mut self, alias: &str, keys: &[IdentityKey]) -> &mut Self {
+        self.push("(");
+        for (index, key) in keys.iter().enumerate() {
+            if index > 0 {
+                self.push(" OR ");
+            }
+            self.push("(")
+                .push(alias)
+                .push(".kind = ")
+                .bind(key.kind.as_str())
+                .push(" AND ")
+                .push(alias)
+                .push(".value = ")
+                .bind(key.value.clone())
+                .push(")");
+        }
+        if keys.is_empty() {
+            self.push("1 = 0");
+        }
+        self.push(")")
+    }
+
+    pub(crate) fn build(self, backend: DbBackend) -> Statement {
+        Statement::from_sql_and_values(backend, self.text, self.values)
+    }
+}

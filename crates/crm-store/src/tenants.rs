@@ -1,0 +1,120 @@
+//! `TenantRepository` on sea-orm.
+
+use async_trait::async_trait;
+use crm_domain::ports::TenantRepository;
+use crm_domain::tenant::Tenant;
+use crm_domain::{DomainError, Entity, TenantId};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
+
+use crate::entity::tenant::{COLUMNS, TenantRow};
+use crate::error::storage;
+use crate::sql::Sql;
+
+/// Tenants in SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SeaTenantRepository {
+    db: DatabaseConnection,
+    backend: DbBackend,
+}
+
+impl SeaTenantRepository {
+    pub(crate) fn new(db: DatabaseConnection) -> Self {
+        let backend = db.get_database_backend();
+        Self { db, backend }
+    }
+
+    async fn one(&self, sql: Sql) -> Result<Option<Tenant>, DomainError> {
+        let row = self
+            .db
+            .query_one_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        row.map(|row| {
+            TenantRow::from_query_result(&row, "")
+                .map_err(storage)
+                .and_then(TenantRow::into_domain)
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl TenantRepository for SeaTenantRepository {
+    async fn create(&self, tenant: &Tenant, api_key_hash: &str) -> Result<(), DomainError> {
+        let mut sql = Sql::new(
+            "INSERT INTO tenants (id, name, api_key_hash, default_region, version, create_time, update_time) VALUES (",
+        );
+        sql.bind(tenant.id.as_uuid())
+            .push(", ")
+            .bind(tenant.name.clone())
+            .push(", ")
+            .bind(api_key_hash.to_owned())
+            .push(", ")
+            .bind(tenant.default_region.as_str().to_owned())
+            .push(", ")
+            .bind(tenant.version)
+            .push(", ")
+            .bind(tenant.create_time)
+            .push(", ")
+            .bind(tenant.update_time)
+            .push(")");
+        self.db
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    async fn find_by_api_key_hash(
+        &self,
+        api_key_hash: &str,
+    ) -> Result<Option<Tenant>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(COLUMNS)
+            .push(" FROM tenants WHERE api_key_hash = ")
+            .bind(api_key_hash.to_owned());
+        self.one(sql).await
+    }
+
+    async fn get(&self, id: TenantId) -> Result<Option<Tenant>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(COLUMNS)
+            .push(" FROM tenants WHERE id = ")
+            .bind(id.as_uuid());
+        self.one(sql).await
+    }
+
+    async fn update(&self, tenant: &Tenant, expected_version: i64) -> Result<Tenant, DomainError> {
+        let mut sql = Sql::new("UPDATE tenants SET default_region = ");
+        sql.bind(tenant.default_region.as_str().to_owned())
+            .push(", version = ")
+            .bind(expected_version + 1)
+            .push(", update_time = ")
+            .bind(tenant.update_time)
+            .push(" WHERE id = ")
+            .bind(tenant.id.as_uuid())
+            .push(" AND version = ")
+            .bind(expected_version);
+        let updated = self
+            .db
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        if updated.rows_affected() == 0 {
+            return Err(match self.get(tenant.id).await? {
+                Some(_) => DomainError::Stale {
+                    entity: Entity::Tenant,
+                    id: tenant.id.to_string(),
+                },
+                None => DomainError::NotFound {
+                    entity: Entity::Tenant,
+                    id: tenant.id.to_string(),
+                },
+            });
+        }
+        Ok(Tenant {
+            version: expected_version + 1,
+            ..tenant.clone()
+        })
+    }
+}

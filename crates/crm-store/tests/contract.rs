@@ -1,0 +1,619 @@
+//! The contract suite of the repository ports, run against the sea-orm
+//! adapter on SQLite and on PostgreSQL: every check passes on both.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crm_domain::contact::{Contact, ContactFields, ContactIdentity, LifecycleStage};
+use crm_domain::ports::{
+    ContactChange, ContactRepository, CreateOutcome, ResolvedCreate, SystemClock, TenantRepository,
+    UuidV7Ids,
+};
+use crm_domain::resolve::SenderInput;
+use crm_domain::service::ContactService;
+use crm_domain::tenant::Tenant;
+use crm_domain::{Channel, ContactId, DomainError, IdentityKey, IdentityKind, Region, TenantId};
+use crm_store::testing::{BOTH, TestDatabase};
+use crm_store::{Store, StoreOptions};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Runs `check` once per backend on a fresh database, dropping it afterwards
+/// even when the check panics.
+async fn on_both<F, Fut>(check: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    for backend in BOTH {
+        let database = TestDatabase::create(backend).await;
+        let store = Store::connect(&database.url, &StoreOptions::default())
+            .await
+            .unwrap_or_else(|error| panic!("{backend:?}: {error}"));
+        let outcome = tokio::spawn(check(store.clone())).await;
+        let _ = store.close().await;
+        database.drop_database().await;
+        if let Err(error) = outcome {
+            panic!("{backend:?}: {error}");
+        }
+    }
+}
+
+fn now() -> OffsetDateTime {
+    use crm_domain::ports::Clock;
+    SystemClock.now()
+}
+
+async fn tenant(store: &Store) -> Tenant {
+    let tenant = Tenant {
+        id: TenantId::from_uuid(Uuid::now_v7()),
+        name: "Acme".into(),
+        default_region: Region::parse("US").unwrap(),
+        version: 1,
+        create_time: now(),
+        update_time: now(),
+    };
+    store
+        .tenants()
+        .create(&tenant, &format!("hash-{}", tenant.id))
+        .await
+        .unwrap();
+    tenant
+}
+
+fn identity(kind: IdentityKind, value: &str, primary: bool) -> ContactIdentity {
+    ContactIdentity {
+        kind,
+        value: value.into(),
+        raw: value.to_uppercase(),
+        primary,
+    }
+}
+
+fn contact(tenant: &Tenant, identities: Vec<ContactIdentity>) -> Contact {
+    let now = now();
+    Contact {
+        id: ContactId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant.id,
+        fields: ContactFields {
+            display_name: "Ana Souza".into(),
+            city: "São Paulo".into(),
+            country: "BR".into(),
+            language: "pt-BR".into(),
+            avatar_url: "https://cdn.example.com/ana.png".into(),
+            blocked: false,
+            lifecycle_stage: LifecycleStage::Customer,
+        },
+        identities,
+        version: 1,
+        create_time: now,
+        update_time: now,
+    }
+}
+
+fn key(kind: IdentityKind, value: &str) -> IdentityKey {
+    IdentityKey {
+        kind,
+        value: value.into(),
+    }
+}
+
+async fn created(repository: &dyn ContactRepository, contact: &Contact) -> Contact {
+    match repository.create(contact, None).await.unwrap() {
+        CreateOutcome::Created(contact) => contact,
+        other => panic!("expected a create, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_contact_reads_back_exactly() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let written = created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![
+                    identity(IdentityKind::Email, "b@x.com", false),
+                    identity(IdentityKind::Email, "a@x.com", true),
+                    identity(IdentityKind::Phone, "+16502530000", true),
+                    identity(IdentityKind::ExternalId, "crm-1", true),
+                ],
+            ),
+        )
+        .await;
+        let read = repository
+            .get(tenant.id, written.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read, written);
+        let emails: Vec<_> = read
+            .identities_of(IdentityKind::Email)
+            .map(|i| i.value.as_str())
+            .collect();
+        assert_eq!(emails, ["a@x.com", "b@x.com"], "primary first");
+        assert_eq!(read.identities[0].raw, "A@X.COM", "raw form kept");
+        assert_eq!(read.external_id(), Some("crm-1"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_has_one_holder_and_a_refused_create_writes_nothing() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let first = created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "a@x.com", true)],
+            ),
+        )
+        .await;
+        let second = contact(
+            &tenant,
+            vec![
+                identity(IdentityKind::Phone, "+16502530000", true),
+                identity(IdentityKind::Email, "a@x.com", true),
+            ],
+        );
+        let error = repository.create(&second, None).await.unwrap_err();
+        assert_eq!(
+            error,
+            DomainError::IdentityTaken {
+                field: String::new(),
+                kind: "email",
+                value: "a@x.com".into(),
+                holder: first.id,
+            }
+        );
+        assert_eq!(repository.get(tenant.id, second.id).await.unwrap(), None);
+        let holders = repository
+            .find_by_identities(tenant.id, &[key(IdentityKind::Phone, "+16502530000")])
+            .await
+            .unwrap();
+        assert!(
+            holders.is_empty(),
+            "the phone of the refused create was not kept"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_replays_the_first_create() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let first = contact(
+            &tenant,
+            vec![identity(IdentityKind::Email, "a@x.com", true)],
+        );
+        let retry = contact(
+            &tenant,
+            vec![identity(IdentityKind::Email, "a@x.com", true)],
+        );
+        assert!(matches!(
+            repository
+                .create(&first, Some("req-1".into()))
+                .await
+                .unwrap(),
+            CreateOutcome::Created(_)
+        ));
+        assert_eq!(
+            repository
+                .create(&retry, Some("req-1".into()))
+                .await
+                .unwrap(),
+            CreateOutcome::Replayed(first.id)
+        );
+        assert_eq!(repository.get(tenant.id, retry.id).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_pages_by_id_within_the_tenant() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let other = self::tenant(&store).await;
+        let repository = store.contacts();
+        let mut ids = Vec::new();
+        for index in 0..5 {
+            let written = created(
+                repository.as_ref(),
+                &contact(
+                    &tenant,
+                    vec![
+                        identity(IdentityKind::Email, &format!("{index}@x.com"), true),
+                        identity(IdentityKind::Webchat, &format!("v{index}"), true),
+                    ],
+                ),
+            )
+            .await;
+            ids.push(written.id);
+        }
+        created(repository.as_ref(), &contact(&other, vec![])).await;
+        let first = repository.list(tenant.id, None, 3).await.unwrap();
+        let second = repository
+            .list(tenant.id, Some(first[2].id), 3)
+            .await
+            .unwrap();
+        let listed: Vec<_> = first.iter().chain(&second).map(|c| c.id).collect();
+        assert_eq!(listed, ids);
+        assert!(first.iter().all(|c| c.identities.len() == 2));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_are_version_guarded_and_atomic() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let ana = created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![
+                    identity(IdentityKind::Email, "a@x.com", true),
+                    identity(IdentityKind::Email, "b@x.com", false),
+                ],
+            ),
+        )
+        .await;
+        let bob = created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "bob@x.com", true)],
+            ),
+        )
+        .await;
+        let change = ContactChange {
+            tenant_id: tenant.id,
+            id: ana.id,
+            expected_version: 1,
+            fields: ContactFields {
+                city: "Rio".into(),
+                ..ana.fields.clone()
+            },
+            add: vec![identity(IdentityKind::Instagram, "ana", true)],
+            remove: vec![key(IdentityKind::Email, "a@x.com")],
+            restate: vec![identity(IdentityKind::Email, "b@x.com", true)],
+            now: now(),
+        };
+        let updated = repository.update(&change).await.unwrap();
+        assert_eq!(updated.version, 2);
+        assert_eq!(updated.fields.city, "Rio");
+        let held: Vec<_> = updated
+            .identities
+            .iter()
+            .map(|i| (i.value.as_str(), i.primary))
+            .collect();
+        assert_eq!(
+            held,
+            [("b@x.com", true), ("ana", true)],
+            "primary first, then oldest first"
+        );
+
+        // The same change again is stale: its version moved.
+        assert!(matches!(
+            repository.update(&change).await,
+            Err(DomainError::Stale { .. })
+        ));
+
+        // Adding Bob's address fails whole: the city change is not kept either.
+        let grab = ContactChange {
+            expected_version: 2,
+            fields: ContactFields {
+                city: "Recife".into(),
+                ..updated.fields.clone()
+            },
+            add: vec![identity(IdentityKind::Email, "bob@x.com", false)],
+            remove: vec![],
+            restate: vec![],
+            ..change.clone()
+        };
+        let error = repository.update(&grab).await.unwrap_err();
+        assert!(matches!(error, DomainError::IdentityTaken { holder, .. } if holder == bob.id));
+        assert_eq!(
+            repository.get(tenant.id, ana.id).await.unwrap().unwrap(),
+            updated
+        );
+
+        let missing = ContactChange {
+            id: ContactId::from_uuid(Uuid::now_v7()),
+            ..change
+        };
+        assert!(matches!(
+            repository.update(&missing).await,
+            Err(DomainError::NotFound { .. })
+        ));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_frees_the_addresses() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let ana = created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "a@x.com", true)],
+            ),
+        )
+        .await;
+        assert!(matches!(
+            repository.delete(tenant.id, ana.id, Some(7)).await,
+            Err(DomainError::Stale { .. })
+        ));
+        repository.delete(tenant.id, ana.id, Some(1)).await.unwrap();
+        assert!(matches!(
+            repository.delete(tenant.id, ana.id, None).await,
+            Err(DomainError::NotFound { .. })
+        ));
+        created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "a@x.com", true)],
+            ),
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holders_are_found_with_all_their_identities() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let ana = created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![
+                    identity(IdentityKind::Email, "a@x.com", true),
+                    identity(IdentityKind::Phone, "+16502530000", true),
+                    identity(IdentityKind::Messenger, "psid-1", true),
+                ],
+            ),
+        )
+        .await;
+        let found = repository
+            .find_by_identities(
+                tenant.id,
+                &[
+                    key(IdentityKind::Email, "a@x.com"),
+                    key(IdentityKind::Phone, "+16502530000"),
+                    key(IdentityKind::Email, "nobody@x.com"),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(found, [ana], "one contact, every identity once");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_create_is_all_or_nothing() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let first = contact(&tenant, vec![identity(IdentityKind::Webchat, "v1", true)]);
+        assert!(matches!(
+            repository.create_resolved(&first).await.unwrap(),
+            ResolvedCreate::Created(_)
+        ));
+        let racer = contact(
+            &tenant,
+            vec![
+                identity(IdentityKind::Email, "new@x.com", true),
+                identity(IdentityKind::Webchat, "v1", true),
+            ],
+        );
+        assert_eq!(
+            repository.create_resolved(&racer).await.unwrap(),
+            ResolvedCreate::Raced
+        );
+        assert_eq!(repository.get(tenant.id, racer.id).await.unwrap(), None);
+        assert!(
+            repository
+                .find_by_identities(tenant.id, &[key(IdentityKind::Email, "new@x.com")])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attaching_skips_held_addresses_and_bumps_the_version_only_on_change() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let ana = created(
+            repository.as_ref(),
+            &contact(&tenant, vec![identity(IdentityKind::Webchat, "v1", true)]),
+        )
+        .await;
+        let bob = created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "bob@x.com", true)],
+            ),
+        )
+        .await;
+        let attached = repository
+            .attach_identities(
+                tenant.id,
+                ana.id,
+                &[
+                    identity(IdentityKind::Email, "bob@x.com", true),
+                    identity(IdentityKind::Email, "ana@x.com", true),
+                ],
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(attached.version, 2);
+        let emails: Vec<_> = attached
+            .identities_of(IdentityKind::Email)
+            .map(|i| i.value.as_str())
+            .collect();
+        assert_eq!(emails, ["ana@x.com"]);
+        let again = repository
+            .attach_identities(
+                tenant.id,
+                ana.id,
+                &[identity(IdentityKind::Email, "bob@x.com", false)],
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.version, 2, "nothing attached, nothing bumped");
+        assert!(bob.holds(&key(IdentityKind::Email, "bob@x.com")));
+        assert!(matches!(
+            repository
+                .attach_identities(
+                    tenant.id,
+                    ContactId::from_uuid(Uuid::now_v7()),
+                    &[identity(IdentityKind::Email, "z@x.com", true)],
+                    now()
+                )
+                .await,
+            Err(DomainError::NotFound { .. })
+        ));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_resolution_of_one_new_sender_creates_one_contact() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let service =
+            ContactService::new(store.contacts(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+        let mut calls = Vec::new();
+        for _ in 0..32 {
+            let service = service.clone();
+            let tenant = tenant.clone();
+            calls.push(tokio::spawn(async move {
+                service
+                    .resolve_sender(
+                        &tenant,
+                        SenderInput {
+                            channel: Channel::Whatsapp,
+                            address: "5511987654321".into(),
+                            display_name: "Ana".into(),
+                            email: "ana@example.com".into(),
+                            phone: String::new(),
+                            external_id: String::new(),
+                        },
+                    )
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut ids = Vec::new();
+        let mut creations = 0;
+        for call in calls {
+            let resolution = call.await.unwrap();
+            creations += usize::from(resolution.created);
+            ids.push(resolution.contact.id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "every call returns the same contact");
+        assert_eq!(creations, 1, "exactly one call created it");
+        let listed = store.contacts().list(tenant.id, None, 100).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].identities.len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenant_cannot_see_or_touch_a_contact() {
+    on_both(|store| async move {
+        let owner = tenant(&store).await;
+        let intruder = tenant(&store).await;
+        let repository = store.contacts();
+        let ana = created(
+            repository.as_ref(),
+            &contact(&owner, vec![identity(IdentityKind::Email, "a@x.com", true)]),
+        )
+        .await;
+        assert_eq!(repository.get(intruder.id, ana.id).await.unwrap(), None);
+        assert!(
+            repository
+                .list(intruder.id, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            repository
+                .find_by_identities(intruder.id, &[key(IdentityKind::Email, "a@x.com")])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            repository.delete(intruder.id, ana.id, None).await,
+            Err(DomainError::NotFound { .. })
+        ));
+        // The same address is free in the other tenant: nothing leaks through uniqueness.
+        created(
+            repository.as_ref(),
+            &contact(
+                &intruder,
+                vec![identity(IdentityKind::Email, "a@x.com", true)],
+            ),
+        )
+        .await;
+        assert_eq!(
+            repository.get(owner.id, ana.id).await.unwrap().unwrap(),
+            ana
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_found_by_key_hash_and_updated_under_a_version() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.tenants();
+        let found = repository
+            .find_by_api_key_hash(&format!("hash-{}", tenant.id))
+            .await
+            .unwrap();
+        assert_eq!(found, Some(tenant.clone()));
+        assert_eq!(repository.find_by_api_key_hash("nope").await.unwrap(), None);
+        let changed = Tenant {
+            default_region: Region::parse("BR").unwrap(),
+            ..tenant.clone()
+        };
+        let updated = repository.update(&changed, 1).await.unwrap();
+        assert_eq!(updated.version, 2);
+        assert_eq!(repository.get(tenant.id).await.unwrap(), Some(updated));
+        assert!(matches!(
+            repository.update(&changed, 1).await,
+            Err(DomainError::Stale { .. })
+        ));
+    })
+    .await;
+}
