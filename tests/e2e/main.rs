@@ -1,1 +1,8 @@
+//! End-to-end tests: the real server on an ephemeral port over a fresh
+//! database, driven through the generated tonic clients exactly as a caller
+//! would. One test binary, so linking stays fast.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod contacts;
+mod harness;

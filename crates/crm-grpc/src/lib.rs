@@ -1,1 +1,15 @@
-//! placeholder
+//! The inbound gRPC adapter: tonic services that turn protobuf requests into
+//! domain calls and domain results back into protobuf, plus caller
+//! authentication and the one mapping from domain errors to gRPC statuses.
+//! It depends on the domain and the generated code, never on the store.
+
+pub mod auth;
+mod contact_service;
+mod convert;
+mod page_token;
+pub mod status;
+mod tenant_service;
+
+pub use auth::{Authenticator, generate_api_key, hash_api_key};
+pub use contact_service::ContactApi;
+pub use tenant_service::TenantApi;

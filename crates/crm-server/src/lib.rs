@@ -1,1 +1,124 @@
+//! The composition root: opens the store, wires the domain use cases to it,
+//! and serves them over gRPC with health checking and reflection. `crmd`
+//! (src/main.rs) is a thin command line over this library; the end-to-end
+//! tests start the same server through it.
 
+use std::future::Future;
+use std::sync::Arc;
+
+use crm_domain::DomainError;
+use crm_domain::ports::{SystemClock, UuidV7Ids};
+use crm_domain::service::{ContactService, TenantService};
+use crm_domain::tenant::Tenant;
+use crm_grpc::{Authenticator, ContactApi, TenantApi, generate_api_key, hash_api_key};
+use crm_proto::v1::contact_service_server::ContactServiceServer;
+use crm_proto::v1::tenant_service_server::TenantServiceServer;
+pub use crm_store::{ConnectError, Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// The default SQLite database: a file under ./data, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.sqlite3";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Reflection could not read the descriptor sets.
+    #[error("cannot build gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// The wired application: the store and the use cases over it.
+#[derive(Debug, Clone)]
+pub struct App {
+    store: Store,
+    contacts: ContactService,
+    tenants: TenantService,
+}
+
+impl App {
+    /// Opens (and migrates) the database at `database_url` and wires the use cases.
+    ///
+    /// # Errors
+    /// [`ConnectError`] when the database cannot be opened or migrated.
+    pub async fn open(database_url: &str, options: &StoreOptions) -> Result<App, ConnectError> {
+        let store = Store::connect(database_url, options).await?;
+        let clock = Arc::new(SystemClock);
+        let ids = Arc::new(UuidV7Ids);
+        let contacts = ContactService::new(store.contacts(), clock.clone(), ids.clone());
+        let tenants = TenantService::new(store.tenants(), clock, ids);
+        Ok(App {
+            store,
+            contacts,
+            tenants,
+        })
+    }
+
+    /// Creates a tenant and returns it with its API key, which is stored
+    /// only as a hash and cannot be shown again.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a bad name or region; storage errors.
+    pub async fn create_tenant(
+        &self,
+        name: &str,
+        default_region: &str,
+    ) -> Result<(Tenant, String), DomainError> {
+        let key = generate_api_key();
+        let tenant = self
+            .tenants
+            .create(name, default_region, &hash_api_key(&key))
+            .await?;
+        Ok((tenant, key))
+    }
+
+    /// The store, for operators' commands and tests.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves the API on `listener` until `shutdown` completes, then lets
+    /// calls in flight finish.
+    ///
+    /// # Errors
+    /// [`ServeError`] when reflection cannot be built or the transport fails.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let auth = Arc::new(Authenticator::new(self.tenants.clone()));
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<ContactServiceServer<ContactApi>>()
+            .await;
+        health.set_serving::<TenantServiceServer<TenantApi>>().await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        // grpcurl 1.8 and other older tools only speak v1alpha.
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(ContactServiceServer::new(ContactApi::new(
+                self.contacts,
+                auth.clone(),
+            )))
+            .add_service(TenantServiceServer::new(TenantApi::new(auth)))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,1 +1,148 @@
-fn main() {}
+//! `crmd`: serves the contact ledger over gRPC, or, with `tenant create`,
+//! creates a tenant and prints its API key once.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use crm_server::{App, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, StoreOptions};
+use tracing_subscriber::EnvFilter;
+
+/// The contact ledger's gRPC server.
+#[derive(Debug, Parser)]
+#[command(name = "crmd", version, about)]
+struct Cli {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "CRM_LISTEN", default_value = DEFAULT_LISTEN, global = true)]
+    listen: std::net::SocketAddr,
+    /// Database: sqlite://PATH (created on first start) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    /// Most database connections in the pool.
+    #[arg(
+        long,
+        env = "CRM_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    db_max_connections: u32,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (what `crmd` does with no subcommand).
+    Serve,
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and print its API key (shown once, stored hashed).
+    Create {
+        /// The tenant's name.
+        name: String,
+        /// ISO 3166-1 alpha-2 region for reading national phone numbers.
+        #[arg(long, default_value = "US")]
+        default_region: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("CRM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("crmd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let options = StoreOptions {
+        max_connections: cli.db_max_connections,
+    };
+    let app = App::open(&cli.database_url, &options)
+        .await
+        .map_err(|error| error.to_string())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(cli.listen)
+                .await
+                .map_err(|error| format!("cannot listen on {}: {error}", cli.listen))?;
+            tracing::info!(listen = %cli.listen, database = %redact(&cli.database_url), "serving crm.v1");
+            app.serve(listener, shutdown_signal())
+                .await
+                .map_err(|error| error.to_string())?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Tenant {
+            command:
+                TenantCommand::Create {
+                    name,
+                    default_region,
+                },
+        } => {
+            let (tenant, key) = app
+                .create_tenant(&name, &default_region)
+                .await
+                .map_err(|error| error.to_string())?;
+            println!("tenant_id: {}", tenant.id);
+            println!("name: {}", tenant.name);
+            println!("default_region: {}", tenant.default_region);
+            println!("api_key: {key}");
+            eprintln!("Keep the API key now: it is stored hashed and cannot be shown again.");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM, so calls in flight can finish.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT: shutting down"),
+        () = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+/// The database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,204 @@
+//! `crm.v1.ContactService`: authenticates the caller, converts the request,
+//! calls the contact use case, converts the answer. No rules live here.
+
+use std::sync::Arc;
+
+use crm_domain::contact::IdentityInput;
+use crm_domain::page;
+use crm_domain::service::ContactService;
+use crm_proto::v1 as pb;
+use crm_proto::v1::contact_service_server::ContactService as ContactRpc;
+use tonic::{Request, Response, Status};
+
+use crate::auth::Authenticator;
+use crate::convert::{self, contact};
+use crate::page_token;
+use crate::status::to_status;
+
+/// The gRPC face of the contact use cases.
+#[derive(Debug, Clone)]
+pub struct ContactApi {
+    contacts: ContactService,
+    auth: Arc<Authenticator>,
+}
+
+impl ContactApi {
+    /// Serves `contacts` to callers `auth` recognises.
+    pub fn new(contacts: ContactService, auth: Arc<Authenticator>) -> Self {
+        Self { contacts, auth }
+    }
+}
+
+fn required<T>(value: Option<T>, field: &str) -> Result<T, Status> {
+    value.ok_or_else(|| to_status(crm_domain::DomainError::invalid(field, "is required")))
+}
+
+fn identity_input(identity: Option<pb::Identity>, primary: bool) -> Result<IdentityInput, Status> {
+    let pb::Identity {
+        kind,
+        value,
+        normalized_value: _,
+    } = required(identity, "identity")?;
+    let kind = contact::identity_kind(kind, "identity.kind").map_err(|violation| {
+        to_status(crm_domain::DomainError::InvalidArgument(vec![violation]))
+    })?;
+    Ok(IdentityInput {
+        kind,
+        raw: value,
+        primary,
+        field: "identity.value".to_owned(),
+    })
+}
+
+#[tonic::async_trait]
+impl ContactRpc for ContactApi {
+    async fn create_contact(
+        &self,
+        request: Request<pb::CreateContactRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::CreateContactRequest {
+            contact,
+            request_id,
+        } = request.into_inner();
+        let draft = contact::draft(required(contact, "contact")?).map_err(to_status)?;
+        let request_id = (!request_id.is_empty()).then_some(request_id);
+        let created = self
+            .contacts
+            .create(&tenant, draft, request_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(contact::to_proto(&created)))
+    }
+
+    async fn get_contact(
+        &self,
+        request: Request<pb::GetContactRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::GetContactRequest { id } = request.into_inner();
+        let id = convert::contact_id(&id, "id").map_err(to_status)?;
+        let found = self.contacts.get(&tenant, id).await.map_err(to_status)?;
+        Ok(Response::new(contact::to_proto(&found)))
+    }
+
+    async fn list_contacts(
+        &self,
+        request: Request<pb::ListContactsRequest>,
+    ) -> Result<Response<pb::ListContactsResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::ListContactsRequest {
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let size = page::page_size(page_size).map_err(to_status)?;
+        let after = page_token::decode(&page_token).map_err(to_status)?;
+        let page = self
+            .contacts
+            .list(&tenant, after, size)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListContactsResponse {
+            contacts: page.items.iter().map(contact::to_proto).collect(),
+            next_page_token: page.next.map(page_token::encode).unwrap_or_default(),
+        }))
+    }
+
+    async fn update_contact(
+        &self,
+        request: Request<pb::UpdateContactRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::UpdateContactRequest {
+            contact: changes,
+            update_mask,
+            etag,
+        } = request.into_inner();
+        let changes = required(changes, "contact")?;
+        let id = convert::contact_id(&changes.id, "contact.id").map_err(to_status)?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        let patch = contact::patch(changes, update_mask).map_err(to_status)?;
+        let updated = self
+            .contacts
+            .update(&tenant, id, patch, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(contact::to_proto(&updated)))
+    }
+
+    async fn delete_contact(
+        &self,
+        request: Request<pb::DeleteContactRequest>,
+    ) -> Result<Response<()>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::DeleteContactRequest { id, etag } = request.into_inner();
+        let id = convert::contact_id(&id, "id").map_err(to_status)?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        self.contacts
+            .delete(&tenant, id, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(()))
+    }
+
+    async fn resolve_sender(
+        &self,
+        request: Request<pb::ResolveSenderRequest>,
+    ) -> Result<Response<pb::ResolveSenderResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let input = contact::sender(request.into_inner()).map_err(to_status)?;
+        let resolution = self
+            .contacts
+            .resolve_sender(&tenant, input)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ResolveSenderResponse {
+            contact: Some(contact::to_proto(&resolution.contact)),
+            created: resolution.created,
+            matched_by: contact::matched_by(resolution.matched_by) as i32,
+        }))
+    }
+
+    async fn add_identity(
+        &self,
+        request: Request<pb::AddIdentityRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::AddIdentityRequest {
+            contact_id,
+            identity,
+            primary,
+            etag,
+        } = request.into_inner();
+        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        let input = identity_input(identity, primary)?;
+        let updated = self
+            .contacts
+            .add_identity(&tenant, id, input, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(contact::to_proto(&updated)))
+    }
+
+    async fn remove_identity(
+        &self,
+        request: Request<pb::RemoveIdentityRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::RemoveIdentityRequest {
+            contact_id,
+            identity,
+            etag,
+        } = request.into_inner();
+        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        let input = identity_input(identity, false)?;
+        let updated = self
+            .contacts
+            .remove_identity(&tenant, id, input, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(contact::to_proto(&updated)))
+    }
+}

@@ -1,0 +1,417 @@
+//! Contacts between protobuf and the domain: drafts for create, patches for
+//! update, the resource for responses, and the enums they use.
+
+use crm_domain::contact::{Contact, ContactFields, IdentityInput, LifecycleStage};
+use crm_domain::resolve::{MatchedBy, SenderInput};
+use crm_domain::service::{ContactDraft, ContactPatch};
+use crm_domain::{Channel, DomainError, FieldViolation, IdentityKind};
+use crm_proto::v1 as pb;
+
+use super::mask::Mask;
+use super::timestamp;
+
+/// Fields UpdateContact can change.
+pub(crate) const UPDATABLE: [&str; 11] = [
+    "display_name",
+    "emails",
+    "phones",
+    "identities",
+    "external_id",
+    "city",
+    "country",
+    "language",
+    "avatar_url",
+    "blocked",
+    "lifecycle_stage",
+];
+
+/// Addresses of a proto contact as domain inputs, each with its request path.
+struct Addresses {
+    emails: Vec<IdentityInput>,
+    phones: Vec<IdentityInput>,
+    channel: Vec<IdentityInput>,
+    external_id: Option<IdentityInput>,
+}
+
+fn addresses(
+    emails: Vec<pb::EmailAddress>,
+    phones: Vec<pb::PhoneNumber>,
+    identities: Vec<pb::Identity>,
+    external_id: String,
+    violations: &mut Vec<FieldViolation>,
+) -> Addresses {
+    let emails = emails
+        .into_iter()
+        .enumerate()
+        .map(|(index, email)| {
+            let pb::EmailAddress {
+                address,
+                normalized_address: _,
+                primary,
+            } = email;
+            IdentityInput {
+                kind: IdentityKind::Email,
+                raw: address,
+                primary,
+                field: format!("contact.emails[{index}].address"),
+            }
+        })
+        .collect();
+    let phones = phones
+        .into_iter()
+        .enumerate()
+        .map(|(index, phone)| {
+            let pb::PhoneNumber {
+                number,
+                e164: _,
+                primary,
+            } = phone;
+            IdentityInput {
+                kind: IdentityKind::Phone,
+                raw: number,
+                primary,
+                field: format!("contact.phones[{index}].number"),
+            }
+        })
+        .collect();
+    let channel = identities
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, identity)| {
+            let pb::Identity {
+                kind,
+                value,
+                normalized_value: _,
+            } = identity;
+            match identity_kind(kind, &format!("contact.identities[{index}].kind")) {
+                Ok(kind) => Some(IdentityInput {
+                    kind,
+                    raw: value,
+                    primary: false,
+                    field: format!("contact.identities[{index}].value"),
+                }),
+                Err(violation) => {
+                    violations.push(violation);
+                    None
+                }
+            }
+        })
+        .collect();
+    let external_id = Some(IdentityInput {
+        kind: IdentityKind::ExternalId,
+        raw: external_id,
+        primary: false,
+        field: "contact.external_id".to_owned(),
+    });
+    Addresses {
+        emails,
+        phones,
+        channel,
+        external_id,
+    }
+}
+
+/// A create request's contact as a draft.
+pub(crate) fn draft(contact: pb::Contact) -> Result<ContactDraft, DomainError> {
+    let pb::Contact {
+        id: _,
+        display_name,
+        emails,
+        phones,
+        identities,
+        external_id,
+        city,
+        country,
+        language,
+        avatar_url,
+        blocked,
+        lifecycle_stage,
+        create_time: _,
+        update_time: _,
+        etag: _,
+    } = contact;
+    let mut violations = Vec::new();
+    let stage = match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
+        Ok(stage) => stage.unwrap_or_default(),
+        Err(violation) => {
+            violations.push(violation);
+            LifecycleStage::default()
+        }
+    };
+    let addresses = addresses(emails, phones, identities, external_id, &mut violations);
+    if !violations.is_empty() {
+        return Err(DomainError::InvalidArgument(violations));
+    }
+    let mut inputs = addresses.emails;
+    inputs.extend(addresses.phones);
+    inputs.extend(addresses.channel);
+    inputs.extend(addresses.external_id.filter(|input| !input.raw.is_empty()));
+    Ok(ContactDraft {
+        fields: ContactFields {
+            display_name,
+            city,
+            country,
+            language,
+            avatar_url,
+            blocked,
+            lifecycle_stage: stage,
+        },
+        identities: inputs,
+    })
+}
+
+/// An update request's contact and mask as a patch.
+pub(crate) fn patch(
+    contact: pb::Contact,
+    mask: Option<prost_types::FieldMask>,
+) -> Result<ContactPatch, DomainError> {
+    let pb::Contact {
+        id: _,
+        display_name,
+        emails,
+        phones,
+        identities,
+        external_id,
+        city,
+        country,
+        language,
+        avatar_url,
+        blocked,
+        lifecycle_stage,
+        create_time: _,
+        update_time: _,
+        etag: _,
+    } = contact;
+    let mut implied = Vec::new();
+    for (name, set) in [
+        ("display_name", !display_name.is_empty()),
+        ("emails", !emails.is_empty()),
+        ("phones", !phones.is_empty()),
+        ("identities", !identities.is_empty()),
+        ("external_id", !external_id.is_empty()),
+        ("city", !city.is_empty()),
+        ("country", !country.is_empty()),
+        ("language", !language.is_empty()),
+        ("avatar_url", !avatar_url.is_empty()),
+        ("blocked", blocked),
+        ("lifecycle_stage", lifecycle_stage != 0),
+    ] {
+        if set {
+            implied.push(name);
+        }
+    }
+    let mask = Mask::parse(mask, &UPDATABLE, implied)?;
+    let mut violations = Vec::new();
+    let stage = if mask.has("lifecycle_stage") {
+        match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
+            Ok(Some(stage)) => Some(stage),
+            Ok(None) => {
+                violations.push(FieldViolation::new(
+                    "contact.lifecycle_stage",
+                    "must be set when named in update_mask",
+                ));
+                None
+            }
+            Err(violation) => {
+                violations.push(violation);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let addresses = addresses(emails, phones, identities, external_id, &mut violations);
+    if !violations.is_empty() {
+        return Err(DomainError::InvalidArgument(violations));
+    }
+    let pick = |field: &str, value: String| mask.has(field).then_some(value);
+    Ok(ContactPatch {
+        display_name: pick("display_name", display_name),
+        city: pick("city", city),
+        country: pick("country", country),
+        language: pick("language", language),
+        avatar_url: pick("avatar_url", avatar_url),
+        blocked: mask.has("blocked").then_some(blocked),
+        lifecycle_stage: stage,
+        emails: mask.has("emails").then_some(addresses.emails),
+        phones: mask.has("phones").then_some(addresses.phones),
+        channel_identities: mask.has("identities").then_some(addresses.channel),
+        external_id: if mask.has("external_id") {
+            addresses.external_id
+        } else {
+            None
+        },
+    })
+}
+
+/// The API resource for a contact.
+pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
+    let Contact {
+        id,
+        tenant_id: _,
+        fields,
+        identities,
+        version: _,
+        create_time,
+        update_time,
+    } = contact;
+    let ContactFields {
+        display_name,
+        city,
+        country,
+        language,
+        avatar_url,
+        blocked,
+        lifecycle_stage,
+    } = fields;
+    let mut emails = Vec::new();
+    let mut phones = Vec::new();
+    let mut channel = Vec::new();
+    let mut external_id = String::new();
+    for identity in identities {
+        match identity.kind {
+            IdentityKind::Email => emails.push(pb::EmailAddress {
+                address: identity.raw.clone(),
+                normalized_address: identity.value.clone(),
+                primary: identity.primary,
+            }),
+            IdentityKind::Phone => phones.push(pb::PhoneNumber {
+                number: identity.raw.clone(),
+                e164: identity.value.clone(),
+                primary: identity.primary,
+            }),
+            IdentityKind::ExternalId => external_id.clone_from(&identity.value),
+            kind => channel.push(pb::Identity {
+                kind: identity_kind_to_proto(kind) as i32,
+                value: identity.raw.clone(),
+                normalized_value: identity.value.clone(),
+            }),
+        }
+    }
+    pb::Contact {
+        id: id.to_string(),
+        display_name: display_name.clone(),
+        emails,
+        phones,
+        identities: channel,
+        external_id,
+        city: city.clone(),
+        country: country.clone(),
+        language: language.clone(),
+        avatar_url: avatar_url.clone(),
+        blocked: *blocked,
+        lifecycle_stage: lifecycle_stage_to_proto(*lifecycle_stage) as i32,
+        create_time: Some(timestamp(*create_time)),
+        update_time: Some(timestamp(*update_time)),
+        etag: contact.etag(),
+    }
+}
+
+/// An identity kind from the API; email and phone included, unspecified refused.
+pub(crate) fn identity_kind(value: i32, field: &str) -> Result<IdentityKind, FieldViolation> {
+    match pb::IdentityKind::try_from(value) {
+        Ok(pb::IdentityKind::Email) => Ok(IdentityKind::Email),
+        Ok(pb::IdentityKind::Phone) => Ok(IdentityKind::Phone),
+        Ok(pb::IdentityKind::Instagram) => Ok(IdentityKind::Instagram),
+        Ok(pb::IdentityKind::Telegram) => Ok(IdentityKind::Telegram),
+        Ok(pb::IdentityKind::Messenger) => Ok(IdentityKind::Messenger),
+        Ok(pb::IdentityKind::Webchat) => Ok(IdentityKind::Webchat),
+        Ok(pb::IdentityKind::WhatsappUserId) => Ok(IdentityKind::WhatsappUserId),
+        Ok(pb::IdentityKind::Unspecified) => Err(FieldViolation::new(field, "is required")),
+        Err(_) => Err(FieldViolation::new(
+            field,
+            format!("{value} is not an IdentityKind"),
+        )),
+    }
+}
+
+fn identity_kind_to_proto(kind: IdentityKind) -> pb::IdentityKind {
+    match kind {
+        IdentityKind::Email => pb::IdentityKind::Email,
+        IdentityKind::Phone => pb::IdentityKind::Phone,
+        IdentityKind::Instagram => pb::IdentityKind::Instagram,
+        IdentityKind::Telegram => pb::IdentityKind::Telegram,
+        IdentityKind::Messenger => pb::IdentityKind::Messenger,
+        IdentityKind::Webchat => pb::IdentityKind::Webchat,
+        IdentityKind::WhatsappUserId => pb::IdentityKind::WhatsappUserId,
+        // External ids are a field of their own in the API, never listed as identities.
+        IdentityKind::ExternalId => pb::IdentityKind::Unspecified,
+    }
+}
+
+/// A lifecycle stage from the API; `None` for unspecified.
+fn lifecycle_stage_from(value: i32, field: &str) -> Result<Option<LifecycleStage>, FieldViolation> {
+    match pb::LifecycleStage::try_from(value) {
+        Ok(pb::LifecycleStage::Unspecified) => Ok(None),
+        Ok(pb::LifecycleStage::Prospect) => Ok(Some(LifecycleStage::Prospect)),
+        Ok(pb::LifecycleStage::Customer) => Ok(Some(LifecycleStage::Customer)),
+        Ok(pb::LifecycleStage::Active) => Ok(Some(LifecycleStage::Active)),
+        Ok(pb::LifecycleStage::AtRisk) => Ok(Some(LifecycleStage::AtRisk)),
+        Ok(pb::LifecycleStage::Churned) => Ok(Some(LifecycleStage::Churned)),
+        Ok(pb::LifecycleStage::Vip) => Ok(Some(LifecycleStage::Vip)),
+        Err(_) => Err(FieldViolation::new(
+            field,
+            format!("{value} is not a LifecycleStage"),
+        )),
+    }
+}
+
+fn lifecycle_stage_to_proto(stage: LifecycleStage) -> pb::LifecycleStage {
+    match stage {
+        LifecycleStage::Prospect => pb::LifecycleStage::Prospect,
+        LifecycleStage::Customer => pb::LifecycleStage::Customer,
+        LifecycleStage::Active => pb::LifecycleStage::Active,
+        LifecycleStage::AtRisk => pb::LifecycleStage::AtRisk,
+        LifecycleStage::Churned => pb::LifecycleStage::Churned,
+        LifecycleStage::Vip => pb::LifecycleStage::Vip,
+    }
+}
+
+/// A ResolveSender request as the domain's input.
+pub(crate) fn sender(request: pb::ResolveSenderRequest) -> Result<SenderInput, DomainError> {
+    let pb::ResolveSenderRequest {
+        channel,
+        address,
+        display_name,
+        email,
+        phone,
+        external_id,
+    } = request;
+    let channel = match pb::Channel::try_from(channel) {
+        Ok(pb::Channel::Email) => Channel::Email,
+        Ok(pb::Channel::Phone) => Channel::Phone,
+        Ok(pb::Channel::Sms) => Channel::Sms,
+        Ok(pb::Channel::Voice) => Channel::Voice,
+        Ok(pb::Channel::Whatsapp) => Channel::Whatsapp,
+        Ok(pb::Channel::Messenger) => Channel::Messenger,
+        Ok(pb::Channel::Instagram) => Channel::Instagram,
+        Ok(pb::Channel::Telegram) => Channel::Telegram,
+        Ok(pb::Channel::Webchat) => Channel::Webchat,
+        Ok(pb::Channel::Unspecified) => return Err(DomainError::invalid("channel", "is required")),
+        Err(_) => {
+            return Err(DomainError::invalid(
+                "channel",
+                format!("{channel} is not a Channel"),
+            ));
+        }
+    };
+    Ok(SenderInput {
+        channel,
+        address,
+        display_name,
+        email,
+        phone,
+        external_id,
+    })
+}
+
+/// How a resolution matched, for the API.
+pub(crate) fn matched_by(matched: Option<MatchedBy>) -> pb::MatchedBy {
+    match matched {
+        None => pb::MatchedBy::Unspecified,
+        Some(MatchedBy::Address) => pb::MatchedBy::Address,
+        Some(MatchedBy::ExternalId) => pb::MatchedBy::ExternalId,
+        Some(MatchedBy::Email) => pb::MatchedBy::Email,
+        Some(MatchedBy::Phone) => pb::MatchedBy::Phone,
+    }
+}

@@ -1,0 +1,93 @@
+//! `crm.v1.TenantService`: the caller's own tenant settings.
+
+use std::sync::Arc;
+
+use crm_domain::service::TenantSettingsPatch;
+use crm_domain::tenant::Tenant;
+use crm_proto::v1 as pb;
+use crm_proto::v1::tenant_service_server::TenantService as TenantRpc;
+use tonic::{Request, Response, Status};
+
+use crate::auth::Authenticator;
+use crate::convert::{self, mask::Mask, timestamp};
+use crate::status::to_status;
+
+/// The gRPC face of the tenant-settings use cases.
+#[derive(Debug, Clone)]
+pub struct TenantApi {
+    auth: Arc<Authenticator>,
+}
+
+impl TenantApi {
+    /// Serves settings to callers `auth` recognises.
+    pub fn new(auth: Arc<Authenticator>) -> Self {
+        Self { auth }
+    }
+}
+
+fn to_proto(tenant: &Tenant) -> pb::TenantSettings {
+    pb::TenantSettings {
+        tenant_id: tenant.id.to_string(),
+        name: tenant.name.clone(),
+        default_region: tenant.default_region.to_string(),
+        update_time: Some(timestamp(tenant.update_time)),
+        etag: crm_domain::contact::etag_for(tenant.version),
+    }
+}
+
+#[tonic::async_trait]
+impl TenantRpc for TenantApi {
+    async fn get_tenant_settings(
+        &self,
+        request: Request<pb::GetTenantSettingsRequest>,
+    ) -> Result<Response<pb::TenantSettings>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        // Read through, not from the authentication cache: settings are shown fresh.
+        let current = self
+            .auth
+            .tenants()
+            .get(tenant.id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto(&current)))
+    }
+
+    async fn update_tenant_settings(
+        &self,
+        request: Request<pb::UpdateTenantSettingsRequest>,
+    ) -> Result<Response<pb::TenantSettings>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::UpdateTenantSettingsRequest {
+            settings,
+            update_mask,
+            etag,
+        } = request.into_inner();
+        let pb::TenantSettings {
+            tenant_id: _,
+            name: _,
+            default_region,
+            update_time: _,
+            etag: _,
+        } = settings.ok_or_else(|| {
+            to_status(crm_domain::DomainError::invalid("settings", "is required"))
+        })?;
+        let implied = if default_region.is_empty() {
+            vec![]
+        } else {
+            vec!["default_region"]
+        };
+        let mask = Mask::parse(update_mask, &["default_region"], implied).map_err(to_status)?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        let patch = TenantSettingsPatch {
+            default_region: mask.has("default_region").then_some(default_region),
+        };
+        let updated = self
+            .auth
+            .tenants()
+            .update_settings(tenant.id, patch, expected)
+            .await
+            .map_err(to_status)?;
+        self.auth.refresh(&updated);
+        Ok(Response::new(to_proto(&updated)))
+    }
+}
