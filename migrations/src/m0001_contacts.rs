@@ -1,8 +1,11 @@
 //! Tenants, contacts and contact identities: the foundation of the ledger.
 //!
-//! `contact_identities` is keyed by (tenant, kind, normalised value): that
-//! primary key is what makes sender resolution create one contact however
-//! many callers race, on every replica.
+//! `contact_identities` is unique on (tenant, kind, normalised value): that
+//! index is what makes sender resolution create one contact however many
+//! callers race, on every replica. Its primary key clusters the rows by
+//! contact, so reading a contact's addresses is one range of one B-tree and
+//! no planner (SQLite's has no statistics unless someone runs ANALYZE) can
+//! prefer scanning the tenant's identities to it.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -54,10 +57,10 @@ CREATE TABLE IF NOT EXISTS contact_identities (
     raw_value text NOT NULL,
     is_primary boolean NOT NULL,
     create_time timestamptz NOT NULL,
-    PRIMARY KEY (tenant_id, kind, value),
+    PRIMARY KEY (tenant_id, contact_id, kind, value),
     FOREIGN KEY (tenant_id, contact_id) REFERENCES contacts (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX IF NOT EXISTS contact_identities_contact ON contact_identities (tenant_id, contact_id);
+CREATE UNIQUE INDEX IF NOT EXISTS contact_identities_address ON contact_identities (tenant_id, kind, value);
 "#;
 
 const SQLITE: &str = r#"
@@ -96,10 +99,10 @@ CREATE TABLE IF NOT EXISTS contact_identities (
     raw_value TEXT NOT NULL,
     is_primary INTEGER NOT NULL,
     create_time TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, kind, value),
+    PRIMARY KEY (tenant_id, contact_id, kind, value),
     FOREIGN KEY (tenant_id, contact_id) REFERENCES contacts (tenant_id, id) ON DELETE CASCADE
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS contact_identities_contact ON contact_identities (tenant_id, contact_id);
+CREATE UNIQUE INDEX IF NOT EXISTS contact_identities_address ON contact_identities (tenant_id, kind, value);
 "#;
 
 #[async_trait::async_trait]

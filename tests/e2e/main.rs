@@ -4,5 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
+mod concurrency;
 mod contacts;
 mod harness;
+mod identities;
+mod isolation;
+mod resolve;
+mod service;
+mod tenants;

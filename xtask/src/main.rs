@@ -7,6 +7,7 @@
 //! header and a `run` function, add `mod bench;` below and one entry to
 //! [`COMMANDS`].
 
+mod bench;
 mod buf;
 mod lint;
 mod pg;
@@ -45,6 +46,13 @@ const COMMANDS: &[Command] = &[
         args: "",
         about: "cargo fmt --check, cargo clippy -D warnings, buf lint",
         run: lint::run,
+        helper: false,
+    },
+    Command {
+        name: "bench",
+        args: "[--backend postgres|sqlite|both] [--contacts N] [--seconds S] [--concurrency 1,16,64]",
+        about: "release build, seed, and drive ResolveSender; prints calls/s, p50/p99, SQL ceiling, peak RSS",
+        run: bench::run,
         helper: false,
     },
     Command {

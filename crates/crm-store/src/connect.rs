@@ -65,6 +65,9 @@ pub struct Store {
     backend: Backend,
 }
 
+/// Statements slower than this are logged at WARN.
+const SLOW_STATEMENT: Duration = Duration::from_millis(250);
+
 /// Key of the advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK: i64 = 0x0063_726d_6d69_6772; // "crmmigr"
 
@@ -135,7 +138,10 @@ fn connect_options(url: &str, backend: Backend, max_connections: u32) -> Connect
         .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false)
+        // Statements are not logged one by one; slow ones are, at WARN.
+        .sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Trace)
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT)
         // A ping on every acquire costs about 20% of throughput; a broken
         // connection surfaces as an error on first use and is replaced.
         .test_before_acquire(false);

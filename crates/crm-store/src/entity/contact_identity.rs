@@ -1,5 +1,6 @@
-//! `contact_identities`: every address a contact is recognised by, keyed by
-//! (tenant, kind, normalised value) so an address has one holder per tenant.
+//! `contact_identities`: every address a contact is recognised by, unique on
+//! (tenant, kind, normalised value) so an address has one holder per tenant,
+//! and clustered by (tenant, contact) so a contact's addresses read together.
 
 use crm_domain::contact::ContactIdentity;
 use crm_domain::{ContactId, TenantId};

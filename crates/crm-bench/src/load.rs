@@ -1,0 +1,226 @@
+//! The workload and its measurement: who writes in (90% senders on file,
+//! half by email and half by WhatsApp number; 10% new, half by email and
+//! half by web chat), and the latencies of each call after a warm-up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crm_proto::v1 as pb;
+use crm_proto::v1::contact_service_client::ContactServiceClient;
+use tonic::transport::Channel;
+
+/// One level of a run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub callers: usize,
+    pub known: u64,
+    pub duration: Duration,
+    pub warmup: Duration,
+}
+
+/// Who writes in.
+#[derive(Debug, Clone)]
+pub enum Sender {
+    KnownEmail(u64),
+    KnownPhone(u64),
+    NewEmail(String),
+    NewWebchat(String),
+}
+
+impl Sender {
+    /// The stored (normalised) identity the sender is matched by.
+    pub fn key(&self) -> (&'static str, String) {
+        match self {
+            Sender::KnownEmail(i) => ("email", format!("user{i}@bench.example")),
+            Sender::KnownPhone(i) => ("phone", format!("+1650{}", 2_000_000 + i)),
+            Sender::NewEmail(nonce) => ("email", format!("{nonce}@bench.example")),
+            Sender::NewWebchat(nonce) => ("webchat", nonce.clone()),
+        }
+    }
+
+    /// The request a channel-ingest service would send.
+    pub fn request(&self) -> pb::ResolveSenderRequest {
+        let (channel, address) = match self {
+            Sender::KnownEmail(i) => (pb::Channel::Email, format!("User{i}@Bench.example")),
+            Sender::KnownPhone(i) => (pb::Channel::Whatsapp, format!("1650{}", 2_000_000 + i)),
+            Sender::NewEmail(nonce) => (pb::Channel::Email, format!("{nonce}@bench.example")),
+            Sender::NewWebchat(nonce) => (pb::Channel::Webchat, nonce.clone()),
+        };
+        pb::ResolveSenderRequest {
+            channel: channel as i32,
+            address,
+            ..Default::default()
+        }
+    }
+}
+
+/// A small, fast PRNG (xorshift64*): the workload needs spread, not secrecy.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// Picks the next sender.
+pub fn pick(rng: &mut Rng, known: u64, fresh: &AtomicU64, run_tag: &str) -> Sender {
+    let roll = rng.next() % 100;
+    if roll < 90 {
+        let i = 1 + rng.next() % known.max(1);
+        if roll % 2 == 0 {
+            Sender::KnownEmail(i)
+        } else {
+            Sender::KnownPhone(i)
+        }
+    } else {
+        let n = fresh.fetch_add(1, Ordering::Relaxed);
+        if roll % 2 == 0 {
+            Sender::NewEmail(format!("new-{run_tag}-{n}"))
+        } else {
+            Sender::NewWebchat(format!("visitor-{run_tag}-{n}"))
+        }
+    }
+}
+
+/// What one level measured.
+#[derive(Debug, Default)]
+pub struct Measurement {
+    pub latencies_us: Vec<u32>,
+    pub errors: u64,
+    pub elapsed: Duration,
+    pub first_error: Option<String>,
+}
+
+impl Measurement {
+    pub fn rate(&self) -> f64 {
+        self.latencies_us.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn percentile_ms(&self, percentile: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let rank = ((percentile / 100.0) * (self.latencies_us.len() - 1) as f64).round() as usize;
+        f64::from(self.latencies_us[rank.min(self.latencies_us.len() - 1)]) / 1000.0
+    }
+
+    pub fn merge(parts: Vec<Measurement>, elapsed: Duration) -> Measurement {
+        let mut all = Measurement {
+            elapsed,
+            ..Measurement::default()
+        };
+        for part in parts {
+            all.latencies_us.extend(part.latencies_us);
+            all.errors += part.errors;
+            if all.first_error.is_none() {
+                all.first_error = part.first_error;
+            }
+        }
+        all.latencies_us.sort_unstable();
+        all
+    }
+}
+
+/// Calls `call` from `run.callers` tasks until the time is up and measures
+/// everything after the warm-up.
+pub async fn drive<S, F, Fut>(run: &Run, setup: S) -> Result<Measurement, String>
+where
+    S: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<F, String>>,
+    F: FnMut(
+            Sender,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send
+        + 'static,
+{
+    let fresh = Arc::new(AtomicU64::new(0));
+    let run_tag = uuid::Uuid::now_v7().simple().to_string();
+    let start = Instant::now();
+    let measure_from = start + run.warmup;
+    let end = measure_from + run.duration;
+    let mut tasks = Vec::new();
+    for caller in 0..run.callers {
+        let mut call = setup(caller).await?;
+        let fresh = fresh.clone();
+        let run_tag = run_tag.clone();
+        let known = run.known;
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng::new(
+                0x9e37_79b9_7f4a_7c15 ^ (caller as u64 + 1).wrapping_mul(0xff51_afd7_ed55_8ccd),
+            );
+            let mut measured = Measurement::default();
+            loop {
+                let sent = Instant::now();
+                if sent >= end {
+                    break;
+                }
+                let outcome = call(pick(&mut rng, known, &fresh, &run_tag)).await;
+                if sent >= measure_from {
+                    match outcome {
+                        Ok(()) => measured
+                            .latencies_us
+                            .push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX)),
+                        Err(error) => {
+                            measured.errors += 1;
+                            measured.first_error.get_or_insert(error);
+                        }
+                    }
+                }
+            }
+            measured
+        }));
+    }
+    let mut parts = Vec::new();
+    for task in tasks {
+        parts.push(task.await.map_err(|error| error.to_string())?);
+    }
+    Ok(Measurement::merge(parts, run.duration))
+}
+
+/// Drives ResolveSender on the server at `endpoint`, one connection per caller.
+pub async fn drive_service(endpoint: &str, key: &str, run: &Run) -> Result<Measurement, String> {
+    let authorization: tonic::metadata::MetadataValue<_> = format!("Bearer {key}")
+        .parse()
+        .map_err(|_| "bad key".to_owned())?;
+    drive(run, |_| {
+        let endpoint = endpoint.to_owned();
+        let authorization = authorization.clone();
+        async move {
+            let channel = Channel::from_shared(endpoint)
+                .map_err(|error| error.to_string())?
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .map_err(|error| error.to_string())?;
+            let client = ContactServiceClient::new(channel);
+            Ok(move |sender: Sender| {
+                let mut client = client.clone();
+                let mut request = tonic::Request::new(sender.request());
+                request
+                    .metadata_mut()
+                    .insert("authorization", authorization.clone());
+                Box::pin(async move {
+                    client
+                        .resolve_sender(request)
+                        .await
+                        .map(|_| ())
+                        .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+                })
+                    as std::pin::Pin<
+                        Box<dyn std::future::Future<Output = Result<(), String>> + Send>,
+                    >
+            })
+        }
+    })
+    .await
+}

@@ -1,0 +1,190 @@
+//! The load driver behind `cargo xtask bench` (which builds it and `crmd` in
+//! release and runs it). For each backend it seeds a fresh database with
+//! contacts holding two identities each, starts the release `crmd` on it,
+//! drives ResolveSender through real gRPC clients at several concurrency
+//! levels (90% known senders, 10% new) for a fixed time, and measures in the
+//! same run the same lookup-or-create done directly in SQL over one pool:
+//! the ceiling the service can approach. Prints calls/s, p50, p99, the
+//! service/SQL ratio and the server's peak memory.
+//!
+//! Client, server and database share the machine's cores, as they do in the
+//! figures the issue quotes.
+
+#![allow(clippy::print_stdout)]
+
+mod direct;
+mod load;
+mod seed;
+mod server;
+
+use std::time::Duration;
+
+/// Which database a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file, the embedded default.
+    Sqlite,
+    /// PostgreSQL, production.
+    Postgres,
+}
+
+/// What a run does, from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    backends: Vec<Backend>,
+    postgres_contacts: u64,
+    sqlite_contacts: u64,
+    levels: Vec<usize>,
+    seconds: u64,
+    warmup: u64,
+    crmd: String,
+    admin_url: String,
+}
+
+fn usage() -> &'static str {
+    "crm-bench [--backend postgres|sqlite|both] [--contacts N] [--sqlite-contacts N] \
+     [--concurrency 1,16,64] [--seconds S] [--warmup S] --crmd PATH"
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        backends: vec![Backend::Postgres, Backend::Sqlite],
+        postgres_contacts: 1_000_000,
+        // SQLite's target is absolute throughput at 16 callers; B-tree depth
+        // grows with the log of the row count, so 100k rows answer the same
+        // question while keeping the seed and the file small.
+        sqlite_contacts: 100_000,
+        levels: vec![1, 16, 64],
+        seconds: 10,
+        warmup: 2,
+        crmd: String::new(),
+        admin_url: std::env::var("CRM_BENCH_DATABASE_URL")
+            .or_else(|_| std::env::var("CRM_TEST_DATABASE_URL"))
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+    };
+    let mut iter = args.iter();
+    while let Some(flag) = iter.next() {
+        let mut value = || {
+            iter.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let number = |text: String| {
+            text.parse::<u64>()
+                .map_err(|_| format!("{flag}: {text:?} is not a number"))
+        };
+        match flag.as_str() {
+            "--backend" => {
+                options.backends = match value()?.as_str() {
+                    "postgres" => vec![Backend::Postgres],
+                    "sqlite" => vec![Backend::Sqlite],
+                    "both" => vec![Backend::Postgres, Backend::Sqlite],
+                    other => {
+                        return Err(format!("--backend {other}: use postgres, sqlite or both"));
+                    }
+                }
+            }
+            "--contacts" => options.postgres_contacts = number(value()?)?,
+            "--sqlite-contacts" => options.sqlite_contacts = number(value()?)?,
+            "--seconds" => options.seconds = number(value()?)?,
+            "--warmup" => options.warmup = number(value()?)?,
+            "--concurrency" => {
+                options.levels = value()?
+                    .split(',')
+                    .map(|level| {
+                        level
+                            .trim()
+                            .parse::<usize>()
+                            .map_err(|_| format!("--concurrency: {level:?}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--crmd" => options.crmd = value()?,
+            other => return Err(format!("unknown flag {other}\nusage: {}", usage())),
+        }
+    }
+    if options.crmd.is_empty() {
+        return Err(format!("--crmd is required\nusage: {}", usage()));
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("crm-bench: {message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    for backend in options.backends.clone() {
+        if let Err(message) = run_backend(&options, backend).await {
+            eprintln!("crm-bench: {backend:?}: {message}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> {
+    let contacts = match backend {
+        Backend::Postgres => options.postgres_contacts,
+        Backend::Sqlite => options.sqlite_contacts,
+    };
+    println!(
+        "\n=== ResolveSender on {backend:?}: {contacts} contacts x 2 identities, {}s per level (+{}s warm-up)",
+        options.seconds, options.warmup
+    );
+    let database = seed::Database::create(backend, &options.admin_url).await?;
+    let outcome = async {
+        let tenant = server::create_tenant(&options.crmd, &database.url)?;
+        let started = std::time::Instant::now();
+        seed::seed(&database.url, backend, tenant.id, contacts).await?;
+        println!("seeded in {:.1}s", started.elapsed().as_secs_f64());
+        let mut crmd = server::Crmd::start(&options.crmd, &database.url).await?;
+        let mut rows = Vec::new();
+        for &callers in &options.levels {
+            let run = load::Run {
+                callers,
+                known: contacts,
+                duration: Duration::from_secs(options.seconds),
+                warmup: Duration::from_secs(options.warmup),
+            };
+            let service = load::drive_service(&crmd.endpoint, &tenant.key, &run).await?;
+            let rss = crmd.rss_kib();
+            let sql = direct::drive(&database.url, backend, tenant.id, &run).await?;
+            rows.push((callers, service, sql, rss));
+        }
+        let peak = crmd.peak_rss_kib();
+        crmd.stop();
+        println!(
+            "\n{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>10} {:>8} {:>8} | {:>7} | {:>8}",
+            "callers", "service/s", "p50 ms", "p99 ms", "errors", "sql/s", "p50 ms", "p99 ms", "ratio", "rss MiB"
+        );
+        for (callers, service, sql, rss) in &rows {
+            println!(
+                "{:>7} | {:>10.0} {:>8.2} {:>8.2} {:>6} | {:>10.0} {:>8.2} {:>8.2} | {:>6.0}% | {:>8.1}",
+                callers,
+                service.rate(),
+                service.percentile_ms(50.0),
+                service.percentile_ms(99.0),
+                service.errors,
+                sql.rate(),
+                sql.percentile_ms(50.0),
+                sql.percentile_ms(99.0),
+                100.0 * service.rate() / sql.rate().max(1.0),
+                *rss as f64 / 1024.0,
+            );
+        }
+        println!("peak server RSS (VmHWM): {:.1} MiB", peak as f64 / 1024.0);
+        if let Some(first_error) = rows.iter().find_map(|(_, service, _, _)| service.first_error.clone()) {
+            println!("first service error: {first_error}");
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    database.drop_database().await;
+    outcome
+}

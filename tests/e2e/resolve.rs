@@ -1,0 +1,485 @@
+//! ResolveSender end to end: how each channel's address is read (phone
+//! channels sharing one number space, Brazilian mobiles with and without the
+//! ninth digit, case rules per kind), how hints are matched and attached,
+//! the matching order, and validation that creates nothing.
+
+use crm_proto::v1 as pb;
+
+use crate::harness::{assert_invalid, email, identity, on_both, phone, sender};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_phone_channel_shares_one_contact() {
+    on_both(|server| async move {
+        let first = server
+            .resolve(sender(pb::Channel::Whatsapp, "16502530000"))
+            .await;
+        assert!(first.created);
+        let contact = first.contact.unwrap();
+        assert_eq!(contact.phones.len(), 1, "{contact:?}");
+        assert_eq!(contact.phones[0].e164, "+16502530000");
+        assert_eq!(contact.phones[0].number, "16502530000");
+        assert!(contact.phones[0].primary);
+        // A created contact without a name is shown by its formatted number.
+        assert!(contact.display_name.contains("650"), "{contact:?}");
+
+        for (channel, address) in [
+            (pb::Channel::Sms, "(650) 253-0000"),
+            (pb::Channel::Phone, "+1 650 253 0000"),
+            (pb::Channel::Voice, "650.253.0000"),
+            (pb::Channel::Whatsapp, "+1 (650) 253-0000"),
+        ] {
+            let again = server.resolve(sender(channel, address)).await;
+            assert!(!again.created, "{channel:?} {address}: {again:?}");
+            assert_eq!(again.matched_by, pb::MatchedBy::Address as i32);
+            let found = again.contact.unwrap();
+            assert_eq!(found.id, contact.id, "{channel:?} {address}");
+            assert_eq!(found.phones.len(), 1, "{found:?}");
+        }
+        assert_eq!(server.list_all().await.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brazilian_mobiles_match_with_and_without_the_ninth_digit() {
+    on_both(|server| async move {
+        let brazil = server.new_tenant("BR").await;
+        let first = server
+            .resolve_with_key(sender(pb::Channel::Whatsapp, "551187654321"), &brazil)
+            .await;
+        assert!(first.created);
+        let contact = first.contact.unwrap();
+        assert_eq!(contact.phones[0].e164, "+5511987654321");
+
+        let again = server
+            .resolve_with_key(sender(pb::Channel::Sms, "(11) 98765-4321"), &brazil)
+            .await;
+        assert!(!again.created, "{again:?}");
+        assert_eq!(again.matched_by, pb::MatchedBy::Address as i32);
+        let found = again.contact.unwrap();
+        assert_eq!(found.id, contact.id);
+        assert_eq!(found.phones.len(), 1, "{found:?}");
+        assert_eq!(found.phones[0].e164, "+5511987654321");
+
+        // The eight-digit national form reaches the same contact too.
+        let old_form = server
+            .resolve_with_key(sender(pb::Channel::Sms, "(11) 8765-4321"), &brazil)
+            .await;
+        assert_eq!(old_form.contact.unwrap().id, contact.id);
+
+        // The US tenant reads the same national digits differently and
+        // never sees the Brazilian tenant's contact.
+        assert_eq!(server.list_all().await, []);
+        assert_eq!(server.list_all_with_key(&brazil).await.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_addresses_match_whatever_their_case() {
+    on_both(|server| async move {
+        let first = server
+            .resolve(sender(pb::Channel::Email, " Ana.Souza@Example.COM "))
+            .await;
+        assert!(first.created);
+        let contact = first.contact.unwrap();
+        assert_eq!(contact.emails.len(), 1);
+        assert_eq!(contact.emails[0].address, "Ana.Souza@Example.COM");
+        assert_eq!(
+            contact.emails[0].normalized_address,
+            "ana.souza@example.com"
+        );
+        assert_eq!(contact.display_name, "Ana.Souza");
+
+        let again = server
+            .resolve(sender(pb::Channel::Email, "ana.souza@example.com"))
+            .await;
+        assert!(!again.created);
+        assert_eq!(again.matched_by, pb::MatchedBy::Address as i32);
+        assert_eq!(again.contact.unwrap().id, contact.id);
+
+        // No dot folding: a different local part is a different person.
+        let other = server
+            .resolve(sender(pb::Channel::Email, "anasouza@example.com"))
+            .await;
+        assert!(other.created);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_match_with_or_without_the_at_and_whatever_their_case() {
+    on_both(|server| async move {
+        for channel in [pb::Channel::Instagram, pb::Channel::Telegram] {
+            let first = server.resolve(sender(channel, "@Ana")).await;
+            assert!(first.created, "{channel:?}");
+            let contact = first.contact.unwrap();
+            assert_eq!(contact.identities.len(), 1, "{contact:?}");
+            assert_eq!(contact.identities[0].normalized_value, "ana");
+            assert_eq!(contact.identities[0].value, "@Ana");
+            assert_eq!(contact.display_name, "@ana");
+
+            let again = server.resolve(sender(channel, "ana")).await;
+            assert!(!again.created, "{channel:?}");
+            assert_eq!(again.contact.unwrap().id, contact.id);
+        }
+        // Instagram's and Telegram's "ana" are different identities.
+        assert_eq!(server.list_all().await.len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_ids_are_matched_exactly() {
+    on_both(|server| async move {
+        for channel in [
+            pb::Channel::Messenger,
+            pb::Channel::Webchat,
+            pb::Channel::Whatsapp,
+        ] {
+            let upper = server.resolve(sender(channel, "AbC")).await;
+            let lower = server.resolve(sender(channel, "abc")).await;
+            assert!(upper.created, "{channel:?}");
+            assert!(lower.created, "{channel:?}: case was folded");
+            assert_ne!(upper.contact.unwrap().id, lower.contact.unwrap().id);
+            let again = server.resolve(sender(channel, "AbC")).await;
+            assert!(!again.created, "{channel:?}");
+        }
+        assert_eq!(server.list_all().await.len(), 6);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_email_hint_is_attached_to_the_matched_contact() {
+    on_both(|server| async move {
+        let first = server
+            .resolve(sender(pb::Channel::Whatsapp, "16502530000"))
+            .await;
+        let id = first.contact.unwrap().id;
+        let hinted = server
+            .resolve(pb::ResolveSenderRequest {
+                email: "Ana@Example.com".into(),
+                ..sender(pb::Channel::Whatsapp, "16502530000")
+            })
+            .await;
+        assert!(!hinted.created);
+        assert_eq!(hinted.matched_by, pb::MatchedBy::Address as i32);
+        let contact = hinted.contact.unwrap();
+        assert_eq!(contact.id, id);
+        assert_eq!(
+            contact.emails,
+            [pb::EmailAddress {
+                address: "Ana@Example.com".into(),
+                normalized_address: "ana@example.com".into(),
+                primary: true,
+            }]
+        );
+        assert_eq!(server.get(&id).await.emails, contact.emails);
+
+        let by_email = server
+            .resolve(sender(pb::Channel::Email, "ana@example.com"))
+            .await;
+        assert!(!by_email.created);
+        assert_eq!(by_email.contact.unwrap().id, id);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_hint_held_by_another_contact_is_not_moved() {
+    on_both(|server| async move {
+        let holder = server
+            .resolve(sender(pb::Channel::Email, "ana@example.com"))
+            .await
+            .contact
+            .unwrap();
+        let sender_contact = server
+            .resolve(sender(pb::Channel::Whatsapp, "16502530000"))
+            .await
+            .contact
+            .unwrap();
+        let hinted = server
+            .resolve(pb::ResolveSenderRequest {
+                email: "ana@example.com".into(),
+                ..sender(pb::Channel::Whatsapp, "16502530000")
+            })
+            .await;
+        assert!(!hinted.created);
+        assert_eq!(hinted.matched_by, pb::MatchedBy::Address as i32);
+        let contact = hinted.contact.unwrap();
+        assert_eq!(contact.id, sender_contact.id);
+        assert_eq!(contact.emails, []);
+        assert_eq!(server.get(&holder.id).await, holder);
+        let by_email = server
+            .resolve(sender(pb::Channel::Email, "ana@example.com"))
+            .await;
+        assert_eq!(by_email.contact.unwrap().id, holder.id);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matching_prefers_the_address_then_external_id_then_email_then_phone() {
+    on_both(|server| async move {
+        let by_address = server
+            .create(pb::Contact {
+                identities: vec![identity(pb::IdentityKind::Instagram, "@sender")],
+                ..Default::default()
+            })
+            .await;
+        let by_external_id = server
+            .create(pb::Contact {
+                display_name: "External".into(),
+                external_id: "ext-1".into(),
+                ..Default::default()
+            })
+            .await;
+        let by_email = server
+            .create(pb::Contact {
+                emails: vec![email("e@example.com")],
+                ..Default::default()
+            })
+            .await;
+        let by_phone = server
+            .create(pb::Contact {
+                phones: vec![phone("+1 650 253 0000")],
+                ..Default::default()
+            })
+            .await;
+        let hints = |address: &str, external_id: &str| pb::ResolveSenderRequest {
+            external_id: external_id.into(),
+            email: "E@Example.com".into(),
+            phone: "(650) 253-0000".into(),
+            ..sender(pb::Channel::Instagram, address)
+        };
+        for (request, expected, matched_by) in [
+            (
+                hints("@Sender", "ext-1"),
+                &by_address,
+                pb::MatchedBy::Address,
+            ),
+            (
+                hints("@new1", "ext-1"),
+                &by_external_id,
+                pb::MatchedBy::ExternalId,
+            ),
+            (hints("@new2", ""), &by_email, pb::MatchedBy::Email),
+            (
+                pb::ResolveSenderRequest {
+                    email: String::new(),
+                    ..hints("@new3", "")
+                },
+                &by_phone,
+                pb::MatchedBy::Phone,
+            ),
+        ] {
+            let resolved = server.resolve(request.clone()).await;
+            assert!(!resolved.created, "{request:?}");
+            assert_eq!(resolved.matched_by, matched_by as i32, "{request:?}");
+            let contact = resolved.contact.unwrap();
+            assert_eq!(contact.id, expected.id, "{request:?}");
+            // Hints another contact holds stay where they are.
+            assert_eq!(contact.emails, expected.emails, "{request:?}");
+            assert_eq!(contact.phones, expected.phones, "{request:?}");
+            assert_eq!(contact.external_id, expected.external_id, "{request:?}");
+        }
+        assert_eq!(server.list_all().await.len(), 4);
+        // The new handles were free, so each was attached where it matched.
+        let handles = |contact: pb::Contact| -> Vec<String> {
+            contact
+                .identities
+                .into_iter()
+                .map(|i| i.normalized_value)
+                .collect()
+        };
+        assert_eq!(handles(server.get(&by_external_id.id).await), ["new1"]);
+        assert_eq!(handles(server.get(&by_email.id).await), ["new2"]);
+        assert_eq!(handles(server.get(&by_phone.id).await), ["new3"]);
+        assert_eq!(handles(server.get(&by_address.id).await), ["sender"]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sender_gets_every_hint_and_a_name_from_the_email() {
+    on_both(|server| async move {
+        let resolved = server
+            .resolve(pb::ResolveSenderRequest {
+                email: "John.Doe@Example.com".into(),
+                phone: "(650) 253-0000".into(),
+                external_id: "crm-7".into(),
+                ..sender(pb::Channel::Instagram, "@JohnD")
+            })
+            .await;
+        assert!(resolved.created);
+        assert_eq!(resolved.matched_by, pb::MatchedBy::Unspecified as i32);
+        let contact = resolved.contact.unwrap();
+        assert_eq!(contact.display_name, "John.Doe");
+        assert_eq!(contact.emails[0].normalized_address, "john.doe@example.com");
+        assert_eq!(contact.phones[0].e164, "+16502530000");
+        assert_eq!(contact.external_id, "crm-7");
+        assert_eq!(contact.identities[0].normalized_value, "johnd");
+        assert_eq!(contact.lifecycle_stage, pb::LifecycleStage::Prospect as i32);
+        assert!(!contact.etag.is_empty());
+        assert_eq!(server.get(&contact.id).await, contact);
+
+        let named = server
+            .resolve(pb::ResolveSenderRequest {
+                display_name: " Maria Silva ".into(),
+                email: "m.silva@example.com".into(),
+                ..sender(pb::Channel::Webchat, "visitor-1")
+            })
+            .await;
+        assert_eq!(named.contact.unwrap().display_name, "Maria Silva");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_display_name_of_a_known_sender_is_left_alone() {
+    on_both(|server| async move {
+        let first = server
+            .resolve(pb::ResolveSenderRequest {
+                display_name: "Ana".into(),
+                ..sender(pb::Channel::Webchat, "visitor-1")
+            })
+            .await;
+        let again = server
+            .resolve(pb::ResolveSenderRequest {
+                display_name: "Somebody Else".into(),
+                ..sender(pb::Channel::Webchat, "visitor-1")
+            })
+            .await;
+        assert!(!again.created);
+        assert_eq!(again.contact.unwrap(), first.contact.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_requests_name_the_field_and_create_nothing() {
+    on_both(|server| async move {
+        let mut client = server.contacts().await;
+        let cases: Vec<(pb::ResolveSenderRequest, &[&str])> = vec![
+            (sender(pb::Channel::Email, "not-an-email"), &["address"]),
+            (sender(pb::Channel::Sms, "12"), &["address"]),
+            (sender(pb::Channel::Instagram, "@"), &["address"]),
+            (sender(pb::Channel::Messenger, ""), &["address"]),
+            (
+                pb::ResolveSenderRequest {
+                    email: "nope".into(),
+                    ..sender(pb::Channel::Whatsapp, "16502530000")
+                },
+                &["email"],
+            ),
+            (
+                pb::ResolveSenderRequest {
+                    phone: "12".into(),
+                    ..sender(pb::Channel::Whatsapp, "16502530000")
+                },
+                &["phone"],
+            ),
+            (
+                sender(pb::Channel::Unspecified, "16502530000"),
+                &["channel"],
+            ),
+            (
+                pb::ResolveSenderRequest {
+                    channel: 99,
+                    ..sender(pb::Channel::Unspecified, "16502530000")
+                },
+                &["channel"],
+            ),
+            (
+                pb::ResolveSenderRequest {
+                    email: "nope".into(),
+                    ..sender(pb::Channel::Email, "")
+                },
+                &["address", "email"],
+            ),
+        ];
+        for (request, fields) in cases {
+            let status = client
+                .resolve_sender(server.req(request.clone()))
+                .await
+                .expect_err(&format!("{request:?} was accepted"));
+            assert_invalid(&status, fields);
+        }
+        assert_eq!(server.list_all().await, []);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_user_id_is_not_a_phone_number() {
+    on_both(|server| async move {
+        let by_id = server
+            .resolve(sender(pb::Channel::Whatsapp, "BR.1a2b3c"))
+            .await;
+        assert!(by_id.created);
+        let contact = by_id.contact.unwrap();
+        assert_eq!(contact.phones, []);
+        assert_eq!(
+            contact.identities,
+            [pb::Identity {
+                kind: pb::IdentityKind::WhatsappUserId as i32,
+                value: "BR.1a2b3c".into(),
+                normalized_value: "BR.1a2b3c".into(),
+            }]
+        );
+        let again = server
+            .resolve(sender(pb::Channel::Whatsapp, "BR.1a2b3c"))
+            .await;
+        assert!(!again.created);
+        assert_eq!(again.contact.unwrap().id, contact.id);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_phone_and_external_id_hints_are_attached_once() {
+    on_both(|server| async move {
+        let first = server
+            .resolve(sender(pb::Channel::Email, "ana@example.com"))
+            .await
+            .contact
+            .unwrap();
+        let hinted = server
+            .resolve(pb::ResolveSenderRequest {
+                phone: "(650) 253-0000".into(),
+                external_id: "crm-1".into(),
+                ..sender(pb::Channel::Email, "ana@example.com")
+            })
+            .await;
+        assert!(!hinted.created);
+        let contact = hinted.contact.unwrap();
+        assert_eq!(contact.id, first.id);
+        assert_eq!(contact.external_id, "crm-1");
+        assert_eq!(contact.phones.len(), 1);
+        assert_eq!(contact.phones[0].e164, "+16502530000");
+        assert!(contact.phones[0].primary);
+        // Attaching is a change: a new etag and a later update_time.
+        assert_ne!(contact.etag, first.etag);
+        let (before, after) = (first.update_time.unwrap(), contact.update_time.unwrap());
+        assert!((after.seconds, after.nanos) >= (before.seconds, before.nanos));
+        assert_eq!(server.get(&first.id).await, contact);
+
+        // A contact keeps its one external id.
+        let again = server
+            .resolve(pb::ResolveSenderRequest {
+                external_id: "crm-2".into(),
+                ..sender(pb::Channel::Email, "ana@example.com")
+            })
+            .await;
+        assert_eq!(again.contact.unwrap(), contact);
+        let by_new_id = server
+            .resolve(pb::ResolveSenderRequest {
+                external_id: "crm-2".into(),
+                ..sender(pb::Channel::Webchat, "visitor-1")
+            })
+            .await;
+        assert!(by_new_id.created, "{by_new_id:?}");
+    })
+    .await;
+}
