@@ -117,7 +117,7 @@ async fn create_round_trips_every_field() {
 /// A repeated field comes back in the order it was written: a caller that
 /// reads the list, edits it and writes it back must not see it reshuffled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn emails_and_phones_keep_the_order_they_were_written_in() {
+async fn emails_and_phones_list_the_primary_first_then_in_written_order() {
     on_both(|server| async move {
         let created = server
             .create(pb::Contact {
@@ -141,9 +141,9 @@ async fn emails_and_phones_keep_the_order_they_were_written_in() {
         assert_eq!(
             emails,
             [
+                ("alice@example.com", true),
                 ("carol@example.com", false),
                 ("bob@example.com", false),
-                ("alice@example.com", true),
             ]
         );
         let phones: Vec<(&str, bool)> = created
@@ -1332,7 +1332,7 @@ async fn an_email_among_the_channel_identities_is_refused() {
             )))
             .await
             .unwrap_err();
-        assert_invalid(&status, &["contact.identities[0].value"]);
+        assert_invalid(&status, &["contact.identities[0].kind"]);
         let status = client
             .create_contact(server.req(pb::CreateContactRequest {
                 contact: Some(pb::Contact {
@@ -1343,7 +1343,7 @@ async fn an_email_among_the_channel_identities_is_refused() {
             }))
             .await
             .unwrap_err();
-        assert_invalid(&status, &["contact.identities[0].value"]);
+        assert_invalid(&status, &["contact.identities[0].kind"]);
     })
     .await;
 }

@@ -76,14 +76,14 @@ pub fn pick(rng: &mut Rng, known: u64, fresh: &AtomicU64, run_tag: &str) -> Send
     let roll = rng.next() % 100;
     if roll < 90 {
         let i = 1 + rng.next() % known.max(1);
-        if roll % 2 == 0 {
+        if roll.is_multiple_of(2) {
             Sender::KnownEmail(i)
         } else {
             Sender::KnownPhone(i)
         }
     } else {
         let n = fresh.fetch_add(1, Ordering::Relaxed);
-        if roll % 2 == 0 {
+        if roll.is_multiple_of(2) {
             Sender::NewEmail(format!("new-{run_tag}-{n}"))
         } else {
             Sender::NewWebchat(format!("visitor-{run_tag}-{n}"))

@@ -19,7 +19,7 @@ use crate::tenant::Tenant;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
     /// The contact was inserted.
-    Created(Contact),
+    Created(Box<Contact>),
     /// An earlier call with the same request id created this contact.
     Replayed(ContactId),
 }
@@ -28,7 +28,7 @@ pub enum CreateOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolvedCreate {
     /// The contact was inserted with every identity.
-    Created(Contact),
+    Created(Box<Contact>),
     /// Another writer claimed one of the identities first; nothing was written.
     Raced,
 }

@@ -135,7 +135,7 @@ pub enum Decision {
     /// A contact holds one of the addresses.
     Known {
         /// The contact that holds the highest-ranked address.
-        contact: Contact,
+        contact: Box<Contact>,
         /// Which address found it.
         matched_by: MatchedBy,
         /// Request addresses nobody holds, to attach to it.
@@ -156,7 +156,8 @@ pub enum Decision {
 /// The highest-ranked address that somebody holds picks the contact. Hints
 /// nobody holds are attached to it; hints another contact holds are left
 /// there (they point at a possible duplicate, which is a merge decision, not
-/// resolution's). A contact keeps its one external id.
+/// resolution's). A contact keeps its one external id, and a contact holding
+/// [`contact::MAX_IDENTITIES`] addresses takes no more.
 pub fn decide(candidates: &[Candidate], holders: Vec<Contact>, display_name: &str) -> Decision {
     let matched = candidates.iter().find_map(|candidate| {
         let key = candidate.identity.key();
@@ -171,7 +172,7 @@ pub fn decide(candidates: &[Candidate], holders: Vec<Contact>, display_name: &st
     };
     match matched {
         Some((index, matched_by)) => {
-            let contact = holders[index].clone();
+            let contact = Box::new(holders[index].clone());
             let mut attach: Vec<ContactIdentity> = Vec::new();
             for candidate in candidates {
                 let identity = &candidate.identity;
@@ -180,6 +181,11 @@ pub fn decide(candidates: &[Candidate], holders: Vec<Contact>, display_name: &st
                 }
                 if identity.kind == IdentityKind::ExternalId && contact.external_id().is_some() {
                     continue;
+                }
+                // A full contact takes no more addresses; resolution still
+                // answers with it.
+                if contact.identities.len() + attach.len() >= contact::MAX_IDENTITIES {
+                    break;
                 }
                 let has_kind = contact.identities_of(identity.kind).next().is_some()
                     || attach.iter().any(|attached| attached.kind == identity.kind);

@@ -110,13 +110,13 @@ impl ContactService {
         draft: ContactDraft,
         request_id: Option<String>,
     ) -> Result<Contact, DomainError> {
-        if let Some(request_id) = &request_id {
-            if request_id.chars().count() > 128 || request_id.chars().any(char::is_control) {
-                return Err(DomainError::invalid(
-                    "request_id",
-                    "must be at most 128 characters without control characters",
-                ));
-            }
+        if let Some(request_id) = &request_id
+            && (request_id.chars().count() > 128 || request_id.chars().any(char::is_control))
+        {
+            return Err(DomainError::invalid(
+                "request_id",
+                "must be at most 128 characters without control characters",
+            ));
         }
         let fields = contact::validate_fields(draft.fields, "contact");
         let identities =
@@ -141,7 +141,7 @@ impl ContactService {
             .await
             .map_err(|error| locate_taken(error, &draft.identities, tenant.default_region))?
         {
-            CreateOutcome::Created(contact) => Ok(contact),
+            CreateOutcome::Created(contact) => Ok(*contact),
             CreateOutcome::Replayed(id) => self.get(tenant, id).await,
         }
     }
@@ -374,7 +374,7 @@ impl ContactService {
                     attach,
                 } => {
                     let contact = if attach.is_empty() {
-                        contact
+                        *contact
                     } else {
                         match self
                             .contacts
@@ -412,7 +412,7 @@ impl ContactService {
                     match self.contacts.create_resolved(&contact).await? {
                         ResolvedCreate::Created(contact) => {
                             return Ok(Resolution {
-                                contact,
+                                contact: *contact,
                                 created: true,
                                 matched_by: None,
                             });
@@ -424,6 +424,50 @@ impl ContactService {
         }
         Err(DomainError::Contention("sender resolution"))
     }
+}
+
+/// Every field violation of a draft, found without storage: used to report
+/// them together with violations the caller's adapter found first.
+pub fn draft_violations(draft: &ContactDraft, region: Region) -> Vec<crate::FieldViolation> {
+    let mut violations = Vec::new();
+    if let Err(DomainError::InvalidArgument(found)) =
+        contact::validate_fields(draft.fields.clone(), "contact")
+    {
+        violations.extend(found);
+    }
+    if let Err(DomainError::InvalidArgument(found)) =
+        contact::normalize_identities(draft.identities.clone(), region)
+    {
+        violations.extend(found);
+    }
+    violations
+}
+
+/// Every field violation of a patch that can be found without the stored
+/// contact, for the same purpose as [`draft_violations`].
+pub fn patch_violations(patch: &ContactPatch, region: Region) -> Vec<crate::FieldViolation> {
+    let fields = ContactFields {
+        display_name: patch.display_name.clone().unwrap_or_default(),
+        city: patch.city.clone().unwrap_or_default(),
+        country: patch.country.clone().unwrap_or_default(),
+        language: patch.language.clone().unwrap_or_default(),
+        avatar_url: patch.avatar_url.clone().unwrap_or_default(),
+        blocked: false,
+        lifecycle_stage: LifecycleStage::default(),
+    };
+    let identities = [&patch.emails, &patch.phones, &patch.channel_identities]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .cloned()
+        .chain(
+            patch
+                .external_id
+                .clone()
+                .filter(|input| !input.raw.is_empty()),
+        )
+        .collect();
+    draft_violations(&ContactDraft { fields, identities }, region)
 }
 
 fn check_version(current: &Contact, expected_version: Option<i64>) -> Result<(), DomainError> {
@@ -557,10 +601,10 @@ pub fn plan_update(
             ));
         }
     }
-    if let Some(external_id) = &patch.external_id {
-        if !external_id.raw.is_empty() {
-            inputs.push(external_id.clone());
-        }
+    if let Some(external_id) = &patch.external_id
+        && !external_id.raw.is_empty()
+    {
+        inputs.push(external_id.clone());
     }
     if !violations.is_empty() {
         return Err(DomainError::InvalidArgument(violations));

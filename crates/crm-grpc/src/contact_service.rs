@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use crm_domain::DomainError;
 use crm_domain::contact::IdentityInput;
 use crm_domain::page;
-use crm_domain::service::ContactService;
+use crm_domain::service::{self, ContactService};
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_server::ContactService as ContactRpc;
 use tonic::{Request, Response, Status};
@@ -61,7 +62,11 @@ impl ContactRpc for ContactApi {
             contact,
             request_id,
         } = request.into_inner();
-        let draft = contact::draft(required(contact, "contact")?).map_err(to_status)?;
+        let (draft, mut violations) = contact::draft(required(contact, "contact")?);
+        if !violations.is_empty() {
+            violations.extend(service::draft_violations(&draft, tenant.default_region));
+            return Err(to_status(DomainError::InvalidArgument(violations)));
+        }
         let request_id = (!request_id.is_empty()).then_some(request_id);
         let created = self
             .contacts
@@ -117,7 +122,11 @@ impl ContactRpc for ContactApi {
         let changes = required(changes, "contact")?;
         let id = convert::contact_id(&changes.id, "contact.id").map_err(to_status)?;
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
-        let patch = contact::patch(changes, update_mask).map_err(to_status)?;
+        let (patch, mut violations) = contact::patch(changes, update_mask).map_err(to_status)?;
+        if !violations.is_empty() {
+            violations.extend(service::patch_violations(&patch, tenant.default_region));
+            return Err(to_status(DomainError::InvalidArgument(violations)));
+        }
         let updated = self
             .contacts
             .update(&tenant, id, patch, expected)

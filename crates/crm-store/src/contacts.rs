@@ -284,7 +284,9 @@ impl ContactRepository for SeaContactRepository {
             )
             .await?;
         transaction.commit().await.map_err(storage)?;
-        Ok(CreateOutcome::Created(contact::canonical(contact.clone())))
+        Ok(CreateOutcome::Created(Box::new(contact::canonical(
+            contact.clone(),
+        ))))
     }
 
     async fn get(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, DomainError> {
@@ -451,7 +453,9 @@ impl ContactRepository for SeaContactRepository {
             return Ok(ResolvedCreate::Raced);
         }
         transaction.commit().await.map_err(storage)?;
-        Ok(ResolvedCreate::Created(contact::canonical(contact.clone())))
+        Ok(ResolvedCreate::Created(Box::new(contact::canonical(
+            contact.clone(),
+        ))))
     }
 
     async fn attach_identities(

@@ -102,7 +102,7 @@ fn key(kind: IdentityKind, value: &str) -> IdentityKey {
 
 async fn created(repository: &dyn ContactRepository, contact: &Contact) -> Contact {
     match repository.create(contact, None).await.unwrap() {
-        CreateOutcome::Created(contact) => contact,
+        CreateOutcome::Created(contact) => *contact,
         other => panic!("expected a create, got {other:?}"),
     }
 }

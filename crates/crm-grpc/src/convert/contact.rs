@@ -84,6 +84,13 @@ fn addresses(
                 normalized_value: _,
             } = identity;
             match identity_kind(kind, &format!("contact.identities[{index}].kind")) {
+                Ok(IdentityKind::Email | IdentityKind::Phone) => {
+                    violations.push(FieldViolation::new(
+                        format!("contact.identities[{index}].kind"),
+                        "email addresses and phone numbers belong in `emails` and `phones`",
+                    ));
+                    None
+                }
                 Ok(kind) => Some(IdentityInput {
                     kind,
                     raw: value,
@@ -111,8 +118,10 @@ fn addresses(
     }
 }
 
-/// A create request's contact as a draft.
-pub(crate) fn draft(contact: pb::Contact) -> Result<ContactDraft, DomainError> {
+/// A create request's contact as a draft, with the violations only the
+/// protobuf side can see (unknown enum values, misplaced kinds). The caller
+/// reports those together with the domain's own checks of the draft.
+pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>) {
     let pb::Contact {
         id: _,
         display_name,
@@ -139,14 +148,11 @@ pub(crate) fn draft(contact: pb::Contact) -> Result<ContactDraft, DomainError> {
         }
     };
     let addresses = addresses(emails, phones, identities, external_id, &mut violations);
-    if !violations.is_empty() {
-        return Err(DomainError::InvalidArgument(violations));
-    }
     let mut inputs = addresses.emails;
     inputs.extend(addresses.phones);
     inputs.extend(addresses.channel);
     inputs.extend(addresses.external_id.filter(|input| !input.raw.is_empty()));
-    Ok(ContactDraft {
+    let draft = ContactDraft {
         fields: ContactFields {
             display_name,
             city,
@@ -157,14 +163,16 @@ pub(crate) fn draft(contact: pb::Contact) -> Result<ContactDraft, DomainError> {
             lifecycle_stage: stage,
         },
         identities: inputs,
-    })
+    };
+    (draft, violations)
 }
 
-/// An update request's contact and mask as a patch.
+/// An update request's contact and mask as a patch, with the violations only
+/// the protobuf side can see (as for [`draft`]). A bad mask fails at once.
 pub(crate) fn patch(
     contact: pb::Contact,
     mask: Option<prost_types::FieldMask>,
-) -> Result<ContactPatch, DomainError> {
+) -> Result<(ContactPatch, Vec<FieldViolation>), DomainError> {
     let pb::Contact {
         id: _,
         display_name,
@@ -221,11 +229,8 @@ pub(crate) fn patch(
         None
     };
     let addresses = addresses(emails, phones, identities, external_id, &mut violations);
-    if !violations.is_empty() {
-        return Err(DomainError::InvalidArgument(violations));
-    }
     let pick = |field: &str, value: String| mask.has(field).then_some(value);
-    Ok(ContactPatch {
+    let patch = ContactPatch {
         display_name: pick("display_name", display_name),
         city: pick("city", city),
         country: pick("country", country),
@@ -241,7 +246,8 @@ pub(crate) fn patch(
         } else {
             None
         },
-    })
+    };
+    Ok((patch, violations))
 }
 
 /// The API resource for a contact.

@@ -39,8 +39,9 @@ pub(crate) struct ContactIdentityRow {
 
 /// Folds joined rows into contacts, keeping the order in which each contact
 /// first appears and dropping repeated identity rows (a contact matched by two
-/// keys comes back twice). Identities are ordered primary first, then oldest
-/// first, then by kind and value, the same on every backend.
+/// keys comes back twice). Identities are ordered primary first, then in the
+/// order they were added (see `contact_identity::insert_ignoring_held`), the
+/// same on every backend.
 pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, DomainError> {
     let mut contacts: Vec<(Contact, Vec<(OffsetDateTime, ContactIdentity)>)> = Vec::new();
     for row in rows {
@@ -132,11 +133,8 @@ fn order_key(
 }
 
 /// Puts a freshly written contact's identities in the order a read returns
-/// them (all were written at the same instant).
+/// them: primary first, then in the order written (a stable sort).
 pub(crate) fn canonical(mut contact: Contact) -> Contact {
-    let created = contact.create_time;
-    contact
-        .identities
-        .sort_by(|a, b| order_key(a, created).cmp(&order_key(b, created)));
+    contact.identities.sort_by_key(|identity| !identity.primary);
     contact
 }

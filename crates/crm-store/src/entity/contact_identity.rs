@@ -32,13 +32,22 @@ pub(crate) fn insert_ignoring_held(
     identities: &[ContactIdentity],
     now: OffsetDateTime,
 ) -> Sql {
-    let mut sorted: Vec<&ContactIdentity> = identities.iter().collect();
-    sorted.sort_by(|a, b| (a.kind.as_str(), &a.value).cmp(&(b.kind.as_str(), &b.value)));
+    // Each address of one write is stamped a microsecond after the one
+    // before it, so reads list them in the order they were written.
+    let mut sorted: Vec<(OffsetDateTime, &ContactIdentity)> = identities
+        .iter()
+        .enumerate()
+        .map(|(position, identity)| {
+            let offset = time::Duration::microseconds(i64::try_from(position).unwrap_or(i64::MAX));
+            (now.saturating_add(offset), identity)
+        })
+        .collect();
+    sorted.sort_by(|(_, a), (_, b)| (a.kind.as_str(), &a.value).cmp(&(b.kind.as_str(), &b.value)));
     let mut sql = Sql::new(
         "INSERT INTO contact_identities \
          (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time) VALUES ",
     );
-    for (index, identity) in sorted.into_iter().enumerate() {
+    for (index, (created, identity)) in sorted.into_iter().enumerate() {
         if index > 0 {
             sql.push(", ");
         }
@@ -55,7 +64,7 @@ pub(crate) fn insert_ignoring_held(
             .push(", ")
             .bind(identity.primary)
             .push(", ")
-            .bind(now)
+            .bind(created)
             .push(")");
     }
     sql.push(" ON CONFLICT (tenant_id, kind, value) DO NOTHING RETURNING kind, value");
