@@ -157,3 +157,54 @@ async fn reflection_v1_lists_and_describes_the_services() {
     })
     .await;
 }
+
+/// grpcurl decodes error details (BadRequest, ResourceInfo, ErrorInfo) by
+/// asking reflection for their types; without them it prints raw bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_knows_the_error_detail_types() {
+    on_both(|server| async move {
+        use v1alpha::*;
+        let mut client = ServerReflectionClient::new(server.channel().await);
+        let requests = [
+            "google.rpc.BadRequest",
+            "google.rpc.ResourceInfo",
+            "google.rpc.ErrorInfo",
+        ]
+        .map(|symbol| ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+        });
+        let mut answers = client
+            .server_reflection_info(tokio_stream::iter(requests))
+            .await
+            .unwrap()
+            .into_inner();
+        let mut answered = 0;
+        while let Some(answer) = answers.message().await.unwrap() {
+            let Some(MessageResponse::FileDescriptorResponse(found)) = answer.message_response
+            else {
+                panic!("unexpected reflection answer: {answer:?}");
+            };
+            let described = found.file_descriptor_proto.iter().any(|bytes| {
+                let file =
+                    <prost_types::FileDescriptorProto as prost::Message>::decode(bytes.as_slice())
+                        .unwrap();
+                file.package() == "google.rpc"
+                    && ["BadRequest", "ResourceInfo", "ErrorInfo"]
+                        .iter()
+                        .all(|name| {
+                            file.message_type
+                                .iter()
+                                .any(|message| message.name() == *name)
+                        })
+            });
+            assert!(
+                described,
+                "the answer does not describe the google.rpc error details"
+            );
+            answered += 1;
+        }
+        assert_eq!(answered, 3);
+    })
+    .await;
+}

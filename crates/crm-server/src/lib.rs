@@ -98,14 +98,27 @@ impl App {
             .set_serving::<ContactServiceServer<ContactApi>>()
             .await;
         health.set_serving::<TenantServiceServer<TenantApi>>().await;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // The google.rpc error details are registered too, so grpcurl can show
+        // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
+        let descriptors = [
+            crm_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_types::pb::FILE_DESCRIPTOR_SET,
+        ];
+        let reflection_v1 = descriptors
+            .iter()
+            .fold(
+                tonic_reflection::server::Builder::configure(),
+                |builder, set| builder.register_encoded_file_descriptor_set(set),
+            )
             .build_v1()?;
         // grpcurl 1.8 and other older tools only speak v1alpha.
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        let reflection_v1alpha = descriptors
+            .iter()
+            .fold(
+                tonic_reflection::server::Builder::configure(),
+                |builder, set| builder.register_encoded_file_descriptor_set(set),
+            )
             .build_v1alpha()?;
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
