@@ -62,6 +62,11 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where write transactions run: on SQLite a pool of one connection, so
+    /// writers queue on an async acquire and are woken the moment the last
+    /// one commits, instead of polling SQLite's busy handler in sleeps of
+    /// 1 to 25 ms; on PostgreSQL the same pool as reads.
+    writer: DatabaseConnection,
     backend: Backend,
 }
 
@@ -97,7 +102,15 @@ impl Store {
         migrate(&migrator, backend).await?;
         migrator.close().await?;
         let db = Database::connect(connect_options(url, backend, options.max_connections)).await?;
-        Ok(Store { db, backend })
+        let writer = match backend {
+            Backend::Sqlite => Database::connect(connect_options(url, backend, 1)).await?,
+            Backend::Postgres => db.clone(),
+        };
+        Ok(Store {
+            db,
+            writer,
+            backend,
+        })
     }
 
     /// Which backend this store talks to.
@@ -107,7 +120,10 @@ impl Store {
 
     /// The contact repository.
     pub fn contacts(&self) -> Arc<SeaContactRepository> {
-        Arc::new(SeaContactRepository::new(self.db.clone()))
+        Arc::new(SeaContactRepository::new(
+            self.db.clone(),
+            self.writer.clone(),
+        ))
     }
 
     /// The tenant repository.
@@ -128,6 +144,9 @@ impl Store {
     /// # Errors
     /// The driver's error when closing fails.
     pub async fn close(self) -> Result<(), sea_orm::DbErr> {
+        if self.backend == Backend::Sqlite {
+            self.writer.close().await?;
+        }
         self.db.close().await
     }
 }

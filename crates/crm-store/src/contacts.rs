@@ -22,17 +22,23 @@ use crate::sql::Sql;
 #[derive(Debug, Clone)]
 pub struct SeaContactRepository {
     db: DatabaseConnection,
+    /// Write transactions run here (see `Store`).
+    writer: DatabaseConnection,
     backend: DbBackend,
 }
 
 impl SeaContactRepository {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
         let backend = db.get_database_backend();
-        Self { db, backend }
+        Self {
+            db,
+            writer,
+            backend,
+        }
     }
 
     async fn begin_write(&self) -> Result<DatabaseTransaction, DomainError> {
-        self.db
+        self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
@@ -418,7 +424,7 @@ impl ContactRepository for SeaContactRepository {
             sql.push(" AND version = ").bind(version);
         }
         let deleted = self
-            .db
+            .writer
             .execute_raw(sql.build(self.backend))
             .await
             .map_err(storage)?;
