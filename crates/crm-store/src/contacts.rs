@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::entity::contact::{self, ContactIdentityRow, JOINED_COLUMNS};
 use crate::entity::contact_identity::{self, HolderRow, KeyRow};
-use crate::error::storage;
+use crate::error::{sqlstate, storage};
 use crate::sql::Sql;
 
 /// Contacts and identities in SQLite or PostgreSQL.
@@ -204,6 +204,68 @@ impl SeaContactRepository {
             .await
             .map_err(storage)?;
         Ok(result.rows_affected())
+    }
+
+    /// PostgreSQL: a new sender in one round trip instead of four. One
+    /// statement inserts the contact and, in a data-modifying CTE, its
+    /// addresses with `ON CONFLICT DO NOTHING`; if any address was taken
+    /// meanwhile, the statement ends by dividing by zero, which aborts it, so
+    /// statement-level atomicity discards the contact and every address it
+    /// did insert. Nothing partial is ever visible, and the caller reads
+    /// again, exactly as after a rolled-back transaction.
+    async fn create_resolved_in_one_statement(
+        &self,
+        contact: &Contact,
+    ) -> Result<ResolvedCreate, DomainError> {
+        /// SQLSTATE of division by zero: here, "an address was taken".
+        const RACED: &str = "22012";
+        let fields = &contact.fields;
+        let mut sql = Sql::new(
+            "WITH new_contact AS (INSERT INTO contacts (tenant_id, id, display_name, city, country, \
+             language, avatar_url, blocked, lifecycle_stage, create_request_id, version, create_time, \
+             update_time) VALUES (",
+        );
+        sql.bind(contact.tenant_id.as_uuid())
+            .push(", ")
+            .bind(contact.id.as_uuid())
+            .push(", ")
+            .bind(fields.display_name.clone())
+            .push(", ")
+            .bind(fields.city.clone())
+            .push(", ")
+            .bind(fields.country.clone())
+            .push(", ")
+            .bind(fields.language.clone())
+            .push(", ")
+            .bind(fields.avatar_url.clone())
+            .push(", ")
+            .bind(fields.blocked)
+            .push(", ")
+            .bind(fields.lifecycle_stage.as_str())
+            .push(", NULL, ")
+            .bind(contact.version)
+            .push(", ")
+            .bind(contact.create_time)
+            .push(", ")
+            .bind(contact.update_time)
+            .push(") RETURNING tenant_id, id), new_identities AS (");
+        let inserts = contact_identity::insert_ignoring_held(
+            contact.tenant_id,
+            contact.id,
+            &contact.identities,
+            contact.create_time,
+        );
+        sql.append(inserts)
+            .push(") SELECT 1 / (CASE WHEN (SELECT count(*) FROM new_identities) = ")
+            .bind(i64::try_from(contact.identities.len()).unwrap_or(i64::MAX))
+            .push(" AND (SELECT count(*) FROM new_contact) = 1 THEN 1 ELSE 0 END) AS created");
+        match self.writer.execute_raw(sql.build(self.backend)).await {
+            Ok(_) => Ok(ResolvedCreate::Created(Box::new(contact::canonical(
+                contact.clone(),
+            )))),
+            Err(error) if sqlstate(&error).as_deref() == Some(RACED) => Ok(ResolvedCreate::Raced),
+            Err(error) => Err(storage(error)),
+        }
     }
 
     async fn contact_state<C: ConnectionTrait>(
@@ -443,6 +505,9 @@ impl ContactRepository for SeaContactRepository {
     }
 
     async fn create_resolved(&self, contact: &Contact) -> Result<ResolvedCreate, DomainError> {
+        if self.backend == DbBackend::Postgres {
+            return self.create_resolved_in_one_statement(contact).await;
+        }
         let transaction = self.begin_write().await?;
         self.insert_contact_row(&transaction, contact, None).await?;
         let written = self

@@ -38,3 +38,17 @@ fn is_connection_fault(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
     MARKERS.iter().any(|marker| message.contains(marker))
 }
+
+/// The SQLSTATE of a database error, when the driver reports one.
+pub(crate) fn sqlstate(error: &DbErr) -> Option<String> {
+    match error {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(inner))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(inner)) => match inner.as_ref() {
+            sea_orm::sqlx::Error::Database(database) => {
+                database.code().map(|code| code.into_owned())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
