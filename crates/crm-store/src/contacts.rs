@@ -167,38 +167,8 @@ impl SeaContactRepository {
         contact: &Contact,
         request_id: Option<&str>,
     ) -> Result<u64, DomainError> {
-        let fields = &contact.fields;
-        let mut sql = Sql::new(
-            "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
-             avatar_url, blocked, lifecycle_stage, create_request_id, version, create_time, \
-             update_time) VALUES (",
-        );
-        sql.bind(contact.tenant_id.as_uuid())
-            .push(", ")
-            .bind(contact.id.as_uuid())
-            .push(", ")
-            .bind(fields.display_name.clone())
-            .push(", ")
-            .bind(fields.city.clone())
-            .push(", ")
-            .bind(fields.country.clone())
-            .push(", ")
-            .bind(fields.language.clone())
-            .push(", ")
-            .bind(fields.avatar_url.clone())
-            .push(", ")
-            .bind(fields.blocked)
-            .push(", ")
-            .bind(fields.lifecycle_stage.as_str())
-            .push(", ")
-            .bind(request_id.map(str::to_owned))
-            .push(", ")
-            .bind(contact.version)
-            .push(", ")
-            .bind(contact.create_time)
-            .push(", ")
-            .bind(contact.update_time)
-            .push(") ON CONFLICT (tenant_id, create_request_id) DO NOTHING");
+        let mut sql = insert_contact_sql(contact, request_id);
+        sql.push(" ON CONFLICT (tenant_id, create_request_id) DO NOTHING");
         let result = transaction
             .execute_raw(sql.build(self.backend))
             .await
@@ -219,36 +189,9 @@ impl SeaContactRepository {
     ) -> Result<ResolvedCreate, DomainError> {
         /// SQLSTATE of division by zero: here, "an address was taken".
         const RACED: &str = "22012";
-        let fields = &contact.fields;
-        let mut sql = Sql::new(
-            "WITH new_contact AS (INSERT INTO contacts (tenant_id, id, display_name, city, country, \
-             language, avatar_url, blocked, lifecycle_stage, create_request_id, version, create_time, \
-             update_time) VALUES (",
-        );
-        sql.bind(contact.tenant_id.as_uuid())
-            .push(", ")
-            .bind(contact.id.as_uuid())
-            .push(", ")
-            .bind(fields.display_name.clone())
-            .push(", ")
-            .bind(fields.city.clone())
-            .push(", ")
-            .bind(fields.country.clone())
-            .push(", ")
-            .bind(fields.language.clone())
-            .push(", ")
-            .bind(fields.avatar_url.clone())
-            .push(", ")
-            .bind(fields.blocked)
-            .push(", ")
-            .bind(fields.lifecycle_stage.as_str())
-            .push(", NULL, ")
-            .bind(contact.version)
-            .push(", ")
-            .bind(contact.create_time)
-            .push(", ")
-            .bind(contact.update_time)
-            .push(") RETURNING tenant_id, id), new_identities AS (");
+        let mut sql = Sql::new("WITH new_contact AS (");
+        sql.append(insert_contact_sql(contact, None))
+            .push(" RETURNING tenant_id, id), new_identities AS (");
         let inserts = contact_identity::insert_ignoring_held(
             contact.tenant_id,
             contact.id,
@@ -284,6 +227,43 @@ impl SeaContactRepository {
             DomainError::contact_not_found(id)
         })
     }
+}
+
+/// `INSERT INTO contacts (...) VALUES (...)` for a contact.
+fn insert_contact_sql(contact: &Contact, request_id: Option<&str>) -> Sql {
+    let fields = &contact.fields;
+    let mut sql = Sql::new(
+        "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
+         avatar_url, blocked, lifecycle_stage, create_request_id, version, create_time, \
+         update_time) VALUES (",
+    );
+    sql.bind(contact.tenant_id.as_uuid())
+        .push(", ")
+        .bind(contact.id.as_uuid())
+        .push(", ")
+        .bind(fields.display_name.clone())
+        .push(", ")
+        .bind(fields.city.clone())
+        .push(", ")
+        .bind(fields.country.clone())
+        .push(", ")
+        .bind(fields.language.clone())
+        .push(", ")
+        .bind(fields.avatar_url.clone())
+        .push(", ")
+        .bind(fields.blocked)
+        .push(", ")
+        .bind(fields.lifecycle_stage.as_str())
+        .push(", ")
+        .bind(request_id.map(str::to_owned))
+        .push(", ")
+        .bind(contact.version)
+        .push(", ")
+        .bind(contact.create_time)
+        .push(", ")
+        .bind(contact.update_time)
+        .push(")");
+    sql
 }
 
 /// The hot path: every contact holding any of `keys`, with all its
