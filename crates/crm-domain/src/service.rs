@@ -560,65 +560,42 @@ pub fn plan_update(
         IdentityKind::ExternalId => patch.external_id.is_some(),
         _ => patch.channel_identities.is_some(),
     };
-    let mut inputs: Vec<IdentityInput> = current
-        .identities
-        .iter()
-        .filter(|held| !replaced(held.kind))
-        .map(|held| IdentityInput {
-            kind: held.kind,
-            raw: held.raw.clone(),
-            primary: held.primary,
-            field: "contact".to_owned(),
-        })
-        .collect();
+    // Each replacement list may hold only its own kinds.
+    let mut fresh_inputs = Vec::new();
     let mut violations = Vec::new();
-    for input in [&patch.emails, &patch.phones, &patch.channel_identities]
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let allowed = match input.kind {
-            IdentityKind::Email => patch
-                .emails
-                .as_ref()
-                .is_some_and(|list| list.contains(input)),
-            IdentityKind::Phone => patch
-                .phones
-                .as_ref()
-                .is_some_and(|list| list.contains(input)),
-            IdentityKind::ExternalId => false,
-            _ => patch
-                .channel_identities
-                .as_ref()
-                .is_some_and(|list| list.contains(input)),
-        };
-        if allowed {
-            inputs.push(input.clone());
-        } else {
-            violations.push(crate::FieldViolation::new(
-                input.field.clone(),
-                "this kind of address belongs in another list",
-            ));
+    for (list, name) in [
+        (&patch.emails, List::Emails),
+        (&patch.phones, List::Phones),
+        (&patch.channel_identities, List::Channel),
+    ] {
+        for input in list.iter().flatten() {
+            if List::of(input.kind) == Some(name) {
+                fresh_inputs.push(input.clone());
+            } else {
+                violations.push(crate::FieldViolation::new(
+                    input.field.clone(),
+                    "this kind of address belongs in another list",
+                ));
+            }
         }
     }
     if let Some(external_id) = &patch.external_id
         && !external_id.raw.is_empty()
     {
-        inputs.push(external_id.clone());
+        fresh_inputs.push(external_id.clone());
     }
     if !violations.is_empty() {
         return Err(DomainError::InvalidArgument(violations));
     }
-    // Kept addresses were valid when stored, but the region may have changed
-    // since; normalise them again only to check for repeats, keeping the
-    // stored value so a kept address never moves.
+    // Kept addresses keep their stored value (even if the tenant's region
+    // changed since), so a kept address never moves; only new ones are
+    // normalised.
     let kept: Vec<ContactIdentity> = current
         .identities
         .iter()
         .filter(|held| !replaced(held.kind))
         .cloned()
         .collect();
-    let fresh_inputs: Vec<IdentityInput> = inputs.split_off(kept.len());
     let fresh = contact::normalize_identities(fresh_inputs, region);
     let (mut fields, fresh) = merge_violations(fields, fresh)?;
     let mut identities = kept;
@@ -646,6 +623,30 @@ pub fn plan_update(
         fields.display_name = contact::default_display_name(&identities);
     }
     Ok(diff(current, fields, identities, now))
+}
+
+/// The replacement lists of a patch, by the kinds they hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Emails,
+    Phones,
+    Channel,
+}
+
+impl List {
+    /// The list a kind of address belongs in; the external id has a field of its own.
+    fn of(kind: IdentityKind) -> Option<List> {
+        match kind {
+            IdentityKind::Email => Some(List::Emails),
+            IdentityKind::Phone => Some(List::Phones),
+            IdentityKind::ExternalId => None,
+            IdentityKind::Instagram
+            | IdentityKind::Telegram
+            | IdentityKind::Messenger
+            | IdentityKind::Webchat
+            | IdentityKind::WhatsappUserId => Some(List::Channel),
+        }
+    }
 }
 
 /// The change that turns `current` into a contact with these fields and identities.

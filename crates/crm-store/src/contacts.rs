@@ -94,8 +94,9 @@ impl SeaContactRepository {
         if identities.is_empty() {
             return Ok(Vec::new());
         }
-        let statement =
-            contact_identity::insert_ignoring_held(tenant, id, identities, now).build(self.backend);
+        let mut sql = Sql::new("");
+        contact_identity::push_insert_ignoring_held(&mut sql, tenant, id, identities, now);
+        let statement = sql.build(self.backend);
         let results = transaction
             .query_all_raw(statement)
             .await
@@ -167,7 +168,8 @@ impl SeaContactRepository {
         contact: &Contact,
         request_id: Option<&str>,
     ) -> Result<u64, DomainError> {
-        let mut sql = insert_contact_sql(contact, request_id);
+        let mut sql = Sql::new("");
+        push_insert_contact(&mut sql, contact, request_id);
         sql.push(" ON CONFLICT (tenant_id, create_request_id) DO NOTHING");
         let result = transaction
             .execute_raw(sql.build(self.backend))
@@ -190,16 +192,16 @@ impl SeaContactRepository {
         /// SQLSTATE of division by zero: here, "an address was taken".
         const RACED: &str = "22012";
         let mut sql = Sql::new("WITH new_contact AS (");
-        sql.append(insert_contact_sql(contact, None))
-            .push(" RETURNING tenant_id, id), new_identities AS (");
-        let inserts = contact_identity::insert_ignoring_held(
+        push_insert_contact(&mut sql, contact, None);
+        sql.push(" RETURNING tenant_id, id), new_identities AS (");
+        contact_identity::push_insert_ignoring_held(
+            &mut sql,
             contact.tenant_id,
             contact.id,
             &contact.identities,
             contact.create_time,
         );
-        sql.append(inserts)
-            .push(") SELECT 1 / (CASE WHEN (SELECT count(*) FROM new_identities) = ")
+        sql.push(") SELECT 1 / (CASE WHEN (SELECT count(*) FROM new_identities) = ")
             .bind(i64::try_from(contact.identities.len()).unwrap_or(i64::MAX))
             .push(" AND (SELECT count(*) FROM new_contact) = 1 THEN 1 ELSE 0 END) AS created");
         match self.writer.execute_raw(sql.build(self.backend)).await {
@@ -229,10 +231,10 @@ impl SeaContactRepository {
     }
 }
 
-/// `INSERT INTO contacts (...) VALUES (...)` for a contact.
-fn insert_contact_sql(contact: &Contact, request_id: Option<&str>) -> Sql {
+/// Appends `INSERT INTO contacts (...) VALUES (...)` for a contact.
+fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str>) {
     let fields = &contact.fields;
-    let mut sql = Sql::new(
+    sql.push(
         "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
          avatar_url, blocked, lifecycle_stage, create_request_id, version, create_time, \
          update_time) VALUES (",
@@ -263,7 +265,6 @@ fn insert_contact_sql(contact: &Contact, request_id: Option<&str>) -> Sql {
         .push(", ")
         .bind(contact.update_time)
         .push(")");
-    sql
 }
 
 /// The hot path: every contact holding any of `keys`, with all its

@@ -56,31 +56,6 @@ impl Sql {
         self.push(")")
     }
 
-    /// Appends another statement under construction, renumbering its
-    /// placeholders after this one's.
-    pub(crate) fn append(&mut self, other: Sql) -> &mut Self {
-        let offset = self.values.len();
-        let mut text = String::with_capacity(other.text.len());
-        let mut chars = other.text.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                let mut number = String::new();
-                while let Some(digit) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                    number.push(*digit);
-                    chars.next();
-                }
-                let index: usize = number.parse().unwrap_or(0);
-                text.push('$');
-                text.push_str(&(index + offset).to_string());
-            } else {
-                text.push(c);
-            }
-        }
-        self.text.push_str(&text);
-        self.values.extend(other.values);
-        self
-    }
-
     pub(crate) fn build(self, backend: DbBackend) -> Statement {
         Statement::from_sql_and_values(backend, self.text, self.values)
     }

@@ -23,15 +23,16 @@ pub(crate) struct HolderRow {
     pub contact_id: Uuid,
 }
 
-/// `INSERT ... ON CONFLICT DO NOTHING RETURNING kind, value` for identities,
+/// Appends `INSERT ... ON CONFLICT DO NOTHING RETURNING kind, value` for identities,
 /// rows in key order so concurrent writers take row locks in one order and
 /// cannot deadlock.
-pub(crate) fn insert_ignoring_held(
+pub(crate) fn push_insert_ignoring_held(
+    sql: &mut Sql,
     tenant: TenantId,
     contact: ContactId,
     identities: &[ContactIdentity],
     now: OffsetDateTime,
-) -> Sql {
+) {
     // Each address of one write is stamped a microsecond after the one
     // before it, so reads list them in the order they were written.
     let mut sorted: Vec<(OffsetDateTime, &ContactIdentity)> = identities
@@ -43,7 +44,7 @@ pub(crate) fn insert_ignoring_held(
         })
         .collect();
     sorted.sort_by(|(_, a), (_, b)| (a.kind.as_str(), &a.value).cmp(&(b.kind.as_str(), &b.value)));
-    let mut sql = Sql::new(
+    sql.push(
         "INSERT INTO contact_identities \
          (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time) VALUES ",
     );
@@ -68,7 +69,6 @@ pub(crate) fn insert_ignoring_held(
             .push(")");
     }
     sql.push(" ON CONFLICT (tenant_id, kind, value) DO NOTHING RETURNING kind, value");
-    sql
 }
 
 /// The identities of `wanted` that are missing from the `written` keys, in `wanted` order.
