@@ -12,6 +12,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m0001_contacts;
+mod m0002_tiers_tags;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -20,7 +21,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_contacts::Migration)]
+        vec![
+            Box::new(m0001_contacts::Migration),
+            Box::new(m0002_tiers_tags::Migration),
+        ]
     }
 }
 
@@ -30,5 +34,35 @@ async fn execute_all(manager: &SchemaManager<'_>, ddl: &str) -> Result<(), DbErr
     for statement in ddl.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
         connection.execute_unprepared(statement).await?;
     }
+    Ok(())
+}
+
+/// SQLite: adds a nullable column unless it is there already (SQLite has no
+/// `ADD COLUMN IF NOT EXISTS`), so a re-run migration changes nothing.
+async fn add_column_if_missing(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: &str,
+    column_type: &str,
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
+    let connection = manager.get_connection();
+    let backend = connection.get_database_backend();
+    let existing = connection
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!("SELECT name FROM pragma_table_info('{table}')"),
+        ))
+        .await?;
+    for row in existing {
+        if row.try_get::<String>("", "name")? == column {
+            return Ok(());
+        }
+    }
+    connection
+        .execute_unprepared(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {column_type}"
+        ))
+        .await?;
     Ok(())
 }

@@ -481,6 +481,7 @@ async fn list_in_pages(server: &crate::harness::TestServer, page_size: i32) -> V
             .list_contacts(server.req(pb::ListContactsRequest {
                 page_size,
                 page_token,
+                ..Default::default()
             }))
             .await
             .unwrap()
@@ -525,6 +526,7 @@ async fn a_page_token_stays_valid_while_contacts_arrive() {
             .list_contacts(server.req(pb::ListContactsRequest {
                 page_size: 2,
                 page_token: String::new(),
+                ..Default::default()
             }))
             .await
             .unwrap()
@@ -540,6 +542,7 @@ async fn a_page_token_stays_valid_while_contacts_arrive() {
             .list_contacts(server.req(pb::ListContactsRequest {
                 page_size: 10,
                 page_token: first.next_page_token,
+                ..Default::default()
             }))
             .await
             .unwrap()
@@ -566,6 +569,7 @@ async fn list_refuses_garbage_tokens_and_negative_sizes() {
                 .list_contacts(server.req(pb::ListContactsRequest {
                     page_size: 10,
                     page_token: garbage.into(),
+                    ..Default::default()
                 }))
                 .await
                 .unwrap_err();
@@ -576,6 +580,7 @@ async fn list_refuses_garbage_tokens_and_negative_sizes() {
                 .list_contacts(server.req(pb::ListContactsRequest {
                     page_size: negative,
                     page_token: String::new(),
+                    ..Default::default()
                 }))
                 .await
                 .unwrap_err();
@@ -602,6 +607,7 @@ async fn list_defaults_to_50_and_clamps_large_page_sizes() {
                 .list_contacts(server.req(pb::ListContactsRequest {
                     page_size: large,
                     page_token: String::new(),
+                    ..Default::default()
                 }))
                 .await
                 .unwrap_or_else(|status| panic!("page_size {large}: {status:?}"))

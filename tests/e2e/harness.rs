@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_client::ContactServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
+use crm_proto::v1::tier_service_client::TierServiceClient;
 use crm_server::{App, StoreOptions};
 use crm_store::testing::{TestBackend, TestDatabase};
 use tokio::sync::oneshot;
@@ -87,6 +88,11 @@ impl TestServer {
     /// A TenantService client.
     pub async fn tenants(&self) -> TenantServiceClient<Channel> {
         TenantServiceClient::new(self.channel().await)
+    }
+
+    /// A TierService client.
+    pub async fn tiers(&self) -> TierServiceClient<Channel> {
+        TierServiceClient::new(self.channel().await)
     }
 
     /// `message` with this server's tenant key attached.
@@ -327,6 +333,7 @@ impl TestServer {
                     pb::ListContactsRequest {
                         page_size: 1000,
                         page_token,
+                        ..Default::default()
                     },
                     key,
                 ))

@@ -180,6 +180,7 @@ async fn a_list_shows_only_the_callers_contacts() {
             .list_contacts(server.req(pb::ListContactsRequest {
                 page_size: 1,
                 page_token: String::new(),
+                ..Default::default()
             }))
             .await
             .unwrap()
@@ -192,6 +193,7 @@ async fn a_list_shows_only_the_callers_contacts() {
                 pb::ListContactsRequest {
                     page_size: 10,
                     page_token: page.next_page_token,
+                    ..Default::default()
                 },
                 &other,
             ))

@@ -13,4 +13,6 @@ mod identities;
 mod isolation;
 mod resolve;
 mod service;
+mod tags;
 mod tenants;
+mod tiers;

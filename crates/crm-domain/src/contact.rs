@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use crate::error::{DomainError, FieldViolation};
 use crate::identity::{self, IdentityKind, Region};
-use crate::ids::{ContactId, TenantId};
+use crate::ids::{ContactId, TenantId, TierId};
+use crate::tier::TierBadge;
 
 /// Where the relationship stands, in order of progress (later is further along).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -104,6 +105,8 @@ pub struct ContactFields {
     pub blocked: bool,
     /// Where the relationship stands.
     pub lifecycle_stage: LifecycleStage,
+    /// The customer tier, if any.
+    pub tier_id: Option<TierId>,
 }
 
 /// A stored contact.
@@ -117,6 +120,11 @@ pub struct Contact {
     pub fields: ContactFields,
     /// Every address it is recognised by, external id included.
     pub identities: Vec<ContactIdentity>,
+    /// Its tags, normalised and sorted.
+    pub tags: Vec<String>,
+    /// The tier `fields.tier_id` names, as read with the contact; `None`
+    /// when there is none (or it was deleted a moment ago).
+    pub tier: Option<TierBadge>,
     /// Optimistic-concurrency version; starts at 1, grows on every change.
     pub version: i64,
     /// When it was created.

@@ -13,6 +13,8 @@ pub enum Entity {
     Tenant,
     /// An address on a contact.
     Identity,
+    /// A customer tier.
+    Tier,
 }
 
 impl Entity {
@@ -22,6 +24,7 @@ impl Entity {
             Entity::Contact => "contact",
             Entity::Tenant => "tenant",
             Entity::Identity => "identity",
+            Entity::Tier => "tier",
         }
     }
 }
@@ -70,6 +73,19 @@ pub enum DomainError {
         value: String,
         /// The contact that holds it.
         holder: ContactId,
+    },
+    /// A value that must be unique in the tenant (a tier's name, ...) is
+    /// already used by another record.
+    #[error("{} {value:?} is already used by {} {holder}", .field, .entity.as_str())]
+    AlreadyExists {
+        /// What kind of record holds the value.
+        entity: Entity,
+        /// Path of the request field that carried the value.
+        field: String,
+        /// The value, as compared.
+        value: String,
+        /// The id of the record that holds it.
+        holder: String,
     },
     /// The record changed since the caller read it (etag mismatch or a lost race).
     #[error("{} {id} was changed by someone else; read it again", .entity.as_str())]

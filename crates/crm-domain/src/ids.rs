@@ -44,3 +44,7 @@ id_type!(
     /// A contact: one person the tenant talks to.
     ContactId
 );
+id_type!(
+    /// A customer tier: a level of service a contact can be on.
+    TierId
+);

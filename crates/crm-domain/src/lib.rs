@@ -11,9 +11,12 @@ pub mod page;
 pub mod ports;
 pub mod resolve;
 pub mod service;
+pub mod tag;
 pub mod tenant;
+pub mod tier;
+pub mod tier_service;
 
 pub use contact::{Contact, ContactFields, ContactIdentity, IdentityKey, LifecycleStage};
 pub use error::{DomainError, Entity, FieldViolation};
 pub use identity::{Channel, IdentityKind, Region};
-pub use ids::{ContactId, TenantId};
+pub use ids::{ContactId, TenantId, TierId};

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use crate::contact::{Contact, ContactFields, ContactIdentity, IdentityKey};
 use crate::error::DomainError;
-use crate::ids::{ContactId, TenantId};
+use crate::ids::{ContactId, TenantId, TierId};
 use crate::tenant::Tenant;
+use crate::tier::{Tier, TierBadge};
 
 /// What a create with a request id did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,10 @@ pub struct ContactChange {
     pub remove: Vec<IdentityKey>,
     /// Kept identities whose raw form or primary flag changes.
     pub restate: Vec<ContactIdentity>,
+    /// Tags to add (normalised).
+    pub tags_add: Vec<String>,
+    /// Tags to remove (normalised).
+    pub tags_remove: Vec<String>,
     /// The new update time.
     pub now: OffsetDateTime,
 }
@@ -77,16 +82,28 @@ pub trait ContactRepository: Send + Sync {
     /// `Unavailable`; `Internal`.
     async fn get(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, DomainError>;
 
-    /// Reads up to `limit` contacts with ids greater than `after`, by id.
+    /// Reads up to `limit` contacts that pass `filter` with ids greater than
+    /// `after`, by id.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
     async fn list(
         &self,
         tenant: TenantId,
+        filter: &ContactFilter,
         after: Option<ContactId>,
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError>;
+
+    /// The tier of each of `ids` that exists, in no particular order.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn tiers_of(
+        &self,
+        tenant: TenantId,
+        ids: &[ContactId],
+    ) -> Result<Vec<(ContactId, Option<TierBadge>)>, DomainError>;
 
     /// Applies a change atomically and returns the contact after it.
     ///
@@ -138,6 +155,90 @@ pub trait ContactRepository: Send + Sync {
         identities: &[ContactIdentity],
         now: OffsetDateTime,
     ) -> Result<Contact, DomainError>;
+}
+
+/// Which contacts a list returns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactFilter {
+    /// Only contacts with this (normalised) tag.
+    pub tag: Option<String>,
+}
+
+/// What deleting a tier does to the contacts on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TierContacts {
+    /// Refuse the delete while any contact is on the tier.
+    Refuse,
+    /// Leave them without a tier.
+    Clear,
+    /// Put them on another tier, adding its auto-tags.
+    MoveTo {
+        /// The tier they move to.
+        tier: TierId,
+        /// Its auto-tags.
+        auto_tags: Vec<String>,
+    },
+}
+
+/// Storage of customer tiers.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait TierRepository: Send + Sync {
+    /// Inserts a tier ranked below every other (its `rank` is ignored) and
+    /// returns it as stored; tier-set changes of one tenant are serialised.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when the name is taken (ignoring case);
+    /// `FailedPrecondition` when the tenant already has `limit` tiers;
+    /// `Unavailable`; `Internal`.
+    async fn create(&self, tier: &Tier, limit: usize) -> Result<Tier, DomainError>;
+
+    /// Reads one tier.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn get(&self, tenant: TenantId, id: TierId) -> Result<Option<Tier>, DomainError>;
+
+    /// Every tier of the tenant, by rank.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn list(&self, tenant: TenantId) -> Result<Vec<Tier>, DomainError>;
+
+    /// Writes a tier's fields if its version is still `expected_version`
+    /// and returns it with the version bumped.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `AlreadyExists` (name); `Unavailable`; `Internal`.
+    async fn update(&self, tier: &Tier, expected_version: i64) -> Result<Tier, DomainError>;
+
+    /// Deletes a tier (at `expected_version` if given), closes the gap in the
+    /// ranks and does `contacts` to the contacts on it, all in one transaction.
+    ///
+    /// # Errors
+    /// `NotFound` (the tier, or the tier to move to); `Stale`;
+    /// `FailedPrecondition` when `contacts` is `Refuse` and some are on it;
+    /// `Unavailable`; `Internal`.
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: TierId,
+        expected_version: Option<i64>,
+        contacts: TierContacts,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError>;
+
+    /// Gives each tier its new rank, atomically, and returns every tier by
+    /// rank; `ranks` must name exactly the tenant's tiers.
+    ///
+    /// # Errors
+    /// `Stale` when the set of tiers changed meanwhile; `Unavailable`; `Internal`.
+    async fn reorder(
+        &self,
+        tenant: TenantId,
+        ranks: &[(TierId, u32)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Tier>, DomainError>;
 }
 
 /// Storage of tenants and their API keys.

@@ -258,6 +258,8 @@ mod tests {
                     primary: true,
                 })
                 .collect(),
+            tags: Vec::new(),
+            tier: None,
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,

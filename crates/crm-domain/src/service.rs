@@ -9,14 +9,16 @@ use crate::contact::{
 };
 use crate::error::{DomainError, Entity};
 use crate::identity::{self, IdentityKind, Region};
-use crate::ids::{ContactId, TenantId};
+use crate::ids::{ContactId, TenantId, TierId};
 use crate::page::Page;
 use crate::ports::{
-    Clock, ContactChange, ContactRepository, CreateOutcome, IdGenerator, ResolvedCreate,
-    TenantRepository,
+    Clock, ContactChange, ContactFilter, ContactRepository, CreateOutcome, IdGenerator,
+    ResolvedCreate, TenantRepository, TierRepository,
 };
 use crate::resolve::{self, Decision, MatchedBy, SenderInput};
+use crate::tag;
 use crate::tenant::{self, Tenant};
+use crate::tier::Tier;
 
 /// How often resolution re-reads after losing a race before giving up.
 /// Each lost race means another writer created or claimed an address, so the
@@ -30,6 +32,8 @@ pub struct ContactDraft {
     pub fields: ContactFields,
     /// Every address, external id included, with request paths.
     pub identities: Vec<IdentityInput>,
+    /// Tags as the caller wrote them (at `contact.tags[i]`).
+    pub tags: Vec<String>,
 }
 
 /// Changes to a contact; `None` leaves a field as it is.
@@ -57,6 +61,10 @@ pub struct ContactPatch {
     pub channel_identities: Option<Vec<IdentityInput>>,
     /// New external id; `Some` of an empty input value clears it.
     pub external_id: Option<IdentityInput>,
+    /// New tier; `Some(None)` takes the contact off its tier.
+    pub tier_id: Option<Option<TierId>>,
+    /// Replacement tag set, as the caller wrote it (at `contact.tags[i]`).
+    pub tags: Option<Vec<String>>,
 }
 
 /// What ResolveSender found.
@@ -74,6 +82,7 @@ pub struct Resolution {
 #[derive(Clone)]
 pub struct ContactService {
     contacts: Arc<dyn ContactRepository>,
+    tiers: Arc<dyn TierRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -88,14 +97,32 @@ impl ContactService {
     /// Wires the use cases to their ports.
     pub fn new(
         contacts: Arc<dyn ContactRepository>,
+        tiers: Arc<dyn TierRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             contacts,
+            tiers,
             clock,
             ids,
         }
+    }
+
+    /// The tier a request field names.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `field` when the tenant has no such tier.
+    async fn named_tier(
+        &self,
+        tenant: &Tenant,
+        id: TierId,
+        field: &str,
+    ) -> Result<Tier, DomainError> {
+        self.tiers
+            .get(tenant.id, id)
+            .await?
+            .ok_or_else(|| DomainError::invalid(field, format!("no tier {id} in this tenant")))
     }
 
     /// Creates a contact, or returns the one an earlier call with the same
@@ -121,9 +148,18 @@ impl ContactService {
         let fields = contact::validate_fields(draft.fields, "contact");
         let identities =
             contact::normalize_identities(draft.identities.clone(), tenant.default_region);
-        let (mut fields, identities) = merge_violations(fields, identities)?;
+        let (fields, identities) = merge_violations(fields, identities)?;
+        let (mut fields, mut tags) =
+            merge_violations(Ok(fields), tag::normalize_tags(&draft.tags, "contact.tags"))?;
         if fields.display_name.is_empty() {
             fields.display_name = contact::default_display_name(&identities);
+        }
+        let tier = match fields.tier_id {
+            Some(id) => Some(self.named_tier(tenant, id, "contact.tier_id").await?),
+            None => None,
+        };
+        if let Some(tier) = &tier {
+            tags = tag::union(&tags, &tier.fields.auto_tags);
         }
         let now = self.clock.now();
         let contact = Contact {
@@ -131,6 +167,8 @@ impl ContactService {
             tenant_id: tenant.id,
             fields,
             identities,
+            tags,
+            tier: tier.map(|tier| tier.badge()),
             version: 1,
             create_time: now,
             update_time: now,
@@ -157,19 +195,20 @@ impl ContactService {
             .ok_or_else(|| DomainError::contact_not_found(id))
     }
 
-    /// Lists contacts by id, after a cursor.
+    /// Lists contacts that pass `filter` by id, after a cursor.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
     pub async fn list(
         &self,
         tenant: &Tenant,
+        filter: &ContactFilter,
         after: Option<ContactId>,
         page_size: u32,
     ) -> Result<Page<Contact, ContactId>, DomainError> {
         let mut items = self
             .contacts
-            .list(tenant.id, after, page_size.saturating_add(1))
+            .list(tenant.id, filter, after, page_size.saturating_add(1))
             .await?;
         let next = if items.len() > page_size as usize {
             items.truncate(page_size as usize);
@@ -194,6 +233,18 @@ impl ContactService {
         patch: ContactPatch,
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
+        self.apply_patch(tenant, id, patch, expected_version, "contact.tier_id")
+            .await
+    }
+
+    async fn apply_patch(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        patch: ContactPatch,
+        expected_version: Option<i64>,
+        tier_field: &str,
+    ) -> Result<Contact, DomainError> {
         let inputs: Vec<IdentityInput> = [&patch.emails, &patch.phones, &patch.channel_identities]
             .into_iter()
             .flatten()
@@ -201,10 +252,20 @@ impl ContactService {
             .cloned()
             .chain(patch.external_id.clone())
             .collect();
+        let tier = match patch.tier_id {
+            Some(Some(tier)) => Some(self.named_tier(tenant, tier, tier_field).await?),
+            _ => None,
+        };
         for _ in 0..RESOLVE_ATTEMPTS {
             let current = self.get(tenant, id).await?;
             check_version(&current, expected_version)?;
-            let change = plan_update(&current, &patch, tenant.default_region, self.clock.now())?;
+            let change = plan_update(
+                &current,
+                &patch,
+                tier.as_ref(),
+                tenant.default_region,
+                self.clock.now(),
+            )?;
             match self.contacts.update(&change).await {
                 Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
                 result => {
@@ -308,6 +369,103 @@ impl ContactService {
         .await
     }
 
+    /// Adds tags to a contact (normalised; tags it has already change nothing).
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming each bad tag (at `tags[i]`); `NotFound`;
+    /// `Stale`; `Unavailable`; `Contention`; `Internal`.
+    pub async fn add_tags(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        tags: &[String],
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let added = tag::normalize_tags(tags, "tags")?;
+        self.change_tags(tenant, id, expected_version, |held| {
+            tag::union(held, &added)
+        })
+        .await
+    }
+
+    /// Removes tags from a contact; tags it does not have are ignored.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming each bad tag (at `tags[i]`); `NotFound`;
+    /// `Stale`; `Unavailable`; `Contention`; `Internal`.
+    pub async fn remove_tags(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        tags: &[String],
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let removed = tag::normalize_tags(tags, "tags")?;
+        self.change_tags(tenant, id, expected_version, |held| {
+            held.iter()
+                .filter(|tag| !removed.contains(tag))
+                .cloned()
+                .collect()
+        })
+        .await
+    }
+
+    async fn change_tags(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        expected_version: Option<i64>,
+        edit: impl Fn(&[String]) -> Vec<String>,
+    ) -> Result<Contact, DomainError> {
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let current = self.get(tenant, id).await?;
+            check_version(&current, expected_version)?;
+            let tags = edit(&current.tags);
+            if tags.len() > tag::MAX_TAGS {
+                return Err(DomainError::invalid(
+                    "tags",
+                    format!("a contact may hold at most {} tags", tag::MAX_TAGS),
+                ));
+            }
+            if tags == current.tags {
+                return Ok(current);
+            }
+            let change = diff(
+                &current,
+                current.fields.clone(),
+                current.identities.clone(),
+                tags,
+                self.clock.now(),
+            );
+            match self.contacts.update(&change).await {
+                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
+                result => return result,
+            }
+        }
+        Err(DomainError::Contention("contact"))
+    }
+
+    /// Puts a contact on a tier (adding the tier's auto-tags) or, with
+    /// `None`, takes it off its tier.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `tier_id` for an unknown tier; `NotFound`;
+    /// `Stale`; `Unavailable`; `Contention`; `Internal`.
+    pub async fn set_tier(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        tier: Option<TierId>,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let patch = ContactPatch {
+            tier_id: Some(tier),
+            ..ContactPatch::default()
+        };
+        self.apply_patch(tenant, id, patch, expected_version, "tier_id")
+            .await
+    }
+
     async fn change_identities(
         &self,
         tenant: &Tenant,
@@ -335,6 +493,7 @@ impl ContactService {
                 &current,
                 current.fields.clone(),
                 identities,
+                current.tags.clone(),
                 self.clock.now(),
             );
             match self.contacts.update(&change).await {
@@ -405,6 +564,8 @@ impl ContactService {
                             ..ContactFields::default()
                         },
                         identities,
+                        tags: Vec::new(),
+                        tier: None,
                         version: 1,
                         create_time: now,
                         update_time: now,
@@ -440,6 +601,11 @@ pub fn draft_violations(draft: &ContactDraft, region: Region) -> Vec<crate::Fiel
     {
         violations.extend(found);
     }
+    if let Err(DomainError::InvalidArgument(found)) =
+        tag::normalize_tags(&draft.tags, "contact.tags")
+    {
+        violations.extend(found);
+    }
     violations
 }
 
@@ -454,6 +620,7 @@ pub fn patch_violations(patch: &ContactPatch, region: Region) -> Vec<crate::Fiel
         avatar_url: patch.avatar_url.clone().unwrap_or_default(),
         blocked: false,
         lifecycle_stage: LifecycleStage::default(),
+        tier_id: None,
     };
     let identities = [&patch.emails, &patch.phones, &patch.channel_identities]
         .into_iter()
@@ -467,7 +634,14 @@ pub fn patch_violations(patch: &ContactPatch, region: Region) -> Vec<crate::Fiel
                 .filter(|input| !input.raw.is_empty()),
         )
         .collect();
-    draft_violations(&ContactDraft { fields, identities }, region)
+    draft_violations(
+        &ContactDraft {
+            fields,
+            identities,
+            tags: patch.tags.clone().unwrap_or_default(),
+        },
+        region,
+    )
 }
 
 fn check_version(current: &Contact, expected_version: Option<i64>) -> Result<(), DomainError> {
@@ -531,6 +705,7 @@ fn locate_taken(error: DomainError, inputs: &[IdentityInput], region: Region) ->
 pub fn plan_update(
     current: &Contact,
     patch: &ContactPatch,
+    tier: Option<&Tier>,
     region: Region,
     now: time::OffsetDateTime,
 ) -> Result<ContactChange, DomainError> {
@@ -551,7 +726,15 @@ pub fn plan_update(
     if let Some(stage) = patch.lifecycle_stage {
         fields.lifecycle_stage = stage;
     }
+    if let Some(tier_id) = patch.tier_id {
+        fields.tier_id = tier_id;
+    }
     let fields = contact::validate_fields(fields, "contact");
+    let tags = match &patch.tags {
+        Some(raw) => tag::normalize_tags(raw, "contact.tags"),
+        None => Ok(current.tags.clone()),
+    };
+    let fields = merge_violations(fields, tags);
 
     // Kinds whose whole list the patch replaces keep nothing of the old list.
     let replaced = |kind: IdentityKind| match kind {
@@ -597,7 +780,18 @@ pub fn plan_update(
         .cloned()
         .collect();
     let fresh = contact::normalize_identities(fresh_inputs, region);
-    let (mut fields, fresh) = merge_violations(fields, fresh)?;
+    let ((mut fields, mut tags), fresh) = merge_violations(fields, fresh)?;
+    // Putting a contact on a tier adds the tier's auto-tags; taking it off
+    // removes nothing, since a tag may have been added for other reasons.
+    if let Some(tier) = tier {
+        tags = tag::union(&tags, &tier.fields.auto_tags);
+    }
+    if tags.len() > tag::MAX_TAGS {
+        return Err(DomainError::invalid(
+            "contact.tags",
+            format!("may hold at most {} tags", tag::MAX_TAGS),
+        ));
+    }
     let mut identities = kept;
     for identity in fresh {
         if identities.iter().any(|held| held.key() == identity.key()) {
@@ -622,7 +816,7 @@ pub fn plan_update(
     if fields.display_name.is_empty() {
         fields.display_name = contact::default_display_name(&identities);
     }
-    Ok(diff(current, fields, identities, now))
+    Ok(diff(current, fields, identities, tags, now))
 }
 
 /// The replacement lists of a patch, by the kinds they hold.
@@ -654,8 +848,20 @@ fn diff(
     current: &Contact,
     fields: ContactFields,
     identities: Vec<ContactIdentity>,
+    tags: Vec<String>,
     now: time::OffsetDateTime,
 ) -> ContactChange {
+    let tags_add = tags
+        .iter()
+        .filter(|tag| !current.tags.contains(tag))
+        .cloned()
+        .collect();
+    let tags_remove = current
+        .tags
+        .iter()
+        .filter(|tag| !tags.contains(tag))
+        .cloned()
+        .collect();
     let remove = current
         .identities
         .iter()
@@ -683,6 +889,8 @@ fn diff(
         add,
         remove,
         restate,
+        tags_add,
+        tags_remove,
         now,
     }
 }
@@ -836,7 +1044,12 @@ mod tests {
         clock.expect_now().return_const(OffsetDateTime::UNIX_EPOCH);
         let mut ids = MockIdGenerator::new();
         ids.expect_new_id().returning(Uuid::now_v7);
-        ContactService::new(Arc::new(repository), Arc::new(clock), Arc::new(ids))
+        ContactService::new(
+            Arc::new(repository),
+            Arc::new(crate::ports::MockTierRepository::new()),
+            Arc::new(clock),
+            Arc::new(ids),
+        )
     }
 
     fn sender(address: &str) -> SenderInput {
@@ -863,6 +1076,8 @@ mod tests {
                 raw: "ana@example.com".into(),
                 primary: true,
             }],
+            tags: Vec::new(),
+            tier: None,
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -953,6 +1168,7 @@ mod tests {
                     field: "contact.emails[1].address".into(),
                 },
             ],
+            tags: Vec::new(),
         };
         let error = service(repository)
             .create(&tenant(), draft, None)
@@ -977,6 +1193,8 @@ mod tests {
             tenant_id: tenant.id,
             fields: ContactFields::default(),
             identities: vec![],
+            tags: Vec::new(),
+            tier: None,
             version: 3,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -1018,6 +1236,8 @@ mod tests {
                 held(IdentityKind::Email, "b@x.com", false),
                 held(IdentityKind::Phone, "+16502530000", true),
             ],
+            tags: Vec::new(),
+            tier: None,
             version: 4,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -1042,6 +1262,7 @@ mod tests {
         let change = plan_update(
             &current,
             &patch,
+            None,
             tenant.default_region,
             OffsetDateTime::UNIX_EPOCH,
         )
@@ -1066,6 +1287,8 @@ mod tests {
             tenant_id: tenant.id,
             fields: ContactFields::default(),
             identities: vec![],
+            tags: Vec::new(),
+            tier: None,
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -1082,6 +1305,7 @@ mod tests {
         let error = plan_update(
             &current,
             &patch,
+            None,
             tenant.default_region,
             OffsetDateTime::UNIX_EPOCH,
         )

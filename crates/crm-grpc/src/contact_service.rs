@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use crm_domain::DomainError;
 use crm_domain::contact::IdentityInput;
 use crm_domain::page;
+use crm_domain::ports::ContactFilter;
 use crm_domain::service::{self, ContactService};
+use crm_domain::{ContactId, DomainError};
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_server::ContactService as ContactRpc;
 use tonic::{Request, Response, Status};
@@ -95,17 +96,38 @@ impl ContactRpc for ContactApi {
         let pb::ListContactsRequest {
             page_size,
             page_token,
+            tag,
         } = request.into_inner();
         let size = page::page_size(page_size).map_err(to_status)?;
-        let after = page_token::decode(&page_token).map_err(to_status)?;
+        let filter = ContactFilter {
+            tag: if tag.is_empty() {
+                None
+            } else {
+                Some(
+                    crm_domain::tag::normalize_tag(&tag)
+                        .map_err(|problem| to_status(DomainError::invalid("tag", problem)))?,
+                )
+            },
+        };
+        let scope = filter
+            .tag
+            .as_ref()
+            .map(|tag| format!("tag:{tag}"))
+            .unwrap_or_default();
+        let after = page_token::decode(&page_token, &scope)
+            .map_err(to_status)?
+            .map(ContactId::from_uuid);
         let page = self
             .contacts
-            .list(&tenant, after, size)
+            .list(&tenant, &filter, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListContactsResponse {
             contacts: page.items.iter().map(contact::to_proto).collect(),
-            next_page_token: page.next.map(page_token::encode).unwrap_or_default(),
+            next_page_token: page
+                .next
+                .map(|last| page_token::encode(last.as_uuid(), &scope))
+                .unwrap_or_default(),
         }))
     }
 
@@ -206,6 +228,52 @@ impl ContactRpc for ContactApi {
         let updated = self
             .contacts
             .remove_identity(&tenant, id, input, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(contact::to_proto(&updated)))
+    }
+
+    async fn add_contact_tags(
+        &self,
+        request: Request<pb::AddContactTagsRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::AddContactTagsRequest {
+            contact_id,
+            tags,
+            etag,
+        } = request.into_inner();
+        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        if tags.is_empty() {
+            return Err(to_status(DomainError::invalid("tags", "is required")));
+        }
+        let updated = self
+            .contacts
+            .add_tags(&tenant, id, &tags, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(contact::to_proto(&updated)))
+    }
+
+    async fn remove_contact_tags(
+        &self,
+        request: Request<pb::RemoveContactTagsRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::RemoveContactTagsRequest {
+            contact_id,
+            tags,
+            etag,
+        } = request.into_inner();
+        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        if tags.is_empty() {
+            return Err(to_status(DomainError::invalid("tags", "is required")));
+        }
+        let updated = self
+            .contacts
+            .remove_tags(&tenant, id, &tags, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))

@@ -9,7 +9,9 @@ mod convert;
 mod page_token;
 pub mod status;
 mod tenant_service;
+mod tier_service;
 
 pub use auth::{Authenticator, generate_api_key, hash_api_key};
 pub use contact_service::ContactApi;
 pub use tenant_service::TenantApi;
+pub use tier_service::TierApi;

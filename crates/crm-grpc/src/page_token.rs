@@ -1,29 +1,54 @@
 //! Opaque page tokens. A token carries the last id of the page it follows,
-//! so pages stay stable while new contacts arrive (ids grow with time).
+//! so pages stay stable while new records arrive (ids grow with time), and a
+//! fingerprint of the list's filter, so a token cannot be replayed against a
+//! different filter (AIP-158: INVALID_ARGUMENT).
 
-use crm_domain::{ContactId, DomainError};
+use crm_domain::DomainError;
 use uuid::Uuid;
 
 const PREFIX: &str = "c1.";
 
-/// The token that continues after `last`.
-pub(crate) fn encode(last: ContactId) -> String {
-    format!("{PREFIX}{}", last.as_uuid().simple())
+/// FNV-1a, 64 bits: a stable fingerprint, not a secret.
+fn fingerprint(scope: &str) -> u64 {
+    scope.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The token that continues after `last` in a list filtered by `scope`
+/// (empty when unfiltered).
+pub(crate) fn encode(last: Uuid, scope: &str) -> String {
+    if scope.is_empty() {
+        format!("{PREFIX}{}", last.simple())
+    } else {
+        format!("{PREFIX}{}.{:016x}", last.simple(), fingerprint(scope))
+    }
 }
 
 /// The id a token continues after; `None` for the first page.
 ///
 /// # Errors
-/// `InvalidArgument` on `page_token` for a token this server did not issue.
-pub(crate) fn decode(token: &str) -> Result<Option<ContactId>, DomainError> {
+/// `InvalidArgument` on `page_token` for a token this server did not issue
+/// or one issued for another filter.
+pub(crate) fn decode(token: &str, scope: &str) -> Result<Option<Uuid>, DomainError> {
     if token.is_empty() {
         return Ok(None);
     }
-    token
-        .strip_prefix(PREFIX)
-        .and_then(|hex| Uuid::try_parse(hex).ok())
-        .map(|uuid| Some(ContactId::from_uuid(uuid)))
-        .ok_or_else(|| DomainError::invalid("page_token", "is not a token from a previous page"))
+    let forged = || DomainError::invalid("page_token", "is not a token from a previous page");
+    let rest = token.strip_prefix(PREFIX).ok_or_else(forged)?;
+    let (hex, mark) = match rest.split_once('.') {
+        Some((hex, mark)) => (hex, Some(mark)),
+        None => (rest, None),
+    };
+    let id = Uuid::try_parse(hex).map_err(|_| forged())?;
+    let expected = (!scope.is_empty()).then(|| format!("{:016x}", fingerprint(scope)));
+    if mark.map(str::to_owned) != expected {
+        return Err(DomainError::invalid(
+            "page_token",
+            "was issued for a different filter; start again without a token",
+        ));
+    }
+    Ok(Some(id))
 }
 
 #[cfg(test)]
@@ -33,10 +58,19 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_forgeries_are_refused() {
-        let id = ContactId::from_uuid(Uuid::now_v7());
-        assert_eq!(decode(&encode(id)).unwrap(), Some(id));
-        assert_eq!(decode("").unwrap(), None);
-        assert!(decode("garbage").is_err());
-        assert!(decode("c1.zz").is_err());
+        let id = Uuid::now_v7();
+        assert_eq!(decode(&encode(id, ""), "").unwrap(), Some(id));
+        assert_eq!(decode(&encode(id, "tag:vip"), "tag:vip").unwrap(), Some(id));
+        assert_eq!(decode("", "tag:vip").unwrap(), None);
+        assert!(decode("garbage", "").is_err());
+        assert!(decode("c1.zz", "").is_err());
+    }
+
+    #[test]
+    fn a_token_is_bound_to_its_filter() {
+        let id = Uuid::now_v7();
+        assert!(decode(&encode(id, "tag:vip"), "tag:gold").is_err());
+        assert!(decode(&encode(id, "tag:vip"), "").is_err());
+        assert!(decode(&encode(id, ""), "tag:vip").is_err());
     }
 }

@@ -57,6 +57,29 @@ pub fn to_status(error: DomainError) -> Status {
             );
             Code::AlreadyExists
         }
+        DomainError::AlreadyExists {
+            entity,
+            field,
+            value,
+            holder,
+        } => {
+            details.set_resource_info(
+                resource_type(entity),
+                holder.clone(),
+                "",
+                format!("already uses {value:?}"),
+            );
+            details.set_error_info(
+                "ALREADY_EXISTS",
+                ERROR_DOMAIN,
+                HashMap::from([
+                    ("holder_id".to_owned(), holder),
+                    ("value".to_owned(), value),
+                    ("field".to_owned(), field),
+                ]),
+            );
+            Code::AlreadyExists
+        }
         DomainError::Stale { entity, id } => {
             details.set_resource_info(
                 resource_type(entity),
@@ -98,6 +121,7 @@ fn resource_type(entity: crm_domain::Entity) -> &'static str {
         crm_domain::Entity::Contact => "crm.v1.Contact",
         crm_domain::Entity::Tenant => "crm.v1.TenantSettings",
         crm_domain::Entity::Identity => "crm.v1.Identity",
+        crm_domain::Entity::Tier => "crm.v1.Tier",
     }
 }
 
@@ -131,6 +155,15 @@ mod tests {
                     kind: "email",
                     value: "a@x.com".into(),
                     holder,
+                },
+                Code::AlreadyExists,
+            ),
+            (
+                DomainError::AlreadyExists {
+                    entity: Entity::Tier,
+                    field: "tier.name".into(),
+                    value: "gold".into(),
+                    holder: holder.to_string(),
                 },
                 Code::AlreadyExists,
             ),

@@ -10,9 +10,11 @@ use crm_domain::DomainError;
 use crm_domain::ports::{SystemClock, UuidV7Ids};
 use crm_domain::service::{ContactService, TenantService};
 use crm_domain::tenant::Tenant;
-use crm_grpc::{Authenticator, ContactApi, TenantApi, generate_api_key, hash_api_key};
+use crm_domain::tier_service::TierService;
+use crm_grpc::{Authenticator, ContactApi, TenantApi, TierApi, generate_api_key, hash_api_key};
 use crm_proto::v1::contact_service_server::ContactServiceServer;
 use crm_proto::v1::tenant_service_server::TenantServiceServer;
+use crm_proto::v1::tier_service_server::TierServiceServer;
 pub use crm_store::{ConnectError, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -39,6 +41,7 @@ pub struct App {
     store: Store,
     contacts: ContactService,
     tenants: TenantService,
+    tiers: TierService,
 }
 
 impl App {
@@ -50,12 +53,15 @@ impl App {
         let store = Store::connect(database_url, options).await?;
         let clock = Arc::new(SystemClock);
         let ids = Arc::new(UuidV7Ids);
-        let contacts = ContactService::new(store.contacts(), clock.clone(), ids.clone());
+        let contacts =
+            ContactService::new(store.contacts(), store.tiers(), clock.clone(), ids.clone());
+        let tiers = TierService::new(store.tiers(), store.contacts(), clock.clone(), ids.clone());
         let tenants = TenantService::new(store.tenants(), clock, ids);
         Ok(App {
             store,
             contacts,
             tenants,
+            tiers,
         })
     }
 
@@ -98,6 +104,7 @@ impl App {
             .set_serving::<ContactServiceServer<ContactApi>>()
             .await;
         health.set_serving::<TenantServiceServer<TenantApi>>().await;
+        health.set_serving::<TierServiceServer<TierApi>>().await;
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
         let descriptors = [
@@ -126,6 +133,11 @@ impl App {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(ContactServiceServer::new(ContactApi::new(
+                self.contacts.clone(),
+                auth.clone(),
+            )))
+            .add_service(TierServiceServer::new(TierApi::new(
+                self.tiers,
                 self.contacts,
                 auth.clone(),
             )))

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use crate::contacts::SeaContactRepository;
 use crate::tenants::SeaTenantRepository;
+use crate::tiers::SeaTierRepository;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +127,11 @@ impl Store {
         ))
     }
 
+    /// The tier repository.
+    pub fn tiers(&self) -> Arc<SeaTierRepository> {
+        Arc::new(SeaTierRepository::new(self.db.clone(), self.writer.clone()))
+    }
+
     /// The tenant repository.
     pub fn tenants(&self) -> Arc<SeaTenantRepository> {
         Arc::new(SeaTenantRepository::new(self.db.clone()))
@@ -217,4 +223,20 @@ fn create_parent_directory(url: &str) -> Result<(), ConnectError> {
         }
         _ => Ok(()),
     }
+}
+
+/// Begins a write transaction on `writer`: IMMEDIATE on SQLite, so the
+/// transaction holds the write lock from its first statement and never has
+/// to upgrade a read lock half-way (which SQLite answers with SQLITE_BUSY).
+pub(crate) async fn begin_write(
+    writer: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, crm_domain::DomainError> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    writer
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+        .map_err(crate::error::storage)
 }

@@ -5,15 +5,17 @@
 
 use async_trait::async_trait;
 use crm_domain::contact::{Contact, ContactIdentity};
-use crm_domain::ports::{ContactChange, ContactRepository, CreateOutcome, ResolvedCreate};
-use crm_domain::{ContactId, DomainError, Entity, IdentityKey, TenantId};
+use crm_domain::ports::{
+    ContactChange, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate,
+};
+use crm_domain::tier::TierBadge;
+use crm_domain::{ContactId, DomainError, Entity, IdentityKey, TenantId, TierId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use time::OffsetDateTime;
 
-use crate::entity::contact::{self, ContactIdentityRow, JOINED_COLUMNS};
+use crate::entity::contact::{self, ContactIdentityRow, TIER_JOIN, joined_columns};
 use crate::entity::contact_identity::{self, HolderRow, KeyRow};
 use crate::error::{sqlstate, storage};
 use crate::sql::Sql;
@@ -38,13 +40,7 @@ impl SeaContactRepository {
     }
 
     async fn begin_write(&self) -> Result<DatabaseTransaction, DomainError> {
-        self.writer
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            })
-            .await
-            .map_err(storage)
+        crate::connect::begin_write(&self.writer).await
     }
 
     /// Reads one contact with its identities through any connection.
@@ -55,12 +51,13 @@ impl SeaContactRepository {
         id: ContactId,
     ) -> Result<Option<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
-        sql.push(JOINED_COLUMNS)
+        sql.push(joined_columns(self.backend))
             .push(
                 " FROM contacts c LEFT JOIN contact_identities i \
-                 ON i.tenant_id = c.tenant_id AND i.contact_id = c.id \
-                 WHERE c.tenant_id = ",
+                 ON i.tenant_id = c.tenant_id AND i.contact_id = c.id",
             )
+            .push(TIER_JOIN)
+            .push(" WHERE c.tenant_id = ")
             .bind(tenant.as_uuid())
             .push(" AND c.id = ")
             .bind(id.as_uuid());
@@ -105,6 +102,37 @@ impl SeaContactRepository {
             .iter()
             .map(|row| KeyRow::from_query_result(row, "").map_err(storage))
             .collect()
+    }
+
+    async fn insert_tags(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+        id: ContactId,
+        tags: &[String],
+    ) -> Result<(), DomainError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new("INSERT INTO contact_tags (tenant_id, contact_id, tag) VALUES ");
+        for (index, tag) in tags.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(tenant.as_uuid())
+                .push(", ")
+                .bind(id.as_uuid())
+                .push(", ")
+                .bind(tag.clone())
+                .push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
+        transaction
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        Ok(())
     }
 
     async fn holder<C: ConnectionTrait>(
@@ -236,8 +264,8 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
     let fields = &contact.fields;
     sql.push(
         "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
-         avatar_url, blocked, lifecycle_stage, create_request_id, version, create_time, \
-         update_time) VALUES (",
+         avatar_url, blocked, lifecycle_stage, tier_id, create_request_id, version, \
+         create_time, update_time) VALUES (",
     );
     sql.bind(contact.tenant_id.as_uuid())
         .push(", ")
@@ -257,6 +285,8 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
         .push(", ")
         .bind(fields.lifecycle_stage.as_str())
         .push(", ")
+        .bind(fields.tier_id.map(|tier| tier.as_uuid()))
+        .push(", ")
         .bind(request_id.map(str::to_owned))
         .push(", ")
         .bind(contact.version)
@@ -269,9 +299,9 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
 
 /// The hot path: every contact holding any of `keys`, with all its
 /// identities, in one statement.
-fn holders_sql(tenant: TenantId, keys: &[IdentityKey]) -> Sql {
+fn holders_sql(backend: DbBackend, tenant: TenantId, keys: &[IdentityKey]) -> Sql {
     let mut sql = Sql::new("SELECT ");
-    sql.push(JOINED_COLUMNS)
+    sql.push(joined_columns(backend))
         // CROSS JOIN with the join conditions in WHERE: SQLite keeps this
         // order (address by unique index, contact by primary key, the
         // contact's identities by primary-key range) whatever its statistics
@@ -279,9 +309,10 @@ fn holders_sql(tenant: TenantId, keys: &[IdentityKey]) -> Sql {
         .push(
             " FROM contact_identities m \
              CROSS JOIN contacts c \
-             CROSS JOIN contact_identities i \
-             WHERE m.tenant_id = ",
+             CROSS JOIN contact_identities i",
         )
+        .push(TIER_JOIN)
+        .push(" WHERE m.tenant_id = ")
         .bind(tenant.as_uuid())
         .push(" AND ")
         .keys("m", keys)
@@ -332,6 +363,8 @@ impl ContactRepository for SeaContactRepository {
                 contact.create_time,
             )
             .await?;
+        self.insert_tags(&transaction, contact.tenant_id, contact.id, &contact.tags)
+            .await?;
         transaction.commit().await.map_err(storage)?;
         Ok(CreateOutcome::Created(Box::new(contact::canonical(
             contact.clone(),
@@ -345,26 +378,91 @@ impl ContactRepository for SeaContactRepository {
     async fn list(
         &self,
         tenant: TenantId,
+        filter: &ContactFilter,
         after: Option<ContactId>,
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
-        sql.push(JOINED_COLUMNS)
+        sql.push(joined_columns(self.backend))
             .push(
                 " FROM contacts c LEFT JOIN contact_identities i \
-                 ON i.tenant_id = c.tenant_id AND i.contact_id = c.id \
-                 WHERE c.tenant_id = ",
+                 ON i.tenant_id = c.tenant_id AND i.contact_id = c.id",
             )
-            .bind(tenant.as_uuid())
-            .push(" AND c.id IN (SELECT id FROM contacts WHERE tenant_id = ")
+            .push(TIER_JOIN)
+            .push(" WHERE c.tenant_id = ")
             .bind(tenant.as_uuid());
-        if let Some(after) = after {
-            sql.push(" AND id > ").bind(after.as_uuid());
+        // The page's ids come from the narrowest index: the tag index when
+        // filtering by tag (ordered by contact id within a tag), else the
+        // primary key.
+        match &filter.tag {
+            Some(tag) => {
+                sql.push(" AND c.id IN (SELECT contact_id FROM contact_tags WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND tag = ")
+                    .bind(tag.clone());
+                if let Some(after) = after {
+                    sql.push(" AND contact_id > ").bind(after.as_uuid());
+                }
+                sql.push(" ORDER BY contact_id LIMIT ");
+            }
+            None => {
+                sql.push(" AND c.id IN (SELECT id FROM contacts WHERE tenant_id = ")
+                    .bind(tenant.as_uuid());
+                if let Some(after) = after {
+                    sql.push(" AND id > ").bind(after.as_uuid());
+                }
+                sql.push(" ORDER BY id LIMIT ");
+            }
         }
-        sql.push(" ORDER BY id LIMIT ")
-            .bind(i64::from(limit))
-            .push(") ORDER BY c.id");
+        sql.bind(i64::from(limit)).push(") ORDER BY c.id");
         contact::fold(self.rows(&self.db, sql).await?)
+    }
+
+    async fn tiers_of(
+        &self,
+        tenant: TenantId,
+        ids: &[ContactId],
+    ) -> Result<Vec<(ContactId, Option<TierBadge>)>, DomainError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new(
+            "SELECT c.id, c.tier_id, t.name AS tier_name, t.color AS tier_color, \
+             t.priority_rank AS tier_rank, t.first_response_seconds AS tier_first_response, \
+             t.resolution_seconds AS tier_resolution FROM contacts c",
+        );
+        sql.push(TIER_JOIN)
+            .push(" WHERE c.tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND c.id IN (");
+        for (index, id) in ids.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.bind(id.as_uuid());
+        }
+        sql.push(")");
+        let rows = self
+            .db
+            .query_all_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?;
+        rows.iter()
+            .map(|row| {
+                let row = contact::TierOfRow::from_query_result(row, "").map_err(storage)?;
+                Ok((
+                    ContactId::from_uuid(row.id),
+                    contact::tier_badge(
+                        row.tier_id.map(TierId::from_uuid),
+                        row.tier_name,
+                        row.tier_color,
+                        row.tier_rank,
+                        row.tier_first_response,
+                        row.tier_resolution,
+                    ),
+                ))
+            })
+            .collect()
     }
 
     async fn update(&self, change: &ContactChange) -> Result<Contact, DomainError> {
@@ -384,6 +482,8 @@ impl ContactRepository for SeaContactRepository {
             .bind(fields.blocked)
             .push(", lifecycle_stage = ")
             .bind(fields.lifecycle_stage.as_str())
+            .push(", tier_id = ")
+            .bind(fields.tier_id.map(|tier| tier.as_uuid()))
             .push(", version = ")
             .bind(change.expected_version + 1)
             .push(", update_time = ")
@@ -435,6 +535,26 @@ impl ContactRepository for SeaContactRepository {
                 .await
                 .map_err(storage)?;
         }
+        if !change.tags_remove.is_empty() {
+            let mut sql = Sql::new("DELETE FROM contact_tags WHERE tenant_id = ");
+            sql.bind(change.tenant_id.as_uuid())
+                .push(" AND contact_id = ")
+                .bind(change.id.as_uuid())
+                .push(" AND tag IN (");
+            for (index, tag) in change.tags_remove.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(tag.clone());
+            }
+            sql.push(")");
+            transaction
+                .execute_raw(sql.build(self.backend))
+                .await
+                .map_err(storage)?;
+        }
+        self.insert_tags(&transaction, change.tenant_id, change.id, &change.tags_add)
+            .await?;
         let transaction = self
             .insert_all_or_report(
                 transaction,
@@ -482,7 +602,10 @@ impl ContactRepository for SeaContactRepository {
         tenant: TenantId,
         keys: &[IdentityKey],
     ) -> Result<Vec<Contact>, DomainError> {
-        contact::fold(self.rows(&self.db, holders_sql(tenant, keys)).await?)
+        contact::fold(
+            self.rows(&self.db, holders_sql(self.backend, tenant, keys))
+                .await?,
+        )
     }
 
     async fn create_resolved(&self, contact: &Contact) -> Result<ResolvedCreate, DomainError> {
@@ -584,7 +707,7 @@ mod tests {
                 value: "+16502530000".into(),
             },
         ];
-        let holders = holders_sql(tenant, &keys).build(DbBackend::Sqlite);
+        let holders = holders_sql(DbBackend::Sqlite, tenant, &keys).build(DbBackend::Sqlite);
         let values = holders
             .values
             .clone()

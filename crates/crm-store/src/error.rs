@@ -52,3 +52,9 @@ pub(crate) fn sqlstate(error: &DbErr) -> Option<String> {
         _ => None,
     }
 }
+
+/// Whether the error is a unique-constraint violation (PostgreSQL 23505,
+/// SQLite's extended codes for UNIQUE and PRIMARY KEY).
+pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(sqlstate(error).as_deref(), Some("23505" | "2067" | "1555"))
+}

@@ -15,7 +15,9 @@ mod sql;
 mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod tiers;
 
 pub use connect::{Backend, ConnectError, Store, StoreOptions};
 pub use contacts::SeaContactRepository;
 pub use tenants::SeaTenantRepository;
+pub use tiers::SeaTierRepository;

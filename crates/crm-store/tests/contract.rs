@@ -8,13 +8,16 @@ use std::sync::Arc;
 
 use crm_domain::contact::{Contact, ContactFields, ContactIdentity, LifecycleStage};
 use crm_domain::ports::{
-    ContactChange, ContactRepository, CreateOutcome, ResolvedCreate, SystemClock, TenantRepository,
-    UuidV7Ids,
+    ContactChange, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate, SystemClock,
+    TenantRepository, TierContacts, TierRepository, UuidV7Ids,
 };
 use crm_domain::resolve::SenderInput;
 use crm_domain::service::ContactService;
 use crm_domain::tenant::Tenant;
-use crm_domain::{Channel, ContactId, DomainError, IdentityKey, IdentityKind, Region, TenantId};
+use crm_domain::tier::{SlaPolicy, Tier, TierFields};
+use crm_domain::{
+    Channel, ContactId, DomainError, IdentityKey, IdentityKind, Region, TenantId, TierId,
+};
 use crm_store::testing::{BOTH, TestDatabase};
 use crm_store::{Store, StoreOptions};
 use time::OffsetDateTime;
@@ -85,8 +88,11 @@ fn contact(tenant: &Tenant, identities: Vec<ContactIdentity>) -> Contact {
             avatar_url: "https://cdn.example.com/ana.png".into(),
             blocked: false,
             lifecycle_stage: LifecycleStage::Customer,
+            tier_id: None,
         },
         identities,
+        tags: Vec::new(),
+        tier: None,
         version: 1,
         create_time: now,
         update_time: now,
@@ -239,9 +245,12 @@ async fn listing_pages_by_id_within_the_tenant() {
             ids.push(written.id);
         }
         created(repository.as_ref(), &contact(&other, vec![])).await;
-        let first = repository.list(tenant.id, None, 3).await.unwrap();
+        let first = repository
+            .list(tenant.id, &ContactFilter::default(), None, 3)
+            .await
+            .unwrap();
         let second = repository
-            .list(tenant.id, Some(first[2].id), 3)
+            .list(tenant.id, &ContactFilter::default(), Some(first[2].id), 3)
             .await
             .unwrap();
         let listed: Vec<_> = first.iter().chain(&second).map(|c| c.id).collect();
@@ -286,6 +295,8 @@ async fn updates_are_version_guarded_and_atomic() {
             add: vec![identity(IdentityKind::Instagram, "ana", true)],
             remove: vec![key(IdentityKind::Email, "a@x.com")],
             restate: vec![identity(IdentityKind::Email, "b@x.com", true)],
+            tags_add: Vec::new(),
+            tags_remove: Vec::new(),
             now: now(),
         };
         let updated = repository.update(&change).await.unwrap();
@@ -505,8 +516,12 @@ async fn attaching_skips_held_addresses_and_bumps_the_version_only_on_change() {
 async fn concurrent_resolution_of_one_new_sender_creates_one_contact() {
     on_both(|store| async move {
         let tenant = tenant(&store).await;
-        let service =
-            ContactService::new(store.contacts(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+        let service = ContactService::new(
+            store.contacts(),
+            store.tiers(),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+        );
         let mut calls = Vec::new();
         for _ in 0..32 {
             let service = service.clone();
@@ -538,7 +553,11 @@ async fn concurrent_resolution_of_one_new_sender_creates_one_contact() {
         ids.dedup();
         assert_eq!(ids.len(), 1, "every call returns the same contact");
         assert_eq!(creations, 1, "exactly one call created it");
-        let listed = store.contacts().list(tenant.id, None, 100).await.unwrap();
+        let listed = store
+            .contacts()
+            .list(tenant.id, &ContactFilter::default(), None, 100)
+            .await
+            .unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].identities.len(), 2);
     })
@@ -559,7 +578,7 @@ async fn another_tenant_cannot_see_or_touch_a_contact() {
         assert_eq!(repository.get(intruder.id, ana.id).await.unwrap(), None);
         assert!(
             repository
-                .list(intruder.id, None, 10)
+                .list(intruder.id, &ContactFilter::default(), None, 10)
                 .await
                 .unwrap()
                 .is_empty()
@@ -614,6 +633,245 @@ async fn tenants_are_found_by_key_hash_and_updated_under_a_version() {
             repository.update(&changed, 1).await,
             Err(DomainError::Stale { .. })
         ));
+    })
+    .await;
+}
+
+fn tier(tenant: &Tenant, name: &str, auto_tags: &[&str]) -> Tier {
+    let now = now();
+    Tier {
+        id: TierId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant.id,
+        fields: TierFields {
+            name: name.into(),
+            color: "#FFD700".into(),
+            sla: SlaPolicy {
+                first_response: Some(time::Duration::minutes(5)),
+                resolution: None,
+            },
+            auto_tags: auto_tags.iter().map(|tag| (*tag).to_owned()).collect(),
+        },
+        rank: 0,
+        version: 1,
+        create_time: now,
+        update_time: now,
+    }
+}
+
+#[tokio::test]
+async fn tiers_rank_in_creation_order_with_unique_names_and_a_limit() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let tiers = store.tiers();
+        let gold = tiers.create(&tier(&tenant, "Gold", &["vip"]), 3).await.unwrap();
+        let silver = tiers.create(&tier(&tenant, "Silver", &[]), 3).await.unwrap();
+        assert_eq!((gold.rank, silver.rank), (1, 2));
+        assert_eq!(tiers.get(tenant.id, gold.id).await.unwrap(), Some(gold.clone()));
+        let clash = tiers.create(&tier(&tenant, "GOLD", &[]), 3).await.unwrap_err();
+        assert!(
+            matches!(&clash, DomainError::AlreadyExists { holder, .. } if *holder == gold.id.to_string()),
+            "{clash:?}"
+        );
+        tiers.create(&tier(&tenant, "Bronze", &[]), 3).await.unwrap();
+        let full = tiers.create(&tier(&tenant, "Tin", &[]), 3).await.unwrap_err();
+        assert!(matches!(full, DomainError::FailedPrecondition(_)), "{full:?}");
+
+        // Renaming onto another tier's name is refused; a stale version too.
+        let mut renamed = silver.clone();
+        renamed.fields.name = "gold".into();
+        let clash = tiers.update(&renamed, 1).await.unwrap_err();
+        assert!(matches!(clash, DomainError::AlreadyExists { .. }), "{clash:?}");
+        renamed.fields.name = "Platinum".into();
+        let updated = tiers.update(&renamed, 1).await.unwrap();
+        assert_eq!((updated.fields.name.as_str(), updated.version), ("Platinum", 2));
+        assert!(matches!(tiers.update(&renamed, 1).await, Err(DomainError::Stale { .. })));
+
+        // Another tenant sees none of them.
+        let other = self::tenant(&store).await;
+        assert!(tiers.list(other.id).await.unwrap().is_empty());
+        assert_eq!(tiers.get(other.id, gold.id).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reordering_rewrites_ranks_and_refuses_a_stale_set() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let tiers = store.tiers();
+        let a = tiers.create(&tier(&tenant, "A", &[]), 10).await.unwrap();
+        let b = tiers.create(&tier(&tenant, "B", &[]), 10).await.unwrap();
+        let c = tiers.create(&tier(&tenant, "C", &[]), 10).await.unwrap();
+        let ordered = tiers
+            .reorder(tenant.id, &[(c.id, 1), (a.id, 2), (b.id, 3)], now())
+            .await
+            .unwrap();
+        let ranks: Vec<(TierId, u32)> = ordered.iter().map(|t| (t.id, t.rank)).collect();
+        assert_eq!(ranks, [(c.id, 1), (a.id, 2), (b.id, 3)]);
+        assert_eq!(ordered[0].version, 2);
+        let stale = tiers
+            .reorder(tenant.id, &[(c.id, 1), (a.id, 2)], now())
+            .await
+            .unwrap_err();
+        assert!(matches!(stale, DomainError::Stale { .. }), "{stale:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn contacts_carry_tags_and_their_tier_and_list_by_tag() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let repository = store.contacts();
+        let gold = store
+            .tiers()
+            .create(&tier(&tenant, "Gold", &[]), 10)
+            .await
+            .unwrap();
+        let mut ana = contact(
+            &tenant,
+            vec![identity(IdentityKind::Email, "ana@x.com", true)],
+        );
+        ana.fields.tier_id = Some(gold.id);
+        ana.tags = vec!["key account".into(), "vip".into()];
+        let ana = created(repository.as_ref(), &ana).await;
+        let read = repository.get(tenant.id, ana.id).await.unwrap().unwrap();
+        assert_eq!(read.tags, ["key account", "vip"]);
+        assert_eq!(read.tier, Some(gold.badge()));
+        let found = repository
+            .find_by_identities(tenant.id, &[key(IdentityKind::Email, "ana@x.com")])
+            .await
+            .unwrap();
+        assert_eq!(found[0].tier.as_ref().map(|t| t.rank), Some(1));
+        assert_eq!(found[0].tags, read.tags);
+
+        let bob = created(
+            repository.as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "bob@x.com", true)],
+            ),
+        )
+        .await;
+        let change = ContactChange {
+            tenant_id: tenant.id,
+            id: bob.id,
+            expected_version: 1,
+            fields: bob.fields.clone(),
+            add: Vec::new(),
+            remove: Vec::new(),
+            restate: Vec::new(),
+            tags_add: vec!["vip".into()],
+            tags_remove: Vec::new(),
+            now: now(),
+        };
+        let bob = repository.update(&change).await.unwrap();
+        assert_eq!(bob.tags, ["vip"]);
+        let vip = ContactFilter {
+            tag: Some("vip".into()),
+        };
+        let first = repository.list(tenant.id, &vip, None, 1).await.unwrap();
+        assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), [ana.id]);
+        let next = repository
+            .list(tenant.id, &vip, Some(ana.id), 5)
+            .await
+            .unwrap();
+        assert_eq!(next.iter().map(|c| c.id).collect::<Vec<_>>(), [bob.id]);
+        let change = ContactChange {
+            expected_version: 2,
+            tags_add: Vec::new(),
+            tags_remove: vec!["vip".into()],
+            ..change
+        };
+        assert!(repository.update(&change).await.unwrap().tags.is_empty());
+        let key_accounts = ContactFilter {
+            tag: Some("key account".into()),
+        };
+        assert_eq!(
+            repository
+                .list(tenant.id, &key_accounts, None, 5)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let tiers = repository
+            .tiers_of(tenant.id, &[ana.id, bob.id])
+            .await
+            .unwrap();
+        assert!(tiers.contains(&(ana.id, Some(gold.badge()))));
+        assert!(tiers.contains(&(bob.id, None)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_a_tier_refuses_moves_or_clears_its_contacts() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let tiers = store.tiers();
+        let repository = store.contacts();
+        let gold = tiers.create(&tier(&tenant, "Gold", &[]), 10).await.unwrap();
+        let silver = tiers
+            .create(&tier(&tenant, "Silver", &["upsell"]), 10)
+            .await
+            .unwrap();
+        let bronze = tiers
+            .create(&tier(&tenant, "Bronze", &[]), 10)
+            .await
+            .unwrap();
+        let mut ana = contact(
+            &tenant,
+            vec![identity(IdentityKind::Email, "ana@x.com", true)],
+        );
+        ana.fields.tier_id = Some(gold.id);
+        let ana = created(repository.as_ref(), &ana).await;
+
+        let refused = tiers
+            .delete(tenant.id, gold.id, None, TierContacts::Refuse, now())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, DomainError::FailedPrecondition(_)),
+            "{refused:?}"
+        );
+        assert!(tiers.get(tenant.id, gold.id).await.unwrap().is_some());
+
+        let move_to_silver = TierContacts::MoveTo {
+            tier: silver.id,
+            auto_tags: silver.fields.auto_tags.clone(),
+        };
+        tiers
+            .delete(tenant.id, gold.id, Some(1), move_to_silver, now())
+            .await
+            .unwrap();
+        let moved = repository.get(tenant.id, ana.id).await.unwrap().unwrap();
+        assert_eq!(moved.fields.tier_id, Some(silver.id));
+        assert_eq!(moved.tags, ["upsell"]);
+        assert_eq!(moved.version, 2);
+        // The gap closes: silver is now rank 1, bronze rank 2.
+        let ranks: Vec<(TierId, u32)> = tiers
+            .list(tenant.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| (t.id, t.rank))
+            .collect();
+        assert_eq!(ranks, [(silver.id, 1), (bronze.id, 2)]);
+        assert_eq!(moved.tier.map(|t| t.rank), Some(1));
+
+        tiers
+            .delete(tenant.id, silver.id, None, TierContacts::Clear, now())
+            .await
+            .unwrap();
+        let cleared = repository.get(tenant.id, ana.id).await.unwrap().unwrap();
+        assert_eq!((cleared.fields.tier_id, cleared.tier), (None, None));
+        let gone = tiers
+            .delete(tenant.id, silver.id, None, TierContacts::Clear, now())
+            .await
+            .unwrap_err();
+        assert!(matches!(gone, DomainError::NotFound { .. }), "{gone:?}");
     })
     .await;
 }

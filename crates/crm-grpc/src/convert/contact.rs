@@ -8,10 +8,10 @@ use crm_domain::{Channel, DomainError, FieldViolation, IdentityKind};
 use crm_proto::v1 as pb;
 
 use super::mask::Mask;
-use super::timestamp;
+use super::{tier, timestamp};
 
 /// Fields UpdateContact can change.
-pub(crate) const UPDATABLE: [&str; 11] = [
+pub(crate) const UPDATABLE: [&str; 13] = [
     "display_name",
     "emails",
     "phones",
@@ -23,6 +23,8 @@ pub(crate) const UPDATABLE: [&str; 11] = [
     "avatar_url",
     "blocked",
     "lifecycle_stage",
+    "tier_id",
+    "tags",
 ];
 
 /// Addresses of a proto contact as domain inputs, each with its request path.
@@ -138,8 +140,19 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
         create_time: _,
         update_time: _,
         etag: _,
+        tier_id,
+        tier: _,
+        tags,
     } = contact;
     let mut violations = Vec::new();
+    let tier_id = match tier::optional_tier_id(&tier_id, "contact.tier_id") {
+        Ok(tier_id) => tier_id,
+        Err(DomainError::InvalidArgument(found)) => {
+            violations.extend(found);
+            None
+        }
+        Err(_) => None,
+    };
     let stage = match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
         Ok(stage) => stage.unwrap_or_default(),
         Err(violation) => {
@@ -161,8 +174,10 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
             avatar_url,
             blocked,
             lifecycle_stage: stage,
+            tier_id,
         },
         identities: inputs,
+        tags,
     };
     (draft, violations)
 }
@@ -189,6 +204,9 @@ pub(crate) fn patch(
         create_time: _,
         update_time: _,
         etag: _,
+        tier_id,
+        tier: _,
+        tags,
     } = contact;
     let mut implied = Vec::new();
     for (name, set) in [
@@ -203,6 +221,8 @@ pub(crate) fn patch(
         ("avatar_url", !avatar_url.is_empty()),
         ("blocked", blocked),
         ("lifecycle_stage", lifecycle_stage != 0),
+        ("tier_id", !tier_id.is_empty()),
+        ("tags", !tags.is_empty()),
     ] {
         if set {
             implied.push(name);
@@ -228,6 +248,18 @@ pub(crate) fn patch(
     } else {
         None
     };
+    let tier_id = if mask.has("tier_id") {
+        match tier::optional_tier_id(&tier_id, "contact.tier_id") {
+            Ok(tier_id) => Some(tier_id),
+            Err(DomainError::InvalidArgument(found)) => {
+                violations.extend(found);
+                None
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
     let addresses = addresses(emails, phones, identities, external_id, &mut violations);
     let pick = |field: &str, value: String| mask.has(field).then_some(value);
     let patch = ContactPatch {
@@ -246,6 +278,8 @@ pub(crate) fn patch(
         } else {
             None
         },
+        tier_id,
+        tags: mask.has("tags").then_some(tags),
     };
     Ok((patch, violations))
 }
@@ -257,6 +291,8 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         tenant_id: _,
         fields,
         identities,
+        tags,
+        tier: badge,
         version: _,
         create_time,
         update_time,
@@ -269,6 +305,7 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         avatar_url,
         blocked,
         lifecycle_stage,
+        tier_id,
     } = fields;
     let mut emails = Vec::new();
     let mut phones = Vec::new();
@@ -310,6 +347,9 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
         etag: contact.etag(),
+        tier_id: tier_id.map(|id| id.to_string()).unwrap_or_default(),
+        tier: badge.as_ref().map(tier::summary),
+        tags: tags.clone(),
     }
 }
 

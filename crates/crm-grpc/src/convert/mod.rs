@@ -4,6 +4,7 @@
 
 pub(crate) mod contact;
 pub(crate) mod mask;
+pub(crate) mod tier;
 
 use crm_domain::DomainError;
 use time::OffsetDateTime;

@@ -2,18 +2,50 @@
 //! joined with its identities (see `contact_identity`), one row per identity.
 
 use crm_domain::contact::{Contact, ContactFields, ContactIdentity, LifecycleStage};
-use crm_domain::{ContactId, DomainError, IdentityKind, TenantId};
-use sea_orm::FromQueryResult;
+use crm_domain::tier::TierBadge;
+use crm_domain::{ContactId, DomainError, IdentityKind, TenantId, TierId};
+use sea_orm::{DbBackend, FromQueryResult};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Contact columns and identity columns of the joined read, with `c` the
-/// contact alias and `i` the identity alias (left-joined: may be null).
-pub(crate) const JOINED_COLUMNS: &str = "c.tenant_id, c.id, c.display_name, c.city, c.country, \
-    c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.version, c.create_time, \
-    c.update_time, i.kind AS identity_kind, i.value AS identity_value, \
-    i.raw_value AS identity_raw, i.is_primary AS identity_primary, \
-    i.create_time AS identity_create_time";
+/// Contact columns, its tier's columns, its tags as a JSON array and
+/// identity columns of the joined read, with `c` the contact alias, `t` the
+/// tier alias (see [`TIER_JOIN`]) and `i` the identity alias (left-joined:
+/// may be null).
+pub(crate) fn joined_columns(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => concat!(
+            "c.tenant_id, c.id, c.display_name, c.city, c.country, \
+             c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
+             c.create_time, c.update_time, ",
+            "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
+             t.first_response_seconds AS tier_first_response, \
+             t.resolution_seconds AS tier_resolution, ",
+            "(SELECT coalesce(json_agg(g.tag), '[]')::text FROM contact_tags g \
+             WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, ",
+            "i.kind AS identity_kind, i.value AS identity_value, \
+             i.raw_value AS identity_raw, i.is_primary AS identity_primary, \
+             i.create_time AS identity_create_time"
+        ),
+        _ => concat!(
+            "c.tenant_id, c.id, c.display_name, c.city, c.country, \
+             c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
+             c.create_time, c.update_time, ",
+            "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
+             t.first_response_seconds AS tier_first_response, \
+             t.resolution_seconds AS tier_resolution, ",
+            "(SELECT json_group_array(g.tag) FROM contact_tags g \
+             WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, ",
+            "i.kind AS identity_kind, i.value AS identity_value, \
+             i.raw_value AS identity_raw, i.is_primary AS identity_primary, \
+             i.create_time AS identity_create_time"
+        ),
+    }
+}
+
+/// The join that brings in the contact's tier as `t`.
+pub(crate) const TIER_JOIN: &str =
+    " LEFT JOIN tiers t ON t.tenant_id = c.tenant_id AND t.id = c.tier_id";
 
 /// One row of the contact-with-identities read.
 #[derive(Debug, FromQueryResult)]
@@ -27,14 +59,33 @@ pub(crate) struct ContactIdentityRow {
     pub avatar_url: String,
     pub blocked: bool,
     pub lifecycle_stage: String,
+    pub tier_id: Option<Uuid>,
     pub version: i64,
     pub create_time: OffsetDateTime,
     pub update_time: OffsetDateTime,
+    pub tier_name: Option<String>,
+    pub tier_color: Option<String>,
+    pub tier_rank: Option<i32>,
+    pub tier_first_response: Option<i64>,
+    pub tier_resolution: Option<i64>,
+    pub tags_json: String,
     pub identity_kind: Option<String>,
     pub identity_value: Option<String>,
     pub identity_raw: Option<String>,
     pub identity_primary: Option<bool>,
     pub identity_create_time: Option<OffsetDateTime>,
+}
+
+/// A contact's id and its left-joined tier.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct TierOfRow {
+    pub id: Uuid,
+    pub tier_id: Option<Uuid>,
+    pub tier_name: Option<String>,
+    pub tier_color: Option<String>,
+    pub tier_rank: Option<i32>,
+    pub tier_first_response: Option<i64>,
+    pub tier_resolution: Option<i64>,
 }
 
 /// Folds joined rows into contacts, keeping the order in which each contact
@@ -55,6 +106,18 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
                         row.lifecycle_stage
                     ))
                 })?;
+                let mut tags: Vec<String> = serde_json::from_str(&row.tags_json)
+                    .map_err(|error| DomainError::Internal(format!("stored tags: {error}")))?;
+                tags.sort();
+                let tier_id = row.tier_id.map(TierId::from_uuid);
+                let tier = tier_badge(
+                    tier_id,
+                    row.tier_name,
+                    row.tier_color,
+                    row.tier_rank,
+                    row.tier_first_response,
+                    row.tier_resolution,
+                );
                 contacts.push((
                     Contact {
                         id,
@@ -67,8 +130,11 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
                             avatar_url: row.avatar_url,
                             blocked: row.blocked,
                             lifecycle_stage: stage,
+                            tier_id,
                         },
                         identities: Vec::new(),
+                        tags,
+                        tier,
                         version: row.version,
                         create_time: row.create_time,
                         update_time: row.update_time,
@@ -118,6 +184,26 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
             contact
         })
         .collect())
+}
+
+/// The badge of a left-joined tier; `None` when the contact has no tier or
+/// the tier is gone.
+pub(crate) fn tier_badge(
+    id: Option<TierId>,
+    name: Option<String>,
+    color: Option<String>,
+    rank: Option<i32>,
+    first_response: Option<i64>,
+    resolution: Option<i64>,
+) -> Option<TierBadge> {
+    let (id, name, color, rank) = (id?, name?, color?, rank?);
+    Some(TierBadge {
+        id,
+        name,
+        color,
+        rank: u32::try_from(rank).unwrap_or(u32::MAX),
+        sla: crate::entity::tier::sla(first_response, resolution),
+    })
 }
 
 fn order_key(

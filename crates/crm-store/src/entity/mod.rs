@@ -4,3 +4,4 @@
 pub(crate) mod contact;
 pub(crate) mod contact_identity;
 pub(crate) mod tenant;
+pub(crate) mod tier;

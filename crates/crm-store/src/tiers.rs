@@ -1,0 +1,428 @@
+//! `TierRepository` on sea-orm. Changes to a tenant's set of tiers (create,
+//! delete, reorder) keep ranks 1..n without gaps, so they are serialised per
+//! tenant: on PostgreSQL by locking the tenant's row, on SQLite by the
+//! IMMEDIATE write transaction every write takes anyway.
+
+use async_trait::async_trait;
+use crm_domain::ports::{TierContacts, TierRepository};
+use crm_domain::tier::{self, Tier};
+use crm_domain::{DomainError, Entity, TenantId, TierId};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::entity::tier::{COLUMNS, TierRow, seconds, tags_json};
+use crate::error::{is_unique_violation, storage};
+use crate::sql::Sql;
+
+/// Tiers in SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SeaTierRepository {
+    db: DatabaseConnection,
+    writer: DatabaseConnection,
+    backend: DbBackend,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CountRow {
+    n: i64,
+    top: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct IdRow {
+    id: Uuid,
+}
+
+impl SeaTierRepository {
+    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+        let backend = db.get_database_backend();
+        Self {
+            db,
+            writer,
+            backend,
+        }
+    }
+
+    async fn select<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        sql: Sql,
+    ) -> Result<Vec<Tier>, DomainError> {
+        connection
+            .query_all_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?
+            .iter()
+            .map(|row| {
+                TierRow::from_query_result(row, "")
+                    .map_err(storage)
+                    .and_then(TierRow::into_domain)
+            })
+            .collect()
+    }
+
+    async fn read<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        id: TierId,
+    ) -> Result<Option<Tier>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(COLUMNS)
+            .push(" FROM tiers WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(id.as_uuid());
+        Ok(self.select(connection, sql).await?.into_iter().next())
+    }
+
+    async fn read_all<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+    ) -> Result<Vec<Tier>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(COLUMNS)
+            .push(" FROM tiers WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" ORDER BY priority_rank, id");
+        self.select(connection, sql).await
+    }
+
+    /// Serialises changes to the tenant's set of tiers (PostgreSQL; SQLite's
+    /// IMMEDIATE transaction already does).
+    async fn lock_tier_set(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+    ) -> Result<(), DomainError> {
+        if self.backend == DbBackend::Postgres {
+            let mut sql = Sql::new("SELECT id FROM tenants WHERE id = ");
+            sql.bind(tenant.as_uuid()).push(" FOR UPDATE");
+            transaction
+                .query_all_raw(sql.build(self.backend))
+                .await
+                .map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    /// The tier holding a name, for `AlreadyExists`.
+    async fn name_holder(&self, tenant: TenantId, name: &str) -> Result<DomainError, DomainError> {
+        let mut sql = Sql::new("SELECT id FROM tiers WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND name_key = ")
+            .bind(tier::name_key(name));
+        let holder = self
+            .db
+            .query_one_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?
+            .map(|row| IdRow::from_query_result(&row, "").map_err(storage))
+            .transpose()?;
+        Ok(match holder {
+            Some(holder) => DomainError::AlreadyExists {
+                entity: Entity::Tier,
+                field: "tier.name".to_owned(),
+                value: name.to_owned(),
+                holder: holder.id.to_string(),
+            },
+            // Renamed again meanwhile: the caller may simply retry.
+            None => DomainError::Contention("tier name"),
+        })
+    }
+
+    async fn execute(
+        &self,
+        transaction: &DatabaseTransaction,
+        sql: Sql,
+    ) -> Result<u64, DomainError> {
+        transaction
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map(|result| result.rows_affected())
+            .map_err(storage)
+    }
+}
+
+fn not_found(id: TierId) -> DomainError {
+    DomainError::NotFound {
+        entity: Entity::Tier,
+        id: id.to_string(),
+    }
+}
+
+#[async_trait]
+impl TierRepository for SeaTierRepository {
+    async fn create(&self, tier: &Tier, limit: usize) -> Result<Tier, DomainError> {
+        let transaction = crate::connect::begin_write(&self.writer).await?;
+        self.lock_tier_set(&transaction, tier.tenant_id).await?;
+        let mut sql = Sql::new(
+            "SELECT count(*) AS n, CAST(coalesce(max(priority_rank), 0) AS BIGINT) AS top \
+             FROM tiers WHERE tenant_id = ",
+        );
+        sql.bind(tier.tenant_id.as_uuid());
+        let counted = transaction
+            .query_one_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?
+            .map(|row| CountRow::from_query_result(&row, "").map_err(storage))
+            .transpose()?
+            .unwrap_or(CountRow { n: 0, top: 0 });
+        if usize::try_from(counted.n).unwrap_or(usize::MAX) >= limit {
+            transaction.rollback().await.map_err(storage)?;
+            return Err(DomainError::FailedPrecondition(format!(
+                "a tenant may define at most {limit} tiers"
+            )));
+        }
+        let rank = u32::try_from(counted.top + 1).unwrap_or(u32::MAX);
+        let fields = &tier.fields;
+        let mut sql = Sql::new(
+            "INSERT INTO tiers (tenant_id, id, name, name_key, color, priority_rank, \
+             first_response_seconds, resolution_seconds, auto_tags, version, create_time, \
+             update_time) VALUES (",
+        );
+        sql.bind(tier.tenant_id.as_uuid())
+            .push(", ")
+            .bind(tier.id.as_uuid())
+            .push(", ")
+            .bind(fields.name.clone())
+            .push(", ")
+            .bind(tier::name_key(&fields.name))
+            .push(", ")
+            .bind(fields.color.clone())
+            .push(", ")
+            .bind(i64::from(rank))
+            .push(", ")
+            .bind(seconds(fields.sla.first_response))
+            .push(", ")
+            .bind(seconds(fields.sla.resolution))
+            .push(", ")
+            .bind(tags_json(&fields.auto_tags))
+            .push(", ")
+            .bind(tier.version)
+            .push(", ")
+            .bind(tier.create_time)
+            .push(", ")
+            .bind(tier.update_time)
+            .push(") ON CONFLICT (tenant_id, name_key) DO NOTHING");
+        if self.execute(&transaction, sql).await? == 0 {
+            transaction.rollback().await.map_err(storage)?;
+            return Err(self.name_holder(tier.tenant_id, &fields.name).await?);
+        }
+        transaction.commit().await.map_err(storage)?;
+        Ok(Tier {
+            rank,
+            ..tier.clone()
+        })
+    }
+
+    async fn get(&self, tenant: TenantId, id: TierId) -> Result<Option<Tier>, DomainError> {
+        self.read(&self.db, tenant, id).await
+    }
+
+    async fn list(&self, tenant: TenantId) -> Result<Vec<Tier>, DomainError> {
+        self.read_all(&self.db, tenant).await
+    }
+
+    async fn update(&self, tier: &Tier, expected_version: i64) -> Result<Tier, DomainError> {
+        let transaction = crate::connect::begin_write(&self.writer).await?;
+        let fields = &tier.fields;
+        let mut sql = Sql::new("UPDATE tiers SET name = ");
+        sql.bind(fields.name.clone())
+            .push(", name_key = ")
+            .bind(tier::name_key(&fields.name))
+            .push(", color = ")
+            .bind(fields.color.clone())
+            .push(", first_response_seconds = ")
+            .bind(seconds(fields.sla.first_response))
+            .push(", resolution_seconds = ")
+            .bind(seconds(fields.sla.resolution))
+            .push(", auto_tags = ")
+            .bind(tags_json(&fields.auto_tags))
+            .push(", version = ")
+            .bind(expected_version + 1)
+            .push(", update_time = ")
+            .bind(tier.update_time)
+            .push(" WHERE tenant_id = ")
+            .bind(tier.tenant_id.as_uuid())
+            .push(" AND id = ")
+            .bind(tier.id.as_uuid())
+            .push(" AND version = ")
+            .bind(expected_version);
+        let updated = match transaction.execute_raw(sql.build(self.backend)).await {
+            Ok(result) => result.rows_affected(),
+            Err(error) if is_unique_violation(&error) => {
+                transaction.rollback().await.map_err(storage)?;
+                return Err(self.name_holder(tier.tenant_id, &fields.name).await?);
+            }
+            Err(error) => return Err(storage(error)),
+        };
+        if updated == 0 {
+            let exists = self
+                .read(&transaction, tier.tenant_id, tier.id)
+                .await?
+                .is_some();
+            transaction.rollback().await.map_err(storage)?;
+            return Err(if exists {
+                DomainError::Stale {
+                    entity: Entity::Tier,
+                    id: tier.id.to_string(),
+                }
+            } else {
+                not_found(tier.id)
+            });
+        }
+        let stored = self
+            .read(&transaction, tier.tenant_id, tier.id)
+            .await?
+            .ok_or_else(|| not_found(tier.id))?;
+        transaction.commit().await.map_err(storage)?;
+        Ok(stored)
+    }
+
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: TierId,
+        expected_version: Option<i64>,
+        contacts: TierContacts,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        let transaction = crate::connect::begin_write(&self.writer).await?;
+        self.lock_tier_set(&transaction, tenant).await?;
+        let outcome = async {
+            let current = self
+                .read(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(id))?;
+            if expected_version.is_some_and(|version| version != current.version) {
+                return Err(DomainError::Stale {
+                    entity: Entity::Tier,
+                    id: id.to_string(),
+                });
+            }
+            let on_tier = |sql: &mut Sql| {
+                sql.push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND tier_id = ")
+                    .bind(id.as_uuid());
+            };
+            match contacts {
+                TierContacts::Refuse => {
+                    let mut sql = Sql::new("SELECT count(*) AS n, CAST(0 AS BIGINT) AS top FROM contacts");
+                    on_tier(&mut sql);
+                    let counted = transaction
+                        .query_one_raw(sql.build(self.backend))
+                        .await
+                        .map_err(storage)?
+                        .map(|row| CountRow::from_query_result(&row, "").map_err(storage))
+                        .transpose()?
+                        .map_or(0, |row| row.n);
+                    if counted > 0 {
+                        return Err(DomainError::FailedPrecondition(format!(
+                            "{counted} contacts are on this tier; say whether to move them \
+                             to another tier (move_to_tier_id) or to none (clear_contacts)"
+                        )));
+                    }
+                }
+                TierContacts::Clear => {
+                    let mut sql = Sql::new("UPDATE contacts SET tier_id = NULL, version = version + 1, update_time = ");
+                    sql.bind(now);
+                    on_tier(&mut sql);
+                    self.execute(&transaction, sql).await?;
+                }
+                TierContacts::MoveTo { tier: target, auto_tags } => {
+                    if self.read(&transaction, tenant, target).await?.is_none() {
+                        return Err(DomainError::invalid(
+                            "move_to_tier_id",
+                            format!("no tier {target}"),
+                        ));
+                    }
+                    for tag in auto_tags {
+                        let mut sql = Sql::new(
+                            "INSERT INTO contact_tags (tenant_id, contact_id, tag) SELECT tenant_id, id, ",
+                        );
+                        sql.bind(tag).push(" FROM contacts");
+                        on_tier(&mut sql);
+                        sql.push(" ON CONFLICT DO NOTHING");
+                        self.execute(&transaction, sql).await?;
+                    }
+                    let mut sql = Sql::new("UPDATE contacts SET tier_id = ");
+                    sql.bind(target.as_uuid())
+                        .push(", version = version + 1, update_time = ")
+                        .bind(now);
+                    on_tier(&mut sql);
+                    self.execute(&transaction, sql).await?;
+                }
+            }
+            let mut sql = Sql::new("DELETE FROM tiers WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND id = ")
+                .bind(id.as_uuid());
+            self.execute(&transaction, sql).await?;
+            let mut sql = Sql::new(
+                "UPDATE tiers SET priority_rank = priority_rank - 1, version = version + 1, update_time = ",
+            );
+            sql.bind(now)
+                .push(" WHERE tenant_id = ")
+                .bind(tenant.as_uuid())
+                .push(" AND priority_rank > ")
+                .bind(i64::from(current.rank));
+            self.execute(&transaction, sql).await?;
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => transaction.commit().await.map_err(storage),
+            Err(error) => {
+                transaction.rollback().await.map_err(storage)?;
+                Err(error)
+            }
+        }
+    }
+
+    async fn reorder(
+        &self,
+        tenant: TenantId,
+        ranks: &[(TierId, u32)],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Tier>, DomainError> {
+        let transaction = crate::connect::begin_write(&self.writer).await?;
+        self.lock_tier_set(&transaction, tenant).await?;
+        let current = self.read_all(&transaction, tenant).await?;
+        let same_set = current.len() == ranks.len()
+            && current
+                .iter()
+                .all(|tier| ranks.iter().any(|(id, _)| *id == tier.id));
+        if !same_set {
+            transaction.rollback().await.map_err(storage)?;
+            return Err(DomainError::Stale {
+                entity: Entity::Tier,
+                id: "order".to_owned(),
+            });
+        }
+        for (id, rank) in ranks {
+            if current
+                .iter()
+                .any(|tier| tier.id == *id && tier.rank != *rank)
+            {
+                let mut sql = Sql::new("UPDATE tiers SET priority_rank = ");
+                sql.bind(i64::from(*rank))
+                    .push(", version = version + 1, update_time = ")
+                    .bind(now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(id.as_uuid());
+                self.execute(&transaction, sql).await?;
+            }
+        }
+        let reordered = self.read_all(&transaction, tenant).await?;
+        transaction.commit().await.map_err(storage)?;
+        Ok(reordered)
+    }
+}
