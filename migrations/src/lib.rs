@@ -13,6 +13,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_contacts;
 mod m0002_tiers_tags;
+mod m0003_custom_fields;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_contacts::Migration),
             Box::new(m0002_tiers_tags::Migration),
+            Box::new(m0003_custom_fields::Migration),
         ]
     }
 }

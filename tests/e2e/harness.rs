@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_client::ContactServiceClient;
+use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::v1::tier_service_client::TierServiceClient;
 use crm_server::{App, StoreOptions};
@@ -88,6 +89,11 @@ impl TestServer {
     /// A TenantService client.
     pub async fn tenants(&self) -> TenantServiceClient<Channel> {
         TenantServiceClient::new(self.channel().await)
+    }
+
+    /// A CustomFieldService client.
+    pub async fn fields(&self) -> CustomFieldServiceClient<Channel> {
+        CustomFieldServiceClient::new(self.channel().await)
     }
 
     /// A TierService client.

@@ -122,6 +122,8 @@ pub struct Contact {
     pub identities: Vec<ContactIdentity>,
     /// Its tags, normalised and sorted.
     pub tags: Vec<String>,
+    /// Its custom-field values, by key.
+    pub custom_fields: crate::custom_field::CustomValues,
     /// The tier `fields.tier_id` names, as read with the contact; `None`
     /// when there is none (or it was deleted a moment ago).
     pub tier: Option<TierBadge>,
@@ -270,7 +272,7 @@ fn is_language_tag(tag: &str) -> bool {
         })
 }
 
-fn is_http_url(url: &str) -> bool {
+pub(crate) fn is_http_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));

@@ -15,6 +15,12 @@ pub enum Entity {
     Identity,
     /// A customer tier.
     Tier,
+    /// A custom-field definition.
+    CustomField,
+    /// A tab of a record form.
+    Tab,
+    /// A section of a record form.
+    Section,
 }
 
 impl Entity {
@@ -25,6 +31,9 @@ impl Entity {
             Entity::Tenant => "tenant",
             Entity::Identity => "identity",
             Entity::Tier => "tier",
+            Entity::CustomField => "custom field",
+            Entity::Tab => "tab",
+            Entity::Section => "section",
         }
     }
 }

@@ -48,3 +48,15 @@ id_type!(
     /// A customer tier: a level of service a contact can be on.
     TierId
 );
+id_type!(
+    /// A custom-field definition.
+    FieldId
+);
+id_type!(
+    /// A tab of a custom-field layout.
+    TabId
+);
+id_type!(
+    /// A section of a custom-field layout tab.
+    SectionId
+);

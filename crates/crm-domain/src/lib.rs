@@ -4,9 +4,12 @@
 //! is a dependency: adapters implement the ports in `ports.rs`.
 
 pub mod contact;
+pub mod custom_field;
+pub mod custom_field_service;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod layout;
 pub mod page;
 pub mod ports;
 pub mod resolve;
@@ -19,4 +22,4 @@ pub mod tier_service;
 pub use contact::{Contact, ContactFields, ContactIdentity, IdentityKey, LifecycleStage};
 pub use error::{DomainError, Entity, FieldViolation};
 pub use identity::{Channel, IdentityKind, Region};
-pub use ids::{ContactId, TenantId, TierId};
+pub use ids::{ContactId, FieldId, SectionId, TabId, TenantId, TierId};

@@ -260,6 +260,7 @@ mod tests {
                 .collect(),
             tags: Vec::new(),
             tier: None,
+            custom_fields: Default::default(),
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,

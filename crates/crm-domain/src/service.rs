@@ -7,13 +7,14 @@ use std::sync::Arc;
 use crate::contact::{
     self, Contact, ContactFields, ContactIdentity, IdentityInput, IdentityKey, LifecycleStage,
 };
+use crate::custom_field::{self, CustomValues, FieldDefinition, FieldEntity, ValueChanges};
 use crate::error::{DomainError, Entity};
 use crate::identity::{self, IdentityKind, Region};
 use crate::ids::{ContactId, TenantId, TierId};
 use crate::page::Page;
 use crate::ports::{
-    Clock, ContactChange, ContactFilter, ContactRepository, CreateOutcome, IdGenerator,
-    ResolvedCreate, TenantRepository, TierRepository,
+    Clock, ContactChange, ContactFilter, ContactRepository, CreateOutcome, CustomFieldRepository,
+    DefinitionsFor, IdGenerator, ResolvedCreate, TenantRepository, TierRepository,
 };
 use crate::resolve::{self, Decision, MatchedBy, SenderInput};
 use crate::tag;
@@ -34,6 +35,8 @@ pub struct ContactDraft {
     pub identities: Vec<IdentityInput>,
     /// Tags as the caller wrote them (at `contact.tags[i]`).
     pub tags: Vec<String>,
+    /// Custom-field values (at `contact.custom_fields.KEY`).
+    pub custom_fields: ValueChanges,
 }
 
 /// Changes to a contact; `None` leaves a field as it is.
@@ -65,6 +68,8 @@ pub struct ContactPatch {
     pub tier_id: Option<Option<TierId>>,
     /// Replacement tag set, as the caller wrote it (at `contact.tags[i]`).
     pub tags: Option<Vec<String>>,
+    /// Custom-field values to set or clear.
+    pub custom_fields: Option<ValueChanges>,
 }
 
 /// What ResolveSender found.
@@ -83,6 +88,7 @@ pub struct Resolution {
 pub struct ContactService {
     contacts: Arc<dyn ContactRepository>,
     tiers: Arc<dyn TierRepository>,
+    fields: Arc<dyn CustomFieldRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -98,12 +104,14 @@ impl ContactService {
     pub fn new(
         contacts: Arc<dyn ContactRepository>,
         tiers: Arc<dyn TierRepository>,
+        fields: Arc<dyn CustomFieldRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             contacts,
             tiers,
+            fields,
             clock,
             ids,
         }
@@ -161,6 +169,29 @@ impl ContactService {
         if let Some(tier) = &tier {
             tags = tag::union(&tags, &tier.fields.auto_tags);
         }
+        let keys = draft
+            .custom_fields
+            .values
+            .iter()
+            .map(|(key, _)| key.clone())
+            .collect();
+        let definitions = self
+            .fields
+            .definitions_for(
+                tenant.id,
+                FieldEntity::Contact,
+                DefinitionsFor::Create(keys),
+            )
+            .await?;
+        let custom_fields = custom_field::apply_values(
+            &CustomValues::new(),
+            &draft.custom_fields,
+            &definitions,
+            true,
+            "contact",
+            tenant.default_region,
+        )
+        .map_err(DomainError::InvalidArgument)?;
         let now = self.clock.now();
         let contact = Contact {
             id: ContactId::from_uuid(self.ids.new_id()),
@@ -169,6 +200,7 @@ impl ContactService {
             identities,
             tags,
             tier: tier.map(|tier| tier.badge()),
+            custom_fields,
             version: 1,
             create_time: now,
             update_time: now,
@@ -256,6 +288,20 @@ impl ContactService {
             Some(Some(tier)) => Some(self.named_tier(tenant, tier, tier_field).await?),
             _ => None,
         };
+        let definitions = match &patch.custom_fields {
+            Some(changes) => {
+                let keys: Vec<String> = changes.values.iter().map(|(key, _)| key.clone()).collect();
+                let wanted = if changes.replace_all {
+                    DefinitionsFor::KeysAndRequired(keys)
+                } else {
+                    DefinitionsFor::Keys(keys)
+                };
+                self.fields
+                    .definitions_for(tenant.id, FieldEntity::Contact, wanted)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         for _ in 0..RESOLVE_ATTEMPTS {
             let current = self.get(tenant, id).await?;
             check_version(&current, expected_version)?;
@@ -263,6 +309,7 @@ impl ContactService {
                 &current,
                 &patch,
                 tier.as_ref(),
+                &definitions,
                 tenant.default_region,
                 self.clock.now(),
             )?;
@@ -435,6 +482,7 @@ impl ContactService {
                 current.fields.clone(),
                 current.identities.clone(),
                 tags,
+                current.custom_fields.clone(),
                 self.clock.now(),
             );
             match self.contacts.update(&change).await {
@@ -494,6 +542,7 @@ impl ContactService {
                 current.fields.clone(),
                 identities,
                 current.tags.clone(),
+                current.custom_fields.clone(),
                 self.clock.now(),
             );
             match self.contacts.update(&change).await {
@@ -555,6 +604,17 @@ impl ContactService {
                     identities,
                     display_name,
                 } => {
+                    // Defaults fill in on every create; required fields are
+                    // not enforced on contacts that senders create.
+                    let custom_fields = self
+                        .fields
+                        .definitions_for(tenant.id, FieldEntity::Contact, DefinitionsFor::Defaults)
+                        .await?
+                        .into_iter()
+                        .filter_map(|definition| {
+                            definition.spec.default.map(|value| (definition.key, value))
+                        })
+                        .collect();
                     let now = self.clock.now();
                     let contact = Contact {
                         id: ContactId::from_uuid(self.ids.new_id()),
@@ -566,6 +626,7 @@ impl ContactService {
                         identities,
                         tags: Vec::new(),
                         tier: None,
+                        custom_fields,
                         version: 1,
                         create_time: now,
                         update_time: now,
@@ -639,6 +700,7 @@ pub fn patch_violations(patch: &ContactPatch, region: Region) -> Vec<crate::Fiel
             fields,
             identities,
             tags: patch.tags.clone().unwrap_or_default(),
+            custom_fields: ValueChanges::default(),
         },
         region,
     )
@@ -706,6 +768,7 @@ pub fn plan_update(
     current: &Contact,
     patch: &ContactPatch,
     tier: Option<&Tier>,
+    definitions: &[FieldDefinition],
     region: Region,
     now: time::OffsetDateTime,
 ) -> Result<ContactChange, DomainError> {
@@ -735,6 +798,19 @@ pub fn plan_update(
         None => Ok(current.tags.clone()),
     };
     let fields = merge_violations(fields, tags);
+    let custom = match &patch.custom_fields {
+        Some(changes) => custom_field::apply_values(
+            &current.custom_fields,
+            changes,
+            definitions,
+            false,
+            "contact",
+            region,
+        )
+        .map_err(DomainError::InvalidArgument),
+        None => Ok(current.custom_fields.clone()),
+    };
+    let fields = merge_violations(fields, custom);
 
     // Kinds whose whole list the patch replaces keep nothing of the old list.
     let replaced = |kind: IdentityKind| match kind {
@@ -780,7 +856,7 @@ pub fn plan_update(
         .cloned()
         .collect();
     let fresh = contact::normalize_identities(fresh_inputs, region);
-    let ((mut fields, mut tags), fresh) = merge_violations(fields, fresh)?;
+    let (((mut fields, mut tags), custom_fields), fresh) = merge_violations(fields, fresh)?;
     // Putting a contact on a tier adds the tier's auto-tags; taking it off
     // removes nothing, since a tag may have been added for other reasons.
     if let Some(tier) = tier {
@@ -816,7 +892,7 @@ pub fn plan_update(
     if fields.display_name.is_empty() {
         fields.display_name = contact::default_display_name(&identities);
     }
-    Ok(diff(current, fields, identities, tags, now))
+    Ok(diff(current, fields, identities, tags, custom_fields, now))
 }
 
 /// The replacement lists of a patch, by the kinds they hold.
@@ -849,6 +925,7 @@ fn diff(
     fields: ContactFields,
     identities: Vec<ContactIdentity>,
     tags: Vec<String>,
+    custom_fields: CustomValues,
     now: time::OffsetDateTime,
 ) -> ContactChange {
     let tags_add = tags
@@ -891,6 +968,7 @@ fn diff(
         restate,
         tags_add,
         tags_remove,
+        custom_fields,
         now,
     }
 }
@@ -1044,9 +1122,14 @@ mod tests {
         clock.expect_now().return_const(OffsetDateTime::UNIX_EPOCH);
         let mut ids = MockIdGenerator::new();
         ids.expect_new_id().returning(Uuid::now_v7);
+        let mut fields = crate::ports::MockCustomFieldRepository::new();
+        fields
+            .expect_definitions_for()
+            .returning(|_, _, _| Ok(Vec::new()));
         ContactService::new(
             Arc::new(repository),
             Arc::new(crate::ports::MockTierRepository::new()),
+            Arc::new(fields),
             Arc::new(clock),
             Arc::new(ids),
         )
@@ -1078,6 +1161,7 @@ mod tests {
             }],
             tags: Vec::new(),
             tier: None,
+            custom_fields: Default::default(),
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -1169,6 +1253,7 @@ mod tests {
                 },
             ],
             tags: Vec::new(),
+            custom_fields: Default::default(),
         };
         let error = service(repository)
             .create(&tenant(), draft, None)
@@ -1195,6 +1280,7 @@ mod tests {
             identities: vec![],
             tags: Vec::new(),
             tier: None,
+            custom_fields: Default::default(),
             version: 3,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -1238,6 +1324,7 @@ mod tests {
             ],
             tags: Vec::new(),
             tier: None,
+            custom_fields: Default::default(),
             version: 4,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -1263,6 +1350,7 @@ mod tests {
             &current,
             &patch,
             None,
+            &[],
             tenant.default_region,
             OffsetDateTime::UNIX_EPOCH,
         )
@@ -1289,6 +1377,7 @@ mod tests {
             identities: vec![],
             tags: Vec::new(),
             tier: None,
+            custom_fields: Default::default(),
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -1306,6 +1395,7 @@ mod tests {
             &current,
             &patch,
             None,
+            &[],
             tenant.default_region,
             OffsetDateTime::UNIX_EPOCH,
         )

@@ -6,6 +6,7 @@
 pub mod auth;
 mod contact_service;
 mod convert;
+mod custom_field_service;
 mod page_token;
 pub mod status;
 mod tenant_service;
@@ -13,5 +14,6 @@ mod tier_service;
 
 pub use auth::{Authenticator, generate_api_key, hash_api_key};
 pub use contact_service::ContactApi;
+pub use custom_field_service::CustomFieldApi;
 pub use tenant_service::TenantApi;
 pub use tier_service::TierApi;

@@ -122,6 +122,9 @@ fn resource_type(entity: crm_domain::Entity) -> &'static str {
         crm_domain::Entity::Tenant => "crm.v1.TenantSettings",
         crm_domain::Entity::Identity => "crm.v1.Identity",
         crm_domain::Entity::Tier => "crm.v1.Tier",
+        crm_domain::Entity::CustomField => "crm.v1.CustomField",
+        crm_domain::Entity::Tab => "crm.v1.Tab",
+        crm_domain::Entity::Section => "crm.v1.Section",
     }
 }
 

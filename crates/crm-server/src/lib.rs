@@ -7,12 +7,16 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crm_domain::DomainError;
+use crm_domain::custom_field_service::CustomFieldService;
 use crm_domain::ports::{SystemClock, UuidV7Ids};
 use crm_domain::service::{ContactService, TenantService};
 use crm_domain::tenant::Tenant;
 use crm_domain::tier_service::TierService;
-use crm_grpc::{Authenticator, ContactApi, TenantApi, TierApi, generate_api_key, hash_api_key};
+use crm_grpc::{
+    Authenticator, ContactApi, CustomFieldApi, TenantApi, TierApi, generate_api_key, hash_api_key,
+};
 use crm_proto::v1::contact_service_server::ContactServiceServer;
+use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
 use crm_proto::v1::tenant_service_server::TenantServiceServer;
 use crm_proto::v1::tier_service_server::TierServiceServer;
 pub use crm_store::{ConnectError, Store, StoreOptions};
@@ -42,6 +46,7 @@ pub struct App {
     contacts: ContactService,
     tenants: TenantService,
     tiers: TierService,
+    fields: CustomFieldService,
 }
 
 impl App {
@@ -53,8 +58,14 @@ impl App {
         let store = Store::connect(database_url, options).await?;
         let clock = Arc::new(SystemClock);
         let ids = Arc::new(UuidV7Ids);
-        let contacts =
-            ContactService::new(store.contacts(), store.tiers(), clock.clone(), ids.clone());
+        let contacts = ContactService::new(
+            store.contacts(),
+            store.tiers(),
+            store.custom_fields(),
+            clock.clone(),
+            ids.clone(),
+        );
+        let fields = CustomFieldService::new(store.custom_fields(), clock.clone(), ids.clone());
         let tiers = TierService::new(store.tiers(), store.contacts(), clock.clone(), ids.clone());
         let tenants = TenantService::new(store.tenants(), clock, ids);
         Ok(App {
@@ -62,6 +73,7 @@ impl App {
             contacts,
             tenants,
             tiers,
+            fields,
         })
     }
 
@@ -105,6 +117,9 @@ impl App {
             .await;
         health.set_serving::<TenantServiceServer<TenantApi>>().await;
         health.set_serving::<TierServiceServer<TierApi>>().await;
+        health
+            .set_serving::<CustomFieldServiceServer<CustomFieldApi>>()
+            .await;
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
         let descriptors = [
@@ -134,6 +149,10 @@ impl App {
             .add_service(reflection_v1alpha)
             .add_service(ContactServiceServer::new(ContactApi::new(
                 self.contacts.clone(),
+                auth.clone(),
+            )))
+            .add_service(CustomFieldServiceServer::new(CustomFieldApi::new(
+                self.fields,
                 auth.clone(),
             )))
             .add_service(TierServiceServer::new(TierApi::new(

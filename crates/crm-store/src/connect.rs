@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use crate::contacts::SeaContactRepository;
+use crate::custom_fields::SeaCustomFieldRepository;
 use crate::tenants::SeaTenantRepository;
 use crate::tiers::SeaTierRepository;
 
@@ -122,6 +123,14 @@ impl Store {
     /// The contact repository.
     pub fn contacts(&self) -> Arc<SeaContactRepository> {
         Arc::new(SeaContactRepository::new(
+            self.db.clone(),
+            self.writer.clone(),
+        ))
+    }
+
+    /// The custom-field and layout repository.
+    pub fn custom_fields(&self) -> Arc<SeaCustomFieldRepository> {
+        Arc::new(SeaCustomFieldRepository::new(
             self.db.clone(),
             self.writer.clone(),
         ))
@@ -239,4 +248,22 @@ pub(crate) async fn begin_write(
         })
         .await
         .map_err(crate::error::storage)
+}
+
+/// Serialises a tenant's ordered-set changes (ranks, positions) inside a
+/// write transaction: on PostgreSQL by locking the tenant's row; SQLite's
+/// IMMEDIATE transaction already holds the database's one write lock.
+pub(crate) async fn lock_tenant(
+    transaction: &sea_orm::DatabaseTransaction,
+    tenant: crm_domain::TenantId,
+) -> Result<(), crm_domain::DomainError> {
+    if transaction.get_database_backend() == DbBackend::Postgres {
+        let mut sql = crate::sql::Sql::new("SELECT id FROM tenants WHERE id = ");
+        sql.bind(tenant.as_uuid()).push(" FOR UPDATE");
+        transaction
+            .query_all_raw(sql.build(DbBackend::Postgres))
+            .await
+            .map_err(crate::error::storage)?;
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use crate::entity::contact::{self, ContactIdentityRow, TIER_JOIN, joined_columns};
 use crate::entity::contact_identity::{self, HolderRow, KeyRow};
+use crate::entity::custom_field::values_to_json;
 use crate::error::{sqlstate, storage};
 use crate::sql::Sql;
 
@@ -264,8 +265,8 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
     let fields = &contact.fields;
     sql.push(
         "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
-         avatar_url, blocked, lifecycle_stage, tier_id, create_request_id, version, \
-         create_time, update_time) VALUES (",
+         avatar_url, blocked, lifecycle_stage, tier_id, custom_values, create_request_id, \
+         version, create_time, update_time) VALUES (",
     );
     sql.bind(contact.tenant_id.as_uuid())
         .push(", ")
@@ -286,6 +287,8 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
         .bind(fields.lifecycle_stage.as_str())
         .push(", ")
         .bind(fields.tier_id.map(|tier| tier.as_uuid()))
+        .push(", ")
+        .bind(values_to_json(&contact.custom_fields))
         .push(", ")
         .bind(request_id.map(str::to_owned))
         .push(", ")
@@ -484,6 +487,8 @@ impl ContactRepository for SeaContactRepository {
             .bind(fields.lifecycle_stage.as_str())
             .push(", tier_id = ")
             .bind(fields.tier_id.map(|tier| tier.as_uuid()))
+            .push(", custom_values = ")
+            .bind(values_to_json(&change.custom_fields))
             .push(", version = ")
             .bind(change.expected_version + 1)
             .push(", update_time = ")

@@ -9,6 +9,7 @@
 
 mod connect;
 mod contacts;
+mod custom_fields;
 mod entity;
 mod error;
 mod sql;
@@ -19,5 +20,6 @@ mod tiers;
 
 pub use connect::{Backend, ConnectError, Store, StoreOptions};
 pub use contacts::SeaContactRepository;
+pub use custom_fields::SeaCustomFieldRepository;
 pub use tenants::SeaTenantRepository;
 pub use tiers::SeaTierRepository;

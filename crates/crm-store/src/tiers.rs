@@ -92,24 +92,6 @@ impl SeaTierRepository {
         self.select(connection, sql).await
     }
 
-    /// Serialises changes to the tenant's set of tiers (PostgreSQL; SQLite's
-    /// IMMEDIATE transaction already does).
-    async fn lock_tier_set(
-        &self,
-        transaction: &DatabaseTransaction,
-        tenant: TenantId,
-    ) -> Result<(), DomainError> {
-        if self.backend == DbBackend::Postgres {
-            let mut sql = Sql::new("SELECT id FROM tenants WHERE id = ");
-            sql.bind(tenant.as_uuid()).push(" FOR UPDATE");
-            transaction
-                .query_all_raw(sql.build(self.backend))
-                .await
-                .map_err(storage)?;
-        }
-        Ok(())
-    }
-
     /// The tier holding a name, for `AlreadyExists`.
     async fn name_holder(&self, tenant: TenantId, name: &str) -> Result<DomainError, DomainError> {
         let mut sql = Sql::new("SELECT id FROM tiers WHERE tenant_id = ");
@@ -159,7 +141,7 @@ fn not_found(id: TierId) -> DomainError {
 impl TierRepository for SeaTierRepository {
     async fn create(&self, tier: &Tier, limit: usize) -> Result<Tier, DomainError> {
         let transaction = crate::connect::begin_write(&self.writer).await?;
-        self.lock_tier_set(&transaction, tier.tenant_id).await?;
+        crate::connect::lock_tenant(&transaction, tier.tenant_id).await?;
         let mut sql = Sql::new(
             "SELECT count(*) AS n, CAST(coalesce(max(priority_rank), 0) AS BIGINT) AS top \
              FROM tiers WHERE tenant_id = ",
@@ -293,7 +275,7 @@ impl TierRepository for SeaTierRepository {
         now: OffsetDateTime,
     ) -> Result<(), DomainError> {
         let transaction = crate::connect::begin_write(&self.writer).await?;
-        self.lock_tier_set(&transaction, tenant).await?;
+        crate::connect::lock_tenant(&transaction, tenant).await?;
         let outcome = async {
             let current = self
                 .read(&transaction, tenant, id)
@@ -392,7 +374,7 @@ impl TierRepository for SeaTierRepository {
         now: OffsetDateTime,
     ) -> Result<Vec<Tier>, DomainError> {
         let transaction = crate::connect::begin_write(&self.writer).await?;
-        self.lock_tier_set(&transaction, tenant).await?;
+        crate::connect::lock_tenant(&transaction, tenant).await?;
         let current = self.read_all(&transaction, tenant).await?;
         let same_set = current.len() == ranks.len()
             && current

@@ -8,10 +8,11 @@ use crm_domain::{Channel, DomainError, FieldViolation, IdentityKind};
 use crm_proto::v1 as pb;
 
 use super::mask::Mask;
-use super::{tier, timestamp};
+use super::{custom_field, tier, timestamp};
+use crm_domain::custom_field::ValueChanges;
 
 /// Fields UpdateContact can change.
-pub(crate) const UPDATABLE: [&str; 13] = [
+pub(crate) const UPDATABLE: [&str; 14] = [
     "display_name",
     "emails",
     "phones",
@@ -25,6 +26,7 @@ pub(crate) const UPDATABLE: [&str; 13] = [
     "lifecycle_stage",
     "tier_id",
     "tags",
+    "custom_fields",
 ];
 
 /// Addresses of a proto contact as domain inputs, each with its request path.
@@ -143,8 +145,16 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
         tier_id,
         tier: _,
         tags,
+        custom_fields,
     } = contact;
     let mut violations = Vec::new();
+    let custom_fields = ValueChanges {
+        replace_all: false,
+        values: custom_field::values(custom_fields, "contact", &mut violations)
+            .into_iter()
+            .map(|(key, value)| (key, Some(value)))
+            .collect(),
+    };
     let tier_id = match tier::optional_tier_id(&tier_id, "contact.tier_id") {
         Ok(tier_id) => tier_id,
         Err(DomainError::InvalidArgument(found)) => {
@@ -178,6 +188,7 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
         },
         identities: inputs,
         tags,
+        custom_fields,
     };
     (draft, violations)
 }
@@ -207,7 +218,26 @@ pub(crate) fn patch(
         tier_id,
         tier: _,
         tags,
+        custom_fields,
     } = contact;
+    // `custom_fields.KEY` paths name one value each; the rest is a plain mask.
+    let (mask, custom_keys) = match mask {
+        Some(prost_types::FieldMask { paths }) if !paths.is_empty() => {
+            let (custom, plain): (Vec<String>, Vec<String>) = paths
+                .into_iter()
+                .partition(|path| path.starts_with("custom_fields."));
+            let keys: Vec<String> = custom
+                .into_iter()
+                .map(|path| path["custom_fields.".len()..].to_owned())
+                .collect();
+            let explicit_nothing = plain.is_empty();
+            (
+                (!explicit_nothing).then_some(prost_types::FieldMask { paths: plain }),
+                Some((keys, explicit_nothing)),
+            )
+        }
+        other => (other, None),
+    };
     let mut implied = Vec::new();
     for (name, set) in [
         ("display_name", !display_name.is_empty()),
@@ -228,8 +258,48 @@ pub(crate) fn patch(
             implied.push(name);
         }
     }
-    let mask = Mask::parse(mask, &UPDATABLE, implied)?;
+    let implied_values = mask.is_none() && custom_keys.is_none() && !custom_fields.is_empty();
+    let mask = match &custom_keys {
+        // Only `custom_fields.KEY` paths: nothing else changes.
+        Some((_, true)) => Mask::parse(None, &UPDATABLE, Vec::new())?,
+        _ => Mask::parse(mask, &UPDATABLE, implied)?,
+    };
     let mut violations = Vec::new();
+    let mut given = custom_field::values(custom_fields, "contact", &mut violations);
+    let custom_fields = if mask.has("custom_fields") {
+        Some(ValueChanges {
+            replace_all: true,
+            values: given
+                .drain(..)
+                .map(|(key, value)| (key, Some(value)))
+                .collect(),
+        })
+    } else if let Some((keys, _)) = custom_keys.filter(|(keys, _)| !keys.is_empty()) {
+        Some(ValueChanges {
+            replace_all: false,
+            values: keys
+                .into_iter()
+                .map(|key| {
+                    let value = given
+                        .iter()
+                        .find(|(given_key, _)| *given_key == key)
+                        .map(|(_, value)| value.clone());
+                    (key, value)
+                })
+                .collect(),
+        })
+    } else if implied_values {
+        // No mask: the keys in the map are set, the others left alone.
+        Some(ValueChanges {
+            replace_all: false,
+            values: given
+                .drain(..)
+                .map(|(key, value)| (key, Some(value)))
+                .collect(),
+        })
+    } else {
+        None
+    };
     let stage = if mask.has("lifecycle_stage") {
         match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
             Ok(Some(stage)) => Some(stage),
@@ -280,6 +350,7 @@ pub(crate) fn patch(
         },
         tier_id,
         tags: mask.has("tags").then_some(tags),
+        custom_fields,
     };
     Ok((patch, violations))
 }
@@ -293,6 +364,7 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         identities,
         tags,
         tier: badge,
+        custom_fields,
         version: _,
         create_time,
         update_time,
@@ -350,6 +422,7 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         tier_id: tier_id.map(|id| id.to_string()).unwrap_or_default(),
         tier: badge.as_ref().map(tier::summary),
         tags: tags.clone(),
+        custom_fields: custom_field::values_to_proto(custom_fields),
     }
 }
 

@@ -3,6 +3,7 @@
 //! what it means.
 
 pub(crate) mod contact;
+pub(crate) mod custom_field;
 pub(crate) mod mask;
 pub(crate) mod tier;
 

@@ -17,7 +17,7 @@ pub(crate) fn joined_columns(backend: DbBackend) -> &'static str {
         DbBackend::Postgres => concat!(
             "c.tenant_id, c.id, c.display_name, c.city, c.country, \
              c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-             c.create_time, c.update_time, ",
+             c.create_time, c.update_time, c.custom_values, ",
             "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
              t.first_response_seconds AS tier_first_response, \
              t.resolution_seconds AS tier_resolution, ",
@@ -30,7 +30,7 @@ pub(crate) fn joined_columns(backend: DbBackend) -> &'static str {
         _ => concat!(
             "c.tenant_id, c.id, c.display_name, c.city, c.country, \
              c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-             c.create_time, c.update_time, ",
+             c.create_time, c.update_time, c.custom_values, ",
             "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
              t.first_response_seconds AS tier_first_response, \
              t.resolution_seconds AS tier_resolution, ",
@@ -63,6 +63,7 @@ pub(crate) struct ContactIdentityRow {
     pub version: i64,
     pub create_time: OffsetDateTime,
     pub update_time: OffsetDateTime,
+    pub custom_values: String,
     pub tier_name: Option<String>,
     pub tier_color: Option<String>,
     pub tier_rank: Option<i32>,
@@ -135,6 +136,9 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
                         identities: Vec::new(),
                         tags,
                         tier,
+                        custom_fields: crate::entity::custom_field::values_from_json(
+                            &row.custom_values,
+                        )?,
                         version: row.version,
                         create_time: row.create_time,
                         update_time: row.update_time,

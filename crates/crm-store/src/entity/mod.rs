@@ -3,5 +3,6 @@
 
 pub(crate) mod contact;
 pub(crate) mod contact_identity;
+pub(crate) mod custom_field;
 pub(crate) mod tenant;
 pub(crate) mod tier;

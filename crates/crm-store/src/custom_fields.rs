@@ -1,0 +1,1022 @@
+//! `CustomFieldRepository` on sea-orm: definitions, the form layout, and
+//! the bulk operations on record values that deleting or retyping a field
+//! needs. Positions run 0..n per list without gaps; every change to them
+//! takes the tenant lock (see `connect::lock_tenant`).
+
+use async_trait::async_trait;
+use crm_domain::custom_field::{FieldDefinition, FieldEntity};
+use crm_domain::layout::{LayoutParts, Section, Tab};
+use crm_domain::ports::{CustomFieldRepository, DefinitionsFor};
+use crm_domain::{DomainError, Entity, FieldId, SectionId, TabId, TenantId};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::connect::{begin_write, lock_tenant};
+use crate::entity::custom_field::{
+    FIELD_COLUMNS, FieldRow, SECTION_COLUMNS, SectionRow, TAB_COLUMNS, TabRow, default_json,
+    options_json, validation_json,
+};
+use crate::error::storage;
+use crate::sql::Sql;
+
+/// Custom fields and layouts in SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SeaCustomFieldRepository {
+    db: DatabaseConnection,
+    writer: DatabaseConnection,
+    backend: DbBackend,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct NumberRow {
+    n: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct IdRow {
+    id: Uuid,
+}
+
+/// The table holding an entity's records and their `custom_values`.
+fn records_table(entity: FieldEntity) -> &'static str {
+    match entity {
+        FieldEntity::Contact => "contacts",
+        FieldEntity::Organization => "organizations",
+    }
+}
+
+fn not_found(entity: Entity, id: impl ToString) -> DomainError {
+    DomainError::NotFound {
+        entity,
+        id: id.to_string(),
+    }
+}
+
+fn stale(entity: Entity, id: impl ToString) -> DomainError {
+    DomainError::Stale {
+        entity,
+        id: id.to_string(),
+    }
+}
+
+async fn finish<T>(
+    transaction: DatabaseTransaction,
+    outcome: Result<T, DomainError>,
+) -> Result<T, DomainError> {
+    match outcome {
+        Ok(value) => {
+            transaction.commit().await.map_err(storage)?;
+            Ok(value)
+        }
+        Err(error) => {
+            transaction.rollback().await.map_err(storage)?;
+            Err(error)
+        }
+    }
+}
+
+impl SeaCustomFieldRepository {
+    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+        let backend = db.get_database_backend();
+        Self {
+            db,
+            writer,
+            backend,
+        }
+    }
+
+    async fn fields<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        sql: Sql,
+    ) -> Result<Vec<FieldDefinition>, DomainError> {
+        connection
+            .query_all_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?
+            .iter()
+            .map(|row| {
+                FieldRow::from_query_result(row, "")
+                    .map_err(storage)
+                    .and_then(FieldRow::into_domain)
+            })
+            .collect()
+    }
+
+    async fn field<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        id: FieldId,
+    ) -> Result<Option<FieldDefinition>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(FIELD_COLUMNS)
+            .push(" FROM custom_fields WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(id.as_uuid());
+        Ok(self.fields(connection, sql).await?.into_iter().next())
+    }
+
+    async fn tabs<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        entity: FieldEntity,
+    ) -> Result<Vec<Tab>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(TAB_COLUMNS)
+            .push(" FROM layout_tabs WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND entity = ")
+            .bind(entity.as_str())
+            .push(" ORDER BY position, id");
+        connection
+            .query_all_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?
+            .iter()
+            .map(|row| {
+                TabRow::from_query_result(row, "")
+                    .map_err(storage)
+                    .and_then(TabRow::into_domain)
+            })
+            .collect()
+    }
+
+    async fn tab<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        id: TabId,
+    ) -> Result<Option<Tab>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(TAB_COLUMNS)
+            .push(" FROM layout_tabs WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(id.as_uuid());
+        connection
+            .query_one_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?
+            .map(|row| {
+                TabRow::from_query_result(&row, "")
+                    .map_err(storage)
+                    .and_then(TabRow::into_domain)
+            })
+            .transpose()
+    }
+
+    async fn sections<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        sql: Sql,
+    ) -> Result<Vec<Section>, DomainError> {
+        connection
+            .query_all_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?
+            .iter()
+            .map(|row| {
+                SectionRow::from_query_result(row, "")
+                    .map_err(storage)
+                    .map(SectionRow::into_domain)
+            })
+            .collect()
+    }
+
+    async fn section<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        id: SectionId,
+    ) -> Result<Option<Section>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(SECTION_COLUMNS)
+            .push(" FROM layout_sections WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(id.as_uuid());
+        Ok(self.sections(connection, sql).await?.into_iter().next())
+    }
+
+    async fn sections_in<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        tab: TabId,
+    ) -> Result<Vec<Section>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(SECTION_COLUMNS)
+            .push(" FROM layout_sections WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND tab_id = ")
+            .bind(tab.as_uuid())
+            .push(" ORDER BY position, id");
+        self.sections(connection, sql).await
+    }
+
+    async fn number<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        sql: Sql,
+    ) -> Result<i64, DomainError> {
+        Ok(connection
+            .query_one_raw(sql.build(self.backend))
+            .await
+            .map_err(storage)?
+            .map(|row| NumberRow::from_query_result(&row, "").map_err(storage))
+            .transpose()?
+            .map_or(0, |row| row.n))
+    }
+
+    async fn execute(
+        &self,
+        transaction: &DatabaseTransaction,
+        sql: Sql,
+    ) -> Result<u64, DomainError> {
+        transaction
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map(|result| result.rows_affected())
+            .map_err(storage)
+    }
+
+    /// Whether `section` is a section of a tab of `entity`.
+    async fn section_of_entity<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        section: SectionId,
+        entity: FieldEntity,
+    ) -> Result<bool, DomainError> {
+        let mut sql = Sql::new(
+            "SELECT count(*) AS n FROM layout_sections s JOIN layout_tabs t \
+             ON t.tenant_id = s.tenant_id AND t.id = s.tab_id WHERE s.tenant_id = ",
+        );
+        sql.bind(tenant.as_uuid())
+            .push(" AND s.id = ")
+            .bind(section.as_uuid())
+            .push(" AND t.entity = ")
+            .bind(entity.as_str());
+        Ok(self.number(connection, sql).await? > 0)
+    }
+
+    /// `WHERE`-clause part: fields of one entity in one section (or none).
+    fn in_section(
+        sql: &mut Sql,
+        tenant: TenantId,
+        entity: FieldEntity,
+        section: Option<SectionId>,
+    ) {
+        sql.push(" WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND entity = ")
+            .bind(entity.as_str())
+            .push(" AND section_id IS NOT DISTINCT FROM ")
+            .bind(section.map(|section| section.as_uuid()));
+    }
+
+    /// Whether any record of `entity` holds a value for `key`.
+    async fn values_exist<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        entity: FieldEntity,
+        key: &str,
+    ) -> Result<bool, DomainError> {
+        let mut sql = Sql::new("SELECT count(*) AS n FROM ");
+        sql.push(records_table(entity))
+            .push(" WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND ");
+        self.push_has_key(&mut sql, key);
+        Ok(self.number(connection, sql).await? > 0)
+    }
+
+    fn push_has_key(&self, sql: &mut Sql, key: &str) {
+        match self.backend {
+            DbBackend::Postgres => {
+                sql.push("jsonb_exists(custom_values::jsonb, ")
+                    .bind(key.to_owned())
+                    .push(")");
+            }
+            _ => {
+                sql.push("json_extract(custom_values, ")
+                    .bind(json_path(key))
+                    .push(") IS NOT NULL");
+            }
+        }
+    }
+}
+
+/// The SQLite JSON path of a top-level key.
+fn json_path(key: &str) -> String {
+    format!("$.\"{key}\"")
+}
+
+#[async_trait]
+impl CustomFieldRepository for SeaCustomFieldRepository {
+    async fn create_field(
+        &self,
+        field: &FieldDefinition,
+        limit: usize,
+    ) -> Result<FieldDefinition, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, field.tenant_id).await?;
+        let outcome = async {
+            let mut sql = Sql::new("SELECT count(*) AS n FROM custom_fields WHERE tenant_id = ");
+            sql.bind(field.tenant_id.as_uuid())
+                .push(" AND entity = ")
+                .bind(field.entity.as_str());
+            if usize::try_from(self.number(&transaction, sql).await?).unwrap_or(usize::MAX) >= limit
+            {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "a tenant may define at most {limit} custom fields per record type"
+                )));
+            }
+            if let Some(section) = field.section_id
+                && !self
+                    .section_of_entity(&transaction, field.tenant_id, section, field.entity)
+                    .await?
+            {
+                return Err(DomainError::invalid(
+                    "field.section_id",
+                    format!("no section {section} in this record type's layout"),
+                ));
+            }
+            let mut sql = Sql::new("SELECT count(*) AS n FROM custom_fields");
+            Self::in_section(&mut sql, field.tenant_id, field.entity, field.section_id);
+            let position = self.number(&transaction, sql).await?;
+            let spec = &field.spec;
+            let mut sql = Sql::new("INSERT INTO custom_fields (");
+            sql.push(FIELD_COLUMNS)
+                .push(") VALUES (")
+                .bind(field.tenant_id.as_uuid())
+                .push(", ")
+                .bind(field.id.as_uuid())
+                .push(", ")
+                .bind(field.entity.as_str())
+                .push(", ")
+                .bind(field.key.clone())
+                .push(", ")
+                .bind(spec.display_name.clone())
+                .push(", ")
+                .bind(spec.description.clone())
+                .push(", ")
+                .bind(spec.field_type.as_str())
+                .push(", ")
+                .bind(spec.required)
+                .push(", ")
+                .bind(default_json(spec.default.as_ref()))
+                .push(", ")
+                .bind(validation_json(&spec.validation))
+                .push(", ")
+                .bind(options_json(&spec.options))
+                .push(", ")
+                .bind(field.section_id.map(|section| section.as_uuid()))
+                .push(", ")
+                .bind(position)
+                .push(", ")
+                .bind(field.version)
+                .push(", ")
+                .bind(field.create_time)
+                .push(", ")
+                .bind(field.update_time)
+                .push(") ON CONFLICT (tenant_id, entity, key) DO NOTHING");
+            if self.execute(&transaction, sql).await? == 0 {
+                let mut sql = Sql::new("SELECT id FROM custom_fields WHERE tenant_id = ");
+                sql.bind(field.tenant_id.as_uuid())
+                    .push(" AND entity = ")
+                    .bind(field.entity.as_str())
+                    .push(" AND key = ")
+                    .bind(field.key.clone());
+                let holder = transaction
+                    .query_one_raw(sql.build(self.backend))
+                    .await
+                    .map_err(storage)?
+                    .map(|row| IdRow::from_query_result(&row, "").map_err(storage))
+                    .transpose()?;
+                return Err(DomainError::AlreadyExists {
+                    entity: Entity::CustomField,
+                    field: "field.key".to_owned(),
+                    value: field.key.clone(),
+                    holder: holder.map(|row| row.id.to_string()).unwrap_or_default(),
+                });
+            }
+            Ok(FieldDefinition {
+                position: u32::try_from(position).unwrap_or(0),
+                ..field.clone()
+            })
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn get_field(
+        &self,
+        tenant: TenantId,
+        id: FieldId,
+    ) -> Result<Option<FieldDefinition>, DomainError> {
+        self.field(&self.db, tenant, id).await
+    }
+
+    async fn list_fields(
+        &self,
+        tenant: TenantId,
+        entity: FieldEntity,
+        after: Option<FieldId>,
+        limit: u32,
+    ) -> Result<Vec<FieldDefinition>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(FIELD_COLUMNS)
+            .push(" FROM custom_fields WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND entity = ")
+            .bind(entity.as_str());
+        if let Some(after) = after {
+            sql.push(" AND id > ").bind(after.as_uuid());
+        }
+        sql.push(" ORDER BY id LIMIT ").bind(i64::from(limit));
+        self.fields(&self.db, sql).await
+    }
+
+    async fn definitions_for(
+        &self,
+        tenant: TenantId,
+        entity: FieldEntity,
+        wanted: DefinitionsFor,
+    ) -> Result<Vec<FieldDefinition>, DomainError> {
+        let (keys, required, defaults) = match wanted {
+            DefinitionsFor::Keys(keys) => (keys, false, false),
+            DefinitionsFor::KeysAndRequired(keys) => (keys, true, false),
+            DefinitionsFor::Create(keys) => (keys, true, true),
+            DefinitionsFor::Defaults => (Vec::new(), false, true),
+        };
+        if keys.is_empty() && !required && !defaults {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT ");
+        sql.push(FIELD_COLUMNS)
+            .push(" FROM custom_fields WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND entity = ")
+            .bind(entity.as_str())
+            .push(" AND (1 = 0");
+        if !keys.is_empty() {
+            sql.push(" OR key IN (");
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(key);
+            }
+            sql.push(")");
+        }
+        if required {
+            sql.push(" OR required = ").bind(true);
+        }
+        if defaults {
+            sql.push(" OR default_value IS NOT NULL");
+        }
+        sql.push(")");
+        self.fields(&self.db, sql).await
+    }
+
+    async fn update_field(
+        &self,
+        field: &FieldDefinition,
+        expected_version: i64,
+        type_changed: bool,
+    ) -> Result<FieldDefinition, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        let outcome = async {
+            let current = self
+                .field(&transaction, field.tenant_id, field.id)
+                .await?
+                .ok_or_else(|| not_found(Entity::CustomField, field.id))?;
+            if current.version != expected_version {
+                return Err(stale(Entity::CustomField, field.id));
+            }
+            if type_changed
+                && self
+                    .values_exist(&transaction, field.tenant_id, field.entity, &field.key)
+                    .await?
+            {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "records hold values of {:?}; its type can change only while none does",
+                    field.key
+                )));
+            }
+            let spec = &field.spec;
+            let mut sql = Sql::new("UPDATE custom_fields SET display_name = ");
+            sql.bind(spec.display_name.clone())
+                .push(", description = ")
+                .bind(spec.description.clone())
+                .push(", field_type = ")
+                .bind(spec.field_type.as_str())
+                .push(", required = ")
+                .bind(spec.required)
+                .push(", default_value = ")
+                .bind(default_json(spec.default.as_ref()))
+                .push(", validation = ")
+                .bind(validation_json(&spec.validation))
+                .push(", options = ")
+                .bind(options_json(&spec.options))
+                .push(", version = ")
+                .bind(expected_version + 1)
+                .push(", update_time = ")
+                .bind(field.update_time)
+                .push(" WHERE tenant_id = ")
+                .bind(field.tenant_id.as_uuid())
+                .push(" AND id = ")
+                .bind(field.id.as_uuid())
+                .push(" AND version = ")
+                .bind(expected_version);
+            if self.execute(&transaction, sql).await? == 0 {
+                return Err(stale(Entity::CustomField, field.id));
+            }
+            self.field(&transaction, field.tenant_id, field.id)
+                .await?
+                .ok_or_else(|| not_found(Entity::CustomField, field.id))
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn delete_field(
+        &self,
+        tenant: TenantId,
+        id: FieldId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, tenant).await?;
+        let outcome = async {
+            let field = self
+                .field(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::CustomField, id))?;
+            if expected_version.is_some_and(|version| version != field.version) {
+                return Err(stale(Entity::CustomField, id));
+            }
+            // Strip the key from every record that holds it.
+            let mut sql = Sql::new("UPDATE ");
+            sql.push(records_table(field.entity))
+                .push(" SET custom_values = ");
+            match self.backend {
+                DbBackend::Postgres => {
+                    sql.push("(custom_values::jsonb - ")
+                        .bind(field.key.clone())
+                        .push(")::text");
+                }
+                _ => {
+                    sql.push("json_remove(custom_values, ")
+                        .bind(json_path(&field.key))
+                        .push(")");
+                }
+            }
+            sql.push(" WHERE tenant_id = ")
+                .bind(tenant.as_uuid())
+                .push(" AND ");
+            self.push_has_key(&mut sql, &field.key);
+            self.execute(&transaction, sql).await?;
+            let mut sql = Sql::new("DELETE FROM custom_fields WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND id = ")
+                .bind(id.as_uuid());
+            self.execute(&transaction, sql).await?;
+            let mut sql = Sql::new("UPDATE custom_fields SET position = position - 1");
+            Self::in_section(&mut sql, tenant, field.entity, field.section_id);
+            sql.push(" AND position > ").bind(i64::from(field.position));
+            self.execute(&transaction, sql).await?;
+            Ok(())
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn move_field(
+        &self,
+        tenant: TenantId,
+        id: FieldId,
+        section: Option<SectionId>,
+        position: u32,
+        now: OffsetDateTime,
+    ) -> Result<FieldDefinition, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, tenant).await?;
+        let outcome = async {
+            let field = self
+                .field(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::CustomField, id))?;
+            if let Some(section) = section
+                && !self
+                    .section_of_entity(&transaction, tenant, section, field.entity)
+                    .await?
+            {
+                return Err(DomainError::invalid(
+                    "section_id",
+                    format!("no section {section} in this record type's layout"),
+                ));
+            }
+            // Out of the old list, closing the gap...
+            let mut sql = Sql::new("UPDATE custom_fields SET position = position - 1");
+            Self::in_section(&mut sql, tenant, field.entity, field.section_id);
+            sql.push(" AND position > ").bind(i64::from(field.position));
+            self.execute(&transaction, sql).await?;
+            // ...and into the new one, making room.
+            let mut sql = Sql::new("SELECT count(*) AS n FROM custom_fields");
+            Self::in_section(&mut sql, tenant, field.entity, section);
+            sql.push(" AND id <> ").bind(id.as_uuid());
+            let len = self.number(&transaction, sql).await?;
+            let position = i64::from(position).min(len);
+            let mut sql = Sql::new("UPDATE custom_fields SET position = position + 1");
+            Self::in_section(&mut sql, tenant, field.entity, section);
+            sql.push(" AND id <> ")
+                .bind(id.as_uuid())
+                .push(" AND position >= ")
+                .bind(position);
+            self.execute(&transaction, sql).await?;
+            let mut sql = Sql::new("UPDATE custom_fields SET section_id = ");
+            sql.bind(section.map(|section| section.as_uuid()))
+                .push(", position = ")
+                .bind(position)
+                .push(", version = version + 1, update_time = ")
+                .bind(now)
+                .push(" WHERE tenant_id = ")
+                .bind(tenant.as_uuid())
+                .push(" AND id = ")
+                .bind(id.as_uuid());
+            self.execute(&transaction, sql).await?;
+            self.field(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::CustomField, id))
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn layout(
+        &self,
+        tenant: TenantId,
+        entity: FieldEntity,
+    ) -> Result<LayoutParts, DomainError> {
+        let tabs = self.tabs(&self.db, tenant, entity).await?;
+        let mut sql = Sql::new("SELECT ");
+        sql.push(
+            "s.tenant_id, s.id, s.tab_id, s.name, s.position, s.version, s.create_time, \
+             s.update_time FROM layout_sections s JOIN layout_tabs t \
+             ON t.tenant_id = s.tenant_id AND t.id = s.tab_id WHERE s.tenant_id = ",
+        )
+        .bind(tenant.as_uuid())
+        .push(" AND t.entity = ")
+        .bind(entity.as_str());
+        let sections = self.sections(&self.db, sql).await?;
+        let mut sql = Sql::new("SELECT ");
+        sql.push(FIELD_COLUMNS)
+            .push(" FROM custom_fields WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND entity = ")
+            .bind(entity.as_str());
+        let fields = self.fields(&self.db, sql).await?;
+        Ok(LayoutParts {
+            tabs,
+            sections,
+            fields,
+        })
+    }
+
+    async fn create_tab(&self, tab: &Tab, limit: usize) -> Result<Tab, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, tab.tenant_id).await?;
+        let outcome = async {
+            let existing = self.tabs(&transaction, tab.tenant_id, tab.entity).await?;
+            if existing.len() >= limit {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "a record form may have at most {limit} tabs"
+                )));
+            }
+            let position = u32::try_from(existing.len()).unwrap_or(u32::MAX);
+            let mut sql = Sql::new("INSERT INTO layout_tabs (");
+            sql.push(TAB_COLUMNS)
+                .push(") VALUES (")
+                .bind(tab.tenant_id.as_uuid())
+                .push(", ")
+                .bind(tab.id.as_uuid())
+                .push(", ")
+                .bind(tab.entity.as_str())
+                .push(", ")
+                .bind(tab.name.clone())
+                .push(", ")
+                .bind(i64::from(position))
+                .push(", ")
+                .bind(tab.version)
+                .push(", ")
+                .bind(tab.create_time)
+                .push(", ")
+                .bind(tab.update_time)
+                .push(")");
+            self.execute(&transaction, sql).await?;
+            Ok(Tab {
+                position,
+                ..tab.clone()
+            })
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn rename_tab(
+        &self,
+        tenant: TenantId,
+        id: TabId,
+        name: &str,
+        expected_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<Tab, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        let outcome = async {
+            let current = self
+                .tab(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::Tab, id))?;
+            if expected_version.is_some_and(|version| version != current.version) {
+                return Err(stale(Entity::Tab, id));
+            }
+            let mut sql = Sql::new("UPDATE layout_tabs SET name = ");
+            sql.bind(name.to_owned())
+                .push(", version = version + 1, update_time = ")
+                .bind(now)
+                .push(" WHERE tenant_id = ")
+                .bind(tenant.as_uuid())
+                .push(" AND id = ")
+                .bind(id.as_uuid());
+            self.execute(&transaction, sql).await?;
+            self.tab(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::Tab, id))
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn delete_tab(&self, tenant: TenantId, id: TabId) -> Result<(), DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, tenant).await?;
+        let outcome = async {
+            let tab = self
+                .tab(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::Tab, id))?;
+            let sections = self.sections_in(&transaction, tenant, id).await?;
+            if !sections.is_empty() {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "the tab holds {} sections; delete or move them first",
+                    sections.len()
+                )));
+            }
+            let mut sql = Sql::new("DELETE FROM layout_tabs WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND id = ")
+                .bind(id.as_uuid());
+            self.execute(&transaction, sql).await?;
+            let mut sql =
+                Sql::new("UPDATE layout_tabs SET position = position - 1 WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND entity = ")
+                .bind(tab.entity.as_str())
+                .push(" AND position > ")
+                .bind(i64::from(tab.position));
+            self.execute(&transaction, sql).await?;
+            Ok(())
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn reorder_tabs(
+        &self,
+        tenant: TenantId,
+        entity: FieldEntity,
+        order: &[TabId],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Tab>, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, tenant).await?;
+        let outcome = async {
+            let current = self.tabs(&transaction, tenant, entity).await?;
+            if current.len() != order.len() || current.iter().any(|tab| !order.contains(&tab.id)) {
+                return Err(stale(Entity::Tab, "order"));
+            }
+            for (position, id) in order.iter().enumerate() {
+                let position = i64::try_from(position).unwrap_or(i64::MAX);
+                if current
+                    .iter()
+                    .any(|tab| tab.id == *id && i64::from(tab.position) != position)
+                {
+                    let mut sql = Sql::new("UPDATE layout_tabs SET position = ");
+                    sql.bind(position)
+                        .push(", version = version + 1, update_time = ")
+                        .bind(now)
+                        .push(" WHERE tenant_id = ")
+                        .bind(tenant.as_uuid())
+                        .push(" AND id = ")
+                        .bind(id.as_uuid());
+                    self.execute(&transaction, sql).await?;
+                }
+            }
+            self.tabs(&transaction, tenant, entity).await
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn create_section(
+        &self,
+        section: &Section,
+        limit: usize,
+    ) -> Result<Section, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, section.tenant_id).await?;
+        let outcome = async {
+            if self
+                .tab(&transaction, section.tenant_id, section.tab_id)
+                .await?
+                .is_none()
+            {
+                return Err(DomainError::invalid(
+                    "tab_id",
+                    format!("no tab {}", section.tab_id),
+                ));
+            }
+            let existing = self
+                .sections_in(&transaction, section.tenant_id, section.tab_id)
+                .await?;
+            if existing.len() >= limit {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "a tab may hold at most {limit} sections"
+                )));
+            }
+            let position = u32::try_from(existing.len()).unwrap_or(u32::MAX);
+            let mut sql = Sql::new("INSERT INTO layout_sections (");
+            sql.push(SECTION_COLUMNS)
+                .push(") VALUES (")
+                .bind(section.tenant_id.as_uuid())
+                .push(", ")
+                .bind(section.id.as_uuid())
+                .push(", ")
+                .bind(section.tab_id.as_uuid())
+                .push(", ")
+                .bind(section.name.clone())
+                .push(", ")
+                .bind(i64::from(position))
+                .push(", ")
+                .bind(section.version)
+                .push(", ")
+                .bind(section.create_time)
+                .push(", ")
+                .bind(section.update_time)
+                .push(")");
+            self.execute(&transaction, sql).await?;
+            Ok(Section {
+                position,
+                ..section.clone()
+            })
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn rename_section(
+        &self,
+        tenant: TenantId,
+        id: SectionId,
+        name: &str,
+        expected_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<Section, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        let outcome = async {
+            let current = self
+                .section(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::Section, id))?;
+            if expected_version.is_some_and(|version| version != current.version) {
+                return Err(stale(Entity::Section, id));
+            }
+            let mut sql = Sql::new("UPDATE layout_sections SET name = ");
+            sql.bind(name.to_owned())
+                .push(", version = version + 1, update_time = ")
+                .bind(now)
+                .push(" WHERE tenant_id = ")
+                .bind(tenant.as_uuid())
+                .push(" AND id = ")
+                .bind(id.as_uuid());
+            self.execute(&transaction, sql).await?;
+            self.section(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::Section, id))
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn delete_section(&self, tenant: TenantId, id: SectionId) -> Result<(), DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, tenant).await?;
+        let outcome = async {
+            let section = self
+                .section(&transaction, tenant, id)
+                .await?
+                .ok_or_else(|| not_found(Entity::Section, id))?;
+            let mut sql = Sql::new("SELECT count(*) AS n FROM custom_fields WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND section_id = ")
+                .bind(id.as_uuid());
+            let held = self.number(&transaction, sql).await?;
+            if held > 0 {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "the section holds {held} fields; move or delete them first"
+                )));
+            }
+            let mut sql = Sql::new("DELETE FROM layout_sections WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND id = ")
+                .bind(id.as_uuid());
+            self.execute(&transaction, sql).await?;
+            let mut sql =
+                Sql::new("UPDATE layout_sections SET position = position - 1 WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND tab_id = ")
+                .bind(section.tab_id.as_uuid())
+                .push(" AND position > ")
+                .bind(i64::from(section.position));
+            self.execute(&transaction, sql).await?;
+            Ok(())
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn sections_of(
+        &self,
+        tenant: TenantId,
+        tab: TabId,
+    ) -> Result<Option<Vec<SectionId>>, DomainError> {
+        if self.tab(&self.db, tenant, tab).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.sections_in(&self.db, tenant, tab)
+                .await?
+                .into_iter()
+                .map(|section| section.id)
+                .collect(),
+        ))
+    }
+
+    async fn reorder_sections(
+        &self,
+        tenant: TenantId,
+        tab: TabId,
+        order: &[SectionId],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Section>, DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        lock_tenant(&transaction, tenant).await?;
+        let outcome = async {
+            let current = self.sections_in(&transaction, tenant, tab).await?;
+            if current.len() != order.len()
+                || current.iter().any(|section| !order.contains(&section.id))
+            {
+                return Err(stale(Entity::Section, "order"));
+            }
+            for (position, id) in order.iter().enumerate() {
+                let position = i64::try_from(position).unwrap_or(i64::MAX);
+                if current
+                    .iter()
+                    .any(|section| section.id == *id && i64::from(section.position) != position)
+                {
+                    let mut sql = Sql::new("UPDATE layout_sections SET position = ");
+                    sql.bind(position)
+                        .push(", version = version + 1, update_time = ")
+                        .bind(now)
+                        .push(" WHERE tenant_id = ")
+                        .bind(tenant.as_uuid())
+                        .push(" AND id = ")
+                        .bind(id.as_uuid());
+                    self.execute(&transaction, sql).await?;
+                }
+            }
+            self.sections_in(&transaction, tenant, tab).await
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+}
