@@ -14,6 +14,7 @@
 
 mod direct;
 mod load;
+mod records;
 mod seed;
 mod server;
 
@@ -27,6 +28,9 @@ pub enum Backend {
     /// PostgreSQL, production.
     Postgres,
 }
+
+/// Callers of the record case (GetContact / UpdateContact on a wide contact).
+const RECORD_CALLERS: usize = 16;
 
 /// What a run does, from the command line.
 #[derive(Debug, Clone)]
@@ -157,6 +161,13 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             let sql = direct::drive(&database.url, backend, tenant.id, &run).await?;
             rows.push((callers, service, sql, rss));
         }
+        let record_run = load::Run {
+            callers: RECORD_CALLERS,
+            known: contacts,
+            duration: Duration::from_secs(options.seconds),
+            warmup: Duration::from_secs(options.warmup),
+        };
+        let record_case = records::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let peak = crmd.peak_rss_kib();
         crmd.stop();
         println!(
@@ -177,6 +188,30 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
                 100.0 * service.rate() / sql.rate().max(1.0),
                 *rss as f64 / 1024.0,
             );
+        }
+        println!(
+            "\nA contact with {} custom-field values, {RECORD_CALLERS} callers:",
+            records::VALUES
+        );
+        println!(
+            "{:>14} | {:>10} {:>8} {:>8} {:>6}",
+            "call", "calls/s", "p50 ms", "p99 ms", "errors"
+        );
+        for (name, measured) in [
+            ("GetContact", &record_case.get),
+            ("UpdateContact", &record_case.update),
+        ] {
+            println!(
+                "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}",
+                name,
+                measured.rate(),
+                measured.percentile_ms(50.0),
+                measured.percentile_ms(99.0),
+                measured.errors
+            );
+            if let Some(error) = &measured.first_error {
+                println!("first {name} error: {error}");
+            }
         }
         println!("peak server RSS (VmHWM): {:.1} MiB", peak as f64 / 1024.0);
         if let Some(first_error) = rows.iter().find_map(|(_, service, _, _)| service.first_error.clone()) {
