@@ -14,6 +14,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_contacts;
 mod m0002_tiers_tags;
 mod m0003_custom_fields;
+mod m0004_organizations;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_contacts::Migration),
             Box::new(m0002_tiers_tags::Migration),
             Box::new(m0003_custom_fields::Migration),
+            Box::new(m0004_organizations::Migration),
         ]
     }
 }

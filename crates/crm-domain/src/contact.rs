@@ -107,6 +107,8 @@ pub struct ContactFields {
     pub lifecycle_stage: LifecycleStage,
     /// The customer tier, if any.
     pub tier_id: Option<TierId>,
+    /// The organization it belongs to, and how it came to.
+    pub affiliation: crate::organization::Affiliation,
 }
 
 /// A stored contact.

@@ -21,6 +21,8 @@ pub enum Entity {
     Tab,
     /// A section of a record form.
     Section,
+    /// An organization.
+    Organization,
 }
 
 impl Entity {
@@ -34,6 +36,7 @@ impl Entity {
             Entity::CustomField => "custom field",
             Entity::Tab => "tab",
             Entity::Section => "section",
+            Entity::Organization => "organization",
         }
     }
 }

@@ -60,3 +60,7 @@ id_type!(
     /// A section of a custom-field layout tab.
     SectionId
 );
+id_type!(
+    /// An organization: a company contacts belong to.
+    OrganizationId
+);

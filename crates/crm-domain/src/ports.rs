@@ -13,8 +13,9 @@ use uuid::Uuid;
 use crate::contact::{Contact, ContactFields, ContactIdentity, IdentityKey};
 use crate::custom_field::{CustomValues, FieldDefinition, FieldEntity};
 use crate::error::DomainError;
-use crate::ids::{ContactId, FieldId, SectionId, TabId, TenantId, TierId};
+use crate::ids::{ContactId, FieldId, OrganizationId, SectionId, TabId, TenantId, TierId};
 use crate::layout::{LayoutParts, Section, Tab};
+use crate::organization::Organization;
 use crate::tenant::Tenant;
 use crate::tier::{Tier, TierBadge};
 
@@ -147,8 +148,9 @@ pub trait ContactRepository: Send + Sync {
     async fn create_resolved(&self, contact: &Contact) -> Result<ResolvedCreate, DomainError>;
 
     /// Attaches identities to an existing contact, skipping any that another
-    /// contact holds by now, and returns the contact after it. Bumps the
-    /// version only when something was attached.
+    /// contact holds by now, and returns the contact after it; with `link`,
+    /// also links the contact to that organization if it still has no
+    /// affiliation at all. Bumps the version only when something changed.
     ///
     /// # Errors
     /// `NotFound` when the contact is gone; `Unavailable`; `Internal`.
@@ -157,6 +159,7 @@ pub trait ContactRepository: Send + Sync {
         tenant: TenantId,
         id: ContactId,
         identities: &[ContactIdentity],
+        link: Option<OrganizationId>,
         now: OffsetDateTime,
     ) -> Result<Contact, DomainError>;
 }
@@ -166,6 +169,8 @@ pub trait ContactRepository: Send + Sync {
 pub struct ContactFilter {
     /// Only contacts with this (normalised) tag.
     pub tag: Option<String>,
+    /// Only members of this organization.
+    pub organization: Option<OrganizationId>,
 }
 
 /// What deleting a tier does to the contacts on it.
@@ -446,6 +451,80 @@ pub trait CustomFieldRepository: Send + Sync {
         order: &[SectionId],
         now: OffsetDateTime,
     ) -> Result<Vec<Section>, DomainError>;
+}
+
+/// Storage of organizations and their domains.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait OrganizationRepository: Send + Sync {
+    /// Inserts an organization with its domains, then links the
+    /// unaffiliated contacts with an email at any of `link_domains`, all in
+    /// one transaction. Returns it as stored.
+    ///
+    /// # Errors
+    /// `AlreadyExists` (a domain another organization owns, naming it);
+    /// `Unavailable`; `Internal`.
+    async fn create(
+        &self,
+        organization: &Organization,
+        link_domains: &[String],
+    ) -> Result<Organization, DomainError>;
+
+    /// Reads one organization with its member count.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn get(
+        &self,
+        tenant: TenantId,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, DomainError>;
+
+    /// Up to `limit` organizations with ids after `after`, by id.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        after: Option<OrganizationId>,
+        limit: u32,
+    ) -> Result<Vec<Organization>, DomainError>;
+
+    /// Writes an organization (fields, domains, custom values) at
+    /// `expected_version`, then links the unaffiliated contacts at
+    /// `link_domains`, atomically.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `AlreadyExists` (domain); `Unavailable`; `Internal`.
+    async fn update(
+        &self,
+        organization: &Organization,
+        expected_version: i64,
+        link_domains: &[String],
+    ) -> Result<Organization, DomainError>;
+
+    /// Deletes an organization; its members become unaffiliated.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: OrganizationId,
+        expected_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError>;
+
+    /// The organization owning any of `domains` (the first in domain order).
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn find_by_domains(
+        &self,
+        tenant: TenantId,
+        domains: &[String],
+    ) -> Result<Option<OrganizationId>, DomainError>;
 }
 
 /// Storage of tenants and their API keys.

@@ -10,11 +10,13 @@ use crate::contact::{
 use crate::custom_field::{self, CustomValues, FieldDefinition, FieldEntity, ValueChanges};
 use crate::error::{DomainError, Entity};
 use crate::identity::{self, IdentityKind, Region};
-use crate::ids::{ContactId, TenantId, TierId};
+use crate::ids::{ContactId, OrganizationId, TenantId, TierId};
+use crate::organization::{self, Affiliation};
 use crate::page::Page;
 use crate::ports::{
     Clock, ContactChange, ContactFilter, ContactRepository, CreateOutcome, CustomFieldRepository,
-    DefinitionsFor, IdGenerator, ResolvedCreate, TenantRepository, TierRepository,
+    DefinitionsFor, IdGenerator, OrganizationRepository, ResolvedCreate, TenantRepository,
+    TierRepository,
 };
 use crate::resolve::{self, Decision, MatchedBy, SenderInput};
 use crate::tag;
@@ -70,6 +72,8 @@ pub struct ContactPatch {
     pub tags: Option<Vec<String>>,
     /// Custom-field values to set or clear.
     pub custom_fields: Option<ValueChanges>,
+    /// New affiliation: `Manual` links by hand, `Detached` unlinks by hand.
+    pub affiliation: Option<Affiliation>,
 }
 
 /// What ResolveSender found.
@@ -89,6 +93,7 @@ pub struct ContactService {
     contacts: Arc<dyn ContactRepository>,
     tiers: Arc<dyn TierRepository>,
     fields: Arc<dyn CustomFieldRepository>,
+    organizations: Arc<dyn OrganizationRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -105,6 +110,7 @@ impl ContactService {
         contacts: Arc<dyn ContactRepository>,
         tiers: Arc<dyn TierRepository>,
         fields: Arc<dyn CustomFieldRepository>,
+        organizations: Arc<dyn OrganizationRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
@@ -112,6 +118,7 @@ impl ContactService {
             contacts,
             tiers,
             fields,
+            organizations,
             clock,
             ids,
         }
@@ -131,6 +138,41 @@ impl ContactService {
             .get(tenant.id, id)
             .await?
             .ok_or_else(|| DomainError::invalid(field, format!("no tier {id} in this tenant")))
+    }
+
+    /// The organization a request field names.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `field` when the tenant has no such organization.
+    async fn named_organization(
+        &self,
+        tenant: &Tenant,
+        id: OrganizationId,
+        field: &str,
+    ) -> Result<(), DomainError> {
+        match self.organizations.get(tenant.id, id).await? {
+            Some(_) => Ok(()),
+            None => Err(DomainError::invalid(
+                field,
+                format!("no organization {id} in this tenant"),
+            )),
+        }
+    }
+
+    /// The organization that emails at these (normalised) addresses
+    /// auto-link to, if any.
+    async fn auto_organization<'a>(
+        &self,
+        tenant: &Tenant,
+        emails: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Option<OrganizationId>, DomainError> {
+        let domains = organization::auto_link_domains(emails, &tenant.free_mail_domains);
+        if domains.is_empty() {
+            return Ok(None);
+        }
+        self.organizations
+            .find_by_domains(tenant.id, &domains)
+            .await
     }
 
     /// Creates a contact, or returns the one an earlier call with the same
@@ -168,6 +210,22 @@ impl ContactService {
         };
         if let Some(tier) = &tier {
             tags = tag::union(&tags, &tier.fields.auto_tags);
+        }
+        match fields.affiliation {
+            Affiliation::Manual(org) => {
+                self.named_organization(tenant, org, "contact.organization_id")
+                    .await?;
+            }
+            Affiliation::None => {
+                let emails = identities
+                    .iter()
+                    .filter(|i| i.kind == IdentityKind::Email)
+                    .map(|i| i.value.as_str());
+                if let Some(org) = self.auto_organization(tenant, emails).await? {
+                    fields.affiliation = Affiliation::Auto(org);
+                }
+            }
+            Affiliation::Auto(_) | Affiliation::Detached => {}
         }
         let keys = draft
             .custom_fields
@@ -288,6 +346,28 @@ impl ContactService {
             Some(Some(tier)) => Some(self.named_tier(tenant, tier, tier_field).await?),
             _ => None,
         };
+        let auto_org = match patch.affiliation {
+            Some(Affiliation::Manual(org)) => {
+                let field = if tier_field == "tier_id" {
+                    "organization_id"
+                } else {
+                    "contact.organization_id"
+                };
+                self.named_organization(tenant, org, field).await?;
+                None
+            }
+            Some(_) => None,
+            None => {
+                let emails: Vec<String> = patch
+                    .emails
+                    .iter()
+                    .flatten()
+                    .filter_map(|input| identity::normalize_email(&input.raw).ok())
+                    .collect();
+                self.auto_organization(tenant, emails.iter().map(String::as_str))
+                    .await?
+            }
+        };
         let definitions = match &patch.custom_fields {
             Some(changes) => {
                 let keys: Vec<String> = changes.values.iter().map(|(key, _)| key.clone()).collect();
@@ -310,6 +390,7 @@ impl ContactService {
                 &patch,
                 tier.as_ref(),
                 &definitions,
+                auto_org,
                 tenant.default_region,
                 self.clock.now(),
             )?;
@@ -358,11 +439,18 @@ impl ContactService {
             raw: normalized.raw,
             primary: input.primary,
         };
+        let auto_org = if added.kind == IdentityKind::Email {
+            self.auto_organization(tenant, [added.value.as_str()])
+                .await?
+        } else {
+            None
+        };
         self.change_identities(
             tenant,
             id,
             expected_version,
             std::slice::from_ref(&input),
+            auto_org,
             |identities| {
                 let kind = added.kind;
                 match identities.iter_mut().find(|held| held.key() == added.key()) {
@@ -402,7 +490,7 @@ impl ContactService {
             kind: normalized.kind,
             value: normalized.value,
         };
-        self.change_identities(tenant, id, expected_version, &[], |identities| {
+        self.change_identities(tenant, id, expected_version, &[], None, |identities| {
             let before = identities.len();
             identities.retain(|held| held.key() != key);
             if identities.len() == before {
@@ -514,12 +602,61 @@ impl ContactService {
             .await
     }
 
+    /// Links a contact to an organization by hand (moving it out of any other).
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `organization_id` for an unknown organization;
+    /// `NotFound`; `Stale`; `Unavailable`; `Contention`; `Internal`.
+    pub async fn join_organization(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        organization: OrganizationId,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let patch = ContactPatch {
+            affiliation: Some(Affiliation::Manual(organization)),
+            ..ContactPatch::default()
+        };
+        self.apply_patch(tenant, id, patch, expected_version, "tier_id")
+            .await
+    }
+
+    /// Takes a contact out of an organization by hand; it is not linked
+    /// automatically again.
+    ///
+    /// # Errors
+    /// `FailedPrecondition` when it is not a member; `NotFound`; `Stale`;
+    /// `Unavailable`; `Contention`; `Internal`.
+    pub async fn leave_organization(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        organization: OrganizationId,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let current = self.get(tenant, id).await?;
+        check_version(&current, expected_version)?;
+        if current.fields.affiliation.organization() != Some(organization) {
+            return Err(DomainError::FailedPrecondition(format!(
+                "contact {id} is not a member of organization {organization}"
+            )));
+        }
+        let patch = ContactPatch {
+            affiliation: Some(Affiliation::Detached),
+            ..ContactPatch::default()
+        };
+        self.apply_patch(tenant, id, patch, Some(current.version), "tier_id")
+            .await
+    }
+
     async fn change_identities(
         &self,
         tenant: &Tenant,
         id: ContactId,
         expected_version: Option<i64>,
         inputs: &[IdentityInput],
+        auto_org: Option<OrganizationId>,
         edit: impl Fn(&mut Vec<ContactIdentity>) -> Result<(), DomainError>,
     ) -> Result<Contact, DomainError> {
         for _ in 0..RESOLVE_ATTEMPTS {
@@ -537,9 +674,15 @@ impl ContactService {
                 ));
             }
             contact::ensure_primaries(&mut identities);
+            let mut fields = current.fields.clone();
+            if let Some(org) = auto_org
+                && fields.affiliation == Affiliation::None
+            {
+                fields.affiliation = Affiliation::Auto(org);
+            }
             let change = diff(
                 &current,
-                current.fields.clone(),
+                fields,
                 identities,
                 current.tags.clone(),
                 current.custom_fields.clone(),
@@ -584,9 +727,24 @@ impl ContactService {
                     let contact = if attach.is_empty() {
                         *contact
                     } else {
+                        let link = if contact.fields.affiliation == Affiliation::None {
+                            let emails = attach
+                                .iter()
+                                .filter(|i| i.kind == IdentityKind::Email)
+                                .map(|i| i.value.as_str());
+                            self.auto_organization(tenant, emails).await?
+                        } else {
+                            None
+                        };
                         match self
                             .contacts
-                            .attach_identities(tenant.id, contact.id, &attach, self.clock.now())
+                            .attach_identities(
+                                tenant.id,
+                                contact.id,
+                                &attach,
+                                link,
+                                self.clock.now(),
+                            )
                             .await
                         {
                             // Deleted between the read and the write: resolve afresh.
@@ -615,12 +773,21 @@ impl ContactService {
                             definition.spec.default.map(|value| (definition.key, value))
                         })
                         .collect();
+                    let emails = identities
+                        .iter()
+                        .filter(|i| i.kind == IdentityKind::Email)
+                        .map(|i| i.value.as_str());
+                    let affiliation = match self.auto_organization(tenant, emails).await? {
+                        Some(org) => Affiliation::Auto(org),
+                        None => Affiliation::None,
+                    };
                     let now = self.clock.now();
                     let contact = Contact {
                         id: ContactId::from_uuid(self.ids.new_id()),
                         tenant_id: tenant.id,
                         fields: ContactFields {
                             display_name,
+                            affiliation,
                             ..ContactFields::default()
                         },
                         identities,
@@ -682,6 +849,7 @@ pub fn patch_violations(patch: &ContactPatch, region: Region) -> Vec<crate::Fiel
         blocked: false,
         lifecycle_stage: LifecycleStage::default(),
         tier_id: None,
+        affiliation: Affiliation::None,
     };
     let identities = [&patch.emails, &patch.phones, &patch.channel_identities]
         .into_iter()
@@ -769,6 +937,7 @@ pub fn plan_update(
     patch: &ContactPatch,
     tier: Option<&Tier>,
     definitions: &[FieldDefinition],
+    auto_org: Option<OrganizationId>,
     region: Region,
     now: time::OffsetDateTime,
 ) -> Result<ContactChange, DomainError> {
@@ -791,6 +960,13 @@ pub fn plan_update(
     }
     if let Some(tier_id) = patch.tier_id {
         fields.tier_id = tier_id;
+    }
+    match (patch.affiliation, auto_org) {
+        (Some(affiliation), _) => fields.affiliation = affiliation,
+        (None, Some(org)) if fields.affiliation == Affiliation::None => {
+            fields.affiliation = Affiliation::Auto(org);
+        }
+        (None, _) => {}
     }
     let fields = contact::validate_fields(fields, "contact");
     let tags = match &patch.tags {
@@ -992,6 +1168,8 @@ impl std::fmt::Debug for TenantService {
 pub struct TenantSettingsPatch {
     /// New default region, as the caller wrote it.
     pub default_region: Option<String>,
+    /// New list of the tenant's own free-mail domains.
+    pub free_mail_domains: Option<Vec<String>>,
 }
 
 impl TenantService {
@@ -1025,6 +1203,7 @@ impl TenantService {
             id: TenantId::from_uuid(self.ids.new_id()),
             name,
             default_region,
+            free_mail_domains: Vec::new(),
             version: 1,
             create_time: now,
             update_time: now,
@@ -1081,6 +1260,10 @@ impl TenantService {
         if let Some(region) = &patch.default_region {
             next.default_region = parse_region(region, "settings.default_region")?;
         }
+        if let Some(domains) = &patch.free_mail_domains {
+            next.free_mail_domains =
+                organization::normalize_free_mail(domains, "settings.extra_free_mail_domains")?;
+        }
         next.update_time = self.clock.now();
         self.tenants.update(&next, current.version).await
     }
@@ -1111,6 +1294,7 @@ mod tests {
             id: TenantId::from_uuid(Uuid::now_v7()),
             name: "Acme".into(),
             default_region: Region::parse("US").unwrap(),
+            free_mail_domains: Vec::new(),
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
@@ -1126,10 +1310,15 @@ mod tests {
         fields
             .expect_definitions_for()
             .returning(|_, _, _| Ok(Vec::new()));
+        let mut organizations = crate::ports::MockOrganizationRepository::new();
+        organizations
+            .expect_find_by_domains()
+            .returning(|_, _| Ok(None));
         ContactService::new(
             Arc::new(repository),
             Arc::new(crate::ports::MockTierRepository::new()),
             Arc::new(fields),
+            Arc::new(organizations),
             Arc::new(clock),
             Arc::new(ids),
         )
@@ -1351,6 +1540,7 @@ mod tests {
             &patch,
             None,
             &[],
+            None,
             tenant.default_region,
             OffsetDateTime::UNIX_EPOCH,
         )
@@ -1396,6 +1586,7 @@ mod tests {
             &patch,
             None,
             &[],
+            None,
             tenant.default_region,
             OffsetDateTime::UNIX_EPOCH,
         )

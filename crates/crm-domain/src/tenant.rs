@@ -18,6 +18,9 @@ pub struct Tenant {
     pub name: String,
     /// How national-format phone numbers are read.
     pub default_region: Region,
+    /// Email domains this tenant treats as free mail besides the built-in
+    /// list (they never auto-link contacts to organizations).
+    pub free_mail_domains: Vec<String>,
     /// Optimistic-concurrency version of the settings.
     pub version: i64,
     /// When it was created.

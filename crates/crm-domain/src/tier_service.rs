@@ -362,6 +362,7 @@ mod tests {
             id: TenantId::from_uuid(Uuid::now_v7()),
             name: "t".into(),
             default_region: Region::parse("US").unwrap(),
+            free_mail_domains: Vec::new(),
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,

@@ -100,6 +100,7 @@ impl ContactRpc for ContactApi {
         } = request.into_inner();
         let size = page::page_size(page_size).map_err(to_status)?;
         let filter = ContactFilter {
+            organization: None,
             tag: if tag.is_empty() {
                 None
             } else {

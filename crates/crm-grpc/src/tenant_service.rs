@@ -32,6 +32,7 @@ fn to_proto(tenant: &Tenant) -> pb::TenantSettings {
         default_region: tenant.default_region.to_string(),
         update_time: Some(timestamp(tenant.update_time)),
         etag: crm_domain::contact::etag_for(tenant.version),
+        extra_free_mail_domains: tenant.free_mail_domains.clone(),
     }
 }
 
@@ -68,18 +69,29 @@ impl TenantRpc for TenantApi {
             default_region,
             update_time: _,
             etag: _,
+            extra_free_mail_domains,
         } = settings.ok_or_else(|| {
             to_status(crm_domain::DomainError::invalid("settings", "is required"))
         })?;
-        let implied = if default_region.is_empty() {
-            vec![]
-        } else {
-            vec!["default_region"]
-        };
-        let mask = Mask::parse(update_mask, &["default_region"], implied).map_err(to_status)?;
+        let mut implied = Vec::new();
+        if !default_region.is_empty() {
+            implied.push("default_region");
+        }
+        if !extra_free_mail_domains.is_empty() {
+            implied.push("extra_free_mail_domains");
+        }
+        let mask = Mask::parse(
+            update_mask,
+            &["default_region", "extra_free_mail_domains"],
+            implied,
+        )
+        .map_err(to_status)?;
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         let patch = TenantSettingsPatch {
             default_region: mask.has("default_region").then_some(default_region),
+            free_mail_domains: mask
+                .has("extra_free_mail_domains")
+                .then_some(extra_free_mail_domains),
         };
         let updated = self
             .auth

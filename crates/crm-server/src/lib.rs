@@ -8,15 +8,18 @@ use std::sync::Arc;
 
 use crm_domain::DomainError;
 use crm_domain::custom_field_service::CustomFieldService;
+use crm_domain::organization_service::OrganizationService;
 use crm_domain::ports::{SystemClock, UuidV7Ids};
 use crm_domain::service::{ContactService, TenantService};
 use crm_domain::tenant::Tenant;
 use crm_domain::tier_service::TierService;
 use crm_grpc::{
-    Authenticator, ContactApi, CustomFieldApi, TenantApi, TierApi, generate_api_key, hash_api_key,
+    Authenticator, ContactApi, CustomFieldApi, OrganizationApi, TenantApi, TierApi,
+    generate_api_key, hash_api_key,
 };
 use crm_proto::v1::contact_service_server::ContactServiceServer;
 use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
+use crm_proto::v1::organization_service_server::OrganizationServiceServer;
 use crm_proto::v1::tenant_service_server::TenantServiceServer;
 use crm_proto::v1::tier_service_server::TierServiceServer;
 pub use crm_store::{ConnectError, Store, StoreOptions};
@@ -47,6 +50,7 @@ pub struct App {
     tenants: TenantService,
     tiers: TierService,
     fields: CustomFieldService,
+    organizations: OrganizationService,
 }
 
 impl App {
@@ -62,6 +66,13 @@ impl App {
             store.contacts(),
             store.tiers(),
             store.custom_fields(),
+            store.organizations(),
+            clock.clone(),
+            ids.clone(),
+        );
+        let organizations = OrganizationService::new(
+            store.organizations(),
+            store.custom_fields(),
             clock.clone(),
             ids.clone(),
         );
@@ -74,6 +85,7 @@ impl App {
             tenants,
             tiers,
             fields,
+            organizations,
         })
     }
 
@@ -120,6 +132,9 @@ impl App {
         health
             .set_serving::<CustomFieldServiceServer<CustomFieldApi>>()
             .await;
+        health
+            .set_serving::<OrganizationServiceServer<OrganizationApi>>()
+            .await;
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
         let descriptors = [
@@ -153,6 +168,11 @@ impl App {
             )))
             .add_service(CustomFieldServiceServer::new(CustomFieldApi::new(
                 self.fields,
+                auth.clone(),
+            )))
+            .add_service(OrganizationServiceServer::new(OrganizationApi::new(
+                self.organizations,
+                self.contacts.clone(),
                 auth.clone(),
             )))
             .add_service(TierServiceServer::new(TierApi::new(

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use crate::contacts::SeaContactRepository;
 use crate::custom_fields::SeaCustomFieldRepository;
+use crate::organizations::SeaOrganizationRepository;
 use crate::tenants::SeaTenantRepository;
 use crate::tiers::SeaTierRepository;
 
@@ -131,6 +132,14 @@ impl Store {
     /// The custom-field and layout repository.
     pub fn custom_fields(&self) -> Arc<SeaCustomFieldRepository> {
         Arc::new(SeaCustomFieldRepository::new(
+            self.db.clone(),
+            self.writer.clone(),
+        ))
+    }
+
+    /// The organization repository.
+    pub fn organizations(&self) -> Arc<SeaOrganizationRepository> {
+        Arc::new(SeaOrganizationRepository::new(
             self.db.clone(),
             self.writer.clone(),
         ))

@@ -9,7 +9,7 @@ use crm_domain::ports::{
     ContactChange, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate,
 };
 use crm_domain::tier::TierBadge;
-use crm_domain::{ContactId, DomainError, Entity, IdentityKey, TenantId, TierId};
+use crm_domain::{ContactId, DomainError, Entity, IdentityKey, OrganizationId, TenantId, TierId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
 };
@@ -263,10 +263,11 @@ impl SeaContactRepository {
 /// Appends `INSERT INTO contacts (...) VALUES (...)` for a contact.
 fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str>) {
     let fields = &contact.fields;
+    let (organization, link) = contact::affiliation_columns(fields.affiliation);
     sql.push(
         "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
-         avatar_url, blocked, lifecycle_stage, tier_id, custom_values, create_request_id, \
-         version, create_time, update_time) VALUES (",
+         avatar_url, blocked, lifecycle_stage, tier_id, custom_values, organization_id, \
+         organization_link, create_request_id, version, create_time, update_time) VALUES (",
     );
     sql.bind(contact.tenant_id.as_uuid())
         .push(", ")
@@ -289,6 +290,10 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
         .bind(fields.tier_id.map(|tier| tier.as_uuid()))
         .push(", ")
         .bind(values_to_json(&contact.custom_fields))
+        .push(", ")
+        .bind(organization)
+        .push(", ")
+        .bind(link.map(str::to_owned))
         .push(", ")
         .bind(request_id.map(str::to_owned))
         .push(", ")
@@ -403,6 +408,13 @@ impl ContactRepository for SeaContactRepository {
                     .bind(tenant.as_uuid())
                     .push(" AND tag = ")
                     .bind(tag.clone());
+                if let Some(organization) = filter.organization {
+                    sql.push(" AND contact_id IN (SELECT id FROM contacts WHERE tenant_id = ")
+                        .bind(tenant.as_uuid())
+                        .push(" AND organization_id = ")
+                        .bind(organization.as_uuid())
+                        .push(")");
+                }
                 if let Some(after) = after {
                     sql.push(" AND contact_id > ").bind(after.as_uuid());
                 }
@@ -411,6 +423,10 @@ impl ContactRepository for SeaContactRepository {
             None => {
                 sql.push(" AND c.id IN (SELECT id FROM contacts WHERE tenant_id = ")
                     .bind(tenant.as_uuid());
+                if let Some(organization) = filter.organization {
+                    sql.push(" AND organization_id = ")
+                        .bind(organization.as_uuid());
+                }
                 if let Some(after) = after {
                     sql.push(" AND id > ").bind(after.as_uuid());
                 }
@@ -489,6 +505,14 @@ impl ContactRepository for SeaContactRepository {
             .bind(fields.tier_id.map(|tier| tier.as_uuid()))
             .push(", custom_values = ")
             .bind(values_to_json(&change.custom_fields))
+            .push(", organization_id = ")
+            .bind(contact::affiliation_columns(fields.affiliation).0)
+            .push(", organization_link = ")
+            .bind(
+                contact::affiliation_columns(fields.affiliation)
+                    .1
+                    .map(str::to_owned),
+            )
             .push(", version = ")
             .bind(change.expected_version + 1)
             .push(", update_time = ")
@@ -643,6 +667,7 @@ impl ContactRepository for SeaContactRepository {
         tenant: TenantId,
         id: ContactId,
         identities: &[ContactIdentity],
+        link: Option<OrganizationId>,
         now: OffsetDateTime,
     ) -> Result<Contact, DomainError> {
         let transaction = self.begin_write().await?;
@@ -663,6 +688,21 @@ impl ContactRepository for SeaContactRepository {
         let written = self
             .insert_identities(&transaction, tenant, id, identities, now)
             .await?;
+        if let Some(organization) = link
+            && !written.is_empty()
+        {
+            let mut sql = Sql::new("UPDATE contacts SET organization_id = ");
+            sql.bind(organization.as_uuid())
+                .push(", organization_link = 'auto' WHERE tenant_id = ")
+                .bind(tenant.as_uuid())
+                .push(" AND id = ")
+                .bind(id.as_uuid())
+                .push(" AND organization_id IS NULL AND organization_link IS NULL");
+            transaction
+                .execute_raw(sql.build(self.backend))
+                .await
+                .map_err(storage)?;
+        }
         if written.is_empty() {
             // Everything was claimed by others meanwhile: leave the version alone.
             transaction.rollback().await.map_err(storage)?;

@@ -12,6 +12,7 @@ mod contacts;
 mod custom_fields;
 mod entity;
 mod error;
+mod organizations;
 mod sql;
 mod tenants;
 #[cfg(any(test, feature = "testing"))]
@@ -21,5 +22,6 @@ mod tiers;
 pub use connect::{Backend, ConnectError, Store, StoreOptions};
 pub use contacts::SeaContactRepository;
 pub use custom_fields::SeaCustomFieldRepository;
+pub use organizations::SeaOrganizationRepository;
 pub use tenants::SeaTenantRepository;
 pub use tiers::SeaTierRepository;

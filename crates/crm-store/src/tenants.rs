@@ -87,6 +87,8 @@ impl TenantRepository for SeaTenantRepository {
     async fn update(&self, tenant: &Tenant, expected_version: i64) -> Result<Tenant, DomainError> {
         let mut sql = Sql::new("UPDATE tenants SET default_region = ");
         sql.bind(tenant.default_region.as_str().to_owned())
+            .push(", free_mail_domains = ")
+            .bind(crate::entity::tier::tags_json(&tenant.free_mail_domains))
             .push(", version = ")
             .bind(expected_version + 1)
             .push(", update_time = ")

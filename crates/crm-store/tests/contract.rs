@@ -11,18 +11,19 @@ use crm_domain::custom_field::{
     FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, SelectOption, Validation,
 };
 use crm_domain::layout::{Section, Tab};
+use crm_domain::organization::{Affiliation, Organization, OrganizationFields};
 use crm_domain::ports::{
     ContactChange, ContactFilter, ContactRepository, CreateOutcome, CustomFieldRepository,
-    DefinitionsFor, ResolvedCreate, SystemClock, TenantRepository, TierContacts, TierRepository,
-    UuidV7Ids,
+    DefinitionsFor, OrganizationRepository, ResolvedCreate, SystemClock, TenantRepository,
+    TierContacts, TierRepository, UuidV7Ids,
 };
 use crm_domain::resolve::SenderInput;
 use crm_domain::service::ContactService;
 use crm_domain::tenant::Tenant;
 use crm_domain::tier::{SlaPolicy, Tier, TierFields};
 use crm_domain::{
-    Channel, ContactId, DomainError, FieldId, IdentityKey, IdentityKind, Region, SectionId, TabId,
-    TenantId, TierId,
+    Channel, ContactId, DomainError, FieldId, IdentityKey, IdentityKind, OrganizationId, Region,
+    SectionId, TabId, TenantId, TierId,
 };
 use crm_store::testing::{BOTH, TestDatabase};
 use crm_store::{Store, StoreOptions};
@@ -60,6 +61,7 @@ async fn tenant(store: &Store) -> Tenant {
         id: TenantId::from_uuid(Uuid::now_v7()),
         name: "Acme".into(),
         default_region: Region::parse("US").unwrap(),
+        free_mail_domains: Vec::new(),
         version: 1,
         create_time: now(),
         update_time: now(),
@@ -95,6 +97,7 @@ fn contact(tenant: &Tenant, identities: Vec<ContactIdentity>) -> Contact {
             blocked: false,
             lifecycle_stage: LifecycleStage::Customer,
             tier_id: None,
+            affiliation: Affiliation::None,
         },
         identities,
         tags: Vec::new(),
@@ -484,6 +487,7 @@ async fn attaching_skips_held_addresses_and_bumps_the_version_only_on_change() {
                     identity(IdentityKind::Email, "bob@x.com", true),
                     identity(IdentityKind::Email, "ana@x.com", true),
                 ],
+                None,
                 now(),
             )
             .await
@@ -499,6 +503,7 @@ async fn attaching_skips_held_addresses_and_bumps_the_version_only_on_change() {
                 tenant.id,
                 ana.id,
                 &[identity(IdentityKind::Email, "bob@x.com", false)],
+                None,
                 now(),
             )
             .await
@@ -511,6 +516,7 @@ async fn attaching_skips_held_addresses_and_bumps_the_version_only_on_change() {
                     tenant.id,
                     ContactId::from_uuid(Uuid::now_v7()),
                     &[identity(IdentityKind::Email, "z@x.com", true)],
+                    None,
                     now()
                 )
                 .await,
@@ -528,6 +534,7 @@ async fn concurrent_resolution_of_one_new_sender_creates_one_contact() {
             store.contacts(),
             store.tiers(),
             store.custom_fields(),
+            store.organizations(),
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
         );
@@ -779,6 +786,7 @@ async fn contacts_carry_tags_and_their_tier_and_list_by_tag() {
         assert_eq!(bob.tags, ["vip"]);
         let vip = ContactFilter {
             tag: Some("vip".into()),
+            ..ContactFilter::default()
         };
         let first = repository.list(tenant.id, &vip, None, 1).await.unwrap();
         assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), [ana.id]);
@@ -796,6 +804,7 @@ async fn contacts_carry_tags_and_their_tier_and_list_by_tag() {
         assert!(repository.update(&change).await.unwrap().tags.is_empty());
         let key_accounts = ContactFilter {
             tag: Some("key account".into()),
+            ..ContactFilter::default()
         };
         assert_eq!(
             repository
@@ -1195,6 +1204,101 @@ async fn the_layout_nests_tabs_sections_and_fields_in_order() {
             .await
             .unwrap();
         assert_eq!(renamed.name, "Account");
+    })
+    .await;
+}
+
+fn organization(tenant: &Tenant, name: &str, domains: &[&str]) -> Organization {
+    let now = now();
+    Organization {
+        id: OrganizationId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant.id,
+        fields: OrganizationFields {
+            name: name.into(),
+            domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+            description: String::new(),
+        },
+        custom_fields: Default::default(),
+        member_count: 0,
+        version: 1,
+        create_time: now,
+        update_time: now,
+    }
+}
+
+#[tokio::test]
+async fn organizations_own_domains_and_pick_up_unaffiliated_contacts() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let organizations = store.organizations();
+        let repository = store.contacts();
+        let email = |address: &str| vec![identity(IdentityKind::Email, address, true)];
+        let ana = created(repository.as_ref(), &contact(&tenant, email("ana@acme.com"))).await;
+        let mut kept_out = contact(&tenant, email("bo@acme.com"));
+        kept_out.fields.affiliation = Affiliation::Detached;
+        let kept_out = created(repository.as_ref(), &kept_out).await;
+        let elsewhere = created(repository.as_ref(), &contact(&tenant, email("cy@other.com"))).await;
+
+        let acme = organizations
+            .create(&organization(&tenant, "Acme", &["acme.com"]), &["acme.com".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(acme.member_count, 1);
+        assert_eq!(acme.fields.domains, ["acme.com"]);
+        let linked = repository.get(tenant.id, ana.id).await.unwrap().unwrap();
+        assert_eq!(linked.fields.affiliation, Affiliation::Auto(acme.id));
+        assert_eq!(linked.version, 2);
+        let untouched = repository.get(tenant.id, kept_out.id).await.unwrap().unwrap();
+        assert_eq!(untouched.fields.affiliation, Affiliation::Detached);
+        assert_eq!(
+            organizations.find_by_domains(tenant.id, &["acme.com".to_owned()]).await.unwrap(),
+            Some(acme.id)
+        );
+
+        let clash = organizations
+            .create(&organization(&tenant, "Copycat", &["acme.com"]), &[])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&clash, DomainError::AlreadyExists { holder, .. } if *holder == acme.id.to_string()),
+            "{clash:?}"
+        );
+
+        // Gaining a domain picks up the contacts there; dropping one frees it.
+        let mut grown = acme.clone();
+        grown.fields.domains = vec!["other.com".to_owned()];
+        let grown = organizations.update(&grown, 1, &["other.com".to_owned()]).await.unwrap();
+        assert_eq!((grown.fields.domains.clone(), grown.member_count, grown.version), (vec!["other.com".to_owned()], 2, 2));
+        assert_eq!(
+            repository.get(tenant.id, elsewhere.id).await.unwrap().unwrap().fields.affiliation,
+            Affiliation::Auto(acme.id)
+        );
+        assert_eq!(organizations.find_by_domains(tenant.id, &["acme.com".to_owned()]).await.unwrap(), None);
+        assert!(matches!(organizations.update(&grown, 1, &[]).await, Err(DomainError::Stale { .. })));
+        let members = repository
+            .list(
+                tenant.id,
+                &ContactFilter {
+                    organization: Some(acme.id),
+                    ..ContactFilter::default()
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(members.len(), 2);
+        let page = organizations.list(tenant.id, None, 10).await.unwrap();
+        assert_eq!(page.iter().map(|o| o.id).collect::<Vec<_>>(), [acme.id]);
+
+        organizations.delete(tenant.id, acme.id, Some(2), now()).await.unwrap();
+        assert_eq!(
+            repository.get(tenant.id, ana.id).await.unwrap().unwrap().fields.affiliation,
+            Affiliation::None
+        );
+        assert_eq!(organizations.get(tenant.id, acme.id).await.unwrap(), None);
+        let other = self::tenant(&store).await;
+        assert!(organizations.list(other.id, None, 10).await.unwrap().is_empty());
     })
     .await;
 }

@@ -7,12 +7,12 @@ use crm_domain::service::{ContactDraft, ContactPatch};
 use crm_domain::{Channel, DomainError, FieldViolation, IdentityKind};
 use crm_proto::v1 as pb;
 
-use super::mask::Mask;
-use super::{custom_field, tier, timestamp};
+use super::{custom_field, organization, tier, timestamp};
 use crm_domain::custom_field::ValueChanges;
+use crm_domain::organization::Affiliation;
 
 /// Fields UpdateContact can change.
-pub(crate) const UPDATABLE: [&str; 14] = [
+pub(crate) const UPDATABLE: [&str; 15] = [
     "display_name",
     "emails",
     "phones",
@@ -26,6 +26,7 @@ pub(crate) const UPDATABLE: [&str; 14] = [
     "lifecycle_stage",
     "tier_id",
     "tags",
+    "organization_id",
     "custom_fields",
 ];
 
@@ -146,6 +147,8 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
         tier: _,
         tags,
         custom_fields,
+        organization_id,
+        organization_link: _,
     } = contact;
     let mut violations = Vec::new();
     let custom_fields = ValueChanges {
@@ -162,6 +165,14 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
             None
         }
         Err(_) => None,
+    };
+    let affiliation = match organization::optional_id(&organization_id, "contact.organization_id") {
+        Ok(Some(id)) => Affiliation::Manual(id),
+        Ok(None) => Affiliation::None,
+        Err(violation) => {
+            violations.push(violation);
+            Affiliation::None
+        }
     };
     let stage = match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
         Ok(stage) => stage.unwrap_or_default(),
@@ -185,6 +196,7 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
             blocked,
             lifecycle_stage: stage,
             tier_id,
+            affiliation,
         },
         identities: inputs,
         tags,
@@ -219,25 +231,10 @@ pub(crate) fn patch(
         tier: _,
         tags,
         custom_fields,
+        organization_id,
+        organization_link: _,
     } = contact;
-    // `custom_fields.KEY` paths name one value each; the rest is a plain mask.
-    let (mask, custom_keys) = match mask {
-        Some(prost_types::FieldMask { paths }) if !paths.is_empty() => {
-            let (custom, plain): (Vec<String>, Vec<String>) = paths
-                .into_iter()
-                .partition(|path| path.starts_with("custom_fields."));
-            let keys: Vec<String> = custom
-                .into_iter()
-                .map(|path| path["custom_fields.".len()..].to_owned())
-                .collect();
-            let explicit_nothing = plain.is_empty();
-            (
-                (!explicit_nothing).then_some(prost_types::FieldMask { paths: plain }),
-                Some((keys, explicit_nothing)),
-            )
-        }
-        other => (other, None),
-    };
+    let (mask, custom_keys) = custom_field::split_mask(mask);
     let mut implied = Vec::new();
     for (name, set) in [
         ("display_name", !display_name.is_empty()),
@@ -253,53 +250,23 @@ pub(crate) fn patch(
         ("lifecycle_stage", lifecycle_stage != 0),
         ("tier_id", !tier_id.is_empty()),
         ("tags", !tags.is_empty()),
+        ("organization_id", !organization_id.is_empty()),
     ] {
         if set {
             implied.push(name);
         }
     }
-    let implied_values = mask.is_none() && custom_keys.is_none() && !custom_fields.is_empty();
-    let mask = match &custom_keys {
-        // Only `custom_fields.KEY` paths: nothing else changes.
-        Some((_, true)) => Mask::parse(None, &UPDATABLE, Vec::new())?,
-        _ => Mask::parse(mask, &UPDATABLE, implied)?,
-    };
+    let mask_given = mask.is_some() || custom_keys.is_some();
+    let mask = custom_field::parse_mask(mask, custom_keys.as_ref(), &UPDATABLE, implied)?;
     let mut violations = Vec::new();
-    let mut given = custom_field::values(custom_fields, "contact", &mut violations);
-    let custom_fields = if mask.has("custom_fields") {
-        Some(ValueChanges {
-            replace_all: true,
-            values: given
-                .drain(..)
-                .map(|(key, value)| (key, Some(value)))
-                .collect(),
-        })
-    } else if let Some((keys, _)) = custom_keys.filter(|(keys, _)| !keys.is_empty()) {
-        Some(ValueChanges {
-            replace_all: false,
-            values: keys
-                .into_iter()
-                .map(|key| {
-                    let value = given
-                        .iter()
-                        .find(|(given_key, _)| *given_key == key)
-                        .map(|(_, value)| value.clone());
-                    (key, value)
-                })
-                .collect(),
-        })
-    } else if implied_values {
-        // No mask: the keys in the map are set, the others left alone.
-        Some(ValueChanges {
-            replace_all: false,
-            values: given
-                .drain(..)
-                .map(|(key, value)| (key, Some(value)))
-                .collect(),
-        })
-    } else {
-        None
-    };
+    let custom_fields = custom_field::value_changes(
+        &mask,
+        custom_keys,
+        mask_given,
+        custom_fields,
+        "contact",
+        &mut violations,
+    );
     let stage = if mask.has("lifecycle_stage") {
         match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
             Ok(Some(stage)) => Some(stage),
@@ -351,6 +318,18 @@ pub(crate) fn patch(
         tier_id,
         tags: mask.has("tags").then_some(tags),
         custom_fields,
+        affiliation: if mask.has("organization_id") {
+            match organization::optional_id(&organization_id, "contact.organization_id") {
+                Ok(Some(id)) => Some(Affiliation::Manual(id)),
+                Ok(None) => Some(Affiliation::Detached),
+                Err(violation) => {
+                    violations.push(violation);
+                    None
+                }
+            }
+        } else {
+            None
+        },
     };
     Ok((patch, violations))
 }
@@ -378,6 +357,7 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         blocked,
         lifecycle_stage,
         tier_id,
+        affiliation,
     } = fields;
     let mut emails = Vec::new();
     let mut phones = Vec::new();
@@ -423,6 +403,16 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         tier: badge.as_ref().map(tier::summary),
         tags: tags.clone(),
         custom_fields: custom_field::values_to_proto(custom_fields),
+        organization_id: affiliation
+            .organization()
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        organization_link: match affiliation {
+            Affiliation::None => pb::OrganizationLink::Unspecified,
+            Affiliation::Auto(_) => pb::OrganizationLink::Auto,
+            Affiliation::Manual(_) => pb::OrganizationLink::Manual,
+            Affiliation::Detached => pb::OrganizationLink::Detached,
+        } as i32,
     }
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use crm_domain::custom_field::{
     CustomValues, FieldDefinition, FieldEntity, FieldType, FieldValue, Money, OptionInput,
-    Validation,
+    Validation, ValueChanges,
 };
 use crm_domain::custom_field_service::{FieldDraft, FieldPatch};
 use crm_domain::layout::{Layout, Section, Tab};
@@ -33,6 +33,7 @@ const NANOS: i64 = 1_000_000_000;
 pub(crate) fn record_type(value: i32, field: &str) -> Result<FieldEntity, DomainError> {
     match pb::RecordType::try_from(value) {
         Ok(pb::RecordType::Contact) => Ok(FieldEntity::Contact),
+        Ok(pb::RecordType::Organization) => Ok(FieldEntity::Organization),
         Ok(pb::RecordType::Unspecified) => Err(DomainError::invalid(field, "is required")),
         Err(_) => Err(DomainError::invalid(
             field,
@@ -44,8 +45,7 @@ pub(crate) fn record_type(value: i32, field: &str) -> Result<FieldEntity, Domain
 fn record_type_to_proto(entity: FieldEntity) -> pb::RecordType {
     match entity {
         FieldEntity::Contact => pb::RecordType::Contact,
-        // Not offered over the API until organizations are.
-        FieldEntity::Organization => pb::RecordType::Unspecified,
+        FieldEntity::Organization => pb::RecordType::Organization,
     }
 }
 
@@ -218,6 +218,95 @@ pub(crate) fn values_to_proto(
         .iter()
         .map(|(key, value)| (key.clone(), value_to_proto(value)))
         .collect()
+}
+
+/// `custom_fields.KEY` paths of an update mask, and whether they were the
+/// whole mask.
+pub(crate) type CustomPaths = (Vec<String>, bool);
+
+/// Splits an update mask into its plain paths and its `custom_fields.KEY` paths.
+pub(crate) fn split_mask(
+    mask: Option<prost_types::FieldMask>,
+) -> (Option<prost_types::FieldMask>, Option<CustomPaths>) {
+    match mask {
+        Some(prost_types::FieldMask { paths }) if !paths.is_empty() => {
+            let (custom, plain): (Vec<String>, Vec<String>) = paths
+                .into_iter()
+                .partition(|path| path.starts_with("custom_fields."));
+            let keys: Vec<String> = custom
+                .into_iter()
+                .map(|path| path["custom_fields.".len()..].to_owned())
+                .collect();
+            let only_custom = plain.is_empty();
+            (
+                (!only_custom).then_some(prost_types::FieldMask { paths: plain }),
+                Some((keys, only_custom)),
+            )
+        }
+        other => (other, None),
+    }
+}
+
+/// Parses the plain part of a split mask; a mask of only `custom_fields.KEY`
+/// paths changes nothing else.
+pub(crate) fn parse_mask(
+    plain: Option<prost_types::FieldMask>,
+    custom: Option<&CustomPaths>,
+    allowed: &[&str],
+    implied: Vec<&str>,
+) -> Result<Mask, DomainError> {
+    match custom {
+        Some((_, true)) => Mask::parse(None, allowed, Vec::new()),
+        _ => Mask::parse(plain, allowed, implied),
+    }
+}
+
+/// The value changes an update asks for: `custom_fields` in the mask
+/// replaces every value, `custom_fields.KEY` sets or (absent from the map)
+/// clears one, and without a mask the map's keys are set.
+pub(crate) fn value_changes(
+    mask: &Mask,
+    custom: Option<CustomPaths>,
+    mask_given: bool,
+    map: std::collections::HashMap<String, pb::CustomFieldValue>,
+    prefix: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<ValueChanges> {
+    let implied = !mask_given && !map.is_empty();
+    let given = values(map, prefix, violations);
+    if mask.has("custom_fields") {
+        Some(ValueChanges {
+            replace_all: true,
+            values: given
+                .into_iter()
+                .map(|(key, value)| (key, Some(value)))
+                .collect(),
+        })
+    } else if let Some((keys, _)) = custom.filter(|(keys, _)| !keys.is_empty()) {
+        Some(ValueChanges {
+            replace_all: false,
+            values: keys
+                .into_iter()
+                .map(|key| {
+                    let value = given
+                        .iter()
+                        .find(|(given_key, _)| *given_key == key)
+                        .map(|(_, value)| value.clone());
+                    (key, value)
+                })
+                .collect(),
+        })
+    } else if implied {
+        Some(ValueChanges {
+            replace_all: false,
+            values: given
+                .into_iter()
+                .map(|(key, value)| (key, Some(value)))
+                .collect(),
+        })
+    } else {
+        None
+    }
 }
 
 fn validation(

@@ -5,6 +5,7 @@
 pub(crate) mod contact;
 pub(crate) mod custom_field;
 pub(crate) mod mask;
+pub(crate) mod organization;
 pub(crate) mod tier;
 
 use crm_domain::DomainError;

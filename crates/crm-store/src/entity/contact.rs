@@ -2,8 +2,9 @@
 //! joined with its identities (see `contact_identity`), one row per identity.
 
 use crm_domain::contact::{Contact, ContactFields, ContactIdentity, LifecycleStage};
+use crm_domain::organization::Affiliation;
 use crm_domain::tier::TierBadge;
-use crm_domain::{ContactId, DomainError, IdentityKind, TenantId, TierId};
+use crm_domain::{ContactId, DomainError, IdentityKind, OrganizationId, TenantId, TierId};
 use sea_orm::{DbBackend, FromQueryResult};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -17,7 +18,7 @@ pub(crate) fn joined_columns(backend: DbBackend) -> &'static str {
         DbBackend::Postgres => concat!(
             "c.tenant_id, c.id, c.display_name, c.city, c.country, \
              c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-             c.create_time, c.update_time, c.custom_values, ",
+             c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, ",
             "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
              t.first_response_seconds AS tier_first_response, \
              t.resolution_seconds AS tier_resolution, ",
@@ -30,7 +31,7 @@ pub(crate) fn joined_columns(backend: DbBackend) -> &'static str {
         _ => concat!(
             "c.tenant_id, c.id, c.display_name, c.city, c.country, \
              c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-             c.create_time, c.update_time, c.custom_values, ",
+             c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, ",
             "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
              t.first_response_seconds AS tier_first_response, \
              t.resolution_seconds AS tier_resolution, ",
@@ -64,6 +65,8 @@ pub(crate) struct ContactIdentityRow {
     pub create_time: OffsetDateTime,
     pub update_time: OffsetDateTime,
     pub custom_values: String,
+    pub organization_id: Option<Uuid>,
+    pub organization_link: Option<String>,
     pub tier_name: Option<String>,
     pub tier_color: Option<String>,
     pub tier_rank: Option<i32>,
@@ -132,6 +135,10 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
                             blocked: row.blocked,
                             lifecycle_stage: stage,
                             tier_id,
+                            affiliation: affiliation(
+                                row.organization_id,
+                                row.organization_link.as_deref(),
+                            )?,
                         },
                         identities: Vec::new(),
                         tags,
@@ -188,6 +195,34 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
             contact
         })
         .collect())
+}
+
+/// A contact's affiliation from its two columns.
+pub(crate) fn affiliation(
+    organization: Option<Uuid>,
+    link: Option<&str>,
+) -> Result<Affiliation, DomainError> {
+    match (organization.map(OrganizationId::from_uuid), link) {
+        (None, None) => Ok(Affiliation::None),
+        (Some(id), Some("auto")) => Ok(Affiliation::Auto(id)),
+        (Some(id), Some("manual")) => Ok(Affiliation::Manual(id)),
+        (None, Some("detached")) => Ok(Affiliation::Detached),
+        (organization, link) => Err(DomainError::Internal(format!(
+            "stored affiliation {organization:?}/{link:?} is invalid"
+        ))),
+    }
+}
+
+/// The two columns of an affiliation.
+pub(crate) fn affiliation_columns(
+    affiliation: Affiliation,
+) -> (Option<Uuid>, Option<&'static str>) {
+    match affiliation {
+        Affiliation::None => (None, None),
+        Affiliation::Auto(id) => (Some(id.as_uuid()), Some("auto")),
+        Affiliation::Manual(id) => (Some(id.as_uuid()), Some("manual")),
+        Affiliation::Detached => (None, Some("detached")),
+    }
 }
 
 /// The badge of a left-joined tier; `None` when the contact has no tier or

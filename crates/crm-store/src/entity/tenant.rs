@@ -7,13 +7,15 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// The columns read back, in `SELECT` order.
-pub(crate) const COLUMNS: &str = "id, name, default_region, version, create_time, update_time";
+pub(crate) const COLUMNS: &str =
+    "id, name, default_region, free_mail_domains, version, create_time, update_time";
 
 #[derive(Debug, FromQueryResult)]
 pub(crate) struct TenantRow {
     pub id: Uuid,
     pub name: String,
     pub default_region: String,
+    pub free_mail_domains: String,
     pub version: i64,
     pub create_time: OffsetDateTime,
     pub update_time: OffsetDateTime,
@@ -27,10 +29,14 @@ impl TenantRow {
                 self.default_region
             ))
         })?;
+        let free_mail_domains = serde_json::from_str(&self.free_mail_domains).map_err(|_| {
+            DomainError::Internal("stored free-mail domains are invalid".to_owned())
+        })?;
         Ok(Tenant {
             id: TenantId::from_uuid(self.id),
             name: self.name,
             default_region,
+            free_mail_domains,
             version: self.version,
             create_time: self.create_time,
             update_time: self.update_time,
