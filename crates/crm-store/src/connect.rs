@@ -259,20 +259,23 @@ pub(crate) async fn begin_write(
         .map_err(crate::error::storage)
 }
 
-/// Serialises a tenant's ordered-set changes (ranks, positions) inside a
-/// write transaction: on PostgreSQL by locking the tenant's row; SQLite's
-/// IMMEDIATE transaction already holds the database's one write lock.
-pub(crate) async fn lock_tenant(
-    transaction: &sea_orm::DatabaseTransaction,
-    tenant: crm_domain::TenantId,
-) -> Result<(), crm_domain::DomainError> {
-    if transaction.get_database_backend() == DbBackend::Postgres {
-        let mut sql = crate::sql::Sql::new("SELECT id FROM tenants WHERE id = ");
-        sql.bind(tenant.as_uuid()).push(" FOR UPDATE");
-        transaction
-            .query_all_raw(sql.build(DbBackend::Postgres))
-            .await
-            .map_err(crate::error::storage)?;
+/// Commits a write transaction when `outcome` is a success, rolls it back
+/// otherwise, and passes the outcome on.
+pub(crate) async fn finish<T>(
+    transaction: sea_orm::DatabaseTransaction,
+    outcome: Result<T, crm_domain::DomainError>,
+) -> Result<T, crm_domain::DomainError> {
+    match outcome {
+        Ok(value) => {
+            transaction.commit().await.map_err(crate::error::storage)?;
+            Ok(value)
+        }
+        Err(error) => {
+            transaction
+                .rollback()
+                .await
+                .map_err(crate::error::storage)?;
+            Err(error)
+        }
     }
-    Ok(())
 }

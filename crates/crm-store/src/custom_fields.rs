@@ -14,12 +14,13 @@ use sea_orm::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::connect::{begin_write, lock_tenant};
+use crate::connect::{begin_write, finish};
 use crate::entity::custom_field::{
     FIELD_COLUMNS, FieldRow, SECTION_COLUMNS, SectionRow, TAB_COLUMNS, TabRow, default_json,
     options_json, validation_json,
 };
 use crate::error::storage;
+use crate::ordered::{self, lock_tenant};
 use crate::sql::Sql;
 
 /// Custom fields and layouts in SQLite or PostgreSQL.
@@ -59,22 +60,6 @@ fn stale(entity: Entity, id: impl ToString) -> DomainError {
     DomainError::Stale {
         entity,
         id: id.to_string(),
-    }
-}
-
-async fn finish<T>(
-    transaction: DatabaseTransaction,
-    outcome: Result<T, DomainError>,
-) -> Result<T, DomainError> {
-    match outcome {
-        Ok(value) => {
-            transaction.commit().await.map_err(storage)?;
-            Ok(value)
-        }
-        Err(error) => {
-            transaction.rollback().await.map_err(storage)?;
-            Err(error)
-        }
     }
 }
 
@@ -810,27 +795,24 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
         let transaction = begin_write(&self.writer).await?;
         lock_tenant(&transaction, tenant).await?;
         let outcome = async {
-            let current = self.tabs(&transaction, tenant, entity).await?;
-            if current.len() != order.len() || current.iter().any(|tab| !order.contains(&tab.id)) {
-                return Err(stale(Entity::Tab, "order"));
-            }
-            for (position, id) in order.iter().enumerate() {
-                let position = i64::try_from(position).unwrap_or(i64::MAX);
-                if current
-                    .iter()
-                    .any(|tab| tab.id == *id && i64::from(tab.position) != position)
-                {
-                    let mut sql = Sql::new("UPDATE layout_tabs SET position = ");
-                    sql.bind(position)
-                        .push(", version = version + 1, update_time = ")
-                        .bind(now)
-                        .push(" WHERE tenant_id = ")
-                        .bind(tenant.as_uuid())
-                        .push(" AND id = ")
-                        .bind(id.as_uuid());
-                    self.execute(&transaction, sql).await?;
-                }
-            }
+            let current: Vec<(Uuid, i64)> = self
+                .tabs(&transaction, tenant, entity)
+                .await?
+                .iter()
+                .map(|tab| (tab.id.as_uuid(), i64::from(tab.position)))
+                .collect();
+            let wanted: Vec<(Uuid, i64)> = order.iter().map(TabId::as_uuid).zip(0..).collect();
+            ordered::rewrite(
+                &transaction,
+                "layout_tabs",
+                "position",
+                tenant,
+                &current,
+                &wanted,
+                now,
+                stale(Entity::Tab, "order"),
+            )
+            .await?;
             self.tabs(&transaction, tenant, entity).await
         }
         .await;
@@ -991,29 +973,24 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
         let transaction = begin_write(&self.writer).await?;
         lock_tenant(&transaction, tenant).await?;
         let outcome = async {
-            let current = self.sections_in(&transaction, tenant, tab).await?;
-            if current.len() != order.len()
-                || current.iter().any(|section| !order.contains(&section.id))
-            {
-                return Err(stale(Entity::Section, "order"));
-            }
-            for (position, id) in order.iter().enumerate() {
-                let position = i64::try_from(position).unwrap_or(i64::MAX);
-                if current
-                    .iter()
-                    .any(|section| section.id == *id && i64::from(section.position) != position)
-                {
-                    let mut sql = Sql::new("UPDATE layout_sections SET position = ");
-                    sql.bind(position)
-                        .push(", version = version + 1, update_time = ")
-                        .bind(now)
-                        .push(" WHERE tenant_id = ")
-                        .bind(tenant.as_uuid())
-                        .push(" AND id = ")
-                        .bind(id.as_uuid());
-                    self.execute(&transaction, sql).await?;
-                }
-            }
+            let current: Vec<(Uuid, i64)> = self
+                .sections_in(&transaction, tenant, tab)
+                .await?
+                .iter()
+                .map(|section| (section.id.as_uuid(), i64::from(section.position)))
+                .collect();
+            let wanted: Vec<(Uuid, i64)> = order.iter().map(SectionId::as_uuid).zip(0..).collect();
+            ordered::rewrite(
+                &transaction,
+                "layout_sections",
+                "position",
+                tenant,
+                &current,
+                &wanted,
+                now,
+                stale(Entity::Section, "order"),
+            )
+            .await?;
             self.sections_in(&transaction, tenant, tab).await
         }
         .await;

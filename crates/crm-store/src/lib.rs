@@ -12,6 +12,7 @@ mod contacts;
 mod custom_fields;
 mod entity;
 mod error;
+mod ordered;
 mod organizations;
 mod sql;
 mod tenants;

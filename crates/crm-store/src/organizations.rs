@@ -14,9 +14,10 @@ use sea_orm::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::connect::{begin_write, lock_tenant};
+use crate::connect::{begin_write, finish};
 use crate::entity::custom_field::{values_from_json, values_to_json};
 use crate::error::storage;
+use crate::ordered::lock_tenant;
 use crate::sql::Sql;
 
 /// Organizations in SQLite or PostgreSQL.
@@ -268,22 +269,6 @@ impl SeaOrganizationRepository {
         sql.push(")");
         self.execute(transaction, sql).await?;
         Ok(())
-    }
-}
-
-async fn finish<T>(
-    transaction: DatabaseTransaction,
-    outcome: Result<T, DomainError>,
-) -> Result<T, DomainError> {
-    match outcome {
-        Ok(value) => {
-            transaction.commit().await.map_err(storage)?;
-            Ok(value)
-        }
-        Err(error) => {
-            transaction.rollback().await.map_err(storage)?;
-            Err(error)
-        }
     }
 }
 

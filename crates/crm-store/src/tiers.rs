@@ -141,7 +141,7 @@ fn not_found(id: TierId) -> DomainError {
 impl TierRepository for SeaTierRepository {
     async fn create(&self, tier: &Tier, limit: usize) -> Result<Tier, DomainError> {
         let transaction = crate::connect::begin_write(&self.writer).await?;
-        crate::connect::lock_tenant(&transaction, tier.tenant_id).await?;
+        crate::ordered::lock_tenant(&transaction, tier.tenant_id).await?;
         let mut sql = Sql::new(
             "SELECT count(*) AS n, CAST(coalesce(max(priority_rank), 0) AS BIGINT) AS top \
              FROM tiers WHERE tenant_id = ",
@@ -275,7 +275,7 @@ impl TierRepository for SeaTierRepository {
         now: OffsetDateTime,
     ) -> Result<(), DomainError> {
         let transaction = crate::connect::begin_write(&self.writer).await?;
-        crate::connect::lock_tenant(&transaction, tenant).await?;
+        crate::ordered::lock_tenant(&transaction, tenant).await?;
         let outcome = async {
             let current = self
                 .read(&transaction, tenant, id)
@@ -358,13 +358,7 @@ impl TierRepository for SeaTierRepository {
             Ok(())
         }
         .await;
-        match outcome {
-            Ok(()) => transaction.commit().await.map_err(storage),
-            Err(error) => {
-                transaction.rollback().await.map_err(storage)?;
-                Err(error)
-            }
-        }
+        crate::connect::finish(transaction, outcome).await
     }
 
     async fn reorder(
@@ -374,34 +368,35 @@ impl TierRepository for SeaTierRepository {
         now: OffsetDateTime,
     ) -> Result<Vec<Tier>, DomainError> {
         let transaction = crate::connect::begin_write(&self.writer).await?;
-        crate::connect::lock_tenant(&transaction, tenant).await?;
-        let current = self.read_all(&transaction, tenant).await?;
-        let same_set = current.len() == ranks.len()
-            && current
-                .iter()
-                .all(|tier| ranks.iter().any(|(id, _)| *id == tier.id));
-        if !same_set {
+        crate::ordered::lock_tenant(&transaction, tenant).await?;
+        let current: Vec<(Uuid, i64)> = self
+            .read_all(&transaction, tenant)
+            .await?
+            .iter()
+            .map(|tier| (tier.id.as_uuid(), i64::from(tier.rank)))
+            .collect();
+        let wanted: Vec<(Uuid, i64)> = ranks
+            .iter()
+            .map(|(id, rank)| (id.as_uuid(), i64::from(*rank)))
+            .collect();
+        let stale = DomainError::Stale {
+            entity: Entity::Tier,
+            id: "order".to_owned(),
+        };
+        if let Err(error) = crate::ordered::rewrite(
+            &transaction,
+            "tiers",
+            "priority_rank",
+            tenant,
+            &current,
+            &wanted,
+            now,
+            stale,
+        )
+        .await
+        {
             transaction.rollback().await.map_err(storage)?;
-            return Err(DomainError::Stale {
-                entity: Entity::Tier,
-                id: "order".to_owned(),
-            });
-        }
-        for (id, rank) in ranks {
-            if current
-                .iter()
-                .any(|tier| tier.id == *id && tier.rank != *rank)
-            {
-                let mut sql = Sql::new("UPDATE tiers SET priority_rank = ");
-                sql.bind(i64::from(*rank))
-                    .push(", version = version + 1, update_time = ")
-                    .bind(now)
-                    .push(" WHERE tenant_id = ")
-                    .bind(tenant.as_uuid())
-                    .push(" AND id = ")
-                    .bind(id.as_uuid());
-                self.execute(&transaction, sql).await?;
-            }
+            return Err(error);
         }
         let reordered = self.read_all(&transaction, tenant).await?;
         transaction.commit().await.map_err(storage)?;
