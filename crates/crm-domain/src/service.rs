@@ -323,17 +323,20 @@ impl ContactService {
         patch: ContactPatch,
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
-        self.apply_patch(tenant, id, patch, expected_version, "contact.tier_id")
+        self.apply_patch(tenant, id, patch, expected_version, "contact.")
             .await
     }
 
+    /// Applies a patch with retries; `field_prefix` is where the patch's
+    /// fields sit in the request (`contact.` for UpdateContact, empty for
+    /// the RPCs that carry `tier_id` or `organization_id` at the top).
     async fn apply_patch(
         &self,
         tenant: &Tenant,
         id: ContactId,
         patch: ContactPatch,
         expected_version: Option<i64>,
-        tier_field: &str,
+        field_prefix: &str,
     ) -> Result<Contact, DomainError> {
         let inputs: Vec<IdentityInput> = [&patch.emails, &patch.phones, &patch.channel_identities]
             .into_iter()
@@ -343,17 +346,16 @@ impl ContactService {
             .chain(patch.external_id.clone())
             .collect();
         let tier = match patch.tier_id {
-            Some(Some(tier)) => Some(self.named_tier(tenant, tier, tier_field).await?),
+            Some(Some(tier)) => Some(
+                self.named_tier(tenant, tier, &format!("{field_prefix}tier_id"))
+                    .await?,
+            ),
             _ => None,
         };
         let auto_org = match patch.affiliation {
             Some(Affiliation::Manual(org)) => {
-                let field = if tier_field == "tier_id" {
-                    "organization_id"
-                } else {
-                    "contact.organization_id"
-                };
-                self.named_organization(tenant, org, field).await?;
+                let field = format!("{field_prefix}organization_id");
+                self.named_organization(tenant, org, &field).await?;
                 None
             }
             Some(_) => None,
@@ -598,7 +600,7 @@ impl ContactService {
             tier_id: Some(tier),
             ..ContactPatch::default()
         };
-        self.apply_patch(tenant, id, patch, expected_version, "tier_id")
+        self.apply_patch(tenant, id, patch, expected_version, "")
             .await
     }
 
@@ -618,7 +620,7 @@ impl ContactService {
             affiliation: Some(Affiliation::Manual(organization)),
             ..ContactPatch::default()
         };
-        self.apply_patch(tenant, id, patch, expected_version, "tier_id")
+        self.apply_patch(tenant, id, patch, expected_version, "")
             .await
     }
 
@@ -646,7 +648,7 @@ impl ContactService {
             affiliation: Some(Affiliation::Detached),
             ..ContactPatch::default()
         };
-        self.apply_patch(tenant, id, patch, Some(current.version), "tier_id")
+        self.apply_patch(tenant, id, patch, Some(current.version), "")
             .await
     }
 
@@ -1380,6 +1382,52 @@ mod tests {
         assert_eq!(resolution.contact.id, winner.id);
         assert!(!resolution.created);
         assert_eq!(resolution.matched_by, Some(MatchedBy::Address));
+    }
+
+    #[tokio::test]
+    async fn a_new_sender_at_an_owned_domain_is_created_linked_and_free_mail_is_never_looked_up() {
+        let acme = OrganizationId::from_uuid(Uuid::now_v7());
+        let mut repository = MockContactRepository::new();
+        repository
+            .expect_find_by_identities()
+            .returning(|_, _| Ok(vec![]));
+        repository
+            .expect_create_resolved()
+            .returning(|contact| Ok(ResolvedCreate::Created(Box::new(contact.clone()))));
+        let mut organizations = crate::ports::MockOrganizationRepository::new();
+        organizations
+            .expect_find_by_domains()
+            .withf(|_, domains| domains == ["acme.com".to_owned()])
+            .times(1)
+            .returning(move |_, _| Ok(Some(acme)));
+        let mut fields = crate::ports::MockCustomFieldRepository::new();
+        fields
+            .expect_definitions_for()
+            .returning(|_, _, _| Ok(Vec::new()));
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(OffsetDateTime::UNIX_EPOCH);
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id().returning(Uuid::now_v7);
+        let service = ContactService::new(
+            Arc::new(repository),
+            Arc::new(crate::ports::MockTierRepository::new()),
+            Arc::new(fields),
+            Arc::new(organizations),
+            Arc::new(clock),
+            Arc::new(ids),
+        );
+        let tenant = tenant();
+        let linked = service
+            .resolve_sender(&tenant, sender("ana@acme.com"))
+            .await
+            .unwrap();
+        assert_eq!(linked.contact.fields.affiliation, Affiliation::Auto(acme));
+        // The mock allows one look-up: gmail.com must not cause another.
+        let free = service
+            .resolve_sender(&tenant, sender("bo@gmail.com"))
+            .await
+            .unwrap();
+        assert_eq!(free.contact.fields.affiliation, Affiliation::None);
     }
 
     #[tokio::test]
