@@ -15,6 +15,7 @@ mod m0001_contacts;
 mod m0002_tiers_tags;
 mod m0003_custom_fields;
 mod m0004_organizations;
+mod m0005_notes;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_tiers_tags::Migration),
             Box::new(m0003_custom_fields::Migration),
             Box::new(m0004_organizations::Migration),
+            Box::new(m0005_notes::Migration),
         ]
     }
 }

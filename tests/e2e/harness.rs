@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_client::ContactServiceClient;
 use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
+use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::v1::tier_service_client::TierServiceClient;
@@ -95,6 +96,11 @@ impl TestServer {
     /// A CustomFieldService client.
     pub async fn fields(&self) -> CustomFieldServiceClient<Channel> {
         CustomFieldServiceClient::new(self.channel().await)
+    }
+
+    /// A NoteService client.
+    pub async fn notes(&self) -> NoteServiceClient<Channel> {
+        NoteServiceClient::new(self.channel().await)
     }
 
     /// An OrganizationService client.

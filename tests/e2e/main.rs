@@ -12,6 +12,7 @@ mod custom_fields;
 mod harness;
 mod identities;
 mod isolation;
+mod notes;
 mod organizations;
 mod resolve;
 mod service;

@@ -23,6 +23,8 @@ pub enum Entity {
     Section,
     /// An organization.
     Organization,
+    /// A note.
+    Note,
 }
 
 impl Entity {
@@ -37,6 +39,7 @@ impl Entity {
             Entity::Tab => "tab",
             Entity::Section => "section",
             Entity::Organization => "organization",
+            Entity::Note => "note",
         }
     }
 }

@@ -64,3 +64,7 @@ id_type!(
     /// An organization: a company contacts belong to.
     OrganizationId
 );
+id_type!(
+    /// A note on a contact or an organization.
+    NoteId
+);

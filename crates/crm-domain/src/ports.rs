@@ -13,8 +13,9 @@ use uuid::Uuid;
 use crate::contact::{Contact, ContactFields, ContactIdentity, IdentityKey};
 use crate::custom_field::{CustomValues, FieldDefinition, FieldEntity};
 use crate::error::DomainError;
-use crate::ids::{ContactId, FieldId, OrganizationId, SectionId, TabId, TenantId, TierId};
+use crate::ids::{ContactId, FieldId, NoteId, OrganizationId, SectionId, TabId, TenantId, TierId};
 use crate::layout::{LayoutParts, Section, Tab};
+use crate::note::{Note, NoteCursor, NoteOwner};
 use crate::organization::Organization;
 use crate::tenant::Tenant;
 use crate::tier::{Tier, TierBadge};
@@ -525,6 +526,53 @@ pub trait OrganizationRepository: Send + Sync {
         tenant: TenantId,
         domains: &[String],
     ) -> Result<Option<OrganizationId>, DomainError>;
+}
+
+/// Storage of notes.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait NoteRepository: Send + Sync {
+    /// Inserts a note.
+    ///
+    /// # Errors
+    /// `NotFound` when its record does not exist; `Unavailable`; `Internal`.
+    async fn create(&self, note: &Note) -> Result<Note, DomainError>;
+
+    /// Reads one note.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn get(&self, tenant: TenantId, id: NoteId) -> Result<Option<Note>, DomainError>;
+
+    /// Up to `limit` notes of a record after `after`, pinned first, then
+    /// newest first.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        owner: NoteOwner,
+        after: Option<NoteCursor>,
+        limit: u32,
+    ) -> Result<Vec<Note>, DomainError>;
+
+    /// Writes a note's fields at `expected_version`.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
+    async fn update(&self, note: &Note, expected_version: i64) -> Result<Note, DomainError>;
+
+    /// Deletes a note (at `expected_version` if given).
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: NoteId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError>;
 }
 
 /// Storage of tenants and their API keys.

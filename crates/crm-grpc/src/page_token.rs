@@ -51,6 +51,42 @@ pub(crate) fn decode(token: &str, scope: &str) -> Result<Option<Uuid>, DomainErr
     Ok(Some(id))
 }
 
+/// A token that also carries one flag of the last item (for orders that
+/// sort by a flag before the id, such as pinned notes).
+pub(crate) fn encode_flagged(last: Uuid, flag: bool, scope: &str) -> String {
+    format!("{}{}", if flag { '1' } else { '0' }, encode(last, scope))
+}
+
+/// Inverse of [`encode_flagged`].
+///
+/// # Errors
+/// As [`decode`].
+pub(crate) fn decode_flagged(
+    token: &str,
+    scope: &str,
+) -> Result<Option<(Uuid, bool)>, DomainError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let (flag, rest) = match token.split_at_checked(1) {
+        Some(("1", rest)) => (true, rest),
+        Some(("0", rest)) => (false, rest),
+        _ => {
+            return Err(DomainError::invalid(
+                "page_token",
+                "is not a token from a previous page",
+            ));
+        }
+    };
+    match decode(rest, scope)? {
+        Some(id) => Ok(Some((id, flag))),
+        None => Err(DomainError::invalid(
+            "page_token",
+            "is not a token from a previous page",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -64,6 +100,21 @@ mod tests {
         assert_eq!(decode("", "tag:vip").unwrap(), None);
         assert!(decode("garbage", "").is_err());
         assert!(decode("c1.zz", "").is_err());
+    }
+
+    #[test]
+    fn flagged_tokens_round_trip() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            decode_flagged(&encode_flagged(id, true, "s"), "s").unwrap(),
+            Some((id, true))
+        );
+        assert_eq!(
+            decode_flagged(&encode_flagged(id, false, "s"), "s").unwrap(),
+            Some((id, false))
+        );
+        assert!(decode_flagged(&encode(id, "s"), "s").is_err());
+        assert!(decode_flagged("1", "s").is_err());
     }
 
     #[test]

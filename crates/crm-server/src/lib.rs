@@ -8,17 +8,19 @@ use std::sync::Arc;
 
 use crm_domain::DomainError;
 use crm_domain::custom_field_service::CustomFieldService;
+use crm_domain::note::NoteService;
 use crm_domain::organization_service::OrganizationService;
 use crm_domain::ports::{SystemClock, UuidV7Ids};
 use crm_domain::service::{ContactService, TenantService};
 use crm_domain::tenant::Tenant;
 use crm_domain::tier_service::TierService;
 use crm_grpc::{
-    Authenticator, ContactApi, CustomFieldApi, OrganizationApi, TenantApi, TierApi,
+    Authenticator, ContactApi, CustomFieldApi, NoteApi, OrganizationApi, TenantApi, TierApi,
     generate_api_key, hash_api_key,
 };
 use crm_proto::v1::contact_service_server::ContactServiceServer;
 use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
+use crm_proto::v1::note_service_server::NoteServiceServer;
 use crm_proto::v1::organization_service_server::OrganizationServiceServer;
 use crm_proto::v1::tenant_service_server::TenantServiceServer;
 use crm_proto::v1::tier_service_server::TierServiceServer;
@@ -51,6 +53,7 @@ pub struct App {
     tiers: TierService,
     fields: CustomFieldService,
     organizations: OrganizationService,
+    notes: NoteService,
 }
 
 impl App {
@@ -78,6 +81,7 @@ impl App {
         );
         let fields = CustomFieldService::new(store.custom_fields(), clock.clone(), ids.clone());
         let tiers = TierService::new(store.tiers(), store.contacts(), clock.clone(), ids.clone());
+        let notes = NoteService::new(store.notes(), clock.clone(), ids.clone());
         let tenants = TenantService::new(store.tenants(), clock, ids);
         Ok(App {
             store,
@@ -86,6 +90,7 @@ impl App {
             tiers,
             fields,
             organizations,
+            notes,
         })
     }
 
@@ -135,6 +140,7 @@ impl App {
         health
             .set_serving::<OrganizationServiceServer<OrganizationApi>>()
             .await;
+        health.set_serving::<NoteServiceServer<NoteApi>>().await;
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
         let descriptors = [
@@ -168,6 +174,10 @@ impl App {
             )))
             .add_service(CustomFieldServiceServer::new(CustomFieldApi::new(
                 self.fields,
+                auth.clone(),
+            )))
+            .add_service(NoteServiceServer::new(NoteApi::new(
+                self.notes,
                 auth.clone(),
             )))
             .add_service(OrganizationServiceServer::new(OrganizationApi::new(

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use crate::contacts::SeaContactRepository;
 use crate::custom_fields::SeaCustomFieldRepository;
+use crate::notes::SeaNoteRepository;
 use crate::organizations::SeaOrganizationRepository;
 use crate::tenants::SeaTenantRepository;
 use crate::tiers::SeaTierRepository;
@@ -135,6 +136,11 @@ impl Store {
             self.db.clone(),
             self.writer.clone(),
         ))
+    }
+
+    /// The note repository.
+    pub fn notes(&self) -> Arc<SeaNoteRepository> {
+        Arc::new(SeaNoteRepository::new(self.db.clone(), self.writer.clone()))
     }
 
     /// The organization repository.

@@ -58,3 +58,9 @@ pub(crate) fn sqlstate(error: &DbErr) -> Option<String> {
 pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
     matches!(sqlstate(error).as_deref(), Some("23505" | "2067" | "1555"))
 }
+
+/// Whether the error is a foreign-key violation (PostgreSQL 23503, SQLite's
+/// extended code for FOREIGN KEY).
+pub(crate) fn is_foreign_key_violation(error: &DbErr) -> bool {
+    matches!(sqlstate(error).as_deref(), Some("23503" | "787"))
+}

@@ -11,19 +11,20 @@ use crm_domain::custom_field::{
     FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, SelectOption, Validation,
 };
 use crm_domain::layout::{Section, Tab};
+use crm_domain::note::{Note, NoteCursor, NoteFields, NoteFormat, NoteOwner};
 use crm_domain::organization::{Affiliation, Organization, OrganizationFields};
 use crm_domain::ports::{
     ContactChange, ContactFilter, ContactRepository, CreateOutcome, CustomFieldRepository,
-    DefinitionsFor, OrganizationRepository, ResolvedCreate, SystemClock, TenantRepository,
-    TierContacts, TierRepository, UuidV7Ids,
+    DefinitionsFor, NoteRepository, OrganizationRepository, ResolvedCreate, SystemClock,
+    TenantRepository, TierContacts, TierRepository, UuidV7Ids,
 };
 use crm_domain::resolve::SenderInput;
 use crm_domain::service::ContactService;
 use crm_domain::tenant::Tenant;
 use crm_domain::tier::{SlaPolicy, Tier, TierFields};
 use crm_domain::{
-    Channel, ContactId, DomainError, FieldId, IdentityKey, IdentityKind, OrganizationId, Region,
-    SectionId, TabId, TenantId, TierId,
+    Channel, ContactId, DomainError, FieldId, IdentityKey, IdentityKind, NoteId, OrganizationId,
+    Region, SectionId, TabId, TenantId, TierId,
 };
 use crm_store::testing::{BOTH, TestDatabase};
 use crm_store::{Store, StoreOptions};
@@ -1299,6 +1300,126 @@ async fn organizations_own_domains_and_pick_up_unaffiliated_contacts() {
         assert_eq!(organizations.get(tenant.id, acme.id).await.unwrap(), None);
         let other = self::tenant(&store).await;
         assert!(organizations.list(other.id, None, 10).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+fn note(tenant: &Tenant, owner: NoteOwner, body: &str, pinned: bool) -> Note {
+    let now = now();
+    Note {
+        id: NoteId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant.id,
+        owner,
+        fields: NoteFields {
+            author: "agent-7".into(),
+            body: body.into(),
+            format: NoteFormat::Markdown,
+            pinned,
+        },
+        version: 1,
+        create_time: now,
+        update_time: now,
+    }
+}
+
+#[tokio::test]
+async fn notes_list_pinned_first_then_newest_and_go_with_their_record() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let notes = store.notes();
+        let ana = created(
+            store.contacts().as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "ana@x.com", true)],
+            ),
+        )
+        .await;
+        let owner = NoteOwner::Contact(ana.id);
+        let old = notes
+            .create(&note(&tenant, owner, "old", false))
+            .await
+            .unwrap();
+        let pinned = notes
+            .create(&note(&tenant, owner, "pinned", true))
+            .await
+            .unwrap();
+        let new = notes
+            .create(&note(&tenant, owner, "new", false))
+            .await
+            .unwrap();
+        let first = notes.list(tenant.id, owner, None, 2).await.unwrap();
+        assert_eq!(
+            first.iter().map(|n| n.id).collect::<Vec<_>>(),
+            [pinned.id, new.id]
+        );
+        let cursor = NoteCursor {
+            pinned: false,
+            id: new.id,
+        };
+        let rest = notes.list(tenant.id, owner, Some(cursor), 2).await.unwrap();
+        assert_eq!(rest.iter().map(|n| n.id).collect::<Vec<_>>(), [old.id]);
+        let after_pinned = NoteCursor {
+            pinned: true,
+            id: pinned.id,
+        };
+        let rest = notes
+            .list(tenant.id, owner, Some(after_pinned), 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            rest.iter().map(|n| n.id).collect::<Vec<_>>(),
+            [new.id, old.id]
+        );
+
+        let missing = notes
+            .create(&note(
+                &tenant,
+                NoteOwner::Contact(ContactId::from_uuid(Uuid::now_v7())),
+                "x",
+                false,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(missing, DomainError::NotFound { .. }),
+            "{missing:?}"
+        );
+
+        let mut edited = old.clone();
+        edited.fields.pinned = true;
+        let edited = notes.update(&edited, 1).await.unwrap();
+        assert_eq!(edited.version, 2);
+        assert!(matches!(
+            notes.update(&edited, 1).await,
+            Err(DomainError::Stale { .. })
+        ));
+        assert!(
+            notes
+                .get(tenant.id, old.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .fields
+                .pinned
+        );
+        notes.delete(tenant.id, new.id, Some(1)).await.unwrap();
+        assert!(matches!(
+            notes.delete(tenant.id, new.id, None).await,
+            Err(DomainError::NotFound { .. })
+        ));
+        store
+            .contacts()
+            .delete(tenant.id, ana.id, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            notes.get(tenant.id, pinned.id).await.unwrap(),
+            None,
+            "notes go with the contact"
+        );
+        let other = self::tenant(&store).await;
+        assert_eq!(notes.get(other.id, old.id).await.unwrap(), None);
     })
     .await;
 }
