@@ -16,6 +16,7 @@ mod m0002_tiers_tags;
 mod m0003_custom_fields;
 mod m0004_organizations;
 mod m0005_notes;
+mod m0006_conversations;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_custom_fields::Migration),
             Box::new(m0004_organizations::Migration),
             Box::new(m0005_notes::Migration),
+            Box::new(m0006_conversations::Migration),
         ]
     }
 }

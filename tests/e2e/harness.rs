@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_client::ContactServiceClient;
+use crm_proto::v1::conversation_service_client::ConversationServiceClient;
 use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
 use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
@@ -91,6 +92,11 @@ impl TestServer {
     /// A TenantService client.
     pub async fn tenants(&self) -> TenantServiceClient<Channel> {
         TenantServiceClient::new(self.channel().await)
+    }
+
+    /// A ConversationService client.
+    pub async fn conversations(&self) -> ConversationServiceClient<Channel> {
+        ConversationServiceClient::new(self.channel().await)
     }
 
     /// A CustomFieldService client.

@@ -8,6 +8,7 @@ mod architecture;
 mod auth;
 mod concurrency;
 mod contacts;
+mod conversations;
 mod custom_fields;
 mod harness;
 mod identities;

@@ -126,6 +126,8 @@ pub struct Contact {
     pub tags: Vec<String>,
     /// Its custom-field values, by key.
     pub custom_fields: crate::custom_field::CustomValues,
+    /// Figures derived from its conversations (read-only).
+    pub engagement: crate::conversation::Engagement,
     /// The tier `fields.tier_id` names, as read with the contact; `None`
     /// when there is none (or it was deleted a moment ago).
     pub tier: Option<TierBadge>,

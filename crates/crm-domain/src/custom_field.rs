@@ -35,6 +35,8 @@ pub enum FieldEntity {
     Contact,
     /// Organizations.
     Organization,
+    /// Conversations.
+    Conversation,
 }
 
 impl FieldEntity {
@@ -43,14 +45,19 @@ impl FieldEntity {
         match self {
             FieldEntity::Contact => "contact",
             FieldEntity::Organization => "organization",
+            FieldEntity::Conversation => "conversation",
         }
     }
 
     /// Inverse of [`FieldEntity::as_str`].
     pub fn parse(text: &str) -> Option<Self> {
-        [FieldEntity::Contact, FieldEntity::Organization]
-            .into_iter()
-            .find(|entity| entity.as_str() == text)
+        [
+            FieldEntity::Contact,
+            FieldEntity::Organization,
+            FieldEntity::Conversation,
+        ]
+        .into_iter()
+        .find(|entity| entity.as_str() == text)
     }
 
     /// The entity's standard field names, which no custom key may take.
@@ -77,6 +84,27 @@ impl FieldEntity {
                 "tags",
                 "organization",
                 "organization_id",
+                "custom_fields",
+                "create_time",
+                "update_time",
+                "etag",
+            ],
+            FieldEntity::Conversation => &[
+                "id",
+                "contact_id",
+                "sender",
+                "channel",
+                "source",
+                "source_conversation_id",
+                "started_at",
+                "ended_at",
+                "status",
+                "handled_by",
+                "team",
+                "subject",
+                "outcome",
+                "message_count",
+                "csat_score",
                 "custom_fields",
                 "create_time",
                 "update_time",

@@ -25,6 +25,8 @@ pub enum Entity {
     Organization,
     /// A note.
     Note,
+    /// A conversation.
+    Conversation,
 }
 
 impl Entity {
@@ -40,6 +42,7 @@ impl Entity {
             Entity::Section => "section",
             Entity::Organization => "organization",
             Entity::Note => "note",
+            Entity::Conversation => "conversation",
         }
     }
 }

@@ -106,6 +106,43 @@ pub enum Channel {
     Webchat,
 }
 
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 9] = [
+        Channel::Email,
+        Channel::Phone,
+        Channel::Sms,
+        Channel::Voice,
+        Channel::Whatsapp,
+        Channel::Messenger,
+        Channel::Instagram,
+        Channel::Telegram,
+        Channel::Webchat,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Phone => "phone",
+            Channel::Sms => "sms",
+            Channel::Voice => "voice",
+            Channel::Whatsapp => "whatsapp",
+            Channel::Messenger => "messenger",
+            Channel::Instagram => "instagram",
+            Channel::Telegram => "telegram",
+            Channel::Webchat => "webchat",
+        }
+    }
+
+    /// Inverse of [`Channel::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|channel| channel.as_str() == text)
+    }
+}
+
 /// ISO 3166-1 alpha-2 region used to read national-format phone numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Region(Id);

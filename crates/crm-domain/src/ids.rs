@@ -68,3 +68,7 @@ id_type!(
     /// A note on a contact or an organization.
     NoteId
 );
+id_type!(
+    /// A conversation: one interaction with a contact on one channel.
+    ConversationId
+);

@@ -4,6 +4,8 @@
 //! is a dependency: adapters implement the ports in `ports.rs`.
 
 pub mod contact;
+pub mod conversation;
+pub mod conversation_service;
 pub mod custom_field;
 pub mod custom_field_service;
 pub mod error;
@@ -25,4 +27,6 @@ pub mod tier_service;
 pub use contact::{Contact, ContactFields, ContactIdentity, IdentityKey, LifecycleStage};
 pub use error::{DomainError, Entity, FieldViolation};
 pub use identity::{Channel, IdentityKind, Region};
-pub use ids::{ContactId, FieldId, NoteId, OrganizationId, SectionId, TabId, TenantId, TierId};
+pub use ids::{
+    ContactId, ConversationId, FieldId, NoteId, OrganizationId, SectionId, TabId, TenantId, TierId,
+};

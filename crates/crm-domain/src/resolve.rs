@@ -261,6 +261,7 @@ mod tests {
             tags: Vec::new(),
             tier: None,
             custom_fields: Default::default(),
+            engagement: Default::default(),
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,

@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod contact_service;
+mod conversation_service;
 mod convert;
 mod custom_field_service;
 mod note_service;
@@ -16,6 +17,7 @@ mod tier_service;
 
 pub use auth::{Authenticator, generate_api_key, hash_api_key};
 pub use contact_service::ContactApi;
+pub use conversation_service::ConversationApi;
 pub use custom_field_service::CustomFieldApi;
 pub use note_service::NoteApi;
 pub use organization_service::OrganizationApi;

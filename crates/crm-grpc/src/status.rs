@@ -127,6 +127,7 @@ fn resource_type(entity: crm_domain::Entity) -> &'static str {
         crm_domain::Entity::Section => "crm.v1.Section",
         crm_domain::Entity::Organization => "crm.v1.Organization",
         crm_domain::Entity::Note => "crm.v1.Note",
+        crm_domain::Entity::Conversation => "crm.v1.Conversation",
     }
 }
 

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crm_domain::DomainError;
+use crm_domain::conversation_service::ConversationService;
 use crm_domain::custom_field_service::CustomFieldService;
 use crm_domain::note::NoteService;
 use crm_domain::organization_service::OrganizationService;
@@ -15,10 +16,11 @@ use crm_domain::service::{ContactService, TenantService};
 use crm_domain::tenant::Tenant;
 use crm_domain::tier_service::TierService;
 use crm_grpc::{
-    Authenticator, ContactApi, CustomFieldApi, NoteApi, OrganizationApi, TenantApi, TierApi,
-    generate_api_key, hash_api_key,
+    Authenticator, ContactApi, ConversationApi, CustomFieldApi, NoteApi, OrganizationApi,
+    TenantApi, TierApi, generate_api_key, hash_api_key,
 };
 use crm_proto::v1::contact_service_server::ContactServiceServer;
+use crm_proto::v1::conversation_service_server::ConversationServiceServer;
 use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
 use crm_proto::v1::note_service_server::NoteServiceServer;
 use crm_proto::v1::organization_service_server::OrganizationServiceServer;
@@ -54,6 +56,7 @@ pub struct App {
     fields: CustomFieldService,
     organizations: OrganizationService,
     notes: NoteService,
+    conversations: ConversationService,
 }
 
 impl App {
@@ -82,6 +85,13 @@ impl App {
         let fields = CustomFieldService::new(store.custom_fields(), clock.clone(), ids.clone());
         let tiers = TierService::new(store.tiers(), store.contacts(), clock.clone(), ids.clone());
         let notes = NoteService::new(store.notes(), clock.clone(), ids.clone());
+        let conversations = ConversationService::new(
+            store.conversations(),
+            store.custom_fields(),
+            contacts.clone(),
+            clock.clone(),
+            ids.clone(),
+        );
         let tenants = TenantService::new(store.tenants(), clock, ids);
         Ok(App {
             store,
@@ -91,6 +101,7 @@ impl App {
             fields,
             organizations,
             notes,
+            conversations,
         })
     }
 
@@ -141,6 +152,9 @@ impl App {
             .set_serving::<OrganizationServiceServer<OrganizationApi>>()
             .await;
         health.set_serving::<NoteServiceServer<NoteApi>>().await;
+        health
+            .set_serving::<ConversationServiceServer<ConversationApi>>()
+            .await;
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
         let descriptors = [
@@ -178,6 +192,10 @@ impl App {
             )))
             .add_service(NoteServiceServer::new(NoteApi::new(
                 self.notes,
+                auth.clone(),
+            )))
+            .add_service(ConversationServiceServer::new(ConversationApi::new(
+                self.conversations,
                 auth.clone(),
             )))
             .add_service(OrganizationServiceServer::new(OrganizationApi::new(

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use crate::contacts::SeaContactRepository;
+use crate::conversations::SeaConversationRepository;
 use crate::custom_fields::SeaCustomFieldRepository;
 use crate::notes::SeaNoteRepository;
 use crate::organizations::SeaOrganizationRepository;
@@ -133,6 +134,14 @@ impl Store {
     /// The custom-field and layout repository.
     pub fn custom_fields(&self) -> Arc<SeaCustomFieldRepository> {
         Arc::new(SeaCustomFieldRepository::new(
+            self.db.clone(),
+            self.writer.clone(),
+        ))
+    }
+
+    /// The conversation repository.
+    pub fn conversations(&self) -> Arc<SeaConversationRepository> {
+        Arc::new(SeaConversationRepository::new(
             self.db.clone(),
             self.writer.clone(),
         ))

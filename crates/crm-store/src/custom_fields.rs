@@ -46,6 +46,7 @@ fn records_table(entity: FieldEntity) -> &'static str {
     match entity {
         FieldEntity::Contact => "contacts",
         FieldEntity::Organization => "organizations",
+        FieldEntity::Conversation => "conversations",
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod connect;
 mod contacts;
+mod conversations;
 mod custom_fields;
 mod entity;
 mod error;
@@ -23,6 +24,7 @@ mod tiers;
 
 pub use connect::{Backend, ConnectError, Store, StoreOptions};
 pub use contacts::SeaContactRepository;
+pub use conversations::SeaConversationRepository;
 pub use custom_fields::SeaCustomFieldRepository;
 pub use notes::SeaNoteRepository;
 pub use organizations::SeaOrganizationRepository;

@@ -7,6 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crm_domain::contact::{Contact, ContactFields, ContactIdentity, LifecycleStage};
+use crm_domain::conversation::{
+    Conversation, ConversationFields, ConversationFilter, ConversationStatus,
+};
 use crm_domain::custom_field::{
     FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, SelectOption, Validation,
 };
@@ -14,17 +17,17 @@ use crm_domain::layout::{Section, Tab};
 use crm_domain::note::{Note, NoteCursor, NoteFields, NoteFormat, NoteOwner};
 use crm_domain::organization::{Affiliation, Organization, OrganizationFields};
 use crm_domain::ports::{
-    ContactChange, ContactFilter, ContactRepository, CreateOutcome, CustomFieldRepository,
-    DefinitionsFor, NoteRepository, OrganizationRepository, ResolvedCreate, SystemClock,
-    TenantRepository, TierContacts, TierRepository, UuidV7Ids,
+    ContactChange, ContactFilter, ContactRepository, ConversationRepository, CreateOutcome,
+    CustomFieldRepository, DefinitionsFor, NoteRepository, OrganizationRepository, ResolvedCreate,
+    SystemClock, TenantRepository, TierContacts, TierRepository, UuidV7Ids,
 };
 use crm_domain::resolve::SenderInput;
 use crm_domain::service::ContactService;
 use crm_domain::tenant::Tenant;
 use crm_domain::tier::{SlaPolicy, Tier, TierFields};
 use crm_domain::{
-    Channel, ContactId, DomainError, FieldId, IdentityKey, IdentityKind, NoteId, OrganizationId,
-    Region, SectionId, TabId, TenantId, TierId,
+    Channel, ContactId, ConversationId, DomainError, FieldId, IdentityKey, IdentityKind, NoteId,
+    OrganizationId, Region, SectionId, TabId, TenantId, TierId,
 };
 use crm_store::testing::{BOTH, TestDatabase};
 use crm_store::{Store, StoreOptions};
@@ -104,6 +107,7 @@ fn contact(tenant: &Tenant, identities: Vec<ContactIdentity>) -> Contact {
         tags: Vec::new(),
         tier: None,
         custom_fields: Default::default(),
+        engagement: Default::default(),
         version: 1,
         create_time: now,
         update_time: now,
@@ -1420,6 +1424,187 @@ async fn notes_list_pinned_first_then_newest_and_go_with_their_record() {
         );
         let other = self::tenant(&store).await;
         assert_eq!(notes.get(other.id, old.id).await.unwrap(), None);
+    })
+    .await;
+}
+
+fn conversation(
+    tenant: &Tenant,
+    contact: ContactId,
+    source_id: &str,
+    channel: Channel,
+    started_minutes: i64,
+    csat: Option<u8>,
+) -> Conversation {
+    let now = now();
+    Conversation {
+        id: ConversationId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant.id,
+        contact_id: contact,
+        source: "helpdesk".into(),
+        source_id: source_id.into(),
+        fields: ConversationFields {
+            channel,
+            started_at: now + time::Duration::minutes(started_minutes),
+            ended_at: None,
+            status: ConversationStatus::Open,
+            agent_id: String::new(),
+            agent_name: String::new(),
+            team: String::new(),
+            subject: String::new(),
+            outcome: String::new(),
+            message_count: 4,
+            csat,
+        },
+        custom_fields: Default::default(),
+        version: 1,
+        create_time: now,
+        update_time: now,
+    }
+}
+
+#[tokio::test]
+async fn recording_is_idempotent_and_keeps_engagement_current() {
+    on_both(|store| async move {
+        let tenant = tenant(&store).await;
+        let conversations = store.conversations();
+        let contacts = store.contacts();
+        let ana = created(
+            contacts.as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "ana@x.com", true)],
+            ),
+        )
+        .await;
+        let (first, created_now) = conversations
+            .record(&conversation(
+                &tenant,
+                ana.id,
+                "T-1",
+                Channel::Email,
+                0,
+                Some(4),
+            ))
+            .await
+            .unwrap();
+        assert!(created_now);
+        let (again, created_now) = conversations
+            .record(&conversation(
+                &tenant,
+                ana.id,
+                "T-1",
+                Channel::Email,
+                0,
+                Some(2),
+            ))
+            .await
+            .unwrap();
+        assert!(!created_now);
+        assert_eq!(
+            (again.id, again.version, again.fields.csat),
+            (first.id, 2, Some(2))
+        );
+        let (second, _) = conversations
+            .record(&conversation(
+                &tenant,
+                ana.id,
+                "T-2",
+                Channel::Whatsapp,
+                10,
+                None,
+            ))
+            .await
+            .unwrap();
+        let engagement = contacts
+            .get(tenant.id, ana.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .engagement;
+        assert_eq!(engagement.conversation_count, 2);
+        assert_eq!(engagement.message_count, 8);
+        assert_eq!((engagement.csat_sum, engagement.csat_count), (2, 1));
+        assert_eq!(engagement.channels, [Channel::Email, Channel::Whatsapp]);
+        assert_eq!(engagement.first_contact, Some(again.fields.started_at));
+        assert_eq!(engagement.last_contact, Some(second.fields.started_at));
+        assert_eq!(
+            contacts
+                .get(tenant.id, ana.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            1,
+            "figures do not move the etag"
+        );
+
+        let listed = conversations
+            .list_for_contact(tenant.id, ana.id, ConversationFilter::default(), None, 1)
+            .await
+            .unwrap();
+        assert_eq!(listed[0].id, second.id, "newest first");
+        let rest = conversations
+            .list_for_contact(
+                tenant.id,
+                ana.id,
+                ConversationFilter::default(),
+                Some(second.id),
+                5,
+            )
+            .await
+            .unwrap();
+        assert_eq!(rest.iter().map(|c| c.id).collect::<Vec<_>>(), [first.id]);
+        let email_only = ConversationFilter {
+            channel: Some(Channel::Email),
+            status: None,
+        };
+        assert_eq!(
+            conversations
+                .list_for_contact(tenant.id, ana.id, email_only, None, 5)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        conversations
+            .delete(tenant.id, second.id, Some(1))
+            .await
+            .unwrap();
+        let engagement = contacts
+            .get(tenant.id, ana.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .engagement;
+        assert_eq!(
+            (engagement.conversation_count, engagement.channels.len()),
+            (1, 1)
+        );
+        let missing = conversations
+            .record(&conversation(
+                &tenant,
+                ContactId::from_uuid(Uuid::now_v7()),
+                "T-3",
+                Channel::Sms,
+                0,
+                None,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(missing, DomainError::NotFound { .. }),
+            "{missing:?}"
+        );
+        let mut closed = again.clone();
+        closed.fields.status = ConversationStatus::Closed;
+        let closed = conversations.update(&closed, 2).await.unwrap();
+        assert_eq!(closed.version, 3);
+        assert!(matches!(
+            conversations.update(&closed, 2).await,
+            Err(DomainError::Stale { .. })
+        ));
     })
     .await;
 }

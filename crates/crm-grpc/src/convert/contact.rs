@@ -149,6 +149,7 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
         custom_fields,
         organization_id,
         organization_link: _,
+        engagement: _,
     } = contact;
     let mut violations = Vec::new();
     let custom_fields = ValueChanges {
@@ -233,6 +234,7 @@ pub(crate) fn patch(
         custom_fields,
         organization_id,
         organization_link: _,
+        engagement: _,
     } = contact;
     let (mask, custom_keys) = custom_field::split_mask(mask);
     let mut implied = Vec::new();
@@ -344,6 +346,7 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         tags,
         tier: badge,
         custom_fields,
+        engagement,
         version: _,
         create_time,
         update_time,
@@ -413,6 +416,19 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
             Affiliation::Manual(_) => pb::OrganizationLink::Manual,
             Affiliation::Detached => pb::OrganizationLink::Detached,
         } as i32,
+        engagement: Some(pb::Engagement {
+            conversation_count: i64::try_from(engagement.conversation_count).unwrap_or(i64::MAX),
+            message_count: i64::try_from(engagement.message_count).unwrap_or(i64::MAX),
+            first_contact_time: engagement.first_contact.map(timestamp),
+            last_contact_time: engagement.last_contact.map(timestamp),
+            average_csat: engagement.average_csat().unwrap_or_default(),
+            csat_rating_count: i64::try_from(engagement.csat_count).unwrap_or(i64::MAX),
+            channels: engagement
+                .channels
+                .iter()
+                .map(|channel| channel_to_proto(*channel) as i32)
+                .collect(),
+        }),
     }
 }
 
@@ -486,24 +502,7 @@ pub(crate) fn sender(request: pb::ResolveSenderRequest) -> Result<SenderInput, D
         phone,
         external_id,
     } = request;
-    let channel = match pb::Channel::try_from(channel) {
-        Ok(pb::Channel::Email) => Channel::Email,
-        Ok(pb::Channel::Phone) => Channel::Phone,
-        Ok(pb::Channel::Sms) => Channel::Sms,
-        Ok(pb::Channel::Voice) => Channel::Voice,
-        Ok(pb::Channel::Whatsapp) => Channel::Whatsapp,
-        Ok(pb::Channel::Messenger) => Channel::Messenger,
-        Ok(pb::Channel::Instagram) => Channel::Instagram,
-        Ok(pb::Channel::Telegram) => Channel::Telegram,
-        Ok(pb::Channel::Webchat) => Channel::Webchat,
-        Ok(pb::Channel::Unspecified) => return Err(DomainError::invalid("channel", "is required")),
-        Err(_) => {
-            return Err(DomainError::invalid(
-                "channel",
-                format!("{channel} is not a Channel"),
-            ));
-        }
-    };
+    let channel = channel_from(channel, "channel")?;
     Ok(SenderInput {
         channel,
         address,
@@ -515,6 +514,43 @@ pub(crate) fn sender(request: pb::ResolveSenderRequest) -> Result<SenderInput, D
 }
 
 /// How a resolution matched, for the API.
+/// A channel from a request field.
+pub(crate) fn channel_from(value: i32, field: &str) -> Result<Channel, DomainError> {
+    Ok(match pb::Channel::try_from(value) {
+        Ok(pb::Channel::Email) => Channel::Email,
+        Ok(pb::Channel::Phone) => Channel::Phone,
+        Ok(pb::Channel::Sms) => Channel::Sms,
+        Ok(pb::Channel::Voice) => Channel::Voice,
+        Ok(pb::Channel::Whatsapp) => Channel::Whatsapp,
+        Ok(pb::Channel::Messenger) => Channel::Messenger,
+        Ok(pb::Channel::Instagram) => Channel::Instagram,
+        Ok(pb::Channel::Telegram) => Channel::Telegram,
+        Ok(pb::Channel::Webchat) => Channel::Webchat,
+        Ok(pb::Channel::Unspecified) => return Err(DomainError::invalid(field, "is required")),
+        Err(_) => {
+            return Err(DomainError::invalid(
+                field,
+                format!("{value} is not a Channel"),
+            ));
+        }
+    })
+}
+
+/// A channel for a response.
+pub(crate) fn channel_to_proto(channel: Channel) -> pb::Channel {
+    match channel {
+        Channel::Email => pb::Channel::Email,
+        Channel::Phone => pb::Channel::Phone,
+        Channel::Sms => pb::Channel::Sms,
+        Channel::Voice => pb::Channel::Voice,
+        Channel::Whatsapp => pb::Channel::Whatsapp,
+        Channel::Messenger => pb::Channel::Messenger,
+        Channel::Instagram => pb::Channel::Instagram,
+        Channel::Telegram => pb::Channel::Telegram,
+        Channel::Webchat => pb::Channel::Webchat,
+    }
+}
+
 pub(crate) fn matched_by(matched: Option<MatchedBy>) -> pb::MatchedBy {
     match matched {
         None => pb::MatchedBy::Unspecified,

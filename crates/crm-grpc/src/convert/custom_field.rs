@@ -34,6 +34,7 @@ pub(crate) fn record_type(value: i32, field: &str) -> Result<FieldEntity, Domain
     match pb::RecordType::try_from(value) {
         Ok(pb::RecordType::Contact) => Ok(FieldEntity::Contact),
         Ok(pb::RecordType::Organization) => Ok(FieldEntity::Organization),
+        Ok(pb::RecordType::Conversation) => Ok(FieldEntity::Conversation),
         Ok(pb::RecordType::Unspecified) => Err(DomainError::invalid(field, "is required")),
         Err(_) => Err(DomainError::invalid(
             field,
@@ -46,6 +47,7 @@ fn record_type_to_proto(entity: FieldEntity) -> pb::RecordType {
     match entity {
         FieldEntity::Contact => pb::RecordType::Contact,
         FieldEntity::Organization => pb::RecordType::Organization,
+        FieldEntity::Conversation => pb::RecordType::Conversation,
     }
 }
 

@@ -2,9 +2,10 @@
 //! joined with its identities (see `contact_identity`), one row per identity.
 
 use crm_domain::contact::{Contact, ContactFields, ContactIdentity, LifecycleStage};
+use crm_domain::conversation::Engagement;
 use crm_domain::organization::Affiliation;
 use crm_domain::tier::TierBadge;
-use crm_domain::{ContactId, DomainError, IdentityKind, OrganizationId, TenantId, TierId};
+use crm_domain::{Channel, ContactId, DomainError, IdentityKind, OrganizationId, TenantId, TierId};
 use sea_orm::{DbBackend, FromQueryResult};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -18,7 +19,9 @@ pub(crate) fn joined_columns(backend: DbBackend) -> &'static str {
         DbBackend::Postgres => concat!(
             "c.tenant_id, c.id, c.display_name, c.city, c.country, \
              c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-             c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, ",
+             c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, c.conversation_count, \
+             c.message_count, c.first_contact_time, c.last_contact_time, c.csat_sum, c.csat_count, \
+             c.channels_used, ",
             "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
              t.first_response_seconds AS tier_first_response, \
              t.resolution_seconds AS tier_resolution, ",
@@ -31,7 +34,9 @@ pub(crate) fn joined_columns(backend: DbBackend) -> &'static str {
         _ => concat!(
             "c.tenant_id, c.id, c.display_name, c.city, c.country, \
              c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-             c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, ",
+             c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, c.conversation_count, \
+             c.message_count, c.first_contact_time, c.last_contact_time, c.csat_sum, c.csat_count, \
+             c.channels_used, ",
             "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
              t.first_response_seconds AS tier_first_response, \
              t.resolution_seconds AS tier_resolution, ",
@@ -67,6 +72,13 @@ pub(crate) struct ContactIdentityRow {
     pub custom_values: String,
     pub organization_id: Option<Uuid>,
     pub organization_link: Option<String>,
+    pub conversation_count: i64,
+    pub message_count: i64,
+    pub first_contact_time: Option<OffsetDateTime>,
+    pub last_contact_time: Option<OffsetDateTime>,
+    pub csat_sum: i64,
+    pub csat_count: i64,
+    pub channels_used: String,
     pub tier_name: Option<String>,
     pub tier_color: Option<String>,
     pub tier_rank: Option<i32>,
@@ -146,6 +158,15 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
                         custom_fields: crate::entity::custom_field::values_from_json(
                             &row.custom_values,
                         )?,
+                        engagement: Engagement {
+                            conversation_count: u64::try_from(row.conversation_count).unwrap_or(0),
+                            message_count: u64::try_from(row.message_count).unwrap_or(0),
+                            first_contact: row.first_contact_time,
+                            last_contact: row.last_contact_time,
+                            csat_sum: u64::try_from(row.csat_sum).unwrap_or(0),
+                            csat_count: u64::try_from(row.csat_count).unwrap_or(0),
+                            channels: channels(&row.channels_used)?,
+                        },
                         version: row.version,
                         create_time: row.create_time,
                         update_time: row.update_time,
@@ -195,6 +216,22 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
             contact
         })
         .collect())
+}
+
+/// The channels-used column: a JSON array of channel names.
+pub(crate) fn channels(text: &str) -> Result<Vec<Channel>, DomainError> {
+    let names: Vec<String> = serde_json::from_str(text)
+        .map_err(|_| DomainError::Internal("stored channels are invalid".to_owned()))?;
+    let mut channels = names
+        .iter()
+        .map(|name| {
+            Channel::parse(name)
+                .ok_or_else(|| DomainError::Internal(format!("stored channel {name:?} is invalid")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    channels.sort_by_key(|channel| channel.as_str());
+    channels.dedup();
+    Ok(channels)
 }
 
 /// A contact's affiliation from its two columns.

@@ -1,0 +1,471 @@
+//! `crm.v1.ConversationService`: authenticates the caller, converts the
+//! request, calls the conversation use cases, converts the answer. No rules
+//! live here.
+
+use std::sync::Arc;
+
+use crm_domain::conversation::{
+    Conversation, ConversationFields, ConversationFilter, ConversationStatus,
+};
+use crm_domain::conversation_service::{
+    ConversationPatch, ConversationRecord, ConversationService, ConversationSubject,
+};
+use crm_domain::custom_field::ValueChanges;
+use crm_domain::resolve::SenderInput;
+use crm_domain::{ConversationId, DomainError, FieldViolation, page};
+use crm_proto::v1 as pb;
+use crm_proto::v1::conversation_service_server::ConversationService as ConversationRpc;
+use tonic::{Request, Response, Status};
+
+use crate::auth::Authenticator;
+use crate::convert::{self, contact, custom_field, timestamp};
+use crate::page_token;
+use crate::status::to_status;
+
+const UPDATABLE: [&str; 9] = [
+    "ended_at",
+    "status",
+    "handled_by",
+    "team",
+    "subject",
+    "outcome",
+    "message_count",
+    "csat_score",
+    "custom_fields",
+];
+
+/// The gRPC face of the conversation use cases.
+#[derive(Debug, Clone)]
+pub struct ConversationApi {
+    conversations: ConversationService,
+    auth: Arc<Authenticator>,
+}
+
+impl ConversationApi {
+    /// Serves `conversations` to callers `auth` recognises.
+    pub fn new(conversations: ConversationService, auth: Arc<Authenticator>) -> Self {
+        Self {
+            conversations,
+            auth,
+        }
+    }
+}
+
+fn conversation_id(text: &str, field: &str) -> Result<ConversationId, Status> {
+    if text.is_empty() {
+        return Err(to_status(DomainError::invalid(field, "is required")));
+    }
+    ConversationId::parse(text).ok_or_else(|| {
+        to_status(DomainError::invalid(
+            field,
+            "is not a conversation id (a UUID)",
+        ))
+    })
+}
+
+fn instant(
+    value: prost_types::Timestamp,
+    field: &str,
+) -> Result<time::OffsetDateTime, FieldViolation> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(value.seconds) * 1_000_000_000 + i128::from(value.nanos),
+    )
+    .map_err(|_| FieldViolation::new(field, "is out of range"))
+}
+
+fn status_from(value: i32, field: &str) -> Result<ConversationStatus, FieldViolation> {
+    match pb::ConversationStatus::try_from(value) {
+        Ok(pb::ConversationStatus::Unspecified | pb::ConversationStatus::Open) => {
+            Ok(ConversationStatus::Open)
+        }
+        Ok(pb::ConversationStatus::Pending) => Ok(ConversationStatus::Pending),
+        Ok(pb::ConversationStatus::Resolved) => Ok(ConversationStatus::Resolved),
+        Ok(pb::ConversationStatus::Closed) => Ok(ConversationStatus::Closed),
+        Err(_) => Err(FieldViolation::new(
+            field,
+            format!("{value} is not a ConversationStatus"),
+        )),
+    }
+}
+
+fn csat_from(value: i32, field: &str) -> Result<Option<u8>, FieldViolation> {
+    match value {
+        0 => Ok(None),
+        1..=5 => Ok(u8::try_from(value).ok()),
+        _ => Err(FieldViolation::new(field, "must be 1 to 5, or 0 for none")),
+    }
+}
+
+fn count_from(value: i32, field: &str) -> Result<u32, FieldViolation> {
+    u32::try_from(value).map_err(|_| FieldViolation::new(field, "must not be negative"))
+}
+
+fn collect<T>(
+    result: Result<T, FieldViolation>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<T> {
+    result.map_err(|violation| violations.push(violation)).ok()
+}
+
+fn to_proto(conversation: &Conversation) -> pb::Conversation {
+    let Conversation {
+        id,
+        tenant_id: _,
+        contact_id,
+        source,
+        source_id,
+        fields,
+        custom_fields,
+        version: _,
+        create_time,
+        update_time,
+    } = conversation;
+    pb::Conversation {
+        id: id.to_string(),
+        contact_id: contact_id.to_string(),
+        channel: contact::channel_to_proto(fields.channel) as i32,
+        source: source.clone(),
+        source_conversation_id: source_id.clone(),
+        started_at: Some(timestamp(fields.started_at)),
+        ended_at: fields.ended_at.map(timestamp),
+        status: match fields.status {
+            ConversationStatus::Open => pb::ConversationStatus::Open,
+            ConversationStatus::Pending => pb::ConversationStatus::Pending,
+            ConversationStatus::Resolved => pb::ConversationStatus::Resolved,
+            ConversationStatus::Closed => pb::ConversationStatus::Closed,
+        } as i32,
+        handled_by: (!fields.agent_id.is_empty() || !fields.agent_name.is_empty()).then(|| {
+            pb::Agent {
+                agent_id: fields.agent_id.clone(),
+                name: fields.agent_name.clone(),
+            }
+        }),
+        team: fields.team.clone(),
+        subject: fields.subject.clone(),
+        outcome: fields.outcome.clone(),
+        message_count: i32::try_from(fields.message_count).unwrap_or(i32::MAX),
+        csat_score: fields.csat.map(i32::from).unwrap_or_default(),
+        custom_fields: custom_field::values_to_proto(custom_fields),
+        create_time: Some(timestamp(*create_time)),
+        update_time: Some(timestamp(*update_time)),
+        etag: conversation.etag(),
+    }
+}
+
+#[tonic::async_trait]
+impl ConversationRpc for ConversationApi {
+    async fn record_conversation(
+        &self,
+        request: Request<pb::RecordConversationRequest>,
+    ) -> Result<Response<pb::RecordConversationResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::RecordConversationRequest {
+            subject,
+            conversation,
+        } = request.into_inner();
+        let subject = match subject {
+            Some(pb::record_conversation_request::Subject::ContactId(id)) => {
+                ConversationSubject::Contact(
+                    convert::contact_id(&id, "contact_id").map_err(to_status)?,
+                )
+            }
+            Some(pb::record_conversation_request::Subject::Sender(pb::ConversationSender {
+                channel,
+                address,
+                display_name,
+            })) => ConversationSubject::Sender(SenderInput {
+                channel: contact::channel_from(channel, "sender.channel").map_err(to_status)?,
+                address,
+                display_name,
+                email: String::new(),
+                phone: String::new(),
+                external_id: String::new(),
+            }),
+            None => {
+                return Err(to_status(DomainError::invalid(
+                    "subject",
+                    "set contact_id or sender",
+                )));
+            }
+        };
+        let pb::Conversation {
+            id: _,
+            contact_id: _,
+            channel,
+            source,
+            source_conversation_id,
+            started_at,
+            ended_at,
+            status,
+            handled_by,
+            team,
+            subject: topic,
+            outcome,
+            message_count,
+            csat_score,
+            custom_fields,
+            create_time: _,
+            update_time: _,
+            etag: _,
+        } = conversation
+            .ok_or_else(|| to_status(DomainError::invalid("conversation", "is required")))?;
+        let mut violations = Vec::new();
+        let channel = collect(
+            contact::channel_from(channel, "conversation.channel").map_err(|error| match error {
+                DomainError::InvalidArgument(mut found) => found.remove(0),
+                other => FieldViolation::new("conversation.channel", other.to_string()),
+            }),
+            &mut violations,
+        );
+        let started_at = match started_at {
+            Some(value) => collect(instant(value, "conversation.started_at"), &mut violations),
+            None => {
+                violations.push(FieldViolation::new(
+                    "conversation.started_at",
+                    "is required",
+                ));
+                None
+            }
+        };
+        let ended_at = ended_at
+            .and_then(|value| collect(instant(value, "conversation.ended_at"), &mut violations));
+        let status = collect(status_from(status, "conversation.status"), &mut violations);
+        let message_count = collect(
+            count_from(message_count, "conversation.message_count"),
+            &mut violations,
+        );
+        let csat = collect(
+            csat_from(csat_score, "conversation.csat_score"),
+            &mut violations,
+        );
+        let values = custom_field::values(custom_fields, "conversation", &mut violations);
+        let (Some(channel), Some(started_at), Some(status), Some(message_count), Some(csat)) =
+            (channel, started_at, status, message_count, csat)
+        else {
+            return Err(to_status(DomainError::InvalidArgument(violations)));
+        };
+        if !violations.is_empty() {
+            return Err(to_status(DomainError::InvalidArgument(violations)));
+        }
+        let agent = handled_by.unwrap_or_default();
+        let record = ConversationRecord {
+            subject,
+            source,
+            source_id: source_conversation_id,
+            fields: ConversationFields {
+                channel,
+                started_at,
+                ended_at,
+                status,
+                agent_id: agent.agent_id,
+                agent_name: agent.name,
+                team,
+                subject: topic,
+                outcome,
+                message_count,
+                csat,
+            },
+            custom_fields: ValueChanges {
+                replace_all: false,
+                values: values
+                    .into_iter()
+                    .map(|(key, value)| (key, Some(value)))
+                    .collect(),
+            },
+        };
+        let (stored, created) = self
+            .conversations
+            .record(&tenant, record)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RecordConversationResponse {
+            conversation: Some(to_proto(&stored)),
+            created,
+        }))
+    }
+
+    async fn get_conversation(
+        &self,
+        request: Request<pb::GetConversationRequest>,
+    ) -> Result<Response<pb::Conversation>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::GetConversationRequest { id } = request.into_inner();
+        let found = self
+            .conversations
+            .get(&tenant, conversation_id(&id, "id")?)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto(&found)))
+    }
+
+    async fn update_conversation(
+        &self,
+        request: Request<pb::UpdateConversationRequest>,
+    ) -> Result<Response<pb::Conversation>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::UpdateConversationRequest {
+            conversation,
+            update_mask,
+            etag,
+        } = request.into_inner();
+        let pb::Conversation {
+            id,
+            contact_id: _,
+            channel: _,
+            source: _,
+            source_conversation_id: _,
+            started_at: _,
+            ended_at,
+            status,
+            handled_by,
+            team,
+            subject,
+            outcome,
+            message_count,
+            csat_score,
+            custom_fields,
+            create_time: _,
+            update_time: _,
+            etag: _,
+        } = conversation
+            .ok_or_else(|| to_status(DomainError::invalid("conversation", "is required")))?;
+        let id = conversation_id(&id, "conversation.id")?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        let (mask, custom_keys) = custom_field::split_mask(update_mask);
+        let mut implied = Vec::new();
+        for (field, set) in [
+            ("ended_at", ended_at.is_some()),
+            ("status", status != 0),
+            ("handled_by", handled_by.is_some()),
+            ("team", !team.is_empty()),
+            ("subject", !subject.is_empty()),
+            ("outcome", !outcome.is_empty()),
+            ("message_count", message_count != 0),
+            ("csat_score", csat_score != 0),
+        ] {
+            if set {
+                implied.push(field);
+            }
+        }
+        let mask_given = mask.is_some() || custom_keys.is_some();
+        let mask = custom_field::parse_mask(mask, custom_keys.as_ref(), &UPDATABLE, implied)
+            .map_err(to_status)?;
+        let mut violations = Vec::new();
+        let custom_fields = custom_field::value_changes(
+            &mask,
+            custom_keys,
+            mask_given,
+            custom_fields,
+            "conversation",
+            &mut violations,
+        );
+        let patch = ConversationPatch {
+            ended_at: if mask.has("ended_at") {
+                Some(ended_at.and_then(|value| {
+                    collect(instant(value, "conversation.ended_at"), &mut violations)
+                }))
+            } else {
+                None
+            },
+            status: if mask.has("status") {
+                collect(status_from(status, "conversation.status"), &mut violations)
+            } else {
+                None
+            },
+            agent: mask.has("handled_by").then(|| {
+                let agent = handled_by.unwrap_or_default();
+                (agent.agent_id, agent.name)
+            }),
+            team: mask.has("team").then_some(team),
+            subject: mask.has("subject").then_some(subject),
+            outcome: mask.has("outcome").then_some(outcome),
+            message_count: if mask.has("message_count") {
+                collect(
+                    count_from(message_count, "conversation.message_count"),
+                    &mut violations,
+                )
+            } else {
+                None
+            },
+            csat: if mask.has("csat_score") {
+                collect(
+                    csat_from(csat_score, "conversation.csat_score"),
+                    &mut violations,
+                )
+            } else {
+                None
+            },
+            custom_fields,
+        };
+        if !violations.is_empty() {
+            return Err(to_status(DomainError::InvalidArgument(violations)));
+        }
+        let updated = self
+            .conversations
+            .update(&tenant, id, patch, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto(&updated)))
+    }
+
+    async fn delete_conversation(
+        &self,
+        request: Request<pb::DeleteConversationRequest>,
+    ) -> Result<Response<()>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::DeleteConversationRequest { id, etag } = request.into_inner();
+        let id = conversation_id(&id, "id")?;
+        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        self.conversations
+            .delete(&tenant, id, expected)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(()))
+    }
+
+    async fn list_contact_conversations(
+        &self,
+        request: Request<pb::ListContactConversationsRequest>,
+    ) -> Result<Response<pb::ListContactConversationsResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::ListContactConversationsRequest {
+            contact_id,
+            channel,
+            status,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let contact = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
+        let filter = ConversationFilter {
+            channel: if channel == 0 {
+                None
+            } else {
+                Some(contact::channel_from(channel, "channel").map_err(to_status)?)
+            },
+            status: if status == 0 {
+                None
+            } else {
+                Some(status_from(status, "status").map_err(|violation| {
+                    to_status(DomainError::InvalidArgument(vec![violation]))
+                })?)
+            },
+        };
+        let size = page::page_size(page_size).map_err(to_status)?;
+        let scope = format!("conversations:{contact}:{channel}:{status}");
+        let after = page_token::decode(&page_token, &scope)
+            .map_err(to_status)?
+            .map(ConversationId::from_uuid);
+        let page = self
+            .conversations
+            .list_for_contact(&tenant, contact, filter, after, size)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListContactConversationsResponse {
+            conversations: page.items.iter().map(to_proto).collect(),
+            next_page_token: page
+                .next
+                .map(|last| page_token::encode(last.as_uuid(), &scope))
+                .unwrap_or_default(),
+        }))
+    }
+}
