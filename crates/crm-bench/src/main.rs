@@ -13,6 +13,7 @@
 #![allow(clippy::print_stdout)]
 
 mod direct;
+mod history;
 mod load;
 mod records;
 mod seed;
@@ -168,6 +169,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             warmup: Duration::from_secs(options.warmup),
         };
         let record_case = records::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
+        let history = history::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let peak = crmd.peak_rss_kib();
         crmd.stop();
         println!(
@@ -212,6 +214,17 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             if let Some(error) = &measured.first_error {
                 println!("first {name} error: {error}");
             }
+        }
+        println!(
+            "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}   (by sender; 90% known, new source ids)",
+            "RecordConv.",
+            history.rate(),
+            history.percentile_ms(50.0),
+            history.percentile_ms(99.0),
+            history.errors
+        );
+        if let Some(error) = &history.first_error {
+            println!("first RecordConversation error: {error}");
         }
         println!("peak server RSS (VmHWM): {:.1} MiB", peak as f64 / 1024.0);
         if let Some(first_error) = rows.iter().find_map(|(_, service, _, _)| service.first_error.clone()) {
