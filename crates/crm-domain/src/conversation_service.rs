@@ -7,13 +7,11 @@ use std::sync::Arc;
 use crate::conversation::{
     self, Conversation, ConversationFields, ConversationFilter, ConversationStatus,
 };
-use crate::custom_field::{self, CustomValues, FieldEntity, ValueChanges};
+use crate::custom_field::{CustomValues, FieldEntity, ValueChanges};
 use crate::error::{DomainError, Entity};
 use crate::ids::{ContactId, ConversationId};
 use crate::page::Page;
-use crate::ports::{
-    Clock, ConversationRepository, CustomFieldRepository, DefinitionsFor, IdGenerator,
-};
+use crate::ports::{Clock, ConversationRepository, CustomFieldRepository, IdGenerator};
 use crate::resolve::SenderInput;
 use crate::service::{ContactService, RESOLVE_ATTEMPTS};
 use crate::tenant::Tenant;
@@ -114,27 +112,15 @@ impl ConversationService {
         changes: &ValueChanges,
         creating: bool,
     ) -> Result<CustomValues, DomainError> {
-        let keys: Vec<String> = changes.values.iter().map(|(key, _)| key.clone()).collect();
-        let wanted = if creating {
-            DefinitionsFor::Create(keys)
-        } else if changes.replace_all {
-            DefinitionsFor::KeysAndRequired(keys)
-        } else {
-            DefinitionsFor::Keys(keys)
-        };
-        let definitions = self
-            .fields
-            .definitions_for(tenant.id, FieldEntity::Conversation, wanted)
-            .await?;
-        custom_field::apply_values(
+        crate::custom_field_service::apply_record_values(
+            self.fields.as_ref(),
+            tenant,
+            FieldEntity::Conversation,
             current,
             changes,
-            &definitions,
             creating,
-            "conversation",
-            tenant.default_region,
         )
-        .map_err(DomainError::InvalidArgument)
+        .await
     }
 
     /// Records a conversation: creates it, or updates the one recorded

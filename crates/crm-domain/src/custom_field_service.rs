@@ -7,15 +7,51 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::custom_field::{
-    self, FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, OptionInput, Validation,
+    self, CustomValues, FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue,
+    OptionInput, Validation, ValueChanges,
 };
 use crate::error::{DomainError, Entity};
 use crate::ids::{FieldId, SectionId, TabId};
 use crate::layout::{self, Layout, Section, Tab};
 use crate::page::Page;
-use crate::ports::{Clock, CustomFieldRepository, IdGenerator};
+use crate::ports::{Clock, CustomFieldRepository, DefinitionsFor, IdGenerator};
 use crate::service::RESOLVE_ATTEMPTS;
 use crate::tenant::Tenant;
+
+/// Applies a record write's custom-field values against the definitions of
+/// its record type: loads the definitions the write needs (on create, also
+/// the required and defaulted ones), then checks and applies the values.
+/// Violations are named `{prefix}.custom_fields.KEY`.
+///
+/// # Errors
+/// `InvalidArgument` listing every violation; `Unavailable`; `Internal`.
+pub async fn apply_record_values(
+    fields: &dyn CustomFieldRepository,
+    tenant: &Tenant,
+    entity: FieldEntity,
+    current: &CustomValues,
+    changes: &ValueChanges,
+    creating: bool,
+) -> Result<CustomValues, DomainError> {
+    let keys: Vec<String> = changes.values.iter().map(|(key, _)| key.clone()).collect();
+    let wanted = if creating {
+        DefinitionsFor::Create(keys)
+    } else if changes.replace_all {
+        DefinitionsFor::KeysAndRequired(keys)
+    } else {
+        DefinitionsFor::Keys(keys)
+    };
+    let definitions = fields.definitions_for(tenant.id, entity, wanted).await?;
+    custom_field::apply_values(
+        current,
+        changes,
+        &definitions,
+        creating,
+        entity.as_str(),
+        tenant.default_region,
+    )
+    .map_err(DomainError::InvalidArgument)
+}
 
 /// A new field as a caller describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

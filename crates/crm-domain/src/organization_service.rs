@@ -5,14 +5,12 @@
 
 use std::sync::Arc;
 
-use crate::custom_field::{self, CustomValues, FieldEntity, ValueChanges};
+use crate::custom_field::{CustomValues, FieldEntity, ValueChanges};
 use crate::error::{DomainError, Entity};
 use crate::ids::OrganizationId;
 use crate::organization::{self, Organization, OrganizationFields};
 use crate::page::Page;
-use crate::ports::{
-    Clock, CustomFieldRepository, DefinitionsFor, IdGenerator, OrganizationRepository,
-};
+use crate::ports::{Clock, CustomFieldRepository, IdGenerator, OrganizationRepository};
 use crate::service::RESOLVE_ATTEMPTS;
 use crate::tenant::Tenant;
 
@@ -95,27 +93,15 @@ impl OrganizationService {
         changes: &ValueChanges,
         creating: bool,
     ) -> Result<CustomValues, DomainError> {
-        let keys: Vec<String> = changes.values.iter().map(|(key, _)| key.clone()).collect();
-        let wanted = if creating {
-            DefinitionsFor::Create(keys)
-        } else if changes.replace_all {
-            DefinitionsFor::KeysAndRequired(keys)
-        } else {
-            DefinitionsFor::Keys(keys)
-        };
-        let definitions = self
-            .fields
-            .definitions_for(tenant.id, FieldEntity::Organization, wanted)
-            .await?;
-        custom_field::apply_values(
+        crate::custom_field_service::apply_record_values(
+            self.fields.as_ref(),
+            tenant,
+            FieldEntity::Organization,
             current,
             changes,
-            &definitions,
             creating,
-            "organization",
-            tenant.default_region,
         )
-        .map_err(DomainError::InvalidArgument)
+        .await
     }
 
     /// Creates an organization and links the unaffiliated contacts with an
