@@ -128,17 +128,7 @@ impl SeaConversationRepository {
         connection: &C,
         sql: Sql,
     ) -> Result<Vec<Conversation>, DomainError> {
-        connection
-            .query_all_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .iter()
-            .map(|row| {
-                ConversationRow::from_query_result(row, "")
-                    .map_err(storage)
-                    .and_then(ConversationRow::into_domain)
-            })
-            .collect()
+        sql.fetch(connection, ConversationRow::into_domain).await
     }
 
     async fn read<C: ConnectionTrait>(

@@ -79,17 +79,7 @@ impl SeaCustomFieldRepository {
         connection: &C,
         sql: Sql,
     ) -> Result<Vec<FieldDefinition>, DomainError> {
-        connection
-            .query_all_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .iter()
-            .map(|row| {
-                FieldRow::from_query_result(row, "")
-                    .map_err(storage)
-                    .and_then(FieldRow::into_domain)
-            })
-            .collect()
+        sql.fetch(connection, FieldRow::into_domain).await
     }
 
     async fn field<C: ConnectionTrait>(
@@ -120,17 +110,7 @@ impl SeaCustomFieldRepository {
             .push(" AND entity = ")
             .bind(entity.as_str())
             .push(" ORDER BY position, id");
-        connection
-            .query_all_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .iter()
-            .map(|row| {
-                TabRow::from_query_result(row, "")
-                    .map_err(storage)
-                    .and_then(TabRow::into_domain)
-            })
-            .collect()
+        sql.fetch(connection, TabRow::into_domain).await
     }
 
     async fn tab<C: ConnectionTrait>(
@@ -162,17 +142,8 @@ impl SeaCustomFieldRepository {
         connection: &C,
         sql: Sql,
     ) -> Result<Vec<Section>, DomainError> {
-        connection
-            .query_all_raw(sql.build(self.backend))
+        sql.fetch(connection, |row: SectionRow| Ok(row.into_domain()))
             .await
-            .map_err(storage)?
-            .iter()
-            .map(|row| {
-                SectionRow::from_query_result(row, "")
-                    .map_err(storage)
-                    .map(SectionRow::into_domain)
-            })
-            .collect()
     }
 
     async fn section<C: ConnectionTrait>(

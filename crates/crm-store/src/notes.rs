@@ -99,17 +99,7 @@ impl SeaNoteRepository {
         connection: &C,
         sql: Sql,
     ) -> Result<Vec<Note>, DomainError> {
-        connection
-            .query_all_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .iter()
-            .map(|row| {
-                NoteRow::from_query_result(row, "")
-                    .map_err(storage)
-                    .and_then(NoteRow::into_domain)
-            })
-            .collect()
+        sql.fetch(connection, NoteRow::into_domain).await
     }
 
     async fn read<C: ConnectionTrait>(

@@ -135,17 +135,7 @@ impl SeaOrganizationRepository {
         connection: &C,
         sql: Sql,
     ) -> Result<Vec<Organization>, DomainError> {
-        connection
-            .query_all_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .iter()
-            .map(|row| {
-                OrganizationRow::from_query_result(row, "")
-                    .map_err(storage)
-                    .and_then(OrganizationRow::into_domain)
-            })
-            .collect()
+        sql.fetch(connection, OrganizationRow::into_domain).await
     }
 
     async fn read<C: ConnectionTrait>(

@@ -1,8 +1,10 @@
 //! Small helpers for building statements: numbered placeholders and the
 //! identity-key filter that the hot path and the writes share.
 
-use crm_domain::IdentityKey;
-use sea_orm::{DbBackend, Statement, Value};
+use crm_domain::{DomainError, IdentityKey};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+
+use crate::error::storage;
 
 /// A statement under construction: SQL text plus values, `$N` placeholders.
 #[derive(Debug)]
@@ -54,6 +56,31 @@ impl Sql {
             self.push("1 = 0");
         }
         self.push(")")
+    }
+
+    /// Runs the statement and turns each row, read as `R`, into a domain
+    /// value with `into`.
+    pub(crate) async fn fetch<C, R, T>(
+        self,
+        connection: &C,
+        into: impl Fn(R) -> Result<T, DomainError>,
+    ) -> Result<Vec<T>, DomainError>
+    where
+        C: ConnectionTrait,
+        R: FromQueryResult,
+    {
+        let backend = connection.get_database_backend();
+        connection
+            .query_all_raw(self.build(backend))
+            .await
+            .map_err(storage)?
+            .iter()
+            .map(|row| {
+                R::from_query_result(row, "")
+                    .map_err(storage)
+                    .and_then(&into)
+            })
+            .collect()
     }
 
     pub(crate) fn build(self, backend: DbBackend) -> Statement {

@@ -51,17 +51,7 @@ impl SeaTierRepository {
         connection: &C,
         sql: Sql,
     ) -> Result<Vec<Tier>, DomainError> {
-        connection
-            .query_all_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .iter()
-            .map(|row| {
-                TierRow::from_query_result(row, "")
-                    .map_err(storage)
-                    .and_then(TierRow::into_domain)
-            })
-            .collect()
+        sql.fetch(connection, TierRow::into_domain).await
     }
 
     async fn read<C: ConnectionTrait>(
