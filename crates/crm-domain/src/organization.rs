@@ -195,7 +195,11 @@ pub fn is_free_mail(domain: &str, extra: &[String]) -> bool {
         .iter()
         .copied()
         .chain(extra.iter().map(String::as_str))
-        .any(|free| domain == free || domain.ends_with(&format!(".{free}")));
+        .any(|free| {
+            domain
+                .strip_suffix(free)
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+        });
     let brand = domain
         .split('.')
         .next()

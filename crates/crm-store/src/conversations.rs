@@ -146,18 +146,6 @@ impl SeaConversationRepository {
         Ok(self.select(connection, sql).await?.into_iter().next())
     }
 
-    async fn execute(
-        &self,
-        transaction: &DatabaseTransaction,
-        sql: Sql,
-    ) -> Result<u64, DomainError> {
-        transaction
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map(|result| result.rows_affected())
-            .map_err(storage)
-    }
-
     /// Locks the contacts (in id order, so writers cannot deadlock) and
     /// returns how many exist.
     async fn lock_contacts(
@@ -229,7 +217,7 @@ impl SeaConversationRepository {
             .bind(tenant.as_uuid())
             .push(" AND id = ")
             .bind(contact.as_uuid());
-        self.execute(transaction, sql).await?;
+        sql.execute(transaction).await?;
         Ok(())
     }
 
@@ -308,7 +296,7 @@ impl ConversationRepository for SeaConversationRepository {
                         .bind(tenant.as_uuid())
                         .push(" AND id = ")
                         .bind(existing.id);
-                    self.execute(&transaction, sql).await?;
+                    sql.execute(&transaction).await?;
                     (ConversationId::from_uuid(existing.id), false)
                 }
                 None => {
@@ -409,7 +397,7 @@ impl ConversationRepository for SeaConversationRepository {
                 .bind(id.as_uuid())
                 .push(" AND version = ")
                 .bind(expected_version);
-            if self.execute(&transaction, sql).await? == 0 {
+            if sql.execute(&transaction).await? == 0 {
                 return Err(match self.read(&transaction, tenant, id).await? {
                     Some(_) => stale(id),
                     None => not_found(id),
@@ -448,7 +436,7 @@ impl ConversationRepository for SeaConversationRepository {
                 .bind(id.as_uuid())
                 .push(" AND version = ")
                 .bind(current.version);
-            if self.execute(&transaction, sql).await? == 0 {
+            if sql.execute(&transaction).await? == 0 {
                 return Err(stale(id));
             }
             self.recompute(&transaction, tenant, current.contact_id)

@@ -191,18 +191,6 @@ impl SeaCustomFieldRepository {
             .map_or(0, |row| row.n))
     }
 
-    async fn execute(
-        &self,
-        transaction: &DatabaseTransaction,
-        sql: Sql,
-    ) -> Result<u64, DomainError> {
-        transaction
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map(|result| result.rows_affected())
-            .map_err(storage)
-    }
-
     /// Whether `section` is a section of a tab of `entity`.
     async fn section_of_entity<C: ConnectionTrait>(
         &self,
@@ -269,6 +257,29 @@ impl SeaCustomFieldRepository {
             }
         }
     }
+}
+
+/// Renames a tab or section, bumping its version.
+async fn rename(
+    transaction: &DatabaseTransaction,
+    table: &str,
+    tenant: TenantId,
+    id: Uuid,
+    name: &str,
+    now: OffsetDateTime,
+) -> Result<(), DomainError> {
+    let mut sql = Sql::new("UPDATE ");
+    sql.push(table)
+        .push(" SET name = ")
+        .bind(name.to_owned())
+        .push(", version = version + 1, update_time = ")
+        .bind(now)
+        .push(" WHERE tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND id = ")
+        .bind(id);
+    sql.execute(transaction).await?;
+    Ok(())
 }
 
 /// The SQLite JSON path of a top-level key.
@@ -345,7 +356,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .push(", ")
                 .bind(field.update_time)
                 .push(") ON CONFLICT (tenant_id, entity, key) DO NOTHING");
-            if self.execute(&transaction, sql).await? == 0 {
+            if sql.execute(&transaction).await? == 0 {
                 let mut sql = Sql::new("SELECT id FROM custom_fields WHERE tenant_id = ");
                 sql.bind(field.tenant_id.as_uuid())
                     .push(" AND entity = ")
@@ -494,7 +505,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .bind(field.id.as_uuid())
                 .push(" AND version = ")
                 .bind(expected_version);
-            if self.execute(&transaction, sql).await? == 0 {
+            if sql.execute(&transaction).await? == 0 {
                 return Err(stale(Entity::CustomField, field.id));
             }
             self.field(&transaction, field.tenant_id, field.id)
@@ -541,16 +552,16 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .bind(tenant.as_uuid())
                 .push(" AND ");
             self.push_has_key(&mut sql, &field.key);
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             let mut sql = Sql::new("DELETE FROM custom_fields WHERE tenant_id = ");
             sql.bind(tenant.as_uuid())
                 .push(" AND id = ")
                 .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             let mut sql = Sql::new("UPDATE custom_fields SET position = position - 1");
             Self::in_section(&mut sql, tenant, field.entity, field.section_id);
             sql.push(" AND position > ").bind(i64::from(field.position));
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             Ok(())
         }
         .await;
@@ -586,7 +597,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
             let mut sql = Sql::new("UPDATE custom_fields SET position = position - 1");
             Self::in_section(&mut sql, tenant, field.entity, field.section_id);
             sql.push(" AND position > ").bind(i64::from(field.position));
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             // ...and into the new one, making room.
             let mut sql = Sql::new("SELECT count(*) AS n FROM custom_fields");
             Self::in_section(&mut sql, tenant, field.entity, section);
@@ -599,7 +610,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .bind(id.as_uuid())
                 .push(" AND position >= ")
                 .bind(position);
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             let mut sql = Sql::new("UPDATE custom_fields SET section_id = ");
             sql.bind(section.map(|section| section.as_uuid()))
                 .push(", position = ")
@@ -610,7 +621,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .bind(tenant.as_uuid())
                 .push(" AND id = ")
                 .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             self.field(&transaction, tenant, id)
                 .await?
                 .ok_or_else(|| not_found(Entity::CustomField, id))
@@ -679,7 +690,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .push(", ")
                 .bind(tab.update_time)
                 .push(")");
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             Ok(Tab {
                 position,
                 ..tab.clone()
@@ -706,15 +717,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
             if expected_version.is_some_and(|version| version != current.version) {
                 return Err(stale(Entity::Tab, id));
             }
-            let mut sql = Sql::new("UPDATE layout_tabs SET name = ");
-            sql.bind(name.to_owned())
-                .push(", version = version + 1, update_time = ")
-                .bind(now)
-                .push(" WHERE tenant_id = ")
-                .bind(tenant.as_uuid())
-                .push(" AND id = ")
-                .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            rename(&transaction, "layout_tabs", tenant, id.as_uuid(), name, now).await?;
             self.tab(&transaction, tenant, id)
                 .await?
                 .ok_or_else(|| not_found(Entity::Tab, id))
@@ -742,7 +745,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
             sql.bind(tenant.as_uuid())
                 .push(" AND id = ")
                 .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             let mut sql =
                 Sql::new("UPDATE layout_tabs SET position = position - 1 WHERE tenant_id = ");
             sql.bind(tenant.as_uuid())
@@ -750,7 +753,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .bind(tab.entity.as_str())
                 .push(" AND position > ")
                 .bind(i64::from(tab.position));
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             Ok(())
         }
         .await;
@@ -837,7 +840,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .push(", ")
                 .bind(section.update_time)
                 .push(")");
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             Ok(Section {
                 position,
                 ..section.clone()
@@ -864,15 +867,15 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
             if expected_version.is_some_and(|version| version != current.version) {
                 return Err(stale(Entity::Section, id));
             }
-            let mut sql = Sql::new("UPDATE layout_sections SET name = ");
-            sql.bind(name.to_owned())
-                .push(", version = version + 1, update_time = ")
-                .bind(now)
-                .push(" WHERE tenant_id = ")
-                .bind(tenant.as_uuid())
-                .push(" AND id = ")
-                .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            rename(
+                &transaction,
+                "layout_sections",
+                tenant,
+                id.as_uuid(),
+                name,
+                now,
+            )
+            .await?;
             self.section(&transaction, tenant, id)
                 .await?
                 .ok_or_else(|| not_found(Entity::Section, id))
@@ -903,7 +906,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
             sql.bind(tenant.as_uuid())
                 .push(" AND id = ")
                 .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             let mut sql =
                 Sql::new("UPDATE layout_sections SET position = position - 1 WHERE tenant_id = ");
             sql.bind(tenant.as_uuid())
@@ -911,7 +914,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 .bind(section.tab_id.as_uuid())
                 .push(" AND position > ")
                 .bind(i64::from(section.position));
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             Ok(())
         }
         .await;

@@ -151,18 +151,6 @@ impl SeaOrganizationRepository {
         Ok(self.rows(connection, sql).await?.into_iter().next())
     }
 
-    async fn execute(
-        &self,
-        transaction: &DatabaseTransaction,
-        sql: Sql,
-    ) -> Result<u64, DomainError> {
-        transaction
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map(|result| result.rows_affected())
-            .map_err(storage)
-    }
-
     /// Gives `domains` to `organization`, or reports the first one another
     /// organization owns.
     async fn claim_domains(
@@ -257,7 +245,7 @@ impl SeaOrganizationRepository {
             .push(" IN ");
         push_list(&mut sql, domains);
         sql.push(")");
-        self.execute(transaction, sql).await?;
+        sql.execute(transaction).await?;
         Ok(())
     }
 }
@@ -292,7 +280,7 @@ impl OrganizationRepository for SeaOrganizationRepository {
                 .push(", ")
                 .bind(organization.update_time)
                 .push(")");
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             self.claim_domains(
                 &transaction,
                 organization.tenant_id,
@@ -373,7 +361,7 @@ impl OrganizationRepository for SeaOrganizationRepository {
                 .bind(id.as_uuid())
                 .push(" AND version = ")
                 .bind(expected_version);
-            if self.execute(&transaction, sql).await? == 0 {
+            if sql.execute(&transaction).await? == 0 {
                 return Err(stale(id));
             }
             let dropped: Vec<String> = current
@@ -390,7 +378,7 @@ impl OrganizationRepository for SeaOrganizationRepository {
                     .bind(id.as_uuid())
                     .push(" AND domain IN ");
                 push_list(&mut sql, &dropped);
-                self.execute(&transaction, sql).await?;
+                sql.execute(&transaction).await?;
             }
             let added: Vec<String> = organization
                 .fields
@@ -442,17 +430,17 @@ impl OrganizationRepository for SeaOrganizationRepository {
                 .bind(tenant.as_uuid())
                 .push(" AND organization_id = ")
                 .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             let mut sql = Sql::new("DELETE FROM organization_domains WHERE tenant_id = ");
             sql.bind(tenant.as_uuid())
                 .push(" AND organization_id = ")
                 .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             let mut sql = Sql::new("DELETE FROM organizations WHERE tenant_id = ");
             sql.bind(tenant.as_uuid())
                 .push(" AND id = ")
                 .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             Ok(())
         }
         .await;

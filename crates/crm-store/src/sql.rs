@@ -83,6 +83,19 @@ impl Sql {
             .collect()
     }
 
+    /// Runs the statement and returns how many rows it changed.
+    pub(crate) async fn execute<C: ConnectionTrait>(
+        self,
+        connection: &C,
+    ) -> Result<u64, DomainError> {
+        let backend = connection.get_database_backend();
+        connection
+            .execute_raw(self.build(backend))
+            .await
+            .map(|result| result.rows_affected())
+            .map_err(storage)
+    }
+
     pub(crate) fn build(self, backend: DbBackend) -> Statement {
         Statement::from_sql_and_values(backend, self.text, self.values)
     }

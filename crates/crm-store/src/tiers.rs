@@ -7,9 +7,7 @@ use async_trait::async_trait;
 use crm_domain::ports::{TierContacts, TierRepository};
 use crm_domain::tier::{self, Tier};
 use crm_domain::{DomainError, Entity, TenantId, TierId};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -106,18 +104,6 @@ impl SeaTierRepository {
             None => DomainError::Contention("tier name"),
         })
     }
-
-    async fn execute(
-        &self,
-        transaction: &DatabaseTransaction,
-        sql: Sql,
-    ) -> Result<u64, DomainError> {
-        transaction
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map(|result| result.rows_affected())
-            .map_err(storage)
-    }
 }
 
 fn not_found(id: TierId) -> DomainError {
@@ -181,7 +167,7 @@ impl TierRepository for SeaTierRepository {
             .push(", ")
             .bind(tier.update_time)
             .push(") ON CONFLICT (tenant_id, name_key) DO NOTHING");
-        if self.execute(&transaction, sql).await? == 0 {
+        if sql.execute(&transaction).await? == 0 {
             transaction.rollback().await.map_err(storage)?;
             return Err(self.name_holder(tier.tenant_id, &fields.name).await?);
         }
@@ -305,7 +291,7 @@ impl TierRepository for SeaTierRepository {
                     let mut sql = Sql::new("UPDATE contacts SET tier_id = NULL, version = version + 1, update_time = ");
                     sql.bind(now);
                     on_tier(&mut sql);
-                    self.execute(&transaction, sql).await?;
+                    sql.execute(&transaction).await?;
                 }
                 TierContacts::MoveTo { tier: target, auto_tags } => {
                     if self.read(&transaction, tenant, target).await?.is_none() {
@@ -321,21 +307,21 @@ impl TierRepository for SeaTierRepository {
                         sql.bind(tag).push(" FROM contacts");
                         on_tier(&mut sql);
                         sql.push(" ON CONFLICT DO NOTHING");
-                        self.execute(&transaction, sql).await?;
+                        sql.execute(&transaction).await?;
                     }
                     let mut sql = Sql::new("UPDATE contacts SET tier_id = ");
                     sql.bind(target.as_uuid())
                         .push(", version = version + 1, update_time = ")
                         .bind(now);
                     on_tier(&mut sql);
-                    self.execute(&transaction, sql).await?;
+                    sql.execute(&transaction).await?;
                 }
             }
             let mut sql = Sql::new("DELETE FROM tiers WHERE tenant_id = ");
             sql.bind(tenant.as_uuid())
                 .push(" AND id = ")
                 .bind(id.as_uuid());
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             let mut sql = Sql::new(
                 "UPDATE tiers SET priority_rank = priority_rank - 1, version = version + 1, update_time = ",
             );
@@ -344,7 +330,7 @@ impl TierRepository for SeaTierRepository {
                 .bind(tenant.as_uuid())
                 .push(" AND priority_rank > ")
                 .bind(i64::from(current.rank));
-            self.execute(&transaction, sql).await?;
+            sql.execute(&transaction).await?;
             Ok(())
         }
         .await;
