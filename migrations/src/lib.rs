@@ -17,6 +17,7 @@ mod m0003_custom_fields;
 mod m0004_organizations;
 mod m0005_notes;
 mod m0006_conversations;
+mod m0007_attachments;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_organizations::Migration),
             Box::new(m0005_notes::Migration),
             Box::new(m0006_conversations::Migration),
+            Box::new(m0007_attachments::Migration),
         ]
     }
 }

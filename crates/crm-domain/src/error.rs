@@ -27,6 +27,8 @@ pub enum Entity {
     Note,
     /// A conversation.
     Conversation,
+    /// An attachment.
+    Attachment,
 }
 
 impl Entity {
@@ -43,6 +45,7 @@ impl Entity {
             Entity::Organization => "organization",
             Entity::Note => "note",
             Entity::Conversation => "conversation",
+            Entity::Attachment => "attachment",
         }
     }
 }
@@ -112,6 +115,15 @@ pub enum DomainError {
         entity: Entity,
         /// Its id.
         id: String,
+    },
+    /// The request is over a size limit (an attachment over the configured
+    /// maximum).
+    #[error("{field} is over the limit of {limit} bytes")]
+    TooLarge {
+        /// Path of the request field that is too large.
+        field: String,
+        /// The limit, in bytes.
+        limit: u64,
     },
     /// The request conflicts with the record's current state.
     #[error("failed precondition: {0}")]

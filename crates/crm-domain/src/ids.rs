@@ -72,3 +72,7 @@ id_type!(
     /// A conversation: one interaction with a contact on one channel.
     ConversationId
 );
+id_type!(
+    /// A file attached to a contact or an organization.
+    AttachmentId
+);

@@ -3,6 +3,7 @@
 //! cases that drive them, and the ports those use cases need. No I/O crate
 //! is a dependency: adapters implement the ports in `ports.rs`.
 
+pub mod attachment;
 pub mod contact;
 pub mod conversation;
 pub mod conversation_service;
@@ -28,5 +29,6 @@ pub use contact::{Contact, ContactFields, ContactIdentity, IdentityKey, Lifecycl
 pub use error::{DomainError, Entity, FieldViolation};
 pub use identity::{Channel, IdentityKind, Region};
 pub use ids::{
-    ContactId, ConversationId, FieldId, NoteId, OrganizationId, SectionId, TabId, TenantId, TierId,
+    AttachmentId, ContactId, ConversationId, FieldId, NoteId, OrganizationId, SectionId, TabId,
+    TenantId, TierId,
 };

@@ -11,6 +11,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
 };
 
+use crate::attachments::SeaAttachmentRepository;
 use crate::contacts::SeaContactRepository;
 use crate::conversations::SeaConversationRepository;
 use crate::custom_fields::SeaCustomFieldRepository;
@@ -142,6 +143,14 @@ impl Store {
     /// The conversation repository.
     pub fn conversations(&self) -> Arc<SeaConversationRepository> {
         Arc::new(SeaConversationRepository::new(
+            self.db.clone(),
+            self.writer.clone(),
+        ))
+    }
+
+    /// The attachment repository.
+    pub fn attachments(&self) -> Arc<SeaAttachmentRepository> {
+        Arc::new(SeaAttachmentRepository::new(
             self.db.clone(),
             self.writer.clone(),
         ))

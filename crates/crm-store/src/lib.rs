@@ -7,6 +7,7 @@
 //! it out keeps the hot path, sender resolution, at one round trip. Rows are
 //! mapped to domain types in `entity/`; no sea-orm type leaves this crate.
 
+mod attachments;
 mod connect;
 mod contacts;
 mod conversations;
@@ -22,6 +23,7 @@ mod tenants;
 pub mod testing;
 mod tiers;
 
+pub use attachments::SeaAttachmentRepository;
 pub use connect::{Backend, ConnectError, Store, StoreOptions};
 pub use contacts::SeaContactRepository;
 pub use conversations::SeaConversationRepository;
