@@ -51,6 +51,8 @@ fn the_domain_depends_on_no_adapter_and_no_io_crate() {
             "crm-proto",
             "crm-server",
             "crm-migrations",
+            "crm-blob",
+            "object_store",
             "tonic",
             "prost",
             "sea-orm",
@@ -66,9 +68,26 @@ fn the_grpc_adapter_never_depends_on_the_store() {
         "crates/crm-grpc",
         &[
             "crm-store",
+            "crm-blob",
+            "object_store",
             "crm-migrations",
             "sea-orm",
             "sqlx",
+            "crm-server",
+        ],
+    );
+}
+
+#[test]
+fn the_blob_adapter_knows_only_the_domain() {
+    assert_none_of(
+        "crates/crm-blob",
+        &[
+            "crm-store",
+            "crm-grpc",
+            "crm-proto",
+            "tonic",
+            "sea-orm",
             "crm-server",
         ],
     );

@@ -4,7 +4,9 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use crm_blob::object_store::ObjectStore;
 use crm_proto::v1 as pb;
+use crm_proto::v1::attachment_service_client::AttachmentServiceClient;
 use crm_proto::v1::contact_service_client::ContactServiceClient;
 use crm_proto::v1::conversation_service_client::ConversationServiceClient;
 use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
@@ -12,7 +14,7 @@ use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::v1::tier_service_client::TierServiceClient;
-use crm_server::{App, StoreOptions};
+use crm_server::{App, AttachmentOptions, StoreOptions};
 use crm_store::testing::{TestBackend, TestDatabase};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -30,6 +32,7 @@ pub struct TestServer {
     /// The backend under test.
     pub backend: TestBackend,
     app: App,
+    blobs: Blobs,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     database: Option<TestDatabase>,
@@ -44,11 +47,72 @@ pub async fn spawn(backend: TestBackend) -> TestServer {
     server
 }
 
+/// Where a test server keeps attachment bytes, seen from outside: the
+/// SQLite runs use the filesystem store, the PostgreSQL runs an in-memory
+/// object store, so every attachment test covers both adapters.
+pub enum Blobs {
+    /// A fresh directory, removed at stop.
+    Directory(crm_blob::FsBlobStore, std::path::PathBuf),
+    /// An in-memory object store.
+    Memory(std::sync::Arc<crm_blob::object_store::memory::InMemory>),
+}
+
+impl Blobs {
+    fn for_backend(backend: TestBackend) -> Blobs {
+        match backend {
+            TestBackend::Sqlite => {
+                let root = std::env::temp_dir()
+                    .join(format!("crm-e2e-blobs-{}", uuid::Uuid::new_v4().simple()));
+                Blobs::Directory(crm_blob::FsBlobStore::open(&root).unwrap(), root)
+            }
+            TestBackend::Postgres => Blobs::Memory(std::sync::Arc::new(
+                crm_blob::object_store::memory::InMemory::new(),
+            )),
+        }
+    }
+
+    fn port(&self) -> std::sync::Arc<dyn crm_server::BlobStore> {
+        match self {
+            Blobs::Directory(store, _) => std::sync::Arc::new(store.clone()),
+            Blobs::Memory(memory) => std::sync::Arc::new(crm_blob::ObjectBlobStore::new(
+                memory.clone(),
+                "attachments",
+            )),
+        }
+    }
+
+    /// Every stored or staged object, by path.
+    pub async fn objects(&self) -> Vec<String> {
+        match self {
+            Blobs::Directory(store, _) => store
+                .files()
+                .unwrap()
+                .into_iter()
+                .map(|path| path.display().to_string())
+                .collect(),
+            Blobs::Memory(memory) => {
+                use tokio_stream::StreamExt;
+                let mut listing = memory.list(None);
+                let mut paths = Vec::new();
+                while let Some(meta) = listing.next().await {
+                    paths.push(meta.unwrap().location.to_string());
+                }
+                paths
+            }
+        }
+    }
+}
+
 /// Starts another server over an existing database (as a second replica).
 pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
-    let app = App::open(database_url, &StoreOptions::default())
-        .await
-        .unwrap_or_else(|error| panic!("{backend:?}: {error}"));
+    let blobs = Blobs::for_backend(backend);
+    let app = App::open(
+        database_url,
+        &StoreOptions::default(),
+        AttachmentOptions::new(blobs.port()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{backend:?}: {error}"));
     let (_, key) = app.create_tenant("Test tenant", "US").await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -68,6 +132,7 @@ pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
         database_url: database_url.to_owned(),
         backend,
         app,
+        blobs,
         stop: Some(stop),
         task: Some(task),
         database: None,
@@ -87,6 +152,27 @@ impl TestServer {
     /// A ContactService client.
     pub async fn contacts(&self) -> ContactServiceClient<Channel> {
         ContactServiceClient::new(self.channel().await)
+    }
+
+    /// An AttachmentService client.
+    pub async fn attachments(&self) -> AttachmentServiceClient<Channel> {
+        AttachmentServiceClient::new(self.channel().await)
+    }
+
+    /// Every attachment object the server has stored or staged.
+    pub async fn stored_blobs(&self) -> Vec<String> {
+        self.blobs.objects().await
+    }
+
+    /// Whether staged uploads show up in [`TestServer::stored_blobs`] (files
+    /// do; an object store's multipart uploads do not until completed).
+    pub fn staging_is_visible(&self) -> bool {
+        matches!(self.blobs, Blobs::Directory(..))
+    }
+
+    /// Runs the server's attachment sweep now.
+    pub async fn sweep_attachments(&self) -> u64 {
+        self.app.sweep_attachments().await.unwrap()
     }
 
     /// A TenantService client.
@@ -144,6 +230,9 @@ impl TestServer {
         let _ = self.app.store().clone().close().await;
         if let Some(database) = self.database.take() {
             database.drop_database().await;
+        }
+        if let Blobs::Directory(_, root) = &self.blobs {
+            let _ = std::fs::remove_dir_all(root);
         }
     }
 }

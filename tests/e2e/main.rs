@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod architecture;
+mod attachments;
 mod auth;
 mod concurrency;
 mod contacts;

@@ -13,6 +13,7 @@
 #![allow(clippy::print_stdout)]
 
 mod direct;
+mod files;
 mod history;
 mod load;
 mod records;
@@ -172,6 +173,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         let history = history::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let peak = crmd.peak_rss_kib();
         crmd.stop();
+        let file = files::drive(&options.crmd, &database.url, &tenant.key).await?;
         println!(
             "\n{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>10} {:>8} {:>8} | {:>7} | {:>8}",
             "callers", "service/s", "p50 ms", "p99 ms", "errors", "sql/s", "p50 ms", "p99 ms", "ratio", "rss MiB"
@@ -227,6 +229,27 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             println!("first RecordConversation error: {error}");
         }
         println!("peak server RSS (VmHWM): {:.1} MiB", peak as f64 / 1024.0);
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        println!(
+            "\nA {} MiB attachment (1 MiB chunks, filesystem store, a crmd of its own):",
+            files::FILE_MIB
+        );
+        println!(
+            "{:>9} | {:>7} | {:>13} | {:>13}",
+            "direction", "MiB/s", "idle RSS MiB", "peak RSS MiB"
+        );
+        for (direction, rate, peak) in [
+            ("upload", file.upload_mib_s, file.upload_peak_kib),
+            ("download", file.download_mib_s, file.download_peak_kib),
+        ] {
+            println!(
+                "{:>9} | {:>7.0} | {:>13.1} | {:>13.1}",
+                direction,
+                rate,
+                mib(file.idle_kib),
+                mib(peak)
+            );
+        }
         if let Some(first_error) = rows.iter().find_map(|(_, service, _, _)| service.first_error.clone()) {
             println!("first service error: {first_error}");
         }

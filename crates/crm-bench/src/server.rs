@@ -60,6 +60,15 @@ pub struct Crmd {
 impl Crmd {
     /// Starts `crmd` on a free port and waits until health says SERVING.
     pub async fn start(crmd: &str, database_url: &str) -> Result<Crmd, String> {
+        Self::start_with(crmd, database_url, &[]).await
+    }
+
+    /// [`Crmd::start`] with more command-line flags.
+    pub async fn start_with(
+        crmd: &str,
+        database_url: &str,
+        extra: &[&str],
+    ) -> Result<Crmd, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map_err(|error| error.to_string())?
@@ -71,6 +80,7 @@ impl Crmd {
                 "--database-url",
                 database_url,
             ])
+            .args(extra)
             .env("CRM_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -122,6 +132,14 @@ impl Crmd {
     /// Peak resident memory since start, in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
         self.status_field("VmHWM:")
+    }
+
+    /// Resets the peak resident memory (VmHWM) to the current one, so the
+    /// next [`Crmd::peak_rss_kib`] covers only what follows.
+    pub fn reset_peak_rss(&self) {
+        // "5" resets the peak RSS (Linux 4.0 and later); without it the
+        // peak covers the process's whole life, which only overstates.
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
     }
 
     /// Stops the server with SIGTERM (graceful) and reaps it.

@@ -3,6 +3,7 @@
 //! authentication and the one mapping from domain errors to gRPC statuses.
 //! It depends on the domain and the generated code, never on the store.
 
+mod attachment_service;
 pub mod auth;
 mod contact_service;
 mod conversation_service;
@@ -15,6 +16,7 @@ pub mod status;
 mod tenant_service;
 mod tier_service;
 
+pub use attachment_service::AttachmentApi;
 pub use auth::{Authenticator, generate_api_key, hash_api_key};
 pub use contact_service::ContactApi;
 pub use conversation_service::ConversationApi;

@@ -38,7 +38,9 @@ fn note_id(text: &str, field: &str) -> Result<NoteId, Status> {
         .ok_or_else(|| to_status(DomainError::invalid(field, "is not a note id (a UUID)")))
 }
 
-fn owner_of(
+/// The record a request names by one of its two owner ids (`prefix` is
+/// the path of the message holding them).
+pub(crate) fn owner_of(
     contact: Option<&str>,
     organization: Option<&str>,
     prefix: &str,

@@ -90,6 +90,19 @@ pub fn to_status(error: DomainError) -> Status {
             details.set_error_info("ETAG_MISMATCH", ERROR_DOMAIN, HashMap::new());
             Code::Aborted
         }
+        DomainError::TooLarge { field, limit } => {
+            details
+                .add_quota_failure_violation(field.clone(), format!("the limit is {limit} bytes"));
+            details.set_error_info(
+                "TOO_LARGE",
+                ERROR_DOMAIN,
+                HashMap::from([
+                    ("field".to_owned(), field),
+                    ("limit_bytes".to_owned(), limit.to_string()),
+                ]),
+            );
+            Code::ResourceExhausted
+        }
         DomainError::FailedPrecondition(reason) => {
             details.add_precondition_failure_violation("STATE", "request", reason);
             Code::FailedPrecondition
@@ -128,6 +141,7 @@ fn resource_type(entity: crm_domain::Entity) -> &'static str {
         crm_domain::Entity::Organization => "crm.v1.Organization",
         crm_domain::Entity::Note => "crm.v1.Note",
         crm_domain::Entity::Conversation => "crm.v1.Conversation",
+        crm_domain::Entity::Attachment => "crm.v1.Attachment",
     }
 }
 

@@ -5,20 +5,24 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crm_domain::DomainError;
+use crm_domain::attachment::AttachmentService;
 use crm_domain::conversation_service::ConversationService;
 use crm_domain::custom_field_service::CustomFieldService;
 use crm_domain::note::NoteService;
 use crm_domain::organization_service::OrganizationService;
+pub use crm_domain::ports::BlobStore;
 use crm_domain::ports::{SystemClock, UuidV7Ids};
 use crm_domain::service::{ContactService, TenantService};
 use crm_domain::tenant::Tenant;
 use crm_domain::tier_service::TierService;
 use crm_grpc::{
-    Authenticator, ContactApi, ConversationApi, CustomFieldApi, NoteApi, OrganizationApi,
-    TenantApi, TierApi, generate_api_key, hash_api_key,
+    AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, NoteApi,
+    OrganizationApi, TenantApi, TierApi, generate_api_key, hash_api_key,
 };
+use crm_proto::v1::attachment_service_server::AttachmentServiceServer;
 use crm_proto::v1::contact_service_server::ContactServiceServer;
 use crm_proto::v1::conversation_service_server::ConversationServiceServer;
 use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
@@ -34,6 +38,41 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.sqlite3";
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// The default attachment store: a directory beside the default database.
+pub const DEFAULT_ATTACHMENT_STORE: &str = "data/attachments";
+/// Staged uploads older than this are taken for abandoned by the sweep.
+pub const STAGED_UPLOAD_TTL: Duration = Duration::from_secs(3600);
+
+/// Where attachment bytes go, and the limits on them.
+#[derive(Clone)]
+pub struct AttachmentOptions {
+    /// The blob store (see `crm_blob::open`).
+    pub blobs: Arc<dyn BlobStore>,
+    /// The largest file accepted, in bytes.
+    pub max_bytes: u64,
+    /// How often the server removes bytes no attachment holds any more.
+    pub sweep_every: Duration,
+}
+
+impl std::fmt::Debug for AttachmentOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachmentOptions")
+            .field("max_bytes", &self.max_bytes)
+            .field("sweep_every", &self.sweep_every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AttachmentOptions {
+    /// The defaults over `blobs`: 25 MiB files, a sweep every ten minutes.
+    pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
+        Self {
+            blobs,
+            max_bytes: crm_domain::attachment::DEFAULT_MAX_BYTES,
+            sweep_every: Duration::from_secs(600),
+        }
+    }
+}
 
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +96,21 @@ pub struct App {
     organizations: OrganizationService,
     notes: NoteService,
     conversations: ConversationService,
+    attachments: AttachmentService,
+    sweep_every: Duration,
 }
 
 impl App {
-    /// Opens (and migrates) the database at `database_url` and wires the use cases.
+    /// Opens (and migrates) the database at `database_url` and wires the
+    /// use cases, with attachment bytes in `attachments.blobs`.
     ///
     /// # Errors
     /// [`ConnectError`] when the database cannot be opened or migrated.
-    pub async fn open(database_url: &str, options: &StoreOptions) -> Result<App, ConnectError> {
+    pub async fn open(
+        database_url: &str,
+        options: &StoreOptions,
+        attachments: AttachmentOptions,
+    ) -> Result<App, ConnectError> {
         let store = Store::connect(database_url, options).await?;
         let clock = Arc::new(SystemClock);
         let ids = Arc::new(UuidV7Ids);
@@ -92,6 +138,14 @@ impl App {
             clock.clone(),
             ids.clone(),
         );
+        let sweep_every = attachments.sweep_every;
+        let attachments = AttachmentService::new(
+            store.attachments(),
+            attachments.blobs,
+            clock.clone(),
+            ids.clone(),
+            attachments.max_bytes,
+        );
         let tenants = TenantService::new(store.tenants(), clock, ids);
         Ok(App {
             store,
@@ -102,7 +156,20 @@ impl App {
             organizations,
             notes,
             conversations,
+            attachments,
+            sweep_every,
         })
+    }
+
+    /// Removes attachment bytes that no record holds any more (their records
+    /// went with a deleted contact or organization, or a crash cut an
+    /// upload short) and staged uploads abandoned for an hour. The server
+    /// runs this every `sweep_every`; returns how many it removed.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn sweep_attachments(&self) -> Result<u64, DomainError> {
+        self.attachments.sweep(STAGED_UPLOAD_TTL).await
     }
 
     /// Creates a tenant and returns it with its API key, which is stored
@@ -155,6 +222,10 @@ impl App {
         health
             .set_serving::<ConversationServiceServer<ConversationApi>>()
             .await;
+        health
+            .set_serving::<AttachmentServiceServer<AttachmentApi>>()
+            .await;
+        let sweeper = tokio::spawn(sweep_forever(self.clone()));
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
         let descriptors = [
@@ -177,7 +248,7 @@ impl App {
                 |builder, set| builder.register_encoded_file_descriptor_set(set),
             )
             .build_v1alpha()?;
-        tonic::transport::Server::builder()
+        let served = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -192,6 +263,10 @@ impl App {
             )))
             .add_service(NoteServiceServer::new(NoteApi::new(
                 self.notes,
+                auth.clone(),
+            )))
+            .add_service(AttachmentServiceServer::new(AttachmentApi::new(
+                self.attachments,
                 auth.clone(),
             )))
             .add_service(ConversationServiceServer::new(ConversationApi::new(
@@ -210,8 +285,26 @@ impl App {
             )))
             .add_service(TenantServiceServer::new(TenantApi::new(auth)))
             .serve_with_incoming_shutdown(no_delay(TcpListenerStream::new(listener)), shutdown)
-            .await?;
+            .await;
+        sweeper.abort();
+        served?;
         Ok(())
+    }
+}
+
+/// Runs the attachment sweep every `sweep_every` (the first one a period
+/// after start), logging what it removed.
+async fn sweep_forever(app: App) {
+    let first = tokio::time::Instant::now() + app.sweep_every;
+    let mut ticks = tokio::time::interval_at(first, app.sweep_every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match app.sweep_attachments().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "attachment sweep removed unheld bytes"),
+            Err(error) => tracing::warn!(%error, "attachment sweep failed"),
+        }
     }
 }
 

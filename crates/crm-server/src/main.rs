@@ -4,7 +4,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use crm_server::{App, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, StoreOptions};
+use crm_server::{
+    App, AttachmentOptions, DEFAULT_ATTACHMENT_STORE, DEFAULT_DATABASE_URL, DEFAULT_LISTEN,
+    StoreOptions,
+};
 use tracing_subscriber::EnvFilter;
 
 /// The contact ledger's gRPC server.
@@ -25,6 +28,22 @@ struct Cli {
         global = true
     )]
     db_max_connections: u32,
+    /// Where attachment bytes go: a directory (or file://PATH),
+    /// s3://BUCKET[/PREFIX] configured by the AWS_* variables, or memory://.
+    #[arg(long, env = "CRM_ATTACHMENT_STORE", default_value = DEFAULT_ATTACHMENT_STORE, global = true)]
+    attachment_store: String,
+    /// The largest attachment accepted, in bytes (default 25 MiB).
+    #[arg(long, env = "CRM_MAX_ATTACHMENT_BYTES", default_value_t = crm_domain::attachment::DEFAULT_MAX_BYTES, global = true)]
+    max_attachment_bytes: u64,
+    /// Seconds between sweeps for attachment bytes no record holds (1 to a year).
+    #[arg(
+        long,
+        env = "CRM_ATTACHMENT_SWEEP_SECONDS",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000),
+        global = true
+    )]
+    attachment_sweep_seconds: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -74,7 +93,13 @@ async fn run(cli: Cli) -> Result<(), String> {
     let options = StoreOptions {
         max_connections: cli.db_max_connections,
     };
-    let app = App::open(&cli.database_url, &options)
+    let blobs = crm_blob::open(&cli.attachment_store).map_err(|error| error.to_string())?;
+    let attachments = AttachmentOptions {
+        max_bytes: cli.max_attachment_bytes,
+        sweep_every: std::time::Duration::from_secs(cli.attachment_sweep_seconds),
+        ..AttachmentOptions::new(blobs)
+    };
+    let app = App::open(&cli.database_url, &options, attachments)
         .await
         .map_err(|error| error.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
