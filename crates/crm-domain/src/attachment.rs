@@ -269,16 +269,6 @@ fn not_found(id: AttachmentId) -> DomainError {
     }
 }
 
-fn owner_not_found(owner: AttachmentOwner) -> DomainError {
-    match owner {
-        NoteOwner::Contact(id) => DomainError::contact_not_found(id),
-        NoteOwner::Organization(id) => DomainError::NotFound {
-            entity: Entity::Organization,
-            id: id.to_string(),
-        },
-    }
-}
-
 impl AttachmentService {
     /// Wires the use cases to their ports; files over `max_bytes` are refused.
     pub fn new(
@@ -316,7 +306,7 @@ impl AttachmentService {
     ) -> Result<Upload, DomainError> {
         let meta = validate(meta, self.max_bytes)?;
         if !self.attachments.owner_exists(tenant.id, owner).await? {
-            return Err(owner_not_found(owner));
+            return Err(owner.not_found());
         }
         let staged = self.blobs.stage().await?;
         Ok(Upload {

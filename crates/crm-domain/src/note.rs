@@ -26,6 +26,19 @@ pub enum NoteOwner {
     Organization(OrganizationId),
 }
 
+impl NoteOwner {
+    /// The error for a record that does not exist.
+    pub fn not_found(self) -> DomainError {
+        match self {
+            NoteOwner::Contact(id) => DomainError::contact_not_found(id),
+            NoteOwner::Organization(id) => DomainError::NotFound {
+                entity: Entity::Organization,
+                id: id.to_string(),
+            },
+        }
+    }
+}
+
 /// How a note's body is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NoteFormat {

@@ -85,6 +85,15 @@ struct KeyRow {
     sha256: Vec<u8>,
 }
 
+impl KeyRow {
+    fn into_key(self) -> Result<BlobKey, DomainError> {
+        Ok(BlobKey {
+            tenant_id: TenantId::from_uuid(self.tenant_id),
+            sha256: digest(self.sha256)?,
+        })
+    }
+}
+
 #[derive(Debug, FromQueryResult)]
 struct Found {
     #[allow(dead_code)] // read only to learn that a row exists
@@ -207,13 +216,7 @@ impl SeaAttachmentRepository {
         match transaction.execute_raw(sql.build(backend)).await {
             Ok(_) => {}
             Err(error) if is_foreign_key_violation(&error) => {
-                return Err(match attachment.owner {
-                    NoteOwner::Contact(id) => DomainError::contact_not_found(id),
-                    NoteOwner::Organization(id) => DomainError::NotFound {
-                        entity: Entity::Organization,
-                        id: id.to_string(),
-                    },
-                });
+                return Err(attachment.owner.not_found());
             }
             Err(error) => return Err(storage(error)),
         }
@@ -232,16 +235,7 @@ impl SeaAttachmentRepository {
             .push(" AND id = ")
             .bind(id.as_uuid())
             .push(" RETURNING tenant_id, sha256");
-        let Some(key) = sql
-            .fetch(transaction, |row: KeyRow| {
-                Ok(BlobKey {
-                    tenant_id: TenantId::from_uuid(row.tenant_id),
-                    sha256: digest(row.sha256)?,
-                })
-            })
-            .await?
-            .pop()
-        else {
+        let Some(key) = sql.fetch(transaction, KeyRow::into_key).await?.pop() else {
             return Err(DomainError::NotFound {
                 entity: Entity::Attachment,
                 id: id.to_string(),
@@ -347,14 +341,7 @@ impl AttachmentRepository for SeaAttachmentRepository {
              LIMIT ",
         );
         sql.bind(SWEEP_BATCH);
-        let orphans = sql
-            .fetch(&self.db, |row: KeyRow| {
-                Ok(BlobKey {
-                    tenant_id: TenantId::from_uuid(row.tenant_id),
-                    sha256: digest(row.sha256)?,
-                })
-            })
-            .await?;
+        let orphans = sql.fetch(&self.db, KeyRow::into_key).await?;
         let mut released = 0;
         for key in orphans {
             if self.release_blob(&key, blobs).await? {

@@ -149,13 +149,7 @@ impl NoteRepository for SeaNoteRepository {
             .push(")");
         match self.writer.execute_raw(sql.build(self.backend)).await {
             Ok(_) => Ok(note.clone()),
-            Err(error) if is_foreign_key_violation(&error) => Err(match note.owner {
-                NoteOwner::Contact(id) => DomainError::contact_not_found(id),
-                NoteOwner::Organization(id) => DomainError::NotFound {
-                    entity: Entity::Organization,
-                    id: id.to_string(),
-                },
-            }),
+            Err(error) if is_foreign_key_violation(&error) => Err(note.owner.not_found()),
             Err(error) => Err(storage(error)),
         }
     }
