@@ -13,6 +13,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod layout;
+pub mod merge;
 pub mod note;
 pub mod organization;
 pub mod organization_service;

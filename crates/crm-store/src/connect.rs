@@ -179,6 +179,41 @@ impl Store {
         Arc::new(SeaTenantRepository::new(self.db.clone()))
     }
 
+    /// Every table with a foreign key to `contacts`, sorted: what hangs off
+    /// a contact, read from the schema itself (the merge's list of child
+    /// records is checked against it).
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn tables_referencing_contacts(&self) -> Result<Vec<String>, sea_orm::DbErr> {
+        #[derive(sea_orm::FromQueryResult)]
+        struct Name {
+            name: String,
+        }
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT DISTINCT m.name AS name FROM sqlite_master m, \
+                 pragma_foreign_key_list(m.name) f \
+                 WHERE m.type = 'table' AND f.\"table\" = 'contacts' ORDER BY m.name"
+            }
+            Backend::Postgres => {
+                "SELECT DISTINCT c.conrelid::regclass::text AS name FROM pg_constraint c \
+                 WHERE c.contype = 'f' AND c.confrelid = 'contacts'::regclass ORDER BY name"
+            }
+        };
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                use sea_orm::FromQueryResult;
+                Name::from_query_result(row, "").map(|name| name.name)
+            })
+            .collect()
+    }
+
     /// Checks that the database answers.
     ///
     /// # Errors
