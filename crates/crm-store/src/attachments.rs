@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use crm_domain::attachment::{Attachment, AttachmentOwner, BlobKey, Sha256};
 use crm_domain::note::NoteOwner;
 use crm_domain::ports::{AttachmentRepository, BlobStore, StagedBlob};
-use crm_domain::{AttachmentId, ContactId, DomainError, Entity, OrganizationId, TenantId};
+use crm_domain::{AttachmentId, DomainError, Entity, TenantId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
 };
@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::connect::{begin_write, finish};
 use crate::error::{is_foreign_key_violation, storage};
+use crate::notes::{owner_columns, owner_from_columns};
 use crate::sql::Sql;
 
 const COLUMNS: &str = "tenant_id, id, contact_id, organization_id, file_name, content_type, \
@@ -52,17 +53,7 @@ fn digest(bytes: Vec<u8>) -> Result<Sha256, DomainError> {
 
 impl AttachmentRow {
     fn into_domain(self) -> Result<Attachment, DomainError> {
-        let owner = match (self.contact_id, self.organization_id) {
-            (Some(contact), None) => NoteOwner::Contact(ContactId::from_uuid(contact)),
-            (None, Some(organization)) => {
-                NoteOwner::Organization(OrganizationId::from_uuid(organization))
-            }
-            _ => {
-                return Err(DomainError::Internal(
-                    "stored attachment owner is invalid".to_owned(),
-                ));
-            }
-        };
+        let owner = owner_from_columns(self.contact_id, self.organization_id, "attachment")?;
         Ok(Attachment {
             id: AttachmentId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),
@@ -185,10 +176,7 @@ impl SeaAttachmentRepository {
         bytes: &mut dyn StagedBlob,
     ) -> Result<Attachment, DomainError> {
         upsert_claim(transaction, &attachment.blob_key(), attachment.create_time).await?;
-        let (contact, organization) = match attachment.owner {
-            NoteOwner::Contact(id) => (Some(id.as_uuid()), None),
-            NoteOwner::Organization(id) => (None, Some(id.as_uuid())),
-        };
+        let (contact, organization) = owner_columns(attachment.owner);
         let mut sql = Sql::new("INSERT INTO attachments (");
         sql.push(COLUMNS)
             .push(") VALUES (")

@@ -32,17 +32,7 @@ struct NoteRow {
 
 impl NoteRow {
     fn into_domain(self) -> Result<Note, DomainError> {
-        let owner = match (self.contact_id, self.organization_id) {
-            (Some(contact), None) => NoteOwner::Contact(ContactId::from_uuid(contact)),
-            (None, Some(organization)) => {
-                NoteOwner::Organization(OrganizationId::from_uuid(organization))
-            }
-            _ => {
-                return Err(DomainError::Internal(
-                    "stored note owner is invalid".to_owned(),
-                ));
-            }
-        };
+        let owner = owner_from_columns(self.contact_id, self.organization_id, "note")?;
         Ok(Note {
             id: NoteId::from_uuid(self.id),
             tenant_id: TenantId::from_uuid(self.tenant_id),
@@ -77,7 +67,26 @@ fn not_found(id: NoteId) -> DomainError {
     }
 }
 
-fn owner_columns(owner: NoteOwner) -> (Option<Uuid>, Option<Uuid>) {
+/// The record a stored note or attachment is on, from its two owner
+/// columns (`what` names the kind of row, for the error).
+pub(crate) fn owner_from_columns(
+    contact: Option<Uuid>,
+    organization: Option<Uuid>,
+    what: &str,
+) -> Result<NoteOwner, DomainError> {
+    match (contact, organization) {
+        (Some(contact), None) => Ok(NoteOwner::Contact(ContactId::from_uuid(contact))),
+        (None, Some(organization)) => Ok(NoteOwner::Organization(OrganizationId::from_uuid(
+            organization,
+        ))),
+        _ => Err(DomainError::Internal(format!(
+            "stored {what} owner is invalid"
+        ))),
+    }
+}
+
+/// The two owner columns (contact, organization) of a note or attachment.
+pub(crate) fn owner_columns(owner: NoteOwner) -> (Option<Uuid>, Option<Uuid>) {
     match owner {
         NoteOwner::Contact(id) => (Some(id.as_uuid()), None),
         NoteOwner::Organization(id) => (None, Some(id.as_uuid())),
