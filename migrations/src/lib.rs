@@ -18,6 +18,7 @@ mod m0004_organizations;
 mod m0005_notes;
 mod m0006_conversations;
 mod m0007_attachments;
+mod m0008_merges;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_notes::Migration),
             Box::new(m0006_conversations::Migration),
             Box::new(m0007_attachments::Migration),
+            Box::new(m0008_merges::Migration),
         ]
     }
 }

@@ -76,3 +76,7 @@ id_type!(
     /// A file attached to a contact or an organization.
     AttachmentId
 );
+id_type!(
+    /// A merge of duplicate contacts into one.
+    MergeId
+);

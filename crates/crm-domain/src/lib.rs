@@ -14,6 +14,7 @@ pub mod identity;
 pub mod ids;
 pub mod layout;
 pub mod merge;
+pub mod merge_service;
 pub mod note;
 pub mod organization;
 pub mod organization_service;
@@ -30,6 +31,6 @@ pub use contact::{Contact, ContactFields, ContactIdentity, IdentityKey, Lifecycl
 pub use error::{DomainError, Entity, FieldViolation};
 pub use identity::{Channel, IdentityKind, Region};
 pub use ids::{
-    AttachmentId, ContactId, ConversationId, FieldId, NoteId, OrganizationId, SectionId, TabId,
-    TenantId, TierId,
+    AttachmentId, ContactId, ConversationId, FieldId, MergeId, NoteId, OrganizationId, SectionId,
+    TabId, TenantId, TierId,
 };

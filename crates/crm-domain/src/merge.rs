@@ -22,7 +22,8 @@ use std::collections::BTreeSet;
 use crate::contact::{Contact, ContactIdentity};
 use crate::custom_field::{CustomValues, FieldValue};
 use crate::error::{DomainError, FieldViolation};
-use crate::ids::ContactId;
+use crate::ids::{ContactId, MergeId, TenantId};
+use time::OffsetDateTime;
 
 /// The most duplicates one merge takes.
 pub const MAX_DUPLICATES: usize = 10;
@@ -65,6 +66,11 @@ impl ContactChild {
         }
     }
 
+    /// Inverse of [`ContactChild::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|child| child.as_str() == text)
+    }
+
     /// The name the API counts it under.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,13 +83,70 @@ impl ContactChild {
     }
 }
 
-/// A field that had competing values, and the one that wins.
+/// A field that had competing values, the one that wins, and the ones that
+/// lose: the merge record keeps them, so nothing a duplicate held is lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldWinner {
     /// The field's path (`display_name`, `custom_fields.KEY`, ...).
     pub field: String,
     /// The contact the winning value comes from.
     pub source: ContactId,
+    /// The winning value, as text.
+    pub value: String,
+    /// The values that lost, each with the contact it came from.
+    pub overruled: Vec<Overruled>,
+}
+
+/// A value that lost to another in a merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overruled {
+    /// The contact that held it.
+    pub source: ContactId,
+    /// The value, as text.
+    pub value: String,
+}
+
+/// A custom-field value as text, for merge records.
+pub fn render(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Text(text)
+        | FieldValue::Link(text)
+        | FieldValue::Email(text)
+        | FieldValue::Phone(text)
+        | FieldValue::Select(text) => text.clone(),
+        FieldValue::Number(number) | FieldValue::Percent(number) => number.to_string(),
+        FieldValue::Currency(money) => format!("{} {}", money.amount, money.currency),
+        FieldValue::Date(date) => date.to_string(),
+        FieldValue::DateTime(instant) => instant.to_string(),
+        FieldValue::Checkbox(checked) => checked.to_string(),
+        FieldValue::MultiSelect(keys) => keys.join(", "),
+    }
+}
+
+/// Notes a winner when any value in `present` differs from the winning one.
+fn compete(
+    winners: &mut Vec<FieldWinner>,
+    field: &str,
+    present: &[(ContactId, String)],
+    source: ContactId,
+    value: String,
+) {
+    let overruled: Vec<Overruled> = present
+        .iter()
+        .filter(|(_, other)| *other != value)
+        .map(|(holder, other)| Overruled {
+            source: *holder,
+            value: other.clone(),
+        })
+        .collect();
+    if !overruled.is_empty() {
+        winners.push(FieldWinner {
+            field: field.to_owned(),
+            source,
+            value,
+            overruled,
+        });
+    }
 }
 
 /// What a merge will do.
@@ -99,6 +162,53 @@ pub struct MergePlan {
     pub versions: Vec<(ContactId, i64)>,
     /// Fields whose values competed, and where the winner came from.
     pub winners: Vec<FieldWinner>,
+}
+
+/// A merge as recorded: who asked, when, what went into what, which values
+/// won (and which lost), and how many records of each kind moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRecord {
+    /// The merge's id.
+    pub id: MergeId,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The contact that stayed.
+    pub survivor_id: ContactId,
+    /// The contacts merged into it, in the order given.
+    pub duplicate_ids: Vec<ContactId>,
+    /// Who asked for the merge, as the caller named itself.
+    pub merged_by: String,
+    /// Fields whose values competed.
+    pub winners: Vec<FieldWinner>,
+    /// How many records of each kind moved to the survivor.
+    pub moved: Vec<(ContactChild, u64)>,
+    /// When the merge happened.
+    pub create_time: OffsetDateTime,
+}
+
+/// Longest `merged_by`, in characters.
+pub const MAX_MERGED_BY_CHARS: usize = 200;
+
+/// Checks `merged_by`: required, at most [`MAX_MERGED_BY_CHARS`], no
+/// control characters; returns it trimmed.
+///
+/// # Errors
+/// `InvalidArgument` on `merged_by`.
+pub fn check_merged_by(merged_by: &str) -> Result<String, DomainError> {
+    let trimmed = merged_by.trim();
+    if trimmed.is_empty() {
+        return Err(DomainError::invalid(
+            "merged_by",
+            "is required: name who asks for the merge",
+        ));
+    }
+    if trimmed.chars().count() > MAX_MERGED_BY_CHARS || trimmed.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "merged_by",
+            format!("must be at most {MAX_MERGED_BY_CHARS} characters, without control characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// Checks the ids of a merge request (`survivor_id`, `duplicate_ids`).
@@ -155,10 +265,11 @@ fn is_empty_value(value: &FieldValue) -> bool {
 
 /// Picks the first non-empty value in `[survivor, duplicates...]` order,
 /// noting a winner when another contact had a different non-empty value.
-fn fill<T: Clone + PartialEq>(
+fn fill<T: Clone>(
     contacts: &[&Contact],
     field: &str,
     value: impl Fn(&Contact) -> Option<T>,
+    render: impl Fn(&T) -> String,
     winners: &mut Vec<FieldWinner>,
 ) -> Option<T> {
     let present: Vec<(ContactId, T)> = contacts
@@ -166,12 +277,8 @@ fn fill<T: Clone + PartialEq>(
         .filter_map(|contact| value(contact).map(|v| (contact.id, v)))
         .collect();
     let (source, chosen) = present.first().cloned()?;
-    if present.iter().any(|(_, other)| *other != chosen) {
-        winners.push(FieldWinner {
-            field: field.to_owned(),
-            source,
-        });
-    }
+    let texts: Vec<(ContactId, String)> = present.iter().map(|(id, v)| (*id, render(v))).collect();
+    compete(winners, field, &texts, source, render(&chosen));
     Some(chosen)
 }
 
@@ -214,37 +321,55 @@ pub fn plan(survivor: &Contact, duplicates: &[Contact]) -> Result<MergePlan, Dom
             text(&c.fields.avatar_url)
         }),
     ] {
-        if let Some(value) = fill(&all, name, read, &mut winners) {
+        if let Some(value) = fill(&all, name, read, String::clone, &mut winners) {
             *slot = value;
         }
     }
-    fields.blocked = all.iter().any(|contact| contact.fields.blocked);
-    if let Some(furthest) = all.iter().max_by_key(|c| c.fields.lifecycle_stage) {
-        if all
-            .iter()
-            .any(|c| c.fields.lifecycle_stage != furthest.fields.lifecycle_stage)
-        {
-            winners.push(FieldWinner {
-                field: "lifecycle_stage".to_owned(),
-                source: furthest.id,
-            });
-        }
-        fields.lifecycle_stage = furthest.fields.lifecycle_stage;
+    let every = |read: &dyn Fn(&Contact) -> String| -> Vec<(ContactId, String)> {
+        all.iter()
+            .map(|contact| (contact.id, read(contact)))
+            .collect()
+    };
+    if let Some(blocker) = all.iter().find(|contact| contact.fields.blocked) {
+        let present = every(&|c| c.fields.blocked.to_string());
+        compete(
+            &mut winners,
+            "blocked",
+            &present,
+            blocker.id,
+            true.to_string(),
+        );
+        fields.blocked = true;
+    }
+    // The furthest stage; among equals, the first in [survivor, duplicates...].
+    if let Some(furthest) = all.iter().rev().max_by_key(|c| c.fields.lifecycle_stage) {
+        let present = every(&|c| c.fields.lifecycle_stage.as_str().to_owned());
+        let stage = furthest.fields.lifecycle_stage;
+        compete(
+            &mut winners,
+            "lifecycle_stage",
+            &present,
+            furthest.id,
+            stage.as_str().to_owned(),
+        );
+        fields.lifecycle_stage = stage;
     }
     let ranked = all
         .iter()
         .filter_map(|contact| contact.tier.as_ref().map(|tier| (tier, contact.id)))
         .min_by_key(|(tier, _)| (tier.rank, tier.id));
     if let Some((tier, source)) = ranked {
-        if all
+        let present: Vec<(ContactId, String)> = all
             .iter()
-            .any(|c| c.tier.as_ref().map(|t| t.id) != Some(tier.id))
-        {
-            winners.push(FieldWinner {
-                field: "tier_id".to_owned(),
-                source,
-            });
-        }
+            .filter_map(|c| c.tier.as_ref().map(|t| (c.id, t.id.to_string())))
+            .collect();
+        compete(
+            &mut winners,
+            "tier_id",
+            &present,
+            source,
+            tier.id.to_string(),
+        );
         fields.tier_id = Some(tier.id);
         merged.tier = Some(tier.clone());
     }
@@ -256,6 +381,12 @@ pub fn plan(survivor: &Contact, duplicates: &[Contact]) -> Result<MergePlan, Dom
                 .affiliation
                 .organization()
                 .map(|_| c.fields.affiliation)
+        },
+        |affiliation| {
+            affiliation
+                .organization()
+                .map(|id| id.to_string())
+                .unwrap_or_default()
         },
         &mut winners,
     ) {
@@ -348,12 +479,17 @@ fn unite_custom_values(all: &[&Contact], winners: &mut Vec<FieldWinner>) -> Cust
                 FieldValue::MultiSelect(options)
             }
             other => {
-                if present.iter().any(|(_, value)| value != other) {
-                    winners.push(FieldWinner {
-                        field: format!("custom_fields.{key}"),
-                        source: *source,
-                    });
-                }
+                let texts: Vec<(ContactId, String)> = present
+                    .iter()
+                    .map(|(holder, value)| (*holder, render(value)))
+                    .collect();
+                compete(
+                    winners,
+                    &format!("custom_fields.{key}"),
+                    &texts,
+                    *source,
+                    render(other),
+                );
                 (*other).clone()
             }
         };
@@ -546,11 +682,24 @@ mod tests {
             [
                 ("display_name", id(1)),
                 ("city", id(2)),
+                ("blocked", id(2)),
                 ("lifecycle_stage", id(2)),
                 ("tier_id", id(2)),
                 ("custom_fields.plan", id(1)),
             ]
         );
+        let city = &plan.winners[1];
+        assert_eq!(city.value, "Lisbon");
+        assert_eq!(
+            city.overruled,
+            [Overruled {
+                source: id(3),
+                value: "Porto".into()
+            }],
+            "the losing value is kept in the record"
+        );
+        assert_eq!(plan.winners[5].value, "gold");
+        assert_eq!(plan.winners[5].overruled[0].value, "silver");
         assert_eq!(plan.versions, [(id(1), 3), (id(2), 3), (id(3), 3)]);
     }
 

@@ -15,6 +15,7 @@ use crate::attachments::SeaAttachmentRepository;
 use crate::contacts::SeaContactRepository;
 use crate::conversations::SeaConversationRepository;
 use crate::custom_fields::SeaCustomFieldRepository;
+use crate::merges::SeaMergeRepository;
 use crate::notes::SeaNoteRepository;
 use crate::organizations::SeaOrganizationRepository;
 use crate::tenants::SeaTenantRepository;
@@ -151,6 +152,14 @@ impl Store {
     /// The attachment repository.
     pub fn attachments(&self) -> Arc<SeaAttachmentRepository> {
         Arc::new(SeaAttachmentRepository::new(
+            self.db.clone(),
+            self.writer.clone(),
+        ))
+    }
+
+    /// The merge repository.
+    pub fn merges(&self) -> Arc<SeaMergeRepository> {
+        Arc::new(SeaMergeRepository::new(
             self.db.clone(),
             self.writer.clone(),
         ))

@@ -4,7 +4,8 @@
 //! IMMEDIATE so a reader never has to upgrade to a writer mid-transaction.
 
 use async_trait::async_trait;
-use crm_domain::contact::{Contact, ContactIdentity};
+use crm_domain::contact::{Contact, ContactFields, ContactIdentity};
+use crm_domain::custom_field::CustomValues;
 use crm_domain::ports::{
     ContactChange, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate,
 };
@@ -45,7 +46,7 @@ impl SeaContactRepository {
     }
 
     /// Reads one contact with its identities through any connection.
-    async fn read<C: ConnectionTrait>(
+    pub(crate) async fn read<C: ConnectionTrait>(
         &self,
         connection: &C,
         tenant: TenantId,
@@ -258,6 +259,34 @@ impl SeaContactRepository {
             DomainError::contact_not_found(id)
         })
     }
+}
+
+/// Appends `display_name = ..., ..., organization_link = ...`: every
+/// describing column of a contact, for an `UPDATE contacts SET`.
+pub(crate) fn push_assignments(sql: &mut Sql, fields: &ContactFields, custom: &CustomValues) {
+    let (organization, link) = contact::affiliation_columns(fields.affiliation);
+    sql.push("display_name = ")
+        .bind(fields.display_name.clone())
+        .push(", city = ")
+        .bind(fields.city.clone())
+        .push(", country = ")
+        .bind(fields.country.clone())
+        .push(", language = ")
+        .bind(fields.language.clone())
+        .push(", avatar_url = ")
+        .bind(fields.avatar_url.clone())
+        .push(", blocked = ")
+        .bind(fields.blocked)
+        .push(", lifecycle_stage = ")
+        .bind(fields.lifecycle_stage.as_str())
+        .push(", tier_id = ")
+        .bind(fields.tier_id.map(|tier| tier.as_uuid()))
+        .push(", custom_values = ")
+        .bind(values_to_json(custom))
+        .push(", organization_id = ")
+        .bind(organization)
+        .push(", organization_link = ")
+        .bind(link.map(str::to_owned));
 }
 
 /// Appends `INSERT INTO contacts (...) VALUES (...)` for a contact.
@@ -486,34 +515,9 @@ impl ContactRepository for SeaContactRepository {
 
     async fn update(&self, change: &ContactChange) -> Result<Contact, DomainError> {
         let transaction = self.begin_write().await?;
-        let fields = &change.fields;
-        let mut sql = Sql::new("UPDATE contacts SET display_name = ");
-        sql.bind(fields.display_name.clone())
-            .push(", city = ")
-            .bind(fields.city.clone())
-            .push(", country = ")
-            .bind(fields.country.clone())
-            .push(", language = ")
-            .bind(fields.language.clone())
-            .push(", avatar_url = ")
-            .bind(fields.avatar_url.clone())
-            .push(", blocked = ")
-            .bind(fields.blocked)
-            .push(", lifecycle_stage = ")
-            .bind(fields.lifecycle_stage.as_str())
-            .push(", tier_id = ")
-            .bind(fields.tier_id.map(|tier| tier.as_uuid()))
-            .push(", custom_values = ")
-            .bind(values_to_json(&change.custom_fields))
-            .push(", organization_id = ")
-            .bind(contact::affiliation_columns(fields.affiliation).0)
-            .push(", organization_link = ")
-            .bind(
-                contact::affiliation_columns(fields.affiliation)
-                    .1
-                    .map(str::to_owned),
-            )
-            .push(", version = ")
+        let mut sql = Sql::new("UPDATE contacts SET ");
+        push_assignments(&mut sql, &change.fields, &change.custom_fields);
+        sql.push(", version = ")
             .bind(change.expected_version + 1)
             .push(", update_time = ")
             .bind(change.now)

@@ -188,37 +188,7 @@ impl SeaConversationRepository {
         tenant: TenantId,
         contact: ContactId,
     ) -> Result<(), DomainError> {
-        let channels = match self.backend {
-            DbBackend::Postgres => "(SELECT coalesce(json_agg(DISTINCT channel), '[]')::text",
-            _ => "(SELECT json_group_array(DISTINCT channel)",
-        };
-        let of_contact = |sql: &mut Sql| {
-            sql.push(" FROM conversations WHERE tenant_id = ")
-                .bind(tenant.as_uuid())
-                .push(" AND contact_id = ")
-                .bind(contact.as_uuid())
-                .push(")");
-        };
-        let mut sql = Sql::new("UPDATE contacts SET conversation_count = (SELECT count(*)");
-        of_contact(&mut sql);
-        sql.push(", message_count = (SELECT coalesce(sum(message_count), 0)");
-        of_contact(&mut sql);
-        sql.push(", first_contact_time = (SELECT min(started_at)");
-        of_contact(&mut sql);
-        sql.push(", last_contact_time = (SELECT max(started_at)");
-        of_contact(&mut sql);
-        sql.push(", csat_sum = (SELECT coalesce(sum(csat), 0)");
-        of_contact(&mut sql);
-        sql.push(", csat_count = (SELECT count(csat)");
-        of_contact(&mut sql);
-        sql.push(", channels_used = ").push(channels);
-        of_contact(&mut sql);
-        sql.push(" WHERE tenant_id = ")
-            .bind(tenant.as_uuid())
-            .push(" AND id = ")
-            .bind(contact.as_uuid());
-        sql.execute(transaction).await?;
-        Ok(())
+        recompute_engagement(transaction, tenant, contact).await
     }
 
     fn push_fields(sql: &mut Sql, conversation: &Conversation) {
@@ -252,6 +222,46 @@ impl SeaConversationRepository {
             .push(", update_time = ")
             .bind(conversation.update_time);
     }
+}
+
+/// Recomputes a contact's engagement figures from its conversations, in
+/// the caller's transaction (which should hold the contact's row lock).
+pub(crate) async fn recompute_engagement(
+    transaction: &DatabaseTransaction,
+    tenant: TenantId,
+    contact: ContactId,
+) -> Result<(), DomainError> {
+    let channels = match transaction.get_database_backend() {
+        DbBackend::Postgres => "(SELECT coalesce(json_agg(DISTINCT channel), '[]')::text",
+        _ => "(SELECT json_group_array(DISTINCT channel)",
+    };
+    let of_contact = |sql: &mut Sql| {
+        sql.push(" FROM conversations WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND contact_id = ")
+            .bind(contact.as_uuid())
+            .push(")");
+    };
+    let mut sql = Sql::new("UPDATE contacts SET conversation_count = (SELECT count(*)");
+    of_contact(&mut sql);
+    sql.push(", message_count = (SELECT coalesce(sum(message_count), 0)");
+    of_contact(&mut sql);
+    sql.push(", first_contact_time = (SELECT min(started_at)");
+    of_contact(&mut sql);
+    sql.push(", last_contact_time = (SELECT max(started_at)");
+    of_contact(&mut sql);
+    sql.push(", csat_sum = (SELECT coalesce(sum(csat), 0)");
+    of_contact(&mut sql);
+    sql.push(", csat_count = (SELECT count(csat)");
+    of_contact(&mut sql);
+    sql.push(", channels_used = ").push(channels);
+    of_contact(&mut sql);
+    sql.push(" WHERE tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND id = ")
+        .bind(contact.as_uuid());
+    sql.execute(transaction).await?;
+    Ok(())
 }
 
 #[async_trait]

@@ -1624,3 +1624,202 @@ async fn the_merge_knows_every_table_that_hangs_off_a_contact() {
     })
     .await;
 }
+
+/// A merge moves every child record, tombstones the duplicates, keeps
+/// chains one hop long and refuses a plan whose versions moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_moves_everything_and_leaves_tombstones() {
+    on_both(|store| async move {
+        use crm_domain::merge::ContactChild;
+        use crm_domain::merge_service::{MergePrecondition, MergeService};
+        use crm_domain::ports::MergeRepository;
+        let tenant = tenant(&store).await;
+        let contacts = store.contacts();
+        let merges = store.merges();
+        let service = MergeService::new(
+            contacts.clone(),
+            merges.clone(),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+        );
+        let mut survivor = contact(
+            &tenant,
+            vec![identity(IdentityKind::Email, "ana@x.com", true)],
+        );
+        survivor.tags = vec!["vip".into()];
+        let survivor = created(contacts.as_ref(), &survivor).await;
+        let mut duplicate = contact(
+            &tenant,
+            vec![
+                identity(IdentityKind::Email, "ana@work.com", true),
+                identity(IdentityKind::Phone, "+5511987654321", true),
+            ],
+        );
+        duplicate.tags = vec!["lead".into(), "vip".into()];
+        let duplicate = created(contacts.as_ref(), &duplicate).await;
+        let notes = store.notes();
+        for body in ["one", "two"] {
+            notes
+                .create(&note(
+                    &tenant,
+                    NoteOwner::Contact(duplicate.id),
+                    body,
+                    false,
+                ))
+                .await
+                .unwrap();
+        }
+        let conversations = store.conversations();
+        for (source_id, csat) in [("T-1", Some(5)), ("T-2", None)] {
+            conversations
+                .record(&conversation(
+                    &tenant,
+                    duplicate.id,
+                    source_id,
+                    Channel::Sms,
+                    0,
+                    csat,
+                ))
+                .await
+                .unwrap();
+        }
+        let duplicate = contacts
+            .get(tenant.id, duplicate.id)
+            .await
+            .unwrap()
+            .unwrap();
+
+        let preview = service
+            .preview(tenant.id, survivor.id, &[duplicate.id])
+            .await
+            .unwrap();
+        let expected = [
+            (ContactChild::Identities, 2),
+            (ContactChild::Tags, 2),
+            (ContactChild::Conversations, 2),
+            (ContactChild::Notes, 2),
+            (ContactChild::Attachments, 0),
+        ];
+        assert_eq!(preview.moved, expected);
+
+        // A plan computed from old versions changes nothing.
+        let mut stale = preview.plan.clone();
+        stale.versions[1].1 -= 1;
+        let record = crm_domain::merge::MergeRecord {
+            id: crm_domain::MergeId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant.id,
+            survivor_id: survivor.id,
+            duplicate_ids: vec![duplicate.id],
+            merged_by: "test".into(),
+            winners: Vec::new(),
+            moved: Vec::new(),
+            create_time: now(),
+        };
+        assert!(matches!(
+            merges.apply(&stale, &record).await,
+            Err(DomainError::Stale { .. })
+        ));
+        assert_eq!(
+            merges
+                .count_children(tenant.id, &[duplicate.id])
+                .await
+                .unwrap(),
+            expected
+        );
+
+        let (record, merged) = service
+            .merge(
+                tenant.id,
+                survivor.id,
+                &[duplicate.id],
+                &MergePrecondition::Token(preview.token.clone()),
+                "ops",
+            )
+            .await
+            .unwrap();
+        assert_eq!(record.moved, expected);
+        assert_eq!(merged.version, survivor.version + 1);
+        assert_eq!(merged.tags, ["lead", "vip"]);
+        assert_eq!(merged.identities.len(), 3);
+        assert_eq!(merged.engagement.conversation_count, 2);
+        assert_eq!(merged.engagement.csat_count, 1);
+        assert_eq!(
+            merges
+                .count_children(tenant.id, &[duplicate.id])
+                .await
+                .unwrap()
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<u64>(),
+            0,
+            "nothing is left on the duplicate"
+        );
+        assert_eq!(
+            merges
+                .count_children(tenant.id, &[survivor.id])
+                .await
+                .unwrap(),
+            [
+                (ContactChild::Identities, 3),
+                (ContactChild::Tags, 2),
+                (ContactChild::Conversations, 2),
+                (ContactChild::Notes, 2),
+                (ContactChild::Attachments, 0),
+            ]
+        );
+        assert!(
+            contacts
+                .get(tenant.id, duplicate.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            merges.merged_into(tenant.id, duplicate.id).await.unwrap(),
+            Some(survivor.id)
+        );
+        let holders = contacts
+            .find_by_identities(tenant.id, &[key(IdentityKind::Phone, "+5511987654321")])
+            .await
+            .unwrap();
+        assert_eq!(holders.len(), 1);
+        assert_eq!(holders[0].id, survivor.id);
+
+        // A chain: the survivor merges on into a third contact; the first
+        // duplicate's tombstone follows in one hop.
+        let third = created(
+            contacts.as_ref(),
+            &contact(
+                &tenant,
+                vec![identity(IdentityKind::Email, "ana@home.com", true)],
+            ),
+        )
+        .await;
+        let precondition = MergePrecondition::Etags {
+            survivor: third.etag(),
+            duplicates: vec![merged.etag()],
+        };
+        service
+            .merge(tenant.id, third.id, &[survivor.id], &precondition, "ops")
+            .await
+            .unwrap();
+        assert_eq!(
+            merges.merged_into(tenant.id, duplicate.id).await.unwrap(),
+            Some(third.id)
+        );
+        let history = merges.list(tenant.id, third.id, None, 10).await.unwrap();
+        assert_eq!(history.len(), 2, "{history:?}");
+        assert_eq!(history[1].id, record.id);
+        assert_eq!(history[1].merged_by, "ops");
+        assert_eq!(history[1].moved, expected);
+        assert_eq!(
+            merges
+                .list(tenant.id, duplicate.id, None, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    })
+    .await;
+}

@@ -1,0 +1,495 @@
+//! `MergeRepository` on sea-orm. A merge is one write transaction:
+//!
+//! 1. lock every contact involved in id order (PostgreSQL `FOR UPDATE`;
+//!    SQLite's IMMEDIATE transaction holds the database lock) and check each
+//!    is at the planned version: overlapping merges serialise, and the
+//!    later one finds a duplicate gone or moved and changes nothing;
+//! 2. re-point every table in `ContactChild::ALL` from the duplicates to the
+//!    survivor (tags by insert-and-delete, since the survivor may hold the
+//!    same tag), counting the rows;
+//! 3. write the survivor as planned, with its primaries and its engagement
+//!    recomputed from the conversations it now holds;
+//! 4. store the merge record, leave a tombstone per duplicate (re-pointing
+//!    older tombstones that named a duplicate, so chains stay one hop), and
+//!    delete the duplicates' rows, which by then hold nothing.
+//!
+//! The row lock is taken before anything moves, so a writer adding a note
+//! or a conversation to a duplicate either commits first (and its record
+//! moves with the rest) or waits and then finds the duplicate gone.
+
+use async_trait::async_trait;
+use crm_domain::contact::Contact;
+use crm_domain::merge::{ContactChild, FieldWinner, MergePlan, MergeRecord, Overruled};
+use crm_domain::ports::MergeRepository;
+use crm_domain::{ContactId, DomainError, Entity, MergeId, TenantId};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
+};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::connect::{begin_write, finish};
+use crate::contacts::{SeaContactRepository, push_assignments};
+use crate::conversations::recompute_engagement;
+use crate::sql::Sql;
+
+const COLUMNS: &str =
+    "tenant_id, id, survivor_id, duplicate_ids, merged_by, winners, moved, create_time";
+
+/// Merges in SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SeaMergeRepository {
+    db: DatabaseConnection,
+    writer: DatabaseConnection,
+    contacts: SeaContactRepository,
+}
+
+impl SeaMergeRepository {
+    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+        let contacts = SeaContactRepository::new(db.clone(), writer.clone());
+        Self {
+            db,
+            writer,
+            contacts,
+        }
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct VersionRow {
+    id: Uuid,
+    version: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CountRow {
+    kind: String,
+    n: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct SurvivorRow {
+    survivor_id: Uuid,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct MergeRow {
+    tenant_id: Uuid,
+    id: Uuid,
+    survivor_id: Uuid,
+    duplicate_ids: String,
+    merged_by: String,
+    winners: String,
+    moved: String,
+    create_time: OffsetDateTime,
+}
+
+fn corrupt(what: &str) -> DomainError {
+    DomainError::Internal(format!("stored merge record has an invalid {what}"))
+}
+
+fn contact_id(value: &Value, what: &str) -> Result<ContactId, DomainError> {
+    value
+        .as_str()
+        .and_then(ContactId::parse)
+        .ok_or_else(|| corrupt(what))
+}
+
+fn text(value: &Value, what: &str) -> Result<String, DomainError> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| corrupt(what))
+}
+
+fn winners_json(winners: &[FieldWinner]) -> String {
+    Value::Array(
+        winners
+            .iter()
+            .map(|winner| {
+                json!({
+                    "field": winner.field,
+                    "source": winner.source.to_string(),
+                    "value": winner.value,
+                    "overruled": winner.overruled.iter().map(|lost| json!({
+                        "source": lost.source.to_string(),
+                        "value": lost.value,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+fn winners_from_json(text_value: &str) -> Result<Vec<FieldWinner>, DomainError> {
+    let parsed: Value = serde_json::from_str(text_value).map_err(|_| corrupt("winners"))?;
+    let items = parsed.as_array().ok_or_else(|| corrupt("winners"))?;
+    items
+        .iter()
+        .map(|item| {
+            let overruled = item["overruled"]
+                .as_array()
+                .ok_or_else(|| corrupt("winners"))?
+                .iter()
+                .map(|lost| {
+                    Ok(Overruled {
+                        source: contact_id(&lost["source"], "winners")?,
+                        value: text(&lost["value"], "winners")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, DomainError>>()?;
+            Ok(FieldWinner {
+                field: text(&item["field"], "winners")?,
+                source: contact_id(&item["source"], "winners")?,
+                value: text(&item["value"], "winners")?,
+                overruled,
+            })
+        })
+        .collect()
+}
+
+fn moved_json(moved: &[(ContactChild, u64)]) -> String {
+    Value::Object(
+        moved
+            .iter()
+            .map(|(child, count)| (child.as_str().to_owned(), json!(count)))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn moved_from_json(text_value: &str) -> Result<Vec<(ContactChild, u64)>, DomainError> {
+    let parsed: Value = serde_json::from_str(text_value).map_err(|_| corrupt("moved"))?;
+    let counts = parsed.as_object().ok_or_else(|| corrupt("moved"))?;
+    // Kinds added after the merge moved nothing.
+    Ok(ContactChild::ALL
+        .into_iter()
+        .map(|child| {
+            let count = counts
+                .get(child.as_str())
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            (child, count)
+        })
+        .collect())
+}
+
+impl MergeRow {
+    fn into_domain(self) -> Result<MergeRecord, DomainError> {
+        let duplicates: Value =
+            serde_json::from_str(&self.duplicate_ids).map_err(|_| corrupt("duplicate list"))?;
+        let duplicate_ids = duplicates
+            .as_array()
+            .ok_or_else(|| corrupt("duplicate list"))?
+            .iter()
+            .map(|id| contact_id(id, "duplicate list"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MergeRecord {
+            id: MergeId::from_uuid(self.id),
+            tenant_id: TenantId::from_uuid(self.tenant_id),
+            survivor_id: ContactId::from_uuid(self.survivor_id),
+            duplicate_ids,
+            merged_by: self.merged_by,
+            winners: winners_from_json(&self.winners)?,
+            moved: moved_from_json(&self.moved)?,
+            create_time: self.create_time,
+        })
+    }
+}
+
+/// Appends `(id, id, ...)`.
+fn push_ids(sql: &mut Sql, ids: &[ContactId]) {
+    sql.push("(");
+    for (index, id) in ids.iter().enumerate() {
+        if index > 0 {
+            sql.push(", ");
+        }
+        sql.bind(id.as_uuid());
+    }
+    sql.push(")");
+}
+
+/// Appends `WHERE tenant_id = T AND contact_id IN (ids)`.
+fn of_contacts(sql: &mut Sql, tenant: TenantId, ids: &[ContactId]) {
+    sql.push(" WHERE tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND contact_id IN ");
+    push_ids(sql, ids);
+}
+
+/// Locks every contact of the plan in id order and checks its version.
+async fn lock_and_check(
+    transaction: &DatabaseTransaction,
+    plan: &MergePlan,
+) -> Result<(), DomainError> {
+    let tenant = plan.merged.tenant_id;
+    let mut ids: Vec<ContactId> = plan.versions.iter().map(|(id, _)| *id).collect();
+    ids.sort();
+    let mut sql = Sql::new("SELECT id, version FROM contacts WHERE tenant_id = ");
+    sql.bind(tenant.as_uuid()).push(" AND id IN ");
+    push_ids(&mut sql, &ids);
+    sql.push(" ORDER BY id");
+    if transaction.get_database_backend() == DbBackend::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    let found: Vec<VersionRow> = sql.fetch(transaction, Ok).await?;
+    for (id, version) in &plan.versions {
+        let current = found.iter().find(|row| row.id == id.as_uuid());
+        if current.map(|row| row.version) != Some(*version) {
+            return Err(DomainError::Stale {
+                entity: Entity::Contact,
+                id: id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Re-points every child record of the duplicates; returns the counts.
+async fn move_children(
+    transaction: &DatabaseTransaction,
+    tenant: TenantId,
+    survivor: ContactId,
+    duplicates: &[ContactId],
+) -> Result<Vec<(ContactChild, u64)>, DomainError> {
+    let mut moved = Vec::with_capacity(ContactChild::ALL.len());
+    for child in ContactChild::ALL {
+        let count = if child == ContactChild::Tags {
+            let mut copy = Sql::new(
+                "INSERT INTO contact_tags (tenant_id, contact_id, tag) SELECT tenant_id, ",
+            );
+            copy.bind(survivor.as_uuid())
+                .push(", tag FROM contact_tags");
+            of_contacts(&mut copy, tenant, duplicates);
+            copy.push(" ON CONFLICT DO NOTHING");
+            copy.execute(transaction).await?;
+            let mut remove = Sql::new("DELETE FROM contact_tags");
+            of_contacts(&mut remove, tenant, duplicates);
+            remove.execute(transaction).await?
+        } else {
+            let mut sql = Sql::new("UPDATE ");
+            sql.push(child.table())
+                .push(" SET contact_id = ")
+                .bind(survivor.as_uuid());
+            of_contacts(&mut sql, tenant, duplicates);
+            sql.execute(transaction).await?
+        };
+        moved.push((child, count));
+    }
+    Ok(moved)
+}
+
+/// Writes the survivor's fields, version and primaries as planned.
+async fn write_survivor(
+    transaction: &DatabaseTransaction,
+    plan: &MergePlan,
+    now: OffsetDateTime,
+) -> Result<(), DomainError> {
+    let merged = &plan.merged;
+    let tenant = merged.tenant_id;
+    let mut sql = Sql::new("UPDATE contacts SET ");
+    push_assignments(&mut sql, &merged.fields, &merged.custom_fields);
+    sql.push(", version = ")
+        .bind(merged.version + 1)
+        .push(", update_time = ")
+        .bind(now)
+        .push(" WHERE tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND id = ")
+        .bind(merged.id.as_uuid());
+    sql.execute(transaction).await?;
+    let mut demote = Sql::new("UPDATE contact_identities SET is_primary = ");
+    demote.bind(false);
+    of_contacts(&mut demote, tenant, &[merged.id]);
+    demote.push(" AND is_primary = ").bind(true);
+    demote.execute(transaction).await?;
+    for primary in merged.identities.iter().filter(|identity| identity.primary) {
+        let mut promote = Sql::new("UPDATE contact_identities SET is_primary = ");
+        promote.bind(true);
+        of_contacts(&mut promote, tenant, &[merged.id]);
+        promote
+            .push(" AND kind = ")
+            .bind(primary.kind.as_str())
+            .push(" AND value = ")
+            .bind(primary.value.clone());
+        promote.execute(transaction).await?;
+    }
+    recompute_engagement(transaction, tenant, merged.id).await
+}
+
+/// Stores the record, leaves the tombstones and deletes the duplicates' rows.
+async fn bury_duplicates(
+    transaction: &DatabaseTransaction,
+    record: &MergeRecord,
+) -> Result<(), DomainError> {
+    let tenant = record.tenant_id;
+    let duplicates = &record.duplicate_ids;
+    let mut insert = Sql::new("INSERT INTO contact_merges (");
+    insert
+        .push(COLUMNS)
+        .push(") VALUES (")
+        .bind(tenant.as_uuid())
+        .push(", ")
+        .bind(record.id.as_uuid())
+        .push(", ")
+        .bind(record.survivor_id.as_uuid())
+        .push(", ")
+        .bind(
+            Value::Array(
+                duplicates
+                    .iter()
+                    .map(|id| Value::String(id.to_string()))
+                    .collect(),
+            )
+            .to_string(),
+        )
+        .push(", ")
+        .bind(record.merged_by.clone())
+        .push(", ")
+        .bind(winners_json(&record.winners))
+        .push(", ")
+        .bind(moved_json(&record.moved))
+        .push(", ")
+        .bind(record.create_time)
+        .push(")");
+    insert.execute(transaction).await?;
+    let mut chains = Sql::new("UPDATE merged_contacts SET survivor_id = ");
+    chains
+        .bind(record.survivor_id.as_uuid())
+        .push(" WHERE tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND survivor_id IN ");
+    push_ids(&mut chains, duplicates);
+    chains.execute(transaction).await?;
+    let mut tombstones =
+        Sql::new("INSERT INTO merged_contacts (tenant_id, id, survivor_id, merge_id) VALUES ");
+    for (index, duplicate) in duplicates.iter().enumerate() {
+        if index > 0 {
+            tombstones.push(", ");
+        }
+        tombstones
+            .push("(")
+            .bind(tenant.as_uuid())
+            .push(", ")
+            .bind(duplicate.as_uuid())
+            .push(", ")
+            .bind(record.survivor_id.as_uuid())
+            .push(", ")
+            .bind(record.id.as_uuid())
+            .push(")");
+    }
+    tombstones.execute(transaction).await?;
+    let mut delete = Sql::new("DELETE FROM contacts WHERE tenant_id = ");
+    delete.bind(tenant.as_uuid()).push(" AND id IN ");
+    push_ids(&mut delete, duplicates);
+    delete.execute(transaction).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl MergeRepository for SeaMergeRepository {
+    async fn count_children(
+        &self,
+        tenant: TenantId,
+        ids: &[ContactId],
+    ) -> Result<Vec<(ContactChild, u64)>, DomainError> {
+        let mut sql = Sql::new("");
+        for (index, child) in ContactChild::ALL.iter().enumerate() {
+            if index > 0 {
+                sql.push(" UNION ALL ");
+            }
+            // The kind is a fixed identifier, written as a literal so
+            // PostgreSQL need not guess a parameter's type in the union.
+            sql.push("SELECT '")
+                .push(child.as_str())
+                .push("' AS kind, count(*) AS n FROM ")
+                .push(child.table());
+            of_contacts(&mut sql, tenant, ids);
+        }
+        let counted: Vec<CountRow> = sql.fetch(&self.db, Ok).await?;
+        Ok(ContactChild::ALL
+            .into_iter()
+            .map(|child| {
+                let n = counted
+                    .iter()
+                    .find(|row| row.kind == child.as_str())
+                    .map_or(0, |row| row.n);
+                (child, u64::try_from(n).unwrap_or(0))
+            })
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        plan: &MergePlan,
+        record: &MergeRecord,
+    ) -> Result<(MergeRecord, Contact), DomainError> {
+        let transaction = begin_write(&self.writer).await?;
+        let outcome = async {
+            lock_and_check(&transaction, plan).await?;
+            let tenant = plan.merged.tenant_id;
+            let moved =
+                move_children(&transaction, tenant, plan.merged.id, &plan.duplicates).await?;
+            write_survivor(&transaction, plan, record.create_time).await?;
+            let record = MergeRecord {
+                moved,
+                ..record.clone()
+            };
+            bury_duplicates(&transaction, &record).await?;
+            let survivor = self
+                .contacts
+                .read(&transaction, tenant, plan.merged.id)
+                .await?
+                .ok_or_else(|| DomainError::contact_not_found(plan.merged.id))?;
+            Ok((record, survivor))
+        }
+        .await;
+        finish(transaction, outcome).await
+    }
+
+    async fn merged_into(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<Option<ContactId>, DomainError> {
+        let mut sql = Sql::new("SELECT survivor_id FROM merged_contacts WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(id.as_uuid());
+        let found: Vec<SurvivorRow> = sql.fetch(&self.db, Ok).await?;
+        Ok(found
+            .first()
+            .map(|row| ContactId::from_uuid(row.survivor_id)))
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        before: Option<MergeId>,
+        limit: u32,
+    ) -> Result<Vec<MergeRecord>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(COLUMNS)
+            .push(" FROM contact_merges WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND (survivor_id = ")
+            .bind(contact.as_uuid())
+            .push(" OR survivor_id IN (SELECT id FROM merged_contacts WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND survivor_id = ")
+            .bind(contact.as_uuid())
+            .push(") OR id IN (SELECT merge_id FROM merged_contacts WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(contact.as_uuid())
+            .push("))");
+        if let Some(before) = before {
+            sql.push(" AND id < ").bind(before.as_uuid());
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit));
+        sql.fetch(&self.db, MergeRow::into_domain).await
+    }
+}
