@@ -10,6 +10,7 @@ use crm_proto::v1::attachment_service_client::AttachmentServiceClient;
 use crm_proto::v1::contact_service_client::ContactServiceClient;
 use crm_proto::v1::conversation_service_client::ConversationServiceClient;
 use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
+use crm_proto::v1::merge_service_client::MergeServiceClient;
 use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
@@ -188,6 +189,11 @@ impl TestServer {
     /// A CustomFieldService client.
     pub async fn fields(&self) -> CustomFieldServiceClient<Channel> {
         CustomFieldServiceClient::new(self.channel().await)
+    }
+
+    /// A MergeService client.
+    pub async fn merges(&self) -> MergeServiceClient<Channel> {
+        MergeServiceClient::new(self.channel().await)
     }
 
     /// A NoteService client.

@@ -14,6 +14,7 @@ mod custom_fields;
 mod harness;
 mod identities;
 mod isolation;
+mod merges;
 mod notes;
 mod organizations;
 mod resolve;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crm_domain::contact::IdentityInput;
+use crm_domain::merge_service::MergeService;
 use crm_domain::page;
 use crm_domain::ports::ContactFilter;
 use crm_domain::service::{self, ContactService};
@@ -21,13 +22,19 @@ use crate::status::to_status;
 #[derive(Debug, Clone)]
 pub struct ContactApi {
     contacts: ContactService,
+    merges: MergeService,
     auth: Arc<Authenticator>,
 }
 
 impl ContactApi {
-    /// Serves `contacts` to callers `auth` recognises.
-    pub fn new(contacts: ContactService, auth: Arc<Authenticator>) -> Self {
-        Self { contacts, auth }
+    /// Serves `contacts` to callers `auth` recognises; reads follow merges
+    /// through `merges`.
+    pub fn new(contacts: ContactService, merges: MergeService, auth: Arc<Authenticator>) -> Self {
+        Self {
+            contacts,
+            merges,
+            auth,
+        }
     }
 }
 
@@ -84,8 +91,17 @@ impl ContactRpc for ContactApi {
         let tenant = self.auth.authenticate(&request).await?;
         let pb::GetContactRequest { id } = request.into_inner();
         let id = convert::contact_id(&id, "id").map_err(to_status)?;
-        let found = self.contacts.get(&tenant, id).await.map_err(to_status)?;
-        Ok(Response::new(contact::to_proto(&found)))
+        let found = self
+            .merges
+            .get_contact(tenant.id, id)
+            .await
+            .map_err(to_status)?;
+        let mut reply = contact::to_proto(&found.contact);
+        reply.redirected_from = found
+            .redirected_from
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        Ok(Response::new(reply))
     }
 
     async fn list_contacts(

@@ -11,6 +11,7 @@ use crm_domain::DomainError;
 use crm_domain::attachment::AttachmentService;
 use crm_domain::conversation_service::ConversationService;
 use crm_domain::custom_field_service::CustomFieldService;
+use crm_domain::merge_service::MergeService;
 use crm_domain::note::NoteService;
 use crm_domain::organization_service::OrganizationService;
 pub use crm_domain::ports::BlobStore;
@@ -19,13 +20,14 @@ use crm_domain::service::{ContactService, TenantService};
 use crm_domain::tenant::Tenant;
 use crm_domain::tier_service::TierService;
 use crm_grpc::{
-    AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, NoteApi,
+    AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, MergeApi, NoteApi,
     OrganizationApi, TenantApi, TierApi, generate_api_key, hash_api_key,
 };
 use crm_proto::v1::attachment_service_server::AttachmentServiceServer;
 use crm_proto::v1::contact_service_server::ContactServiceServer;
 use crm_proto::v1::conversation_service_server::ConversationServiceServer;
 use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
+use crm_proto::v1::merge_service_server::MergeServiceServer;
 use crm_proto::v1::note_service_server::NoteServiceServer;
 use crm_proto::v1::organization_service_server::OrganizationServiceServer;
 use crm_proto::v1::tenant_service_server::TenantServiceServer;
@@ -97,6 +99,7 @@ pub struct App {
     notes: NoteService,
     conversations: ConversationService,
     attachments: AttachmentService,
+    merges: MergeService,
     sweep_every: Duration,
 }
 
@@ -146,6 +149,8 @@ impl App {
             ids.clone(),
             attachments.max_bytes,
         );
+        let merges =
+            MergeService::new(store.contacts(), store.merges(), clock.clone(), ids.clone());
         let tenants = TenantService::new(store.tenants(), clock, ids);
         Ok(App {
             store,
@@ -157,6 +162,7 @@ impl App {
             notes,
             conversations,
             attachments,
+            merges,
             sweep_every,
         })
     }
@@ -225,6 +231,7 @@ impl App {
         health
             .set_serving::<AttachmentServiceServer<AttachmentApi>>()
             .await;
+        health.set_serving::<MergeServiceServer<MergeApi>>().await;
         let sweeper = tokio::spawn(sweep_forever(self.clone()));
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
@@ -255,6 +262,11 @@ impl App {
             .add_service(reflection_v1alpha)
             .add_service(ContactServiceServer::new(ContactApi::new(
                 self.contacts.clone(),
+                self.merges.clone(),
+                auth.clone(),
+            )))
+            .add_service(MergeServiceServer::new(MergeApi::new(
+                self.merges,
                 auth.clone(),
             )))
             .add_service(CustomFieldServiceServer::new(CustomFieldApi::new(

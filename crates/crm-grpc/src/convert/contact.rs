@@ -150,6 +150,7 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
         organization_id,
         organization_link: _,
         engagement: _,
+        redirected_from: _,
     } = contact;
     let mut violations = Vec::new();
     let custom_fields = ValueChanges {
@@ -235,6 +236,7 @@ pub(crate) fn patch(
         organization_id,
         organization_link: _,
         engagement: _,
+        redirected_from: _,
     } = contact;
     let (mask, custom_keys) = custom_field::split_mask(mask);
     let mut implied = Vec::new();
@@ -429,6 +431,7 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
                 .map(|channel| channel_to_proto(*channel) as i32)
                 .collect(),
         }),
+        redirected_from: String::new(),
     }
 }
 

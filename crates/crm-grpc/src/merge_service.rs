@@ -1,0 +1,206 @@
+//! `crm.v1.MergeService`: authenticates the caller, converts the request,
+//! calls the merge use cases, converts the answer. No rules live here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crm_domain::merge::{ContactChild, FieldWinner, MergeRecord};
+use crm_domain::merge_service::{MergePrecondition, MergeService};
+use crm_domain::{ContactId, DomainError, FieldViolation, MergeId, page};
+use crm_proto::v1 as pb;
+use crm_proto::v1::merge_service_server::MergeService as MergeRpc;
+use tonic::{Request, Response, Status};
+
+use crate::auth::Authenticator;
+use crate::convert::{self, contact, timestamp};
+use crate::page_token;
+use crate::status::to_status;
+
+/// The gRPC face of the merge use cases.
+#[derive(Debug, Clone)]
+pub struct MergeApi {
+    merges: MergeService,
+    auth: Arc<Authenticator>,
+}
+
+impl MergeApi {
+    /// Serves `merges` to callers `auth` recognises.
+    pub fn new(merges: MergeService, auth: Arc<Authenticator>) -> Self {
+        Self { merges, auth }
+    }
+}
+
+/// The survivor and duplicate ids of a request, every bad one named.
+fn ids(survivor: &str, duplicates: &[String]) -> Result<(ContactId, Vec<ContactId>), Status> {
+    let mut violations: Vec<FieldViolation> = Vec::new();
+    let mut violation = |error: DomainError| {
+        if let DomainError::InvalidArgument(found) = error {
+            violations.extend(found);
+        }
+    };
+    let survivor = convert::contact_id(survivor, "survivor_id")
+        .map_err(&mut violation)
+        .ok();
+    let duplicates: Vec<Option<ContactId>> = duplicates
+        .iter()
+        .enumerate()
+        .map(|(index, id)| {
+            convert::contact_id(id, &format!("duplicate_ids[{index}]"))
+                .map_err(&mut violation)
+                .ok()
+        })
+        .collect();
+    match (survivor, duplicates.into_iter().collect::<Option<Vec<_>>>()) {
+        (Some(survivor), Some(duplicates)) if violations.is_empty() => Ok((survivor, duplicates)),
+        _ => Err(to_status(DomainError::InvalidArgument(violations))),
+    }
+}
+
+fn moved_to_proto(moved: &[(ContactChild, u64)]) -> HashMap<String, i64> {
+    moved
+        .iter()
+        .map(|(child, count)| {
+            (
+                child.as_str().to_owned(),
+                i64::try_from(*count).unwrap_or(i64::MAX),
+            )
+        })
+        .collect()
+}
+
+fn winners_to_proto(winners: &[FieldWinner]) -> Vec<pb::FieldWinner> {
+    winners
+        .iter()
+        .map(|winner| pb::FieldWinner {
+            field: winner.field.clone(),
+            source_contact_id: winner.source.to_string(),
+            value: winner.value.clone(),
+            overruled: winner
+                .overruled
+                .iter()
+                .map(|lost| pb::OverruledValue {
+                    source_contact_id: lost.source.to_string(),
+                    value: lost.value.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn merge_to_proto(record: &MergeRecord) -> pb::Merge {
+    pb::Merge {
+        id: record.id.to_string(),
+        survivor_id: record.survivor_id.to_string(),
+        duplicate_ids: record
+            .duplicate_ids
+            .iter()
+            .map(ContactId::to_string)
+            .collect(),
+        merged_by: record.merged_by.clone(),
+        create_time: Some(timestamp(record.create_time)),
+        winners: winners_to_proto(&record.winners),
+        moved: moved_to_proto(&record.moved),
+    }
+}
+
+#[tonic::async_trait]
+impl MergeRpc for MergeApi {
+    async fn preview_merge_contacts(
+        &self,
+        request: Request<pb::PreviewMergeContactsRequest>,
+    ) -> Result<Response<pb::PreviewMergeContactsResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::PreviewMergeContactsRequest {
+            survivor_id,
+            duplicate_ids,
+        } = request.into_inner();
+        let (survivor, duplicates) = ids(&survivor_id, &duplicate_ids)?;
+        let preview = self
+            .merges
+            .preview(tenant.id, survivor, &duplicates)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::PreviewMergeContactsResponse {
+            contact: Some(contact::to_proto(&preview.plan.merged)),
+            winners: winners_to_proto(&preview.plan.winners),
+            moved: moved_to_proto(&preview.moved),
+            preview_token: preview.token,
+        }))
+    }
+
+    async fn merge_contacts(
+        &self,
+        request: Request<pb::MergeContactsRequest>,
+    ) -> Result<Response<pb::MergeContactsResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::MergeContactsRequest {
+            survivor_id,
+            duplicate_ids,
+            preview_token,
+            survivor_etag,
+            duplicate_etags,
+            merged_by,
+        } = request.into_inner();
+        let (survivor, duplicates) = ids(&survivor_id, &duplicate_ids)?;
+        let by_etags = !survivor_etag.is_empty() || !duplicate_etags.is_empty();
+        let precondition = match (preview_token.is_empty(), by_etags) {
+            (false, false) => MergePrecondition::Token(preview_token),
+            (true, true) => MergePrecondition::Etags {
+                survivor: survivor_etag,
+                duplicates: duplicate_etags,
+            },
+            (false, true) => {
+                return Err(to_status(DomainError::invalid(
+                    "preview_token",
+                    "give the preview token or the etags, not both",
+                )));
+            }
+            (true, false) => {
+                return Err(to_status(DomainError::invalid(
+                    "preview_token",
+                    "is required (or survivor_etag and duplicate_etags): \
+                     a merge applies to the versions the caller saw",
+                )));
+            }
+        };
+        let (record, merged) = self
+            .merges
+            .merge(tenant.id, survivor, &duplicates, &precondition, &merged_by)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::MergeContactsResponse {
+            contact: Some(contact::to_proto(&merged)),
+            merge: Some(merge_to_proto(&record)),
+        }))
+    }
+
+    async fn list_merges(
+        &self,
+        request: Request<pb::ListMergesRequest>,
+    ) -> Result<Response<pb::ListMergesResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::ListMergesRequest {
+            contact_id,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let contact = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
+        let size = page::page_size(page_size).map_err(to_status)?;
+        let scope = format!("merges:{contact}");
+        let before = page_token::decode(&page_token, &scope)
+            .map_err(to_status)?
+            .map(MergeId::from_uuid);
+        let found = self
+            .merges
+            .list(tenant.id, contact, before, size)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListMergesResponse {
+            merges: found.items.iter().map(merge_to_proto).collect(),
+            next_page_token: found
+                .next
+                .map(|last| page_token::encode(last.as_uuid(), &scope))
+                .unwrap_or_default(),
+        }))
+    }
+}
