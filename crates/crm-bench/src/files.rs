@@ -47,7 +47,7 @@ fn chunk(index: usize) -> Vec<u8> {
     bytes
 }
 
-fn request<T>(message: T, key: &str) -> Result<tonic::Request<T>, String> {
+pub(crate) fn request<T>(message: T, key: &str) -> Result<tonic::Request<T>, String> {
     let mut request = tonic::Request::new(message);
     request.metadata_mut().insert(
         "authorization",

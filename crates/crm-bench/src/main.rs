@@ -5,7 +5,8 @@
 //! levels (90% known senders, 10% new) for a fixed time, and measures in the
 //! same run the same lookup-or-create done directly in SQL over one pool:
 //! the ceiling the service can approach. Prints calls/s, p50, p99, the
-//! service/SQL ratio and the server's peak memory.
+//! service/SQL ratio and the server's peak memory; then the record, history,
+//! merge and file cases.
 //!
 //! Client, server and database share the machine's cores, as they do in the
 //! figures the issue quotes.
@@ -16,6 +17,7 @@ mod direct;
 mod files;
 mod history;
 mod load;
+mod merges;
 mod records;
 mod seed;
 mod server;
@@ -171,6 +173,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         };
         let record_case = records::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let history = history::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
+        let merge = merges::drive(&crmd.endpoint, &tenant.key).await?;
         let peak = crmd.peak_rss_kib();
         crmd.stop();
         let file = files::drive(&options.crmd, &database.url, &tenant.key).await?;
@@ -228,6 +231,19 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         if let Some(error) = &history.first_error {
             println!("first RecordConversation error: {error}");
         }
+        println!(
+            "\nMerging a duplicate with {} conversations and {} notes (history written in {:.1}s):",
+            merges::CONVERSATIONS,
+            merges::NOTES,
+            merge.seeding.as_secs_f64()
+        );
+        println!(
+            "{:>14} | {:>8.1} ms\n{:>14} | {:>8.1} ms",
+            "PreviewMerge",
+            merge.preview.as_secs_f64() * 1000.0,
+            "MergeContacts",
+            merge.merge.as_secs_f64() * 1000.0
+        );
         println!("peak server RSS (VmHWM): {:.1} MiB", peak as f64 / 1024.0);
         let mib = |kib: u64| kib as f64 / 1024.0;
         println!(
