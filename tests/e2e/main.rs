@@ -19,6 +19,7 @@ mod notes;
 mod organizations;
 mod resolve;
 mod service;
+mod shared_addresses;
 mod tags;
 mod tenants;
 mod tiers;

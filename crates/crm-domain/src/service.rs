@@ -717,7 +717,10 @@ impl ContactService {
         tenant: &Tenant,
         input: SenderInput,
     ) -> Result<Resolution, DomainError> {
-        let candidates = resolve::candidates(&input, tenant.default_region)?;
+        let mut candidates = resolve::candidates(&input, tenant.default_region)?;
+        // Shared and blocked addresses identify nobody: they are neither
+        // matched, attached nor claimed.
+        candidates.retain(|candidate| !tenant.ignores(&candidate.identity.key()));
         let keys = resolve::keys(&candidates);
         for _ in 0..RESOLVE_ATTEMPTS {
             let holders = self.contacts.find_by_identities(tenant.id, &keys).await?;
@@ -802,6 +805,20 @@ impl ContactService {
                         create_time: now,
                         update_time: now,
                     };
+                    if contact.identities.is_empty() {
+                        // Every address was shared: a contact of its own,
+                        // which no later message can find by them.
+                        return match self.contacts.create(&contact, None).await? {
+                            CreateOutcome::Created(contact) => Ok(Resolution {
+                                contact: *contact,
+                                created: true,
+                                matched_by: None,
+                            }),
+                            CreateOutcome::Replayed(_) => Err(DomainError::Internal(
+                                "a create without request id replayed".to_owned(),
+                            )),
+                        };
+                    }
                     match self.contacts.create_resolved(&contact).await? {
                         ResolvedCreate::Created(contact) => {
                             return Ok(Resolution {
@@ -1174,6 +1191,8 @@ pub struct TenantSettingsPatch {
     pub default_region: Option<String>,
     /// New list of the tenant's own free-mail domains.
     pub free_mail_domains: Option<Vec<String>>,
+    /// New list of shared or blocked addresses (kind, address as written, use).
+    pub shared_addresses: Option<Vec<(IdentityKind, String, tenant::AddressUse)>>,
 }
 
 impl TenantService {
@@ -1208,6 +1227,7 @@ impl TenantService {
             name,
             default_region,
             free_mail_domains: Vec::new(),
+            shared_addresses: Vec::new(),
             version: 1,
             create_time: now,
             update_time: now,
@@ -1268,6 +1288,10 @@ impl TenantService {
             next.free_mail_domains =
                 organization::normalize_free_mail(domains, "settings.extra_free_mail_domains")?;
         }
+        if let Some(shared) = &patch.shared_addresses {
+            next.shared_addresses =
+                tenant::normalize_shared(shared, next.default_region, "settings.shared_addresses")?;
+        }
         next.update_time = self.clock.now();
         self.tenants.update(&next, current.version).await
     }
@@ -1299,6 +1323,7 @@ mod tests {
             name: "Acme".into(),
             default_region: Region::parse("US").unwrap(),
             free_mail_domains: Vec::new(),
+            shared_addresses: Vec::new(),
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,

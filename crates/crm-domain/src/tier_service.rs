@@ -363,6 +363,7 @@ mod tests {
             name: "t".into(),
             default_region: Region::parse("US").unwrap(),
             free_mail_domains: Vec::new(),
+            shared_addresses: Vec::new(),
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crm_domain::service::TenantSettingsPatch;
-use crm_domain::tenant::Tenant;
+use crm_domain::tenant::{AddressUse, Tenant};
+use crm_domain::{DomainError, IdentityKind};
 use crm_proto::v1 as pb;
 use crm_proto::v1::tenant_service_server::TenantService as TenantRpc;
 use tonic::{Request, Response, Status};
@@ -33,6 +34,51 @@ fn to_proto(tenant: &Tenant) -> pb::TenantSettings {
         update_time: Some(timestamp(tenant.update_time)),
         etag: crm_domain::contact::etag_for(tenant.version),
         extra_free_mail_domains: tenant.free_mail_domains.clone(),
+        shared_addresses: tenant
+            .shared_addresses
+            .iter()
+            .map(|shared| pb::SharedAddress {
+                kind: convert::contact::identity_kind_to_proto(shared.key.kind) as i32,
+                value: shared.key.value.clone(),
+                address_use: match shared.usage {
+                    AddressUse::Shared => pb::AddressUse::Shared,
+                    AddressUse::Blocked => pb::AddressUse::Blocked,
+                } as i32,
+            })
+            .collect(),
+    }
+}
+
+/// The shared addresses of a settings update, every bad one named.
+fn shared_from(
+    shared: Vec<pb::SharedAddress>,
+) -> Result<Vec<(IdentityKind, String, AddressUse)>, Status> {
+    let mut violations = Vec::new();
+    let mut parsed = Vec::with_capacity(shared.len());
+    for (index, address) in shared.into_iter().enumerate() {
+        let prefix = format!("settings.shared_addresses[{index}]");
+        let kind = convert::contact::identity_kind(address.kind, &format!("{prefix}.kind"));
+        let usage = match pb::AddressUse::try_from(address.address_use) {
+            Ok(pb::AddressUse::Unspecified | pb::AddressUse::Shared) => Some(AddressUse::Shared),
+            Ok(pb::AddressUse::Blocked) => Some(AddressUse::Blocked),
+            Err(_) => {
+                violations.push(crm_domain::FieldViolation::new(
+                    format!("{prefix}.address_use"),
+                    format!("{} is not an AddressUse", address.address_use),
+                ));
+                None
+            }
+        };
+        match (kind, usage) {
+            (Ok(kind), Some(usage)) => parsed.push((kind, address.value, usage)),
+            (Err(violation), _) => violations.push(violation),
+            _ => {}
+        }
+    }
+    if violations.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(to_status(DomainError::InvalidArgument(violations)))
     }
 }
 
@@ -70,6 +116,7 @@ impl TenantRpc for TenantApi {
             update_time: _,
             etag: _,
             extra_free_mail_domains,
+            shared_addresses,
         } = settings.ok_or_else(|| {
             to_status(crm_domain::DomainError::invalid("settings", "is required"))
         })?;
@@ -80,14 +127,27 @@ impl TenantRpc for TenantApi {
         if !extra_free_mail_domains.is_empty() {
             implied.push("extra_free_mail_domains");
         }
+        if !shared_addresses.is_empty() {
+            implied.push("shared_addresses");
+        }
         let mask = Mask::parse(
             update_mask,
-            &["default_region", "extra_free_mail_domains"],
+            &[
+                "default_region",
+                "extra_free_mail_domains",
+                "shared_addresses",
+            ],
             implied,
         )
         .map_err(to_status)?;
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        let shared_addresses = if mask.has("shared_addresses") {
+            Some(shared_from(shared_addresses)?)
+        } else {
+            None
+        };
         let patch = TenantSettingsPatch {
+            shared_addresses,
             default_region: mask.has("default_region").then_some(default_region),
             free_mail_domains: mask
                 .has("extra_free_mail_domains")

@@ -89,6 +89,10 @@ impl TenantRepository for SeaTenantRepository {
         sql.bind(tenant.default_region.as_str().to_owned())
             .push(", free_mail_domains = ")
             .bind(crate::entity::tier::tags_json(&tenant.free_mail_domains))
+            .push(", shared_addresses = ")
+            .bind(crate::entity::tenant::shared_to_json(
+                &tenant.shared_addresses,
+            ))
             .push(", version = ")
             .bind(expected_version + 1)
             .push(", update_time = ")

@@ -66,6 +66,7 @@ async fn tenant(store: &Store) -> Tenant {
         name: "Acme".into(),
         default_region: Region::parse("US").unwrap(),
         free_mail_domains: Vec::new(),
+        shared_addresses: Vec::new(),
         version: 1,
         create_time: now(),
         update_time: now(),

@@ -453,7 +453,7 @@ pub(crate) fn identity_kind(value: i32, field: &str) -> Result<IdentityKind, Fie
     }
 }
 
-fn identity_kind_to_proto(kind: IdentityKind) -> pb::IdentityKind {
+pub(crate) fn identity_kind_to_proto(kind: IdentityKind) -> pb::IdentityKind {
     match kind {
         IdentityKind::Email => pb::IdentityKind::Email,
         IdentityKind::Phone => pb::IdentityKind::Phone,
