@@ -19,6 +19,7 @@ mod m0005_notes;
 mod m0006_conversations;
 mod m0007_attachments;
 mod m0008_merges;
+mod m0009_duplicates;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_conversations::Migration),
             Box::new(m0007_attachments::Migration),
             Box::new(m0008_merges::Migration),
+            Box::new(m0009_duplicates::Migration),
         ]
     }
 }

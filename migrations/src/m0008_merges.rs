@@ -1,6 +1,5 @@
 //! Merges of duplicate contacts: the record of each merge, and the
-//! tombstones merged-away contacts leave; and each tenant's list of shared
-//! or blocked addresses, which never identify anyone.
+//! tombstones merged-away contacts leave.
 //!
 //! A merge re-points every child record of the duplicates to the survivor
 //! and deletes the duplicates' rows, leaving in `merged_contacts` one row
@@ -12,7 +11,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::{add_column_if_missing, execute_all};
+use crate::execute_all;
 
 #[derive(Debug)]
 pub struct Migration;
@@ -45,7 +44,6 @@ CREATE TABLE IF NOT EXISTS merged_contacts (
     FOREIGN KEY (tenant_id, merge_id) REFERENCES contact_merges (tenant_id, id)
 );
 CREATE INDEX IF NOT EXISTS merged_contacts_by_survivor ON merged_contacts (tenant_id, survivor_id);
-ALTER TABLE tenants ADD COLUMN IF NOT EXISTS shared_addresses text NOT NULL DEFAULT '[]';
 "#;
 
 const SQLITE: &str = r#"
@@ -77,16 +75,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
             DatabaseBackend::Postgres => execute_all(manager, POSTGRES).await,
-            DatabaseBackend::Sqlite => {
-                execute_all(manager, SQLITE).await?;
-                add_column_if_missing(
-                    manager,
-                    "tenants",
-                    "shared_addresses",
-                    "TEXT NOT NULL DEFAULT '[]'",
-                )
-                .await
-            }
+            DatabaseBackend::Sqlite => execute_all(manager, SQLITE).await,
             other => Err(DbErr::Migration(format!(
                 "unsupported database backend {other:?}"
             ))),

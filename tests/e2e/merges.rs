@@ -790,3 +790,237 @@ async fn bad_merges_get_clear_errors_and_change_nothing() {
     })
     .await;
 }
+
+async fn find_groups(server: &TestServer) -> Vec<pb::DuplicateGroup> {
+    let mut groups = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = server
+            .merges()
+            .await
+            .find_duplicate_contacts(server.req(pb::FindDuplicateContactsRequest {
+                page_size: 1,
+                page_token,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        groups.extend(page.groups);
+        if page.next_page_token.is_empty() {
+            return groups;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+async fn mark(server: &TestServer, ids: &[&str], by: &str) -> Result<(), tonic::Status> {
+    server
+        .merges()
+        .await
+        .mark_not_duplicates(server.req(pb::MarkNotDuplicatesRequest {
+            contact_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+            marked_by: by.into(),
+        }))
+        .await
+        .map(drop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_are_found_with_reasons_and_scores_and_can_be_dismissed() {
+    on_both(|server| async move {
+        let acme = server
+            .organizations()
+            .await
+            .create_organization(server.req(pb::CreateOrganizationRequest {
+                organization: Some(pb::Organization {
+                    name: "Acme".into(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        server
+            .fields()
+            .await
+            .create_custom_field(server.req(pb::CreateCustomFieldRequest {
+                field: Some(pb::CustomField {
+                    record_type: pb::RecordType::Contact as i32,
+                    key: "backup_email".into(),
+                    display_name: "Backup email".into(),
+                    r#type: pb::CustomFieldType::Email as i32,
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap();
+        let person = |name: &str, address: &str| pb::Contact {
+            display_name: name.into(),
+            emails: vec![email(address)],
+            ..Default::default()
+        };
+        let backup = |address: &str| {
+            [(
+                "backup_email".to_owned(),
+                pb::CustomFieldValue {
+                    value: Some(pb::custom_field_value::Value::EmailValue(address.into())),
+                },
+            )]
+            .into()
+        };
+        let ana = server
+            .create(pb::Contact {
+                organization_id: acme.id.clone(),
+                ..person("Ana Souza", "ana@one.example")
+            })
+            .await;
+        let ana_again = server
+            .create(pb::Contact {
+                organization_id: acme.id.clone(),
+                ..person("SOUZA,  Ána", "asouza@two.example")
+            })
+            .await;
+        let bruno = server
+            .create(person("Bruno Lima", "bruno@globex.com"))
+            .await;
+        let bruno_again = server
+            .create(person("Lima Bruno", "b.lima@globex.com"))
+            .await;
+        server.create(person("Carla Dias", "carla@gmail.com")).await;
+        server
+            .create(person("Carla Dias", "carla.d@gmail.com"))
+            .await;
+        let dan = server
+            .create(pb::Contact {
+                custom_fields: backup("dan.home@three.example"),
+                ..person("Dan Reis", "dan@work.example")
+            })
+            .await;
+        let daniel = server
+            .create(person("Daniel", "dan.home@three.example"))
+            .await;
+        let eva = server
+            .create(pb::Contact {
+                city: "Porto".into(),
+                ..person("Eva Mendes", "eva@four.example")
+            })
+            .await;
+        let eva_again = server
+            .create(pb::Contact {
+                city: "porto ".into(),
+                ..person("Eva Mendez", "em@five.example")
+            })
+            .await;
+        // A team inbox kept in a field, but the tenant lists it as shared.
+        server
+            .create(pb::Contact {
+                custom_fields: backup("team@six.example"),
+                ..person("Fay", "fay@six.example")
+            })
+            .await;
+        server.create(person("Team", "team@six.example")).await;
+        server
+            .tenants()
+            .await
+            .update_tenant_settings(server.req(pb::UpdateTenantSettingsRequest {
+                settings: Some(pb::TenantSettings {
+                    shared_addresses: vec![pb::SharedAddress {
+                        kind: pb::IdentityKind::Email as i32,
+                        value: "team@six.example".into(),
+                        address_use: pb::AddressUse::Shared as i32,
+                    }],
+                    ..Default::default()
+                }),
+                update_mask: crate::harness::mask(&["shared_addresses"]),
+                etag: String::new(),
+            }))
+            .await
+            .unwrap();
+
+        let sorted = |ids: &[&pb::Contact]| {
+            let mut ids: Vec<String> = ids.iter().map(|c| c.id.clone()).collect();
+            ids.sort();
+            ids
+        };
+        let groups = find_groups(&server).await;
+        let found: Vec<(Vec<String>, f64, Vec<i32>)> = groups
+            .iter()
+            .map(|group| {
+                (
+                    group.contact_ids.clone(),
+                    group.score,
+                    group.evidence.iter().map(|e| e.reason).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    sorted(&[&dan, &daniel]),
+                    0.95,
+                    vec![pb::DuplicateReason::AddressInField as i32]
+                ),
+                (
+                    sorted(&[&ana, &ana_again]),
+                    0.9,
+                    vec![pb::DuplicateReason::SameNameSameOrganization as i32]
+                ),
+                (
+                    sorted(&[&bruno, &bruno_again]),
+                    0.85,
+                    vec![pb::DuplicateReason::SameNameSameEmailDomain as i32]
+                ),
+                (
+                    sorted(&[&eva, &eva_again]),
+                    0.6,
+                    vec![pb::DuplicateReason::SimilarNameSameCity as i32]
+                ),
+            ]
+        );
+        assert_eq!(
+            groups[0].evidence[0].detail,
+            "custom_fields.backup_email: dan.home@three.example"
+        );
+
+        // Dismissed and merged groups stop appearing.
+        mark(&server, &[&bruno.id, &bruno_again.id], "ops@acme")
+            .await
+            .unwrap();
+        merge(&server, &ana.id, &[&ana_again.id]).await;
+        let left: Vec<Vec<String>> = find_groups(&server)
+            .await
+            .into_iter()
+            .map(|group| group.contact_ids)
+            .collect();
+        assert_eq!(
+            left,
+            [sorted(&[&dan, &daniel]), sorted(&[&eva, &eva_again])]
+        );
+
+        let one = mark(&server, &[&dan.id], "ops").await.unwrap_err();
+        assert_invalid(&one, &["contact_ids"]);
+        let anonymous = mark(&server, &[&dan.id, &daniel.id], " ")
+            .await
+            .unwrap_err();
+        assert_invalid(&anonymous, &["marked_by"]);
+        let garbled = mark(&server, &[&dan.id, "nope"], "ops").await.unwrap_err();
+        assert_invalid(&garbled, &["contact_ids[1]"]);
+        let unknown = uuid::Uuid::now_v7().to_string();
+        let missing = mark(&server, &[&dan.id, &unknown], "ops")
+            .await
+            .unwrap_err();
+        assert_code(&missing, Code::NotFound);
+        let forged = server
+            .merges()
+            .await
+            .find_duplicate_contacts(server.req(pb::FindDuplicateContactsRequest {
+                page_size: 1,
+                page_token: "g1.x".into(),
+            }))
+            .await
+            .unwrap_err();
+        assert_invalid(&forged, &["page_token"]);
+    })
+    .await;
+}

@@ -9,6 +9,7 @@ pub mod conversation;
 pub mod conversation_service;
 pub mod custom_field;
 pub mod custom_field_service;
+pub mod duplicates;
 pub mod error;
 pub mod identity;
 pub mod ids;

@@ -11,12 +11,33 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::contact::{self, Contact};
+use crate::contact::{self, Contact, IdentityKey};
+use crate::duplicates::{self, DuplicateGroup, DuplicateReason, Edges, Evidence, Facts};
 use crate::error::DomainError;
 use crate::ids::{ContactId, MergeId, TenantId};
 use crate::merge::{self, ContactChild, MergePlan, MergeRecord};
 use crate::page::Page;
-use crate::ports::{Clock, ContactRepository, IdGenerator, MergeRepository};
+use crate::ports::{Clock, ContactFilter, ContactRepository, IdGenerator, MergeRepository};
+use crate::tenant::Tenant;
+
+/// Contacts read per batch while looking for duplicates.
+const SCAN_BATCH: u32 = 1_000;
+
+/// Field addresses looked up per query while looking for duplicates.
+const LOOKUP_BATCH: usize = 500;
+
+/// The most contacts one "not duplicates" mark names.
+pub const MAX_MARKED: usize = 50;
+
+/// Where a page of duplicate groups continues: after the group with this
+/// score and first contact.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GroupCursor {
+    /// The last group's score.
+    pub score: f64,
+    /// The last group's first contact.
+    pub first: ContactId,
+}
 
 /// What a merge would do, and the token that binds it to the records' versions.
 #[derive(Debug, Clone, PartialEq)]
@@ -295,6 +316,123 @@ impl MergeService {
             create_time: self.clock.now(),
         };
         self.merges.apply(&plan, &record).await
+    }
+
+    /// Groups of contacts that are probably one person (see
+    /// [`crate::duplicates`]), best score first, after `after`.
+    ///
+    /// Reads the tenant's contacts in batches and groups them in memory, so
+    /// its cost grows with the tenant: a report for operators, not a hot path.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn find_duplicates(
+        &self,
+        tenant: &Tenant,
+        after: Option<GroupCursor>,
+        page_size: u32,
+    ) -> Result<Page<DuplicateGroup, GroupCursor>, DomainError> {
+        let mut facts = Vec::new();
+        let mut held_as_data: Vec<(ContactId, IdentityKey, String)> = Vec::new();
+        let mut last = None;
+        loop {
+            let batch = self
+                .contacts
+                .list(tenant.id, &ContactFilter::default(), last, SCAN_BATCH)
+                .await?;
+            for contact in &batch {
+                facts.push(Facts::of(contact, tenant));
+                for (key, field) in duplicates::field_addresses(contact, tenant) {
+                    held_as_data.push((contact.id, key, field));
+                }
+            }
+            last = batch.last().map(|contact| contact.id);
+            if batch.len() < SCAN_BATCH as usize {
+                break;
+            }
+        }
+        let mut edges = Edges::default();
+        edges.add_names(&facts);
+        drop(facts);
+        for chunk in held_as_data.chunks(LOOKUP_BATCH) {
+            let keys: Vec<IdentityKey> = chunk.iter().map(|(_, key, _)| key.clone()).collect();
+            let holders = self.contacts.find_by_identities(tenant.id, &keys).await?;
+            for (owner, key, field) in chunk {
+                if let Some(holder) = holders.iter().find(|holder| holder.holds(key)) {
+                    edges.add(
+                        *owner,
+                        holder.id,
+                        Evidence {
+                            reason: DuplicateReason::AddressInField,
+                            detail: format!("{field}: {}", key.value),
+                        },
+                    );
+                }
+            }
+        }
+        let marked = self
+            .merges
+            .not_duplicates(tenant.id)
+            .await?
+            .into_iter()
+            .collect();
+        let mut items: Vec<DuplicateGroup> = edges
+            .groups(&marked)
+            .into_iter()
+            .filter(|group| match after {
+                None => true,
+                Some(cursor) => {
+                    group.score < cursor.score
+                        || (group.score == cursor.score && group.contacts[0] > cursor.first)
+                }
+            })
+            .take(page_size as usize + 1)
+            .collect();
+        let next = if items.len() > page_size as usize {
+            items.truncate(page_size as usize);
+            items.last().map(|group| GroupCursor {
+                score: group.score,
+                first: group.contacts[0],
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Marks `ids` as not one person: every pair among them stops counting
+    /// as duplicates, so a group made only of them stops appearing.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `contact_ids` or `marked_by`; `NotFound` for a
+    /// contact not in the tenant; `Unavailable`; `Internal`.
+    pub async fn mark_not_duplicates(
+        &self,
+        tenant: TenantId,
+        ids: &[ContactId],
+        marked_by: &str,
+    ) -> Result<(), DomainError> {
+        let pairs = duplicates::pairs(ids);
+        if pairs.is_empty() || ids.len() > MAX_MARKED {
+            return Err(DomainError::invalid(
+                "contact_ids",
+                format!("name 2 to {MAX_MARKED} different contacts"),
+            ));
+        }
+        let marked_by = merge::check_merged_by(marked_by).map_err(|_| {
+            DomainError::invalid(
+                "marked_by",
+                "is required: name who marks them (at most 200 characters)",
+            )
+        })?;
+        for id in ids {
+            if self.contacts.get(tenant, *id).await?.is_none() {
+                return Err(DomainError::contact_not_found(*id));
+            }
+        }
+        self.merges
+            .mark_not_duplicates(tenant, &pairs, &marked_by, self.clock.now())
+            .await
     }
 
     /// The merges a contact took part in, newest first.

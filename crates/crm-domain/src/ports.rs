@@ -255,6 +255,28 @@ pub trait MergeRepository: Send + Sync {
         before: Option<MergeId>,
         limit: u32,
     ) -> Result<Vec<MergeRecord>, DomainError>;
+
+    /// Records that each pair (smaller id first) is not one person; pairs
+    /// marked before stay as they were.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn mark_not_duplicates(
+        &self,
+        tenant: TenantId,
+        pairs: &[(ContactId, ContactId)],
+        marked_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError>;
+
+    /// Every pair marked not duplicates in the tenant (smaller id first).
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn not_duplicates(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<(ContactId, ContactId)>, DomainError>;
 }
 
 /// Storage of customer tiers.

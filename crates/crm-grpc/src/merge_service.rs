@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crm_domain::duplicates::{DuplicateGroup, DuplicateReason};
 use crm_domain::merge::{ContactChild, FieldWinner, MergeRecord};
-use crm_domain::merge_service::{MergePrecondition, MergeService};
+use crm_domain::merge_service::{GroupCursor, MergePrecondition, MergeService};
 use crm_domain::{ContactId, DomainError, FieldViolation, MergeId, page};
 use crm_proto::v1 as pb;
 use crm_proto::v1::merge_service_server::MergeService as MergeRpc;
@@ -103,8 +104,127 @@ fn merge_to_proto(record: &MergeRecord) -> pb::Merge {
     }
 }
 
+fn group_to_proto(group: &DuplicateGroup) -> pb::DuplicateGroup {
+    pb::DuplicateGroup {
+        contact_ids: group.contacts.iter().map(ContactId::to_string).collect(),
+        evidence: group
+            .evidence
+            .iter()
+            .map(|item| pb::DuplicateEvidence {
+                reason: match item.reason {
+                    DuplicateReason::AddressInField => pb::DuplicateReason::AddressInField,
+                    DuplicateReason::SameNameSameOrganization => {
+                        pb::DuplicateReason::SameNameSameOrganization
+                    }
+                    DuplicateReason::SameNameSameEmailDomain => {
+                        pb::DuplicateReason::SameNameSameEmailDomain
+                    }
+                    DuplicateReason::SimilarNameSameOrganization => {
+                        pb::DuplicateReason::SimilarNameSameOrganization
+                    }
+                    DuplicateReason::SimilarNameSameCity => {
+                        pb::DuplicateReason::SimilarNameSameCity
+                    }
+                } as i32,
+                detail: item.detail.clone(),
+            })
+            .collect(),
+        score: group.score,
+    }
+}
+
+/// Page tokens of duplicate groups: `g1.SCORE_IN_HUNDREDTHS.FIRST_ID`.
+fn group_token(cursor: GroupCursor) -> String {
+    format!(
+        "g1.{}.{}",
+        (cursor.score * 100.0).round() as i64,
+        cursor.first.as_uuid().simple()
+    )
+}
+
+fn group_cursor(token: &str) -> Result<Option<GroupCursor>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let forged = || {
+        to_status(DomainError::invalid(
+            "page_token",
+            "is not a token from a previous page",
+        ))
+    };
+    let mut parts = token.split('.');
+    if parts.next() != Some("g1") {
+        return Err(forged());
+    }
+    let hundredths: i64 = parts
+        .next()
+        .and_then(|part| part.parse().ok())
+        .ok_or_else(forged)?;
+    let first = parts
+        .next()
+        .and_then(|part| uuid::Uuid::try_parse(part).ok())
+        .ok_or_else(forged)?;
+    if parts.next().is_some() {
+        return Err(forged());
+    }
+    Ok(Some(GroupCursor {
+        score: hundredths as f64 / 100.0,
+        first: ContactId::from_uuid(first),
+    }))
+}
+
 #[tonic::async_trait]
 impl MergeRpc for MergeApi {
+    async fn find_duplicate_contacts(
+        &self,
+        request: Request<pb::FindDuplicateContactsRequest>,
+    ) -> Result<Response<pb::FindDuplicateContactsResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::FindDuplicateContactsRequest {
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let size = page::page_size(page_size).map_err(to_status)?;
+        let after = group_cursor(&page_token)?;
+        let found = self
+            .merges
+            .find_duplicates(&tenant, after, size)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::FindDuplicateContactsResponse {
+            groups: found.items.iter().map(group_to_proto).collect(),
+            next_page_token: found.next.map(group_token).unwrap_or_default(),
+        }))
+    }
+
+    async fn mark_not_duplicates(
+        &self,
+        request: Request<pb::MarkNotDuplicatesRequest>,
+    ) -> Result<Response<pb::MarkNotDuplicatesResponse>, Status> {
+        let tenant = self.auth.authenticate(&request).await?;
+        let pb::MarkNotDuplicatesRequest {
+            contact_ids,
+            marked_by,
+        } = request.into_inner();
+        let mut violations = Vec::new();
+        let mut ids = Vec::with_capacity(contact_ids.len());
+        for (index, id) in contact_ids.iter().enumerate() {
+            match convert::contact_id(id, &format!("contact_ids[{index}]")) {
+                Ok(id) => ids.push(id),
+                Err(DomainError::InvalidArgument(found)) => violations.extend(found),
+                Err(other) => return Err(to_status(other)),
+            }
+        }
+        if !violations.is_empty() {
+            return Err(to_status(DomainError::InvalidArgument(violations)));
+        }
+        self.merges
+            .mark_not_duplicates(tenant.id, &ids, &marked_by)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::MarkNotDuplicatesResponse {}))
+    }
+
     async fn preview_merge_contacts(
         &self,
         request: Request<pb::PreviewMergeContactsRequest>,

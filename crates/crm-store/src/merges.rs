@@ -69,6 +69,12 @@ struct CountRow {
 }
 
 #[derive(Debug, FromQueryResult)]
+struct PairRow {
+    contact_a: Uuid,
+    contact_b: Uuid,
+}
+
+#[derive(Debug, FromQueryResult)]
 struct SurvivorRow {
     survivor_id: Uuid,
 }
@@ -491,5 +497,54 @@ impl MergeRepository for SeaMergeRepository {
         }
         sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit));
         sql.fetch(&self.db, MergeRow::into_domain).await
+    }
+
+    async fn mark_not_duplicates(
+        &self,
+        tenant: TenantId,
+        pairs: &[(ContactId, ContactId)],
+        marked_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new(
+            "INSERT INTO not_duplicates (tenant_id, contact_a, contact_b, marked_by, create_time) VALUES ",
+        );
+        for (index, (a, b)) in pairs.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(tenant.as_uuid())
+                .push(", ")
+                .bind(a.as_uuid())
+                .push(", ")
+                .bind(b.as_uuid())
+                .push(", ")
+                .bind(marked_by.to_owned())
+                .push(", ")
+                .bind(now)
+                .push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
+        sql.execute(&self.writer).await.map(drop)
+    }
+
+    async fn not_duplicates(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<(ContactId, ContactId)>, DomainError> {
+        let mut sql =
+            Sql::new("SELECT contact_a, contact_b FROM not_duplicates WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid());
+        sql.fetch(&self.db, |row: PairRow| {
+            Ok((
+                ContactId::from_uuid(row.contact_a),
+                ContactId::from_uuid(row.contact_b),
+            ))
+        })
+        .await
     }
 }
