@@ -1824,3 +1824,115 @@ async fn a_merge_moves_everything_and_leaves_tombstones() {
     })
     .await;
 }
+
+/// A property over random ledgers: whatever hangs off the contacts, a merge
+/// moves all of it (the survivor's counts after equal the sum before,
+/// nothing is left on a duplicate), and merging again is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merging_never_loses_a_child_record_and_cannot_be_repeated() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, TestRunner};
+    // Per contact: (addresses, tags, notes, conversations); 2 to 4 contacts.
+    let shapes = proptest::collection::vec((1usize..4, 0usize..4, 0usize..4, 0usize..4), 2..5);
+    let mut runner = TestRunner::new(Config::with_cases(4));
+    let cases: Vec<Vec<(usize, usize, usize, usize)>> = (0..4)
+        .map(|_| shapes.new_tree(&mut runner).unwrap().current())
+        .collect();
+    on_both(move |store| {
+        let cases = cases.clone();
+        async move {
+            use crm_domain::merge_service::{MergePrecondition, MergeService};
+            use crm_domain::ports::MergeRepository;
+            let tenant = tenant(&store).await;
+            let contacts = store.contacts();
+            let merges = store.merges();
+            let service = MergeService::new(
+                contacts.clone(),
+                merges.clone(),
+                Arc::new(SystemClock),
+                Arc::new(UuidV7Ids),
+            );
+            for (case, shape) in cases.iter().enumerate() {
+                let mut ids = Vec::new();
+                for (index, (addresses, tags, notes, conversations)) in shape.iter().enumerate() {
+                    let mut draft = contact(
+                        &tenant,
+                        (0..*addresses)
+                            .map(|n| {
+                                identity(
+                                    IdentityKind::Email,
+                                    &format!("c{case}-{index}-{n}@x.com"),
+                                    n == 0,
+                                )
+                            })
+                            .collect(),
+                    );
+                    // Overlapping tags: the union counts each once.
+                    draft.tags = (0..*tags).map(|n| format!("tag{n}")).collect();
+                    let created = created(contacts.as_ref(), &draft).await;
+                    for n in 0..*notes {
+                        store
+                            .notes()
+                            .create(&note(
+                                &tenant,
+                                NoteOwner::Contact(created.id),
+                                &format!("{n}"),
+                                false,
+                            ))
+                            .await
+                            .unwrap();
+                    }
+                    for n in 0..*conversations {
+                        store
+                            .conversations()
+                            .record(&conversation(
+                                &tenant,
+                                created.id,
+                                &format!("c{case}-{index}-{n}"),
+                                Channel::Email,
+                                0,
+                                None,
+                            ))
+                            .await
+                            .unwrap();
+                    }
+                    ids.push(created.id);
+                }
+                let before = merges.count_children(tenant.id, &ids).await.unwrap();
+                let distinct_tags = shape.iter().map(|s| s.1).max().unwrap_or(0) as u64;
+                let (survivor, duplicates) = (ids[0], &ids[1..]);
+                let preview = service
+                    .preview(tenant.id, survivor, duplicates)
+                    .await
+                    .unwrap();
+                let token = MergePrecondition::Token(preview.token);
+                service
+                    .merge(tenant.id, survivor, duplicates, &token, "prop")
+                    .await
+                    .unwrap();
+                let after = merges.count_children(tenant.id, &[survivor]).await.unwrap();
+                for ((child, was), (_, now)) in before.iter().zip(&after) {
+                    let expected = if *child == crm_domain::merge::ContactChild::Tags {
+                        distinct_tags
+                    } else {
+                        *was
+                    };
+                    assert_eq!(*now, expected, "{child:?} in case {shape:?}");
+                }
+                let left = merges.count_children(tenant.id, duplicates).await.unwrap();
+                assert!(left.iter().all(|(_, n)| *n == 0), "{left:?}");
+                assert!(matches!(
+                    service.preview(tenant.id, survivor, duplicates).await,
+                    Err(DomainError::FailedPrecondition(_))
+                ));
+                assert!(matches!(
+                    service
+                        .merge(tenant.id, survivor, duplicates, &token, "prop")
+                        .await,
+                    Err(DomainError::Stale { .. })
+                ));
+            }
+        }
+    })
+    .await;
+}
