@@ -386,28 +386,22 @@ async fn a_merge_moves_everything_and_old_ids_keep_working() {
 async fn tier_stage_organization_and_custom_fields_follow_the_rules() {
     on_both(|server| async move {
         let mut tiers = server.tiers().await;
-        let gold = tiers
-            .create_tier(server.req(pb::CreateTierRequest {
-                tier: Some(pb::Tier {
-                    name: "Gold".into(),
-                    color: "#FFD700".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        let silver = tiers
-            .create_tier(server.req(pb::CreateTierRequest {
-                tier: Some(pb::Tier {
-                    name: "Silver".into(),
-                    color: "#C0C0C0".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let mut tier = async |name: &str, color: &str| {
+            tiers
+                .create_tier(server.req(pb::CreateTierRequest {
+                    tier: Some(pb::Tier {
+                        name: name.into(),
+                        color: color.into(),
+                        ..Default::default()
+                    }),
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+        };
+        // Created first, so ranked first.
+        let gold = tier("Gold", "#FFD700").await;
+        let silver = tier("Silver", "#C0C0C0").await;
         let acme = server
             .organizations()
             .await
