@@ -158,6 +158,21 @@ async fn add_attachment(server: &TestServer, contact: &str, name: &str) {
         .unwrap();
 }
 
+async fn organization(server: &TestServer, name: &str) -> pb::Organization {
+    server
+        .organizations()
+        .await
+        .create_organization(server.req(pb::CreateOrganizationRequest {
+            organization: Some(pb::Organization {
+                name: name.into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 async fn note_bodies(server: &TestServer, contact: &str) -> Vec<String> {
     let mut bodies: Vec<String> = server
         .notes()
@@ -402,18 +417,7 @@ async fn tier_stage_organization_and_custom_fields_follow_the_rules() {
         // Created first, so ranked first.
         let gold = tier("Gold", "#FFD700").await;
         let silver = tier("Silver", "#C0C0C0").await;
-        let acme = server
-            .organizations()
-            .await
-            .create_organization(server.req(pb::CreateOrganizationRequest {
-                organization: Some(pb::Organization {
-                    name: "Acme".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let acme = organization(&server, "Acme").await;
         let mut fields = server.fields().await;
         let channels = fields
             .create_custom_field(
@@ -822,18 +826,7 @@ async fn mark(server: &TestServer, ids: &[&str], by: &str) -> Result<(), tonic::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_are_found_with_reasons_and_scores_and_can_be_dismissed() {
     on_both(|server| async move {
-        let acme = server
-            .organizations()
-            .await
-            .create_organization(server.req(pb::CreateOrganizationRequest {
-                organization: Some(pb::Organization {
-                    name: "Acme".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let acme = organization(&server, "Acme").await;
         server
             .fields()
             .await

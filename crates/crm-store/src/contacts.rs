@@ -482,14 +482,8 @@ impl ContactRepository for SeaContactRepository {
         sql.push(TIER_JOIN)
             .push(" WHERE c.tenant_id = ")
             .bind(tenant.as_uuid())
-            .push(" AND c.id IN (");
-        for (index, id) in ids.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.bind(id.as_uuid());
-        }
-        sql.push(")");
+            .push(" AND c.id IN ")
+            .ids(ids.iter().map(ContactId::as_uuid));
         let rows = self
             .db
             .query_all_raw(sql.build(self.backend))

@@ -159,14 +159,10 @@ impl SeaConversationRepository {
         ids.dedup();
         let mut sql =
             Sql::new("SELECT count(*) AS n FROM (SELECT id FROM contacts WHERE tenant_id = ");
-        sql.bind(tenant.as_uuid()).push(" AND id IN (");
-        for (index, id) in ids.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(") ORDER BY id");
+        sql.bind(tenant.as_uuid())
+            .push(" AND id IN ")
+            .ids(ids)
+            .push(" ORDER BY id");
         if self.backend == DbBackend::Postgres {
             sql.push(" FOR UPDATE");
         }

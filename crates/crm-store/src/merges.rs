@@ -207,14 +207,7 @@ impl MergeRow {
 
 /// Appends `(id, id, ...)`.
 fn push_ids(sql: &mut Sql, ids: &[ContactId]) {
-    sql.push("(");
-    for (index, id) in ids.iter().enumerate() {
-        if index > 0 {
-            sql.push(", ");
-        }
-        sql.bind(id.as_uuid());
-    }
-    sql.push(")");
+    sql.ids(ids.iter().map(ContactId::as_uuid));
 }
 
 /// Appends `WHERE tenant_id = T AND contact_id IN (ids)`.

@@ -35,6 +35,18 @@ impl Sql {
         self
     }
 
+    /// Appends `($a, $b, ...)`, one placeholder per id: the list of an `IN`.
+    pub(crate) fn ids(&mut self, ids: impl IntoIterator<Item = uuid::Uuid>) -> &mut Self {
+        self.push("(");
+        for (index, id) in ids.into_iter().enumerate() {
+            if index > 0 {
+                self.push(", ");
+            }
+            self.bind(id);
+        }
+        self.push(")")
+    }
+
     /// Appends `((alias.kind = $a AND alias.value = $b) OR ...)`.
     pub(crate) fn keys(&mut self, alias: &str, keys: &[IdentityKey]) -> &mut Self {
         self.push("(");
