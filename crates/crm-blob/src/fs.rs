@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use crm_domain::DomainError;
-use crm_domain::attachment::BlobKey;
-use crm_domain::ports::{BlobReader, BlobStore, StagedBlob};
+use crm_domain::attachments::BlobKey;
+use crm_domain::attachments::{BlobReader, BlobStore, StagedBlob};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 
 use crate::{CHUNK_BYTES, missing, unavailable};

@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use crm_domain::DomainError;
-use crm_domain::attachment::BlobKey;
-use crm_domain::ports::BlobStore;
+use crm_domain::attachments::BlobKey;
+use crm_domain::attachments::BlobStore;
 
 mod fs;
 mod object;

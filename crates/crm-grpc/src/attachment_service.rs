@@ -2,14 +2,13 @@
 //! stream into the attachment use case a chunk at a time, streams downloads
 //! back a chunk at a time, and converts records. No rules live here.
 
+use crm_domain::kernel;
 use std::sync::Arc;
 
-use crm_domain::attachment::{
-    Attachment, AttachmentOwner, AttachmentService, NewAttachment, Sha256,
-};
-use crm_domain::note::NoteOwner;
-use crm_domain::ports::BlobReader;
-use crm_domain::{AttachmentId, DomainError, page};
+use crm_domain::attachments::BlobReader;
+use crm_domain::attachments::{Attachment, AttachmentService, NewAttachment, Sha256};
+use crm_domain::kernel::RecordRef;
+use crm_domain::{AttachmentId, DomainError};
 use crm_proto::v1 as pb;
 use crm_proto::v1::attachment_service_server::AttachmentService as AttachmentRpc;
 use tonic::codegen::BoxStream;
@@ -62,8 +61,8 @@ fn to_proto(attachment: &Attachment) -> pb::Attachment {
     pb::Attachment {
         id: id.to_string(),
         owner: Some(match owner {
-            NoteOwner::Contact(id) => pb::attachment::Owner::ContactId(id.to_string()),
-            NoteOwner::Organization(id) => pb::attachment::Owner::OrganizationId(id.to_string()),
+            RecordRef::Contact(id) => pb::attachment::Owner::ContactId(id.to_string()),
+            RecordRef::Organization(id) => pb::attachment::Owner::OrganizationId(id.to_string()),
         }),
         file_name: file_name.clone(),
         content_type: content_type.clone(),
@@ -74,9 +73,7 @@ fn to_proto(attachment: &Attachment) -> pb::Attachment {
     }
 }
 
-fn metadata_from(
-    metadata: pb::AttachmentMetadata,
-) -> Result<(AttachmentOwner, NewAttachment), Status> {
+fn metadata_from(metadata: pb::AttachmentMetadata) -> Result<(RecordRef, NewAttachment), Status> {
     let pb::AttachmentMetadata {
         owner,
         file_name,
@@ -115,10 +112,10 @@ fn metadata_from(
     ))
 }
 
-fn owner_scope(owner: AttachmentOwner) -> String {
+fn owner_scope(owner: RecordRef) -> String {
     match owner {
-        NoteOwner::Contact(id) => format!("attachments:contact:{id}"),
-        NoteOwner::Organization(id) => format!("attachments:organization:{id}"),
+        RecordRef::Contact(id) => format!("attachments:contact:{id}"),
+        RecordRef::Organization(id) => format!("attachments:organization:{id}"),
     }
 }
 
@@ -257,7 +254,7 @@ impl AttachmentRpc for AttachmentApi {
             Some(Owner::OrganizationId(id)) => owner_of(None, Some(id), "")?,
             None => owner_of(None, None, "")?,
         };
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         let scope = owner_scope(owner);
         let after = page_token::decode(&page_token, &scope)
             .map_err(to_status)?

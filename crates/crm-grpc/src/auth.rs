@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crm_domain::service::TenantService;
-use crm_domain::tenant::Tenant;
+use crm_domain::tenancy::Tenant;
+use crm_domain::tenancy::TenantService;
 use crm_domain::{DomainError, TenantId};
 use sha2::{Digest, Sha256};
 use tonic::Status;

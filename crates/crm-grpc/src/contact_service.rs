@@ -1,13 +1,14 @@
 //! `crm.v1.ContactService`: authenticates the caller, converts the request,
 //! calls the contact use case, converts the answer. No rules live here.
 
+use crm_domain::contacts;
+use crm_domain::kernel;
 use std::sync::Arc;
 
-use crm_domain::contact::IdentityInput;
-use crm_domain::merge_service::MergeService;
-use crm_domain::page;
-use crm_domain::ports::ContactFilter;
-use crm_domain::service::{self, ContactService};
+use crm_domain::contacts::ContactFilter;
+use crm_domain::contacts::ContactService;
+use crm_domain::identity::IdentityInput;
+use crm_domain::merge::MergeService;
 use crm_domain::{ContactId, DomainError};
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_server::ContactService as ContactRpc;
@@ -72,7 +73,7 @@ impl ContactRpc for ContactApi {
         } = request.into_inner();
         let (draft, mut violations) = contact::draft(required(contact, "contact")?);
         if !violations.is_empty() {
-            violations.extend(service::draft_violations(&draft, tenant.default_region));
+            violations.extend(contacts::draft_violations(&draft, tenant.default_region));
             return Err(to_status(DomainError::InvalidArgument(violations)));
         }
         let request_id = (!request_id.is_empty()).then_some(request_id);
@@ -114,14 +115,14 @@ impl ContactRpc for ContactApi {
             page_token,
             tag,
         } = request.into_inner();
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         let filter = ContactFilter {
             organization: None,
             tag: if tag.is_empty() {
                 None
             } else {
                 Some(
-                    crm_domain::tag::normalize_tag(&tag)
+                    crm_domain::contacts::tag::normalize_tag(&tag)
                         .map_err(|problem| to_status(DomainError::invalid("tag", problem)))?,
                 )
             },
@@ -163,7 +164,7 @@ impl ContactRpc for ContactApi {
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         let (patch, mut violations) = contact::patch(changes, update_mask).map_err(to_status)?;
         if !violations.is_empty() {
-            violations.extend(service::patch_violations(&patch, tenant.default_region));
+            violations.extend(contacts::patch_violations(&patch, tenant.default_region));
             return Err(to_status(DomainError::InvalidArgument(violations)));
         }
         let updated = self

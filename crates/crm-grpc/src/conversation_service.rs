@@ -2,17 +2,18 @@
 //! request, calls the conversation use cases, converts the answer. No rules
 //! live here.
 
+use crm_domain::kernel;
 use std::sync::Arc;
 
-use crm_domain::conversation::{
+use crm_domain::conversations::{
     Conversation, ConversationFields, ConversationFilter, ConversationStatus,
 };
-use crm_domain::conversation_service::{
+use crm_domain::conversations::{
     ConversationPatch, ConversationRecord, ConversationService, ConversationSubject,
 };
-use crm_domain::custom_field::ValueChanges;
-use crm_domain::resolve::SenderInput;
-use crm_domain::{ConversationId, DomainError, FieldViolation, page};
+use crm_domain::fields::ValueChanges;
+use crm_domain::identity::SenderInput;
+use crm_domain::{ConversationId, DomainError, FieldViolation};
 use crm_proto::v1 as pb;
 use crm_proto::v1::conversation_service_server::ConversationService as ConversationRpc;
 use tonic::{Request, Response, Status};
@@ -450,7 +451,7 @@ impl ConversationRpc for ConversationApi {
                 })?)
             },
         };
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         let scope = format!("conversations:{contact}:{channel}:{status}");
         let after = page_token::decode(&page_token, &scope)
             .map_err(to_status)?

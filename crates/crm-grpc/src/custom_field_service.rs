@@ -2,11 +2,12 @@
 //! request, calls the custom-field use cases, converts the answer. No rules
 //! live here.
 
+use crm_domain::kernel;
 use std::sync::Arc;
 
-use crm_domain::custom_field_service::CustomFieldService;
-use crm_domain::layout::{Section, Tab};
-use crm_domain::{DomainError, FieldId, FieldViolation, SectionId, TabId, page};
+use crm_domain::fields::CustomFieldService;
+use crm_domain::fields::layout::{Section, Tab};
+use crm_domain::{DomainError, FieldId, FieldViolation, SectionId, TabId};
 use crm_proto::v1 as pb;
 use crm_proto::v1::custom_field_service_server::CustomFieldService as CustomFieldRpc;
 use tonic::{Request, Response, Status};
@@ -136,7 +137,7 @@ impl CustomFieldRpc for CustomFieldApi {
             page_token,
         } = request.into_inner();
         let entity = record_type(entity, "record_type").map_err(to_status)?;
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         let scope = format!("fields:{}", entity.as_str());
         let after = page_token::decode(&page_token, &scope)
             .map_err(to_status)?

@@ -1,13 +1,14 @@
 //! `crm.v1.MergeService`: authenticates the caller, converts the request,
 //! calls the merge use cases, converts the answer. No rules live here.
 
+use crm_domain::kernel;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crm_domain::duplicates::{DuplicateGroup, DuplicateReason};
+use crm_domain::merge::duplicates::{DuplicateGroup, DuplicateReason};
 use crm_domain::merge::{ContactChild, FieldWinner, MergeRecord};
-use crm_domain::merge_service::{GroupCursor, MergePrecondition, MergeService};
-use crm_domain::{ContactId, DomainError, FieldViolation, MergeId, page};
+use crm_domain::merge::{GroupCursor, MergePrecondition, MergeService};
+use crm_domain::{ContactId, DomainError, FieldViolation, MergeId};
 use crm_proto::v1 as pb;
 use crm_proto::v1::merge_service_server::MergeService as MergeRpc;
 use tonic::{Request, Response, Status};
@@ -184,7 +185,7 @@ impl MergeRpc for MergeApi {
             page_size,
             page_token,
         } = request.into_inner();
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         let after = group_cursor(&page_token)?;
         let found = self
             .merges
@@ -305,7 +306,7 @@ impl MergeRpc for MergeApi {
             page_token,
         } = request.into_inner();
         let contact = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         let scope = format!("merges:{contact}");
         let before = page_token::decode(&page_token, &scope)
             .map_err(to_status)?

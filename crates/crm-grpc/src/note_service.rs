@@ -1,12 +1,12 @@
 //! `crm.v1.NoteService`: authenticates the caller, converts the request,
 //! calls the note use cases, converts the answer. No rules live here.
 
+use crm_domain::kernel;
 use std::sync::Arc;
 
-use crm_domain::note::{
-    Note, NoteCursor, NoteFields, NoteFormat, NoteOwner, NotePatch, NoteService,
-};
-use crm_domain::{DomainError, NoteId, OrganizationId, page};
+use crm_domain::kernel::RecordRef;
+use crm_domain::notes::{Note, NoteCursor, NoteFields, NoteFormat, NotePatch, NoteService};
+use crm_domain::{DomainError, NoteId, OrganizationId};
 use crm_proto::v1 as pb;
 use crm_proto::v1::note_service_server::NoteService as NoteRpc;
 use tonic::{Request, Response, Status};
@@ -44,13 +44,13 @@ pub(crate) fn owner_of(
     contact: Option<&str>,
     organization: Option<&str>,
     prefix: &str,
-) -> Result<NoteOwner, Status> {
+) -> Result<RecordRef, Status> {
     match (contact, organization) {
         (Some(id), None) => convert::contact_id(id, &format!("{prefix}contact_id"))
-            .map(NoteOwner::Contact)
+            .map(RecordRef::Contact)
             .map_err(to_status),
         (None, Some(id)) => OrganizationId::parse(id)
-            .map(NoteOwner::Organization)
+            .map(RecordRef::Organization)
             .ok_or_else(|| {
                 to_status(DomainError::invalid(
                     format!("{prefix}organization_id"),
@@ -88,8 +88,8 @@ fn to_proto(note: &Note) -> pb::Note {
     pb::Note {
         id: id.to_string(),
         owner: Some(match owner {
-            NoteOwner::Contact(id) => pb::note::Owner::ContactId(id.to_string()),
-            NoteOwner::Organization(id) => pb::note::Owner::OrganizationId(id.to_string()),
+            RecordRef::Contact(id) => pb::note::Owner::ContactId(id.to_string()),
+            RecordRef::Organization(id) => pb::note::Owner::OrganizationId(id.to_string()),
         }),
         author: fields.author.clone(),
         body: fields.body.clone(),
@@ -104,10 +104,10 @@ fn to_proto(note: &Note) -> pb::Note {
     }
 }
 
-fn owner_scope(owner: NoteOwner) -> String {
+fn owner_scope(owner: RecordRef) -> String {
     match owner {
-        NoteOwner::Contact(id) => format!("notes:contact:{id}"),
-        NoteOwner::Organization(id) => format!("notes:organization:{id}"),
+        RecordRef::Contact(id) => format!("notes:contact:{id}"),
+        RecordRef::Organization(id) => format!("notes:organization:{id}"),
     }
 }
 
@@ -180,7 +180,7 @@ impl NoteRpc for NoteApi {
             }
             None => owner_of(None, None, "")?,
         };
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         let scope = owner_scope(owner);
         let after = page_token::decode_flagged(&page_token, &scope)
             .map_err(to_status)?

@@ -2,12 +2,12 @@
 //! request, calls the organization use cases (and, for membership, the
 //! contact use cases), converts the answer. No rules live here.
 
+use crm_domain::kernel;
 use std::sync::Arc;
 
-use crm_domain::organization_service::OrganizationService;
-use crm_domain::page;
-use crm_domain::ports::ContactFilter;
-use crm_domain::service::ContactService;
+use crm_domain::contacts::ContactFilter;
+use crm_domain::contacts::ContactService;
+use crm_domain::organizations::OrganizationService;
 use crm_domain::{ContactId, DomainError, OrganizationId};
 use crm_proto::v1 as pb;
 use crm_proto::v1::organization_service_server::OrganizationService as OrganizationRpc;
@@ -89,7 +89,7 @@ impl OrganizationRpc for OrganizationApi {
             page_size,
             page_token,
         } = request.into_inner();
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         let scope = "organizations";
         let after = page_token::decode(&page_token, scope)
             .map_err(to_status)?
@@ -198,7 +198,7 @@ impl OrganizationRpc for OrganizationApi {
             page_token,
         } = request.into_inner();
         let org = organization::id(&organization_id, "organization_id").map_err(to_status)?;
-        let size = page::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size).map_err(to_status)?;
         // An unknown organization is NOT_FOUND, not an empty list.
         self.organizations
             .get(&tenant, org)

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crm_domain::service::TenantSettingsPatch;
-use crm_domain::tenant::{AddressUse, Tenant};
+use crm_domain::tenancy::TenantSettingsPatch;
+use crm_domain::tenancy::{AddressUse, Tenant};
 use crm_domain::{DomainError, IdentityKind};
 use crm_proto::v1 as pb;
 use crm_proto::v1::tenant_service_server::TenantService as TenantRpc;
@@ -32,7 +32,7 @@ fn to_proto(tenant: &Tenant) -> pb::TenantSettings {
         name: tenant.name.clone(),
         default_region: tenant.default_region.to_string(),
         update_time: Some(timestamp(tenant.update_time)),
-        etag: crm_domain::contact::etag_for(tenant.version),
+        etag: crm_domain::kernel::etag_for(tenant.version),
         extra_free_mail_domains: tenant.free_mail_domains.clone(),
         shared_addresses: tenant
             .shared_addresses

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use crm_domain::resolve::SenderInput;
-use crm_domain::service::ContactService;
-use crm_domain::tier_service::{OnDelete, RoutingSubject, TierService};
+use crm_domain::contacts::ContactService;
+use crm_domain::identity::SenderInput;
+use crm_domain::tiers::{OnDelete, RoutingSubject, TierService};
 use crm_domain::{DomainError, FieldViolation};
 use crm_proto::v1 as pb;
 use crm_proto::v1::tier_service_server::TierService as TierRpc;

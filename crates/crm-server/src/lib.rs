@@ -8,17 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crm_domain::DomainError;
-use crm_domain::attachment::AttachmentService;
-use crm_domain::conversation_service::ConversationService;
-use crm_domain::custom_field_service::CustomFieldService;
-use crm_domain::merge_service::MergeService;
-use crm_domain::note::NoteService;
-use crm_domain::organization_service::OrganizationService;
-pub use crm_domain::ports::BlobStore;
-use crm_domain::ports::{SystemClock, UuidV7Ids};
-use crm_domain::service::{ContactService, TenantService};
-use crm_domain::tenant::Tenant;
-use crm_domain::tier_service::TierService;
+use crm_domain::attachments::AttachmentService;
+pub use crm_domain::attachments::BlobStore;
+use crm_domain::contacts::ContactService;
+use crm_domain::conversations::ConversationService;
+use crm_domain::fields::CustomFieldService;
+use crm_domain::kernel::{SystemClock, UuidV7Ids};
+use crm_domain::merge::MergeService;
+use crm_domain::notes::NoteService;
+use crm_domain::organizations::OrganizationService;
+use crm_domain::tenancy::Tenant;
+use crm_domain::tenancy::TenantService;
+use crm_domain::tiers::TierService;
 use crm_grpc::{
     AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, MergeApi, NoteApi,
     OrganizationApi, TenantApi, TierApi, generate_api_key, hash_api_key,
@@ -70,7 +71,7 @@ impl AttachmentOptions {
     pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
         Self {
             blobs,
-            max_bytes: crm_domain::attachment::DEFAULT_MAX_BYTES,
+            max_bytes: crm_domain::attachments::DEFAULT_MAX_BYTES,
             sweep_every: Duration::from_secs(600),
         }
     }

@@ -33,7 +33,7 @@ struct Cli {
     #[arg(long, env = "CRM_ATTACHMENT_STORE", default_value = DEFAULT_ATTACHMENT_STORE, global = true)]
     attachment_store: String,
     /// The largest attachment accepted, in bytes (default 25 MiB).
-    #[arg(long, env = "CRM_MAX_ATTACHMENT_BYTES", default_value_t = crm_domain::attachment::DEFAULT_MAX_BYTES, global = true)]
+    #[arg(long, env = "CRM_MAX_ATTACHMENT_BYTES", default_value_t = crm_domain::attachments::DEFAULT_MAX_BYTES, global = true)]
     max_attachment_bytes: u64,
     /// Seconds between sweeps for attachment bytes no record holds (1 to a year).
     #[arg(

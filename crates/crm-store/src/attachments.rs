@@ -10,9 +10,9 @@
 //! serialised.
 
 use async_trait::async_trait;
-use crm_domain::attachment::{Attachment, AttachmentOwner, BlobKey, Sha256};
-use crm_domain::note::NoteOwner;
-use crm_domain::ports::{AttachmentRepository, BlobStore, StagedBlob};
+use crm_domain::attachments::{Attachment, BlobKey, Sha256};
+use crm_domain::attachments::{AttachmentRepository, BlobStore, StagedBlob};
+use crm_domain::kernel::RecordRef;
 use crm_domain::{AttachmentId, DomainError, Entity, TenantId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
@@ -98,10 +98,10 @@ pub struct SeaAttachmentRepository {
     writer: DatabaseConnection,
 }
 
-fn owner_column(owner: AttachmentOwner) -> (&'static str, Uuid) {
+fn owner_column(owner: RecordRef) -> (&'static str, Uuid) {
     match owner {
-        NoteOwner::Contact(id) => ("contact_id", id.as_uuid()),
-        NoteOwner::Organization(id) => ("organization_id", id.as_uuid()),
+        RecordRef::Contact(id) => ("contact_id", id.as_uuid()),
+        RecordRef::Organization(id) => ("organization_id", id.as_uuid()),
     }
 }
 
@@ -235,14 +235,10 @@ impl SeaAttachmentRepository {
 
 #[async_trait]
 impl AttachmentRepository for SeaAttachmentRepository {
-    async fn owner_exists(
-        &self,
-        tenant: TenantId,
-        owner: AttachmentOwner,
-    ) -> Result<bool, DomainError> {
+    async fn owner_exists(&self, tenant: TenantId, owner: RecordRef) -> Result<bool, DomainError> {
         let mut sql = Sql::new(match owner {
-            NoteOwner::Contact(_) => "SELECT 1 AS found FROM contacts WHERE tenant_id = ",
-            NoteOwner::Organization(_) => "SELECT 1 AS found FROM organizations WHERE tenant_id = ",
+            RecordRef::Contact(_) => "SELECT 1 AS found FROM contacts WHERE tenant_id = ",
+            RecordRef::Organization(_) => "SELECT 1 AS found FROM organizations WHERE tenant_id = ",
         });
         sql.bind(tenant.as_uuid())
             .push(" AND id = ")
@@ -281,7 +277,7 @@ impl AttachmentRepository for SeaAttachmentRepository {
     async fn list(
         &self,
         tenant: TenantId,
-        owner: AttachmentOwner,
+        owner: RecordRef,
         after: Option<AttachmentId>,
         limit: u32,
     ) -> Result<Vec<Attachment>, DomainError> {

@@ -4,12 +4,13 @@
 //! IMMEDIATE so a reader never has to upgrade to a writer mid-transaction.
 
 use async_trait::async_trait;
-use crm_domain::contact::{Contact, ContactFields, ContactIdentity};
-use crm_domain::custom_field::CustomValues;
-use crm_domain::ports::{
+use crm_domain::contacts::{Contact, ContactFields};
+use crm_domain::contacts::{
     ContactChange, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate,
 };
-use crm_domain::tier::TierBadge;
+use crm_domain::fields::CustomValues;
+use crm_domain::identity::ContactIdentity;
+use crm_domain::tiers::TierBadge;
 use crm_domain::{ContactId, DomainError, Entity, IdentityKey, OrganizationId, TenantId, TierId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,

@@ -5,10 +5,10 @@
 //! its history and no read scans it.
 
 use async_trait::async_trait;
-use crm_domain::conversation::{
+use crm_domain::conversations::ConversationRepository;
+use crm_domain::conversations::{
     Conversation, ConversationFields, ConversationFilter, ConversationStatus,
 };
-use crm_domain::ports::ConversationRepository;
 use crm_domain::{Channel, ContactId, ConversationId, DomainError, Entity, TenantId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,

@@ -4,9 +4,9 @@
 //! takes the tenant lock (see `connect::lock_tenant`).
 
 use async_trait::async_trait;
-use crm_domain::custom_field::{FieldDefinition, FieldEntity};
-use crm_domain::layout::{LayoutParts, Section, Tab};
-use crm_domain::ports::{CustomFieldRepository, DefinitionsFor};
+use crm_domain::fields::layout::{LayoutParts, Section, Tab};
+use crm_domain::fields::{CustomFieldRepository, DefinitionsFor};
+use crm_domain::fields::{FieldDefinition, FieldEntity};
 use crm_domain::{DomainError, Entity, FieldId, SectionId, TabId, TenantId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,

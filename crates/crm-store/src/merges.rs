@@ -18,9 +18,9 @@
 //! moves with the rest) or waits and then finds the duplicate gone.
 
 use async_trait::async_trait;
-use crm_domain::contact::Contact;
+use crm_domain::contacts::Contact;
+use crm_domain::merge::MergeRepository;
 use crm_domain::merge::{ContactChild, FieldWinner, MergePlan, MergeRecord, Overruled};
-use crm_domain::ports::MergeRepository;
 use crm_domain::{ContactId, DomainError, Entity, MergeId, TenantId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,

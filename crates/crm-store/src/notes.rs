@@ -2,8 +2,9 @@
 //! pinned first, then newest first, by keyset paging over (pinned, id).
 
 use async_trait::async_trait;
-use crm_domain::note::{Note, NoteCursor, NoteFields, NoteFormat, NoteOwner};
-use crm_domain::ports::NoteRepository;
+use crm_domain::kernel::RecordRef;
+use crm_domain::notes::NoteRepository;
+use crm_domain::notes::{Note, NoteCursor, NoteFields, NoteFormat};
 use crm_domain::{ContactId, DomainError, Entity, NoteId, OrganizationId, TenantId};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
 use time::OffsetDateTime;
@@ -73,10 +74,10 @@ pub(crate) fn owner_from_columns(
     contact: Option<Uuid>,
     organization: Option<Uuid>,
     what: &str,
-) -> Result<NoteOwner, DomainError> {
+) -> Result<RecordRef, DomainError> {
     match (contact, organization) {
-        (Some(contact), None) => Ok(NoteOwner::Contact(ContactId::from_uuid(contact))),
-        (None, Some(organization)) => Ok(NoteOwner::Organization(OrganizationId::from_uuid(
+        (Some(contact), None) => Ok(RecordRef::Contact(ContactId::from_uuid(contact))),
+        (None, Some(organization)) => Ok(RecordRef::Organization(OrganizationId::from_uuid(
             organization,
         ))),
         _ => Err(DomainError::Internal(format!(
@@ -86,10 +87,10 @@ pub(crate) fn owner_from_columns(
 }
 
 /// The two owner columns (contact, organization) of a note or attachment.
-pub(crate) fn owner_columns(owner: NoteOwner) -> (Option<Uuid>, Option<Uuid>) {
+pub(crate) fn owner_columns(owner: RecordRef) -> (Option<Uuid>, Option<Uuid>) {
     match owner {
-        NoteOwner::Contact(id) => (Some(id.as_uuid()), None),
-        NoteOwner::Organization(id) => (None, Some(id.as_uuid())),
+        RecordRef::Contact(id) => (Some(id.as_uuid()), None),
+        RecordRef::Organization(id) => (None, Some(id.as_uuid())),
     }
 }
 
@@ -170,7 +171,7 @@ impl NoteRepository for SeaNoteRepository {
     async fn list(
         &self,
         tenant: TenantId,
-        owner: NoteOwner,
+        owner: RecordRef,
         after: Option<NoteCursor>,
         limit: u32,
     ) -> Result<Vec<Note>, DomainError> {
@@ -179,8 +180,8 @@ impl NoteRepository for SeaNoteRepository {
             .push(" FROM notes WHERE tenant_id = ")
             .bind(tenant.as_uuid());
         match owner {
-            NoteOwner::Contact(id) => sql.push(" AND contact_id = ").bind(id.as_uuid()),
-            NoteOwner::Organization(id) => sql.push(" AND organization_id = ").bind(id.as_uuid()),
+            RecordRef::Contact(id) => sql.push(" AND contact_id = ").bind(id.as_uuid()),
+            RecordRef::Organization(id) => sql.push(" AND organization_id = ").bind(id.as_uuid()),
         };
         if let Some(cursor) = after {
             if cursor.pinned {

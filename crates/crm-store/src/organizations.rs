@@ -5,8 +5,8 @@
 //! domain part of email identities.
 
 use async_trait::async_trait;
-use crm_domain::organization::{Organization, OrganizationFields};
-use crm_domain::ports::OrganizationRepository;
+use crm_domain::organizations::OrganizationRepository;
+use crm_domain::organizations::{Organization, OrganizationFields};
 use crm_domain::{DomainError, Entity, OrganizationId, TenantId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,

@@ -1,8 +1,8 @@
 //! `TenantRepository` on sea-orm.
 
 use async_trait::async_trait;
-use crm_domain::ports::TenantRepository;
-use crm_domain::tenant::Tenant;
+use crm_domain::tenancy::Tenant;
+use crm_domain::tenancy::TenantRepository;
 use crm_domain::{DomainError, Entity, TenantId};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
 

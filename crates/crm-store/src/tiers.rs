@@ -4,8 +4,9 @@
 //! IMMEDIATE write transaction every write takes anyway.
 
 use async_trait::async_trait;
-use crm_domain::ports::{TierContacts, TierRepository};
-use crm_domain::tier::{self, Tier};
+use crm_domain::tiers;
+use crm_domain::tiers::Tier;
+use crm_domain::tiers::{TierContacts, TierRepository};
 use crm_domain::{DomainError, Entity, TenantId, TierId};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
 use time::OffsetDateTime;
@@ -85,7 +86,7 @@ impl SeaTierRepository {
         let mut sql = Sql::new("SELECT id FROM tiers WHERE tenant_id = ");
         sql.bind(tenant.as_uuid())
             .push(" AND name_key = ")
-            .bind(tier::name_key(name));
+            .bind(tiers::name_key(name));
         let holder = self
             .db
             .query_one_raw(sql.build(self.backend))
@@ -149,7 +150,7 @@ impl TierRepository for SeaTierRepository {
             .push(", ")
             .bind(fields.name.clone())
             .push(", ")
-            .bind(tier::name_key(&fields.name))
+            .bind(tiers::name_key(&fields.name))
             .push(", ")
             .bind(fields.color.clone())
             .push(", ")
@@ -192,7 +193,7 @@ impl TierRepository for SeaTierRepository {
         let mut sql = Sql::new("UPDATE tiers SET name = ");
         sql.bind(fields.name.clone())
             .push(", name_key = ")
-            .bind(tier::name_key(&fields.name))
+            .bind(tiers::name_key(&fields.name))
             .push(", color = ")
             .bind(fields.color.clone())
             .push(", first_response_seconds = ")

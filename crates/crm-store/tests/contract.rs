@@ -6,25 +6,32 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crm_domain::contact::{Contact, ContactFields, ContactIdentity, LifecycleStage};
-use crm_domain::conversation::{
+use crm_domain::contacts::ContactService;
+use crm_domain::contacts::{Contact, ContactFields, LifecycleStage};
+use crm_domain::contacts::{
+    ContactChange, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate,
+};
+use crm_domain::conversations::ConversationRepository;
+use crm_domain::conversations::{
     Conversation, ConversationFields, ConversationFilter, ConversationStatus,
 };
-use crm_domain::custom_field::{
+use crm_domain::fields::layout::{Section, Tab};
+use crm_domain::fields::{CustomFieldRepository, DefinitionsFor};
+use crm_domain::fields::{
     FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, SelectOption, Validation,
 };
-use crm_domain::layout::{Section, Tab};
-use crm_domain::note::{Note, NoteCursor, NoteFields, NoteFormat, NoteOwner};
-use crm_domain::organization::{Affiliation, Organization, OrganizationFields};
-use crm_domain::ports::{
-    ContactChange, ContactFilter, ContactRepository, ConversationRepository, CreateOutcome,
-    CustomFieldRepository, DefinitionsFor, NoteRepository, OrganizationRepository, ResolvedCreate,
-    SystemClock, TenantRepository, TierContacts, TierRepository, UuidV7Ids,
-};
-use crm_domain::resolve::SenderInput;
-use crm_domain::service::ContactService;
-use crm_domain::tenant::Tenant;
-use crm_domain::tier::{SlaPolicy, Tier, TierFields};
+use crm_domain::identity::ContactIdentity;
+use crm_domain::identity::SenderInput;
+use crm_domain::kernel::RecordRef;
+use crm_domain::kernel::{SystemClock, UuidV7Ids};
+use crm_domain::notes::NoteRepository;
+use crm_domain::notes::{Note, NoteCursor, NoteFields, NoteFormat};
+use crm_domain::organizations::OrganizationRepository;
+use crm_domain::organizations::{Affiliation, Organization, OrganizationFields};
+use crm_domain::tenancy::Tenant;
+use crm_domain::tenancy::TenantRepository;
+use crm_domain::tiers::{SlaPolicy, Tier, TierFields};
+use crm_domain::tiers::{TierContacts, TierRepository};
 use crm_domain::{
     Channel, ContactId, ConversationId, DomainError, FieldId, IdentityKey, IdentityKind, NoteId,
     OrganizationId, Region, SectionId, TabId, TenantId, TierId,
@@ -56,7 +63,7 @@ where
 }
 
 fn now() -> OffsetDateTime {
-    use crm_domain::ports::Clock;
+    use crm_domain::kernel::Clock;
     SystemClock.now()
 }
 
@@ -1309,7 +1316,7 @@ async fn organizations_own_domains_and_pick_up_unaffiliated_contacts() {
     .await;
 }
 
-fn note(tenant: &Tenant, owner: NoteOwner, body: &str, pinned: bool) -> Note {
+fn note(tenant: &Tenant, owner: RecordRef, body: &str, pinned: bool) -> Note {
     let now = now();
     Note {
         id: NoteId::from_uuid(Uuid::now_v7()),
@@ -1340,7 +1347,7 @@ async fn notes_list_pinned_first_then_newest_and_go_with_their_record() {
             ),
         )
         .await;
-        let owner = NoteOwner::Contact(ana.id);
+        let owner = RecordRef::Contact(ana.id);
         let old = notes
             .create(&note(&tenant, owner, "old", false))
             .await
@@ -1380,7 +1387,7 @@ async fn notes_list_pinned_first_then_newest_and_go_with_their_record() {
         let missing = notes
             .create(&note(
                 &tenant,
-                NoteOwner::Contact(ContactId::from_uuid(Uuid::now_v7())),
+                RecordRef::Contact(ContactId::from_uuid(Uuid::now_v7())),
                 "x",
                 false,
             ))
@@ -1632,8 +1639,8 @@ async fn the_merge_knows_every_table_that_hangs_off_a_contact() {
 async fn a_merge_moves_everything_and_leaves_tombstones() {
     on_both(|store| async move {
         use crm_domain::merge::ContactChild;
-        use crm_domain::merge_service::{MergePrecondition, MergeService};
-        use crm_domain::ports::MergeRepository;
+        use crm_domain::merge::MergeRepository;
+        use crm_domain::merge::{MergePrecondition, MergeService};
         let tenant = tenant(&store).await;
         let contacts = store.contacts();
         let merges = store.merges();
@@ -1663,7 +1670,7 @@ async fn a_merge_moves_everything_and_leaves_tombstones() {
             notes
                 .create(&note(
                     &tenant,
-                    NoteOwner::Contact(duplicate.id),
+                    RecordRef::Contact(duplicate.id),
                     body,
                     false,
                 ))
@@ -1841,8 +1848,8 @@ async fn merging_never_loses_a_child_record_and_cannot_be_repeated() {
     on_both(move |store| {
         let cases = cases.clone();
         async move {
-            use crm_domain::merge_service::{MergePrecondition, MergeService};
-            use crm_domain::ports::MergeRepository;
+            use crm_domain::merge::MergeRepository;
+            use crm_domain::merge::{MergePrecondition, MergeService};
             let tenant = tenant(&store).await;
             let contacts = store.contacts();
             let merges = store.merges();
@@ -1875,7 +1882,7 @@ async fn merging_never_loses_a_child_record_and_cannot_be_repeated() {
                             .notes()
                             .create(&note(
                                 &tenant,
-                                NoteOwner::Contact(created.id),
+                                RecordRef::Contact(created.id),
                                 &format!("{n}"),
                                 false,
                             ))

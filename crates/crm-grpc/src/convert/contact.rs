@@ -1,15 +1,16 @@
 //! Contacts between protobuf and the domain: drafts for create, patches for
 //! update, the resource for responses, and the enums they use.
 
-use crm_domain::contact::{Contact, ContactFields, IdentityInput, LifecycleStage};
-use crm_domain::resolve::{MatchedBy, SenderInput};
-use crm_domain::service::{ContactDraft, ContactPatch};
+use crm_domain::contacts::{Contact, ContactFields, LifecycleStage};
+use crm_domain::contacts::{ContactDraft, ContactPatch};
+use crm_domain::identity::IdentityInput;
+use crm_domain::identity::{MatchedBy, SenderInput};
 use crm_domain::{Channel, DomainError, FieldViolation, IdentityKind};
 use crm_proto::v1 as pb;
 
 use super::{custom_field, organization, tier, timestamp};
-use crm_domain::custom_field::ValueChanges;
-use crm_domain::organization::Affiliation;
+use crm_domain::fields::ValueChanges;
+use crm_domain::organizations::Affiliation;
 
 /// Fields UpdateContact can change.
 pub(crate) const UPDATABLE: [&str; 15] = [

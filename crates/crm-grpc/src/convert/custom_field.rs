@@ -4,12 +4,13 @@
 
 use std::str::FromStr;
 
-use crm_domain::custom_field::{
-    CustomValues, FieldDefinition, FieldEntity, FieldType, FieldValue, Money, OptionInput,
-    Validation, ValueChanges,
+use crm_domain::fields::layout::{Layout, Section, Tab};
+use crm_domain::fields::{
+    CustomValues, FieldDefinition, FieldEntity, FieldType, FieldValue, OptionInput, Validation,
+    ValueChanges,
 };
-use crm_domain::custom_field_service::{FieldDraft, FieldPatch};
-use crm_domain::layout::{Layout, Section, Tab};
+use crm_domain::fields::{FieldDraft, FieldPatch};
+use crm_domain::kernel::Money;
 use crm_domain::{DomainError, FieldViolation, SectionId};
 use crm_proto::v1 as pb;
 use rust_decimal::Decimal;
@@ -565,7 +566,7 @@ pub(crate) fn tab_to_proto(tab: &Tab) -> pb::Tab {
         position: i32::try_from(*position).unwrap_or(i32::MAX),
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: crm_domain::contact::etag_for(*version),
+        etag: crm_domain::kernel::etag_for(*version),
     }
 }
 
@@ -587,7 +588,7 @@ pub(crate) fn section_to_proto(section: &Section) -> pb::Section {
         position: i32::try_from(*position).unwrap_or(i32::MAX),
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: crm_domain::contact::etag_for(*version),
+        etag: crm_domain::kernel::etag_for(*version),
     }
 }
 

@@ -33,6 +33,6 @@ pub(crate) fn etag(text: &str, field: &str) -> Result<Option<i64>, DomainError> 
     if text.is_empty() {
         Ok(None)
     } else {
-        crm_domain::contact::version_from_etag(text, field).map(Some)
+        crm_domain::kernel::version_from_etag(text, field).map(Some)
     }
 }

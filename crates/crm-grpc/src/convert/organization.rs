@@ -1,8 +1,8 @@
 //! Organizations between protobuf and the domain.
 
-use crm_domain::custom_field::ValueChanges;
-use crm_domain::organization::{Organization, OrganizationFields};
-use crm_domain::organization_service::{OrganizationDraft, OrganizationPatch};
+use crm_domain::fields::ValueChanges;
+use crm_domain::organizations::{Organization, OrganizationFields};
+use crm_domain::organizations::{OrganizationDraft, OrganizationPatch};
 use crm_domain::{DomainError, FieldViolation, OrganizationId};
 use crm_proto::v1 as pb;
 

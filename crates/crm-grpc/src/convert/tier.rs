@@ -1,8 +1,8 @@
 //! Tiers between protobuf and the domain: fields for create, patches for
 //! update, the resource and its summary for responses.
 
-use crm_domain::tier::{SlaPolicy, Tier, TierBadge, TierFields};
-use crm_domain::tier_service::TierPatch;
+use crm_domain::tiers::TierPatch;
+use crm_domain::tiers::{SlaPolicy, Tier, TierBadge, TierFields};
 use crm_domain::{DomainError, FieldViolation, TierId};
 use crm_proto::v1 as pb;
 

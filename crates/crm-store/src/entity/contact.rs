@@ -1,10 +1,11 @@
 //! `contacts`: the describing fields of a contact and its version. Read
 //! joined with its identities (see `contact_identity`), one row per identity.
 
-use crm_domain::contact::{Contact, ContactFields, ContactIdentity, LifecycleStage};
-use crm_domain::conversation::Engagement;
-use crm_domain::organization::Affiliation;
-use crm_domain::tier::TierBadge;
+use crm_domain::contacts::{Contact, ContactFields, LifecycleStage};
+use crm_domain::conversations::Engagement;
+use crm_domain::identity::ContactIdentity;
+use crm_domain::organizations::Affiliation;
+use crm_domain::tiers::TierBadge;
 use crm_domain::{Channel, ContactId, DomainError, IdentityKind, OrganizationId, TenantId, TierId};
 use sea_orm::{DbBackend, FromQueryResult};
 use time::OffsetDateTime;

@@ -2,7 +2,7 @@
 //! (tenant, kind, normalised value) so an address has one holder per tenant,
 //! and clustered by (tenant, contact) so a contact's addresses read together.
 
-use crm_domain::contact::ContactIdentity;
+use crm_domain::identity::ContactIdentity;
 use crm_domain::{ContactId, TenantId};
 use sea_orm::FromQueryResult;
 use time::OffsetDateTime;

@@ -7,11 +7,12 @@
 
 use std::str::FromStr;
 
-use crm_domain::custom_field::{
-    CustomValues, FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, Money,
-    SelectOption, Validation,
+use crm_domain::fields::layout::{Section, Tab};
+use crm_domain::fields::{
+    CustomValues, FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, SelectOption,
+    Validation,
 };
-use crm_domain::layout::{Section, Tab};
+use crm_domain::kernel::Money;
 use crm_domain::{DomainError, FieldId, SectionId, TabId, TenantId};
 use rust_decimal::Decimal;
 use sea_orm::FromQueryResult;

@@ -1,6 +1,6 @@
 //! `tenants`: one row per tenant, with the hash of its API key.
 
-use crm_domain::tenant::{AddressUse, SharedAddress, Tenant};
+use crm_domain::tenancy::{AddressUse, SharedAddress, Tenant};
 use crm_domain::{DomainError, IdentityKey, IdentityKind, Region, TenantId};
 use sea_orm::FromQueryResult;
 use serde_json::{Value, json};

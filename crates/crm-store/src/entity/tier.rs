@@ -1,7 +1,7 @@
 //! `tiers`: a tenant's customer tiers. Auto-tags are kept as a JSON array
 //! of normalised tags; SLA targets as whole seconds.
 
-use crm_domain::tier::{SlaPolicy, Tier, TierFields};
+use crm_domain::tiers::{SlaPolicy, Tier, TierFields};
 use crm_domain::{DomainError, TenantId, TierId};
 use sea_orm::FromQueryResult;
 use time::{Duration, OffsetDateTime};

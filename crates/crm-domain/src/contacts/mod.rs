@@ -1,0 +1,16 @@
+//! Contacts: the contact and its fields, tags, update planning, sender
+//! resolution's decision, the contact repository port and the contact use cases
+//! (resolve included).
+
+pub mod contact;
+pub mod ports;
+pub mod resolve;
+pub mod service;
+pub mod tag;
+pub mod update;
+
+pub use contact::*;
+pub use ports::*;
+pub use resolve::*;
+pub use service::*;
+pub use update::*;

@@ -1,0 +1,1176 @@
+//! Contact use cases: CRUD, identities, tags, tier and organization
+//! membership, and sender resolution. Each computes what to write as plain data
+//! and hands it to one repository call that applies it atomically.
+
+use super::update::diff;
+use crate::contacts;
+use crate::contacts::plan_update;
+use crate::contacts::tag;
+use crate::fields;
+use crate::identity;
+use crate::kernel::RESOLVE_ATTEMPTS;
+use crate::organizations;
+use std::sync::Arc;
+
+use crate::contacts::Decision;
+use crate::contacts::{Contact, ContactFields, LifecycleStage};
+use crate::contacts::{ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate};
+use crate::fields::{CustomFieldRepository, DefinitionsFor};
+use crate::fields::{CustomValues, FieldEntity, ValueChanges};
+use crate::identity::{ContactIdentity, IdentityInput, IdentityKey};
+use crate::identity::{IdentityKind, Region};
+use crate::identity::{MatchedBy, SenderInput};
+use crate::kernel::Page;
+use crate::kernel::{Clock, IdGenerator};
+use crate::kernel::{ContactId, OrganizationId, TierId};
+use crate::kernel::{DomainError, Entity};
+use crate::organizations::Affiliation;
+use crate::organizations::OrganizationRepository;
+use crate::tenancy::Tenant;
+use crate::tiers::Tier;
+use crate::tiers::TierRepository;
+
+/// A new contact as a caller describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactDraft {
+    /// The describing fields.
+    pub fields: ContactFields,
+    /// Every address, external id included, with request paths.
+    pub identities: Vec<IdentityInput>,
+    /// Tags as the caller wrote them (at `contact.tags[i]`).
+    pub tags: Vec<String>,
+    /// Custom-field values (at `contact.custom_fields.KEY`).
+    pub custom_fields: ValueChanges,
+}
+
+/// Changes to a contact; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContactPatch {
+    /// New display name; empty means the default derived from the addresses.
+    pub display_name: Option<String>,
+    /// New city.
+    pub city: Option<String>,
+    /// New country.
+    pub country: Option<String>,
+    /// New language.
+    pub language: Option<String>,
+    /// New avatar URL.
+    pub avatar_url: Option<String>,
+    /// New blocked flag.
+    pub blocked: Option<bool>,
+    /// New lifecycle stage.
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// Replacement email list.
+    pub emails: Option<Vec<IdentityInput>>,
+    /// Replacement phone list.
+    pub phones: Option<Vec<IdentityInput>>,
+    /// Replacement list of channel identities (kinds other than email, phone, external id).
+    pub channel_identities: Option<Vec<IdentityInput>>,
+    /// New external id; `Some` of an empty input value clears it.
+    pub external_id: Option<IdentityInput>,
+    /// New tier; `Some(None)` takes the contact off its tier.
+    pub tier_id: Option<Option<TierId>>,
+    /// Replacement tag set, as the caller wrote it (at `contact.tags[i]`).
+    pub tags: Option<Vec<String>>,
+    /// Custom-field values to set or clear.
+    pub custom_fields: Option<ValueChanges>,
+    /// New affiliation: `Manual` links by hand, `Detached` unlinks by hand.
+    pub affiliation: Option<Affiliation>,
+}
+
+/// What ResolveSender found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// The contact the sender is.
+    pub contact: Contact,
+    /// Whether this call created it.
+    pub created: bool,
+    /// Which address found it; `None` when created.
+    pub matched_by: Option<MatchedBy>,
+}
+
+/// Contact use cases.
+#[derive(Clone)]
+pub struct ContactService {
+    contacts: Arc<dyn ContactRepository>,
+    tiers: Arc<dyn TierRepository>,
+    fields: Arc<dyn CustomFieldRepository>,
+    organizations: Arc<dyn OrganizationRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for ContactService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactService").finish_non_exhaustive()
+    }
+}
+
+impl ContactService {
+    /// Wires the use cases to their ports.
+    pub fn new(
+        contacts: Arc<dyn ContactRepository>,
+        tiers: Arc<dyn TierRepository>,
+        fields: Arc<dyn CustomFieldRepository>,
+        organizations: Arc<dyn OrganizationRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            contacts,
+            tiers,
+            fields,
+            organizations,
+            clock,
+            ids,
+        }
+    }
+
+    /// The tier a request field names.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `field` when the tenant has no such tier.
+    async fn named_tier(
+        &self,
+        tenant: &Tenant,
+        id: TierId,
+        field: &str,
+    ) -> Result<Tier, DomainError> {
+        self.tiers
+            .get(tenant.id, id)
+            .await?
+            .ok_or_else(|| DomainError::invalid(field, format!("no tier {id} in this tenant")))
+    }
+
+    /// The organization a request field names.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `field` when the tenant has no such organization.
+    async fn named_organization(
+        &self,
+        tenant: &Tenant,
+        id: OrganizationId,
+        field: &str,
+    ) -> Result<(), DomainError> {
+        match self.organizations.get(tenant.id, id).await? {
+            Some(_) => Ok(()),
+            None => Err(DomainError::invalid(
+                field,
+                format!("no organization {id} in this tenant"),
+            )),
+        }
+    }
+
+    /// The organization that emails at these (normalised) addresses
+    /// auto-link to, if any.
+    async fn auto_organization<'a>(
+        &self,
+        tenant: &Tenant,
+        emails: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Option<OrganizationId>, DomainError> {
+        let domains = organizations::auto_link_domains(emails, &tenant.free_mail_domains);
+        if domains.is_empty() {
+            return Ok(None);
+        }
+        self.organizations
+            .find_by_domains(tenant.id, &domains)
+            .await
+    }
+
+    /// Creates a contact, or returns the one an earlier call with the same
+    /// request id created.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `IdentityTaken` naming the request field and holder;
+    /// `Unavailable`; `Internal`.
+    pub async fn create(
+        &self,
+        tenant: &Tenant,
+        draft: ContactDraft,
+        request_id: Option<String>,
+    ) -> Result<Contact, DomainError> {
+        if let Some(request_id) = &request_id
+            && (request_id.chars().count() > 128 || request_id.chars().any(char::is_control))
+        {
+            return Err(DomainError::invalid(
+                "request_id",
+                "must be at most 128 characters without control characters",
+            ));
+        }
+        let fields = contacts::validate_fields(draft.fields, "contact");
+        let identities =
+            identity::normalize_identities(draft.identities.clone(), tenant.default_region);
+        let (fields, identities) = merge_violations(fields, identities)?;
+        let (mut fields, mut tags) =
+            merge_violations(Ok(fields), tag::normalize_tags(&draft.tags, "contact.tags"))?;
+        if fields.display_name.is_empty() {
+            fields.display_name = identity::default_display_name(&identities);
+        }
+        let tier = match fields.tier_id {
+            Some(id) => Some(self.named_tier(tenant, id, "contact.tier_id").await?),
+            None => None,
+        };
+        if let Some(tier) = &tier {
+            tags = tag::union(&tags, &tier.fields.auto_tags);
+        }
+        match fields.affiliation {
+            Affiliation::Manual(org) => {
+                self.named_organization(tenant, org, "contact.organization_id")
+                    .await?;
+            }
+            Affiliation::None => {
+                let emails = identities
+                    .iter()
+                    .filter(|i| i.kind == IdentityKind::Email)
+                    .map(|i| i.value.as_str());
+                if let Some(org) = self.auto_organization(tenant, emails).await? {
+                    fields.affiliation = Affiliation::Auto(org);
+                }
+            }
+            Affiliation::Auto(_) | Affiliation::Detached => {}
+        }
+        let keys = draft
+            .custom_fields
+            .values
+            .iter()
+            .map(|(key, _)| key.clone())
+            .collect();
+        let definitions = self
+            .fields
+            .definitions_for(
+                tenant.id,
+                FieldEntity::Contact,
+                DefinitionsFor::Create(keys),
+            )
+            .await?;
+        let custom_fields = fields::apply_values(
+            &CustomValues::new(),
+            &draft.custom_fields,
+            &definitions,
+            true,
+            "contact",
+            tenant.default_region,
+        )
+        .map_err(DomainError::InvalidArgument)?;
+        let now = self.clock.now();
+        let contact = Contact {
+            id: ContactId::from_uuid(self.ids.new_id()),
+            tenant_id: tenant.id,
+            fields,
+            identities,
+            tags,
+            tier: tier.map(|tier| tier.badge()),
+            custom_fields,
+            engagement: Default::default(),
+            version: 1,
+            create_time: now,
+            update_time: now,
+        };
+        match self
+            .contacts
+            .create(&contact, request_id)
+            .await
+            .map_err(|error| locate_taken(error, &draft.identities, tenant.default_region))?
+        {
+            CreateOutcome::Created(contact) => Ok(*contact),
+            CreateOutcome::Replayed(id) => self.get(tenant, id).await,
+        }
+    }
+
+    /// Reads one contact.
+    ///
+    /// # Errors
+    /// `NotFound`; `Unavailable`; `Internal`.
+    pub async fn get(&self, tenant: &Tenant, id: ContactId) -> Result<Contact, DomainError> {
+        self.contacts
+            .get(tenant.id, id)
+            .await?
+            .ok_or_else(|| DomainError::contact_not_found(id))
+    }
+
+    /// Lists contacts that pass `filter` by id, after a cursor.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn list(
+        &self,
+        tenant: &Tenant,
+        filter: &ContactFilter,
+        after: Option<ContactId>,
+        page_size: u32,
+    ) -> Result<Page<Contact, ContactId>, DomainError> {
+        let mut items = self
+            .contacts
+            .list(tenant.id, filter, after, page_size.saturating_add(1))
+            .await?;
+        let next = if items.len() > page_size as usize {
+            items.truncate(page_size as usize);
+            items.last().map(|contact| contact.id)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Applies a patch. With `expected_version`, a contact changed since gets
+    /// `Stale`; without, a concurrent change is re-read and the patch applied
+    /// again on top of it, so no write is silently lost.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `NotFound`; `Stale`; `IdentityTaken`; `Unavailable`;
+    /// `Contention`; `Internal`.
+    pub async fn update(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        patch: ContactPatch,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        self.apply_patch(tenant, id, patch, expected_version, "contact.")
+            .await
+    }
+
+    /// Applies a patch with retries; `field_prefix` is where the patch's
+    /// fields sit in the request (`contact.` for UpdateContact, empty for
+    /// the RPCs that carry `tier_id` or `organization_id` at the top).
+    async fn apply_patch(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        patch: ContactPatch,
+        expected_version: Option<i64>,
+        field_prefix: &str,
+    ) -> Result<Contact, DomainError> {
+        let inputs: Vec<IdentityInput> = [&patch.emails, &patch.phones, &patch.channel_identities]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .cloned()
+            .chain(patch.external_id.clone())
+            .collect();
+        let tier = match patch.tier_id {
+            Some(Some(tier)) => Some(
+                self.named_tier(tenant, tier, &format!("{field_prefix}tier_id"))
+                    .await?,
+            ),
+            _ => None,
+        };
+        let auto_org = match patch.affiliation {
+            Some(Affiliation::Manual(org)) => {
+                let field = format!("{field_prefix}organization_id");
+                self.named_organization(tenant, org, &field).await?;
+                None
+            }
+            Some(_) => None,
+            None => {
+                let emails: Vec<String> = patch
+                    .emails
+                    .iter()
+                    .flatten()
+                    .filter_map(|input| identity::normalize_email(&input.raw).ok())
+                    .collect();
+                self.auto_organization(tenant, emails.iter().map(String::as_str))
+                    .await?
+            }
+        };
+        let definitions = match &patch.custom_fields {
+            Some(changes) => {
+                let keys: Vec<String> = changes.values.iter().map(|(key, _)| key.clone()).collect();
+                let wanted = if changes.replace_all {
+                    DefinitionsFor::KeysAndRequired(keys)
+                } else {
+                    DefinitionsFor::Keys(keys)
+                };
+                self.fields
+                    .definitions_for(tenant.id, FieldEntity::Contact, wanted)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let current = self.get(tenant, id).await?;
+            check_version(&current, expected_version)?;
+            let change = plan_update(
+                &current,
+                &patch,
+                tier.as_ref(),
+                &definitions,
+                auto_org,
+                tenant.default_region,
+                self.clock.now(),
+            )?;
+            match self.contacts.update(&change).await {
+                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
+                result => {
+                    return result
+                        .map_err(|error| locate_taken(error, &inputs, tenant.default_region));
+                }
+            }
+        }
+        Err(DomainError::Contention("contact"))
+    }
+
+    /// Deletes a contact and frees its addresses.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
+    pub async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        self.contacts.delete(tenant.id, id, expected_version).await
+    }
+
+    /// Adds one address to a contact. Adding an address it already holds
+    /// changes nothing (except the primary flag, when asked).
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `NotFound`; `Stale`; `IdentityTaken`; `Unavailable`;
+    /// `Contention`; `Internal`.
+    pub async fn add_identity(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        input: IdentityInput,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let normalized = identity::normalize(input.kind, &input.raw, tenant.default_region)
+            .map_err(|error| DomainError::invalid(input.field.clone(), error.to_string()))?;
+        let added = ContactIdentity {
+            kind: normalized.kind,
+            value: normalized.value,
+            raw: normalized.raw,
+            primary: input.primary,
+        };
+        let auto_org = if added.kind == IdentityKind::Email {
+            self.auto_organization(tenant, [added.value.as_str()])
+                .await?
+        } else {
+            None
+        };
+        self.change_identities(
+            tenant,
+            id,
+            expected_version,
+            std::slice::from_ref(&input),
+            auto_org,
+            |identities| {
+                let kind = added.kind;
+                match identities.iter_mut().find(|held| held.key() == added.key()) {
+                    Some(held) => held.primary |= added.primary,
+                    None => identities.push(added.clone()),
+                }
+                if added.primary {
+                    for other in identities
+                        .iter_mut()
+                        .filter(|i| i.kind == kind && i.key() != added.key())
+                    {
+                        other.primary = false;
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Removes one address from a contact. When it was the primary of its
+    /// kind, the next of that kind becomes primary.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `NotFound` (contact or identity); `Stale`;
+    /// `Unavailable`; `Contention`; `Internal`.
+    pub async fn remove_identity(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        input: IdentityInput,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let normalized = identity::normalize(input.kind, &input.raw, tenant.default_region)
+            .map_err(|error| DomainError::invalid(input.field.clone(), error.to_string()))?;
+        let key = IdentityKey {
+            kind: normalized.kind,
+            value: normalized.value,
+        };
+        self.change_identities(tenant, id, expected_version, &[], None, |identities| {
+            let before = identities.len();
+            identities.retain(|held| held.key() != key);
+            if identities.len() == before {
+                return Err(DomainError::NotFound {
+                    entity: Entity::Identity,
+                    id: format!("{}:{}", key.kind.as_str(), key.value),
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds tags to a contact (normalised; tags it has already change nothing).
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming each bad tag (at `tags[i]`); `NotFound`;
+    /// `Stale`; `Unavailable`; `Contention`; `Internal`.
+    pub async fn add_tags(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        tags: &[String],
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let added = tag::normalize_tags(tags, "tags")?;
+        self.change_tags(tenant, id, expected_version, |held| {
+            tag::union(held, &added)
+        })
+        .await
+    }
+
+    /// Removes tags from a contact; tags it does not have are ignored.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming each bad tag (at `tags[i]`); `NotFound`;
+    /// `Stale`; `Unavailable`; `Contention`; `Internal`.
+    pub async fn remove_tags(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        tags: &[String],
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let removed = tag::normalize_tags(tags, "tags")?;
+        self.change_tags(tenant, id, expected_version, |held| {
+            held.iter()
+                .filter(|tag| !removed.contains(tag))
+                .cloned()
+                .collect()
+        })
+        .await
+    }
+
+    async fn change_tags(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        expected_version: Option<i64>,
+        edit: impl Fn(&[String]) -> Vec<String>,
+    ) -> Result<Contact, DomainError> {
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let current = self.get(tenant, id).await?;
+            check_version(&current, expected_version)?;
+            let tags = edit(&current.tags);
+            if tags.len() > tag::MAX_TAGS {
+                return Err(DomainError::invalid(
+                    "tags",
+                    format!("a contact may hold at most {} tags", tag::MAX_TAGS),
+                ));
+            }
+            if tags == current.tags {
+                return Ok(current);
+            }
+            let change = diff(
+                &current,
+                current.fields.clone(),
+                current.identities.clone(),
+                tags,
+                current.custom_fields.clone(),
+                self.clock.now(),
+            );
+            match self.contacts.update(&change).await {
+                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
+                result => return result,
+            }
+        }
+        Err(DomainError::Contention("contact"))
+    }
+
+    /// Puts a contact on a tier (adding the tier's auto-tags) or, with
+    /// `None`, takes it off its tier.
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `tier_id` for an unknown tier; `NotFound`;
+    /// `Stale`; `Unavailable`; `Contention`; `Internal`.
+    pub async fn set_tier(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        tier: Option<TierId>,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let patch = ContactPatch {
+            tier_id: Some(tier),
+            ..ContactPatch::default()
+        };
+        self.apply_patch(tenant, id, patch, expected_version, "")
+            .await
+    }
+
+    /// Links a contact to an organization by hand (moving it out of any other).
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `organization_id` for an unknown organization;
+    /// `NotFound`; `Stale`; `Unavailable`; `Contention`; `Internal`.
+    pub async fn join_organization(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        organization: OrganizationId,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let patch = ContactPatch {
+            affiliation: Some(Affiliation::Manual(organization)),
+            ..ContactPatch::default()
+        };
+        self.apply_patch(tenant, id, patch, expected_version, "")
+            .await
+    }
+
+    /// Takes a contact out of an organization by hand; it is not linked
+    /// automatically again.
+    ///
+    /// # Errors
+    /// `FailedPrecondition` when it is not a member; `NotFound`; `Stale`;
+    /// `Unavailable`; `Contention`; `Internal`.
+    pub async fn leave_organization(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        organization: OrganizationId,
+        expected_version: Option<i64>,
+    ) -> Result<Contact, DomainError> {
+        let current = self.get(tenant, id).await?;
+        check_version(&current, expected_version)?;
+        if current.fields.affiliation.organization() != Some(organization) {
+            return Err(DomainError::FailedPrecondition(format!(
+                "contact {id} is not a member of organization {organization}"
+            )));
+        }
+        let patch = ContactPatch {
+            affiliation: Some(Affiliation::Detached),
+            ..ContactPatch::default()
+        };
+        self.apply_patch(tenant, id, patch, Some(current.version), "")
+            .await
+    }
+
+    async fn change_identities(
+        &self,
+        tenant: &Tenant,
+        id: ContactId,
+        expected_version: Option<i64>,
+        inputs: &[IdentityInput],
+        auto_org: Option<OrganizationId>,
+        edit: impl Fn(&mut Vec<ContactIdentity>) -> Result<(), DomainError>,
+    ) -> Result<Contact, DomainError> {
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let current = self.get(tenant, id).await?;
+            check_version(&current, expected_version)?;
+            let mut identities = current.identities.clone();
+            edit(&mut identities)?;
+            if identities.len() > identity::MAX_IDENTITIES {
+                return Err(DomainError::invalid(
+                    "identity",
+                    format!(
+                        "a contact may hold at most {} addresses",
+                        identity::MAX_IDENTITIES
+                    ),
+                ));
+            }
+            identity::ensure_primaries(&mut identities);
+            let mut fields = current.fields.clone();
+            if let Some(org) = auto_org
+                && fields.affiliation == Affiliation::None
+            {
+                fields.affiliation = Affiliation::Auto(org);
+            }
+            let change = diff(
+                &current,
+                fields,
+                identities,
+                current.tags.clone(),
+                current.custom_fields.clone(),
+                self.clock.now(),
+            );
+            match self.contacts.update(&change).await {
+                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
+                result => {
+                    return result
+                        .map_err(|error| locate_taken(error, inputs, tenant.default_region));
+                }
+            }
+        }
+        Err(DomainError::Contention("contact"))
+    }
+
+    /// Finds the contact a sender is, creating it the first time.
+    ///
+    /// Reads the holders of every address in the request in one round trip;
+    /// a known sender with nothing new to attach costs exactly that read.
+    /// Creation inserts the contact with all its addresses or nothing; when
+    /// another writer got there first, resolution reads again and finds it.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the bad field; `Unavailable`; `Contention`
+    /// after [`RESOLVE_ATTEMPTS`] lost races; `Internal`.
+    pub async fn resolve_sender(
+        &self,
+        tenant: &Tenant,
+        input: SenderInput,
+    ) -> Result<Resolution, DomainError> {
+        let mut candidates = identity::candidates(&input, tenant.default_region)?;
+        // Shared and blocked addresses identify nobody: they are neither
+        // matched, attached nor claimed.
+        candidates.retain(|candidate| !tenant.ignores(&candidate.identity.key()));
+        let keys = identity::keys(&candidates);
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let holders = self.contacts.find_by_identities(tenant.id, &keys).await?;
+            match contacts::decide(&candidates, holders, &input.display_name) {
+                Decision::Known {
+                    contact,
+                    matched_by,
+                    attach,
+                } => {
+                    let contact = if attach.is_empty() {
+                        *contact
+                    } else {
+                        let link = if contact.fields.affiliation == Affiliation::None {
+                            let emails = attach
+                                .iter()
+                                .filter(|i| i.kind == IdentityKind::Email)
+                                .map(|i| i.value.as_str());
+                            self.auto_organization(tenant, emails).await?
+                        } else {
+                            None
+                        };
+                        match self
+                            .contacts
+                            .attach_identities(
+                                tenant.id,
+                                contact.id,
+                                &attach,
+                                link,
+                                self.clock.now(),
+                            )
+                            .await
+                        {
+                            // Deleted between the read and the write: resolve afresh.
+                            Err(DomainError::NotFound { .. }) => continue,
+                            result => result?,
+                        }
+                    };
+                    return Ok(Resolution {
+                        contact,
+                        created: false,
+                        matched_by: Some(matched_by),
+                    });
+                }
+                Decision::New {
+                    identities,
+                    display_name,
+                } => {
+                    // Defaults fill in on every create; required fields are
+                    // not enforced on contacts that senders create.
+                    let custom_fields = self
+                        .fields
+                        .definitions_for(tenant.id, FieldEntity::Contact, DefinitionsFor::Defaults)
+                        .await?
+                        .into_iter()
+                        .filter_map(|definition| {
+                            definition.spec.default.map(|value| (definition.key, value))
+                        })
+                        .collect();
+                    let emails = identities
+                        .iter()
+                        .filter(|i| i.kind == IdentityKind::Email)
+                        .map(|i| i.value.as_str());
+                    let affiliation = match self.auto_organization(tenant, emails).await? {
+                        Some(org) => Affiliation::Auto(org),
+                        None => Affiliation::None,
+                    };
+                    let now = self.clock.now();
+                    let contact = Contact {
+                        id: ContactId::from_uuid(self.ids.new_id()),
+                        tenant_id: tenant.id,
+                        fields: ContactFields {
+                            display_name,
+                            affiliation,
+                            ..ContactFields::default()
+                        },
+                        identities,
+                        tags: Vec::new(),
+                        tier: None,
+                        custom_fields,
+                        engagement: Default::default(),
+                        version: 1,
+                        create_time: now,
+                        update_time: now,
+                    };
+                    if contact.identities.is_empty() {
+                        // Every address was shared: a contact of its own,
+                        // which no later message can find by them.
+                        return match self.contacts.create(&contact, None).await? {
+                            CreateOutcome::Created(contact) => Ok(Resolution {
+                                contact: *contact,
+                                created: true,
+                                matched_by: None,
+                            }),
+                            CreateOutcome::Replayed(_) => Err(DomainError::Internal(
+                                "a create without request id replayed".to_owned(),
+                            )),
+                        };
+                    }
+                    match self.contacts.create_resolved(&contact).await? {
+                        ResolvedCreate::Created(contact) => {
+                            return Ok(Resolution {
+                                contact: *contact,
+                                created: true,
+                                matched_by: None,
+                            });
+                        }
+                        ResolvedCreate::Raced => continue,
+                    }
+                }
+            }
+        }
+        Err(DomainError::Contention("sender resolution"))
+    }
+}
+
+/// Every field violation of a draft, found without storage: used to report
+/// them together with violations the caller's adapter found first.
+pub fn draft_violations(draft: &ContactDraft, region: Region) -> Vec<crate::FieldViolation> {
+    let mut violations = Vec::new();
+    if let Err(DomainError::InvalidArgument(found)) =
+        contacts::validate_fields(draft.fields.clone(), "contact")
+    {
+        violations.extend(found);
+    }
+    if let Err(DomainError::InvalidArgument(found)) =
+        identity::normalize_identities(draft.identities.clone(), region)
+    {
+        violations.extend(found);
+    }
+    if let Err(DomainError::InvalidArgument(found)) =
+        tag::normalize_tags(&draft.tags, "contact.tags")
+    {
+        violations.extend(found);
+    }
+    violations
+}
+
+fn check_version(current: &Contact, expected_version: Option<i64>) -> Result<(), DomainError> {
+    match expected_version {
+        Some(version) if version != current.version => Err(DomainError::Stale {
+            entity: Entity::Contact,
+            id: current.id.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn merge_violations<A, B>(
+    first: Result<A, DomainError>,
+    second: Result<B, DomainError>,
+) -> Result<(A, B), DomainError> {
+    match (first, second) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(DomainError::InvalidArgument(mut a)), Err(DomainError::InvalidArgument(b))) => {
+            a.extend(b);
+            Err(DomainError::InvalidArgument(a))
+        }
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    }
+}
+
+/// Puts the request path of the offending input on an `IdentityTaken` that
+/// the repository raised without one.
+fn locate_taken(error: DomainError, inputs: &[IdentityInput], region: Region) -> DomainError {
+    match error {
+        DomainError::IdentityTaken {
+            field,
+            kind,
+            value,
+            holder,
+        } if field.is_empty() => {
+            let field = inputs
+                .iter()
+                .find(|input| {
+                    input.kind.as_str() == kind
+                        && identity::normalize(input.kind, &input.raw, region)
+                            .is_ok_and(|normalized| normalized.value == value)
+                })
+                .map(|input| input.field.clone())
+                .unwrap_or_else(|| "contact".to_owned());
+            DomainError::IdentityTaken {
+                field,
+                kind,
+                value,
+                holder,
+            }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::kernel::TenantId;
+    use mockall::predicate::always;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::contacts::MockContactRepository;
+    use crate::identity::Channel;
+    use crate::kernel::{MockClock, MockIdGenerator};
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: TenantId::from_uuid(Uuid::now_v7()),
+            name: "Acme".into(),
+            default_region: Region::parse("US").unwrap(),
+            free_mail_domains: Vec::new(),
+            shared_addresses: Vec::new(),
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn service(repository: MockContactRepository) -> ContactService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(OffsetDateTime::UNIX_EPOCH);
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id().returning(Uuid::now_v7);
+        let mut fields = crate::fields::MockCustomFieldRepository::new();
+        fields
+            .expect_definitions_for()
+            .returning(|_, _, _| Ok(Vec::new()));
+        let mut organizations = crate::organizations::MockOrganizationRepository::new();
+        organizations
+            .expect_find_by_domains()
+            .returning(|_, _| Ok(None));
+        ContactService::new(
+            Arc::new(repository),
+            Arc::new(crate::tiers::MockTierRepository::new()),
+            Arc::new(fields),
+            Arc::new(organizations),
+            Arc::new(clock),
+            Arc::new(ids),
+        )
+    }
+
+    fn sender(address: &str) -> SenderInput {
+        SenderInput {
+            channel: Channel::Email,
+            address: address.into(),
+            display_name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            external_id: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_creation_race_reads_again_and_returns_the_winner() {
+        let tenant = tenant();
+        let winner = Contact {
+            id: ContactId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant.id,
+            fields: ContactFields::default(),
+            identities: vec![ContactIdentity {
+                kind: IdentityKind::Email,
+                value: "ana@example.com".into(),
+                raw: "ana@example.com".into(),
+                primary: true,
+            }],
+            tags: Vec::new(),
+            tier: None,
+            custom_fields: Default::default(),
+            engagement: Default::default(),
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let mut repository = MockContactRepository::new();
+        let mut reads = 0;
+        let found = winner.clone();
+        repository
+            .expect_find_by_identities()
+            .times(2)
+            .returning(move |_, _| {
+                reads += 1;
+                Ok(if reads == 1 {
+                    vec![]
+                } else {
+                    vec![found.clone()]
+                })
+            });
+        repository
+            .expect_create_resolved()
+            .times(1)
+            .returning(|_| Ok(ResolvedCreate::Raced));
+        let resolution = service(repository)
+            .resolve_sender(&tenant, sender("Ana@Example.com"))
+            .await
+            .unwrap();
+        assert_eq!(resolution.contact.id, winner.id);
+        assert!(!resolution.created);
+        assert_eq!(resolution.matched_by, Some(MatchedBy::Address));
+    }
+
+    #[tokio::test]
+    async fn a_new_sender_at_an_owned_domain_is_created_linked_and_free_mail_is_never_looked_up() {
+        let acme = OrganizationId::from_uuid(Uuid::now_v7());
+        let mut repository = MockContactRepository::new();
+        repository
+            .expect_find_by_identities()
+            .returning(|_, _| Ok(vec![]));
+        repository
+            .expect_create_resolved()
+            .returning(|contact| Ok(ResolvedCreate::Created(Box::new(contact.clone()))));
+        let mut organizations = crate::organizations::MockOrganizationRepository::new();
+        organizations
+            .expect_find_by_domains()
+            .withf(|_, domains| domains == ["acme.com".to_owned()])
+            .times(1)
+            .returning(move |_, _| Ok(Some(acme)));
+        let mut fields = crate::fields::MockCustomFieldRepository::new();
+        fields
+            .expect_definitions_for()
+            .returning(|_, _, _| Ok(Vec::new()));
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(OffsetDateTime::UNIX_EPOCH);
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id().returning(Uuid::now_v7);
+        let service = ContactService::new(
+            Arc::new(repository),
+            Arc::new(crate::tiers::MockTierRepository::new()),
+            Arc::new(fields),
+            Arc::new(organizations),
+            Arc::new(clock),
+            Arc::new(ids),
+        );
+        let tenant = tenant();
+        let linked = service
+            .resolve_sender(&tenant, sender("ana@acme.com"))
+            .await
+            .unwrap();
+        assert_eq!(linked.contact.fields.affiliation, Affiliation::Auto(acme));
+        // The mock allows one look-up: gmail.com must not cause another.
+        let free = service
+            .resolve_sender(&tenant, sender("bo@gmail.com"))
+            .await
+            .unwrap();
+        assert_eq!(free.contact.fields.affiliation, Affiliation::None);
+    }
+
+    #[tokio::test]
+    async fn endless_races_end_in_contention_not_a_loop() {
+        let mut repository = MockContactRepository::new();
+        repository
+            .expect_find_by_identities()
+            .times(RESOLVE_ATTEMPTS)
+            .returning(|_, _| Ok(vec![]));
+        repository
+            .expect_create_resolved()
+            .times(RESOLVE_ATTEMPTS)
+            .returning(|_| Ok(ResolvedCreate::Raced));
+        let error = service(repository)
+            .resolve_sender(&tenant(), sender("ana@example.com"))
+            .await
+            .unwrap_err();
+        assert_eq!(error, DomainError::Contention("sender resolution"));
+    }
+
+    #[tokio::test]
+    async fn invalid_senders_never_reach_storage() {
+        let repository = MockContactRepository::new();
+        let error = service(repository)
+            .resolve_sender(&tenant(), sender("not an email"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "address"));
+    }
+
+    #[tokio::test]
+    async fn a_taken_address_is_reported_at_its_request_path() {
+        let holder = ContactId::from_uuid(Uuid::now_v7());
+        let mut repository = MockContactRepository::new();
+        repository
+            .expect_create()
+            .with(always(), always())
+            .returning(move |_, _| {
+                Err(DomainError::IdentityTaken {
+                    field: String::new(),
+                    kind: "email",
+                    value: "b@x.com".into(),
+                    holder,
+                })
+            });
+        let draft = ContactDraft {
+            fields: ContactFields::default(),
+            identities: vec![
+                IdentityInput {
+                    kind: IdentityKind::Email,
+                    raw: "a@x.com".into(),
+                    primary: false,
+                    field: "contact.emails[0].address".into(),
+                },
+                IdentityInput {
+                    kind: IdentityKind::Email,
+                    raw: "B@X.com".into(),
+                    primary: false,
+                    field: "contact.emails[1].address".into(),
+                },
+            ],
+            tags: Vec::new(),
+            custom_fields: Default::default(),
+        };
+        let error = service(repository)
+            .create(&tenant(), draft, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            DomainError::IdentityTaken {
+                field: "contact.emails[1].address".into(),
+                kind: "email",
+                value: "b@x.com".into(),
+                holder,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_etag_is_refused_before_any_write() {
+        let tenant = tenant();
+        let current = Contact {
+            id: ContactId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant.id,
+            fields: ContactFields::default(),
+            identities: vec![],
+            tags: Vec::new(),
+            tier: None,
+            custom_fields: Default::default(),
+            engagement: Default::default(),
+            version: 3,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let mut repository = MockContactRepository::new();
+        let found = current.clone();
+        repository
+            .expect_get()
+            .returning(move |_, _| Ok(Some(found.clone())));
+        repository.expect_update().never();
+        let error = service(repository)
+            .update(&tenant, current.id, ContactPatch::default(), Some(2))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DomainError::Stale { .. }));
+    }
+}

@@ -1,0 +1,322 @@
+//! Conversations: one interaction with a contact on one channel, recorded by
+//! the system that handled it (helpdesk, phone system, chat widget) under
+//! that system's own id, so recording it again updates it. The contact's
+//! engagement figures are derived from its conversations and kept current
+//! by every write.
+
+use time::OffsetDateTime;
+
+use crate::fields::CustomValues;
+use crate::identity::Channel;
+use crate::kernel::{ContactId, ConversationId, TenantId};
+use crate::kernel::{DomainError, FieldViolation};
+
+/// Longest source name or source conversation id, in characters.
+pub const MAX_SOURCE_CHARS: usize = 200;
+/// Longest short text (agent id and name, team, outcome), in characters.
+pub const MAX_SHORT_CHARS: usize = 200;
+/// Longest subject or summary, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 2000;
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConversationStatus {
+    /// Waiting on the team.
+    #[default]
+    Open,
+    /// Waiting on the customer or a third party.
+    Pending,
+    /// Solved.
+    Resolved,
+    /// Closed for good.
+    Closed,
+}
+
+impl ConversationStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Pending => "pending",
+            ConversationStatus::Resolved => "resolved",
+            ConversationStatus::Closed => "closed",
+        }
+    }
+
+    /// Inverse of [`ConversationStatus::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            ConversationStatus::Open,
+            ConversationStatus::Pending,
+            ConversationStatus::Resolved,
+            ConversationStatus::Closed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// What a recording system writes about a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationFields {
+    /// The channel it happened on.
+    pub channel: Channel,
+    /// When it started.
+    pub started_at: OffsetDateTime,
+    /// When it ended, if it has.
+    pub ended_at: Option<OffsetDateTime>,
+    /// Where it stands.
+    pub status: ConversationStatus,
+    /// The agent who handled it: id and name (either may be empty).
+    pub agent_id: String,
+    /// The agent's name.
+    pub agent_name: String,
+    /// The team that handled it.
+    pub team: String,
+    /// Subject or summary.
+    pub subject: String,
+    /// How it ended ("refund issued").
+    pub outcome: String,
+    /// Messages exchanged.
+    pub message_count: u32,
+    /// Customer satisfaction, 1 to 5, if rated.
+    pub csat: Option<u8>,
+}
+
+/// A stored conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// Its id.
+    pub id: ConversationId,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// The contact it was with.
+    pub contact_id: ContactId,
+    /// The system that recorded it ("helpdesk", "pbx"); may be empty.
+    pub source: String,
+    /// That system's id for it: unique per tenant and source.
+    pub source_id: String,
+    /// What the source wrote.
+    pub fields: ConversationFields,
+    /// Custom-field values.
+    pub custom_fields: CustomValues,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+    /// When it was first recorded.
+    pub create_time: OffsetDateTime,
+    /// When it last changed.
+    pub update_time: OffsetDateTime,
+}
+
+impl Conversation {
+    /// The weak etag of this version.
+    pub fn etag(&self) -> String {
+        crate::kernel::etag_for(self.version)
+    }
+}
+
+/// A contact's engagement, derived from its conversations.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Engagement {
+    /// Conversations on record.
+    pub conversation_count: u64,
+    /// Messages across them.
+    pub message_count: u64,
+    /// When the first one started.
+    pub first_contact: Option<OffsetDateTime>,
+    /// When the latest one started.
+    pub last_contact: Option<OffsetDateTime>,
+    /// Sum of CSAT ratings.
+    pub csat_sum: u64,
+    /// Number of CSAT ratings.
+    pub csat_count: u64,
+    /// Channels used, sorted by name.
+    pub channels: Vec<Channel>,
+}
+
+impl Engagement {
+    /// The mean CSAT rating, if any was given.
+    pub fn average_csat(&self) -> Option<f64> {
+        (self.csat_count > 0).then(|| self.csat_sum as f64 / self.csat_count as f64)
+    }
+}
+
+/// Which conversations a list returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConversationFilter {
+    /// Only this channel.
+    pub channel: Option<Channel>,
+    /// Only this status.
+    pub status: Option<ConversationStatus>,
+}
+
+fn short(text: &str, field: String, max: usize, violations: &mut Vec<FieldViolation>) -> String {
+    let text = text.trim();
+    if text.chars().count() > max || text.chars().any(char::is_control) {
+        violations.push(FieldViolation::new(
+            field,
+            format!("must be at most {max} characters without control characters"),
+        ));
+    }
+    text.to_owned()
+}
+
+/// Validates what a source wrote (`prefix` is the request path of the
+/// conversation message).
+///
+/// # Errors
+/// `InvalidArgument` listing every bad field.
+pub fn validate(
+    fields: ConversationFields,
+    prefix: &str,
+) -> Result<ConversationFields, DomainError> {
+    let mut violations = Vec::new();
+    if let Some(ended) = fields.ended_at
+        && ended < fields.started_at
+    {
+        violations.push(FieldViolation::new(
+            format!("{prefix}.ended_at"),
+            "must not be before started_at",
+        ));
+    }
+    if let Some(csat) = fields.csat
+        && !(1..=5).contains(&csat)
+    {
+        violations.push(FieldViolation::new(
+            format!("{prefix}.csat_score"),
+            "must be 1 to 5",
+        ));
+    }
+    let agent_id = short(
+        &fields.agent_id,
+        format!("{prefix}.handled_by.agent_id"),
+        MAX_SHORT_CHARS,
+        &mut violations,
+    );
+    let agent_name = short(
+        &fields.agent_name,
+        format!("{prefix}.handled_by.name"),
+        MAX_SHORT_CHARS,
+        &mut violations,
+    );
+    let team = short(
+        &fields.team,
+        format!("{prefix}.team"),
+        MAX_SHORT_CHARS,
+        &mut violations,
+    );
+    let outcome = short(
+        &fields.outcome,
+        format!("{prefix}.outcome"),
+        MAX_SHORT_CHARS,
+        &mut violations,
+    );
+    let subject = fields.subject.trim().to_owned();
+    if subject.chars().count() > MAX_SUBJECT_CHARS {
+        violations.push(FieldViolation::new(
+            format!("{prefix}.subject"),
+            format!("must be at most {MAX_SUBJECT_CHARS} characters"),
+        ));
+    }
+    if violations.is_empty() {
+        Ok(ConversationFields {
+            agent_id,
+            agent_name,
+            team,
+            outcome,
+            subject,
+            ..fields
+        })
+    } else {
+        Err(DomainError::InvalidArgument(violations))
+    }
+}
+
+/// Checks a source name and the source's conversation id.
+///
+/// # Errors
+/// `InvalidArgument` on the offending field.
+pub fn validate_source(source: &str, source_id: &str, prefix: &str) -> Result<(), DomainError> {
+    let mut violations = Vec::new();
+    if source.chars().count() > MAX_SOURCE_CHARS || source.chars().any(char::is_control) {
+        violations.push(FieldViolation::new(
+            format!("{prefix}.source"),
+            format!("must be at most {MAX_SOURCE_CHARS} characters without control characters"),
+        ));
+    }
+    if source_id.is_empty()
+        || source_id.chars().count() > MAX_SOURCE_CHARS
+        || source_id.chars().any(char::is_control)
+    {
+        violations.push(FieldViolation::new(
+            format!("{prefix}.source_conversation_id"),
+            format!("must be 1 to {MAX_SOURCE_CHARS} characters without control characters"),
+        ));
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidArgument(violations))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn fields() -> ConversationFields {
+        ConversationFields {
+            channel: Channel::Email,
+            started_at: OffsetDateTime::UNIX_EPOCH + time::Duration::hours(2),
+            ended_at: None,
+            status: ConversationStatus::Open,
+            agent_id: " a-1 ".into(),
+            agent_name: String::new(),
+            team: String::new(),
+            subject: String::new(),
+            outcome: String::new(),
+            message_count: 3,
+            csat: Some(5),
+        }
+    }
+
+    #[test]
+    fn conversations_are_checked_field_by_field() {
+        assert_eq!(validate(fields(), "conversation").unwrap().agent_id, "a-1");
+        let bad = ConversationFields {
+            ended_at: Some(OffsetDateTime::UNIX_EPOCH),
+            csat: Some(6),
+            team: "x\u{7}y".into(),
+            ..fields()
+        };
+        let DomainError::InvalidArgument(violations) = validate(bad, "conversation").unwrap_err()
+        else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "conversation.ended_at",
+                "conversation.csat_score",
+                "conversation.team"
+            ]
+        );
+        assert!(validate_source("helpdesk", "T-1", "conversation").is_ok());
+        assert!(validate_source("helpdesk", "", "conversation").is_err());
+    }
+
+    #[test]
+    fn engagement_averages_only_given_ratings() {
+        let mut engagement = Engagement::default();
+        assert_eq!(engagement.average_csat(), None);
+        engagement.csat_sum = 9;
+        engagement.csat_count = 2;
+        assert_eq!(engagement.average_csat(), Some(4.5));
+        assert_eq!(
+            ConversationStatus::parse("resolved"),
+            Some(ConversationStatus::Resolved)
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Identity: the addresses a person is recognised by. Normalising an address
+//! (`address`), the identity keys a contact holds (`key`), and which addresses a
+//! sender names, in matching order (`matching`).
+
+pub mod address;
+pub mod key;
+pub mod matching;
+
+pub use address::*;
+pub use key::*;
+pub use matching::*;

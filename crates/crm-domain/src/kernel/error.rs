@@ -1,0 +1,166 @@
+//! The domain's error type. One variant per cause, typed payloads, lowercase
+//! messages without storage or driver text. The gRPC adapter maps each
+//! variant to a status code in one exhaustive match.
+
+use crate::kernel::ContactId;
+
+/// The kinds of record an error can be about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// A contact.
+    Contact,
+    /// A tenant.
+    Tenant,
+    /// An address on a contact.
+    Identity,
+    /// A customer tier.
+    Tier,
+    /// A custom-field definition.
+    CustomField,
+    /// A tab of a record form.
+    Tab,
+    /// A section of a record form.
+    Section,
+    /// An organization.
+    Organization,
+    /// A note.
+    Note,
+    /// A conversation.
+    Conversation,
+    /// An attachment.
+    Attachment,
+}
+
+impl Entity {
+    /// The record kind as the API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Contact => "contact",
+            Entity::Tenant => "tenant",
+            Entity::Identity => "identity",
+            Entity::Tier => "tier",
+            Entity::CustomField => "custom field",
+            Entity::Tab => "tab",
+            Entity::Section => "section",
+            Entity::Organization => "organization",
+            Entity::Note => "note",
+            Entity::Conversation => "conversation",
+            Entity::Attachment => "attachment",
+        }
+    }
+}
+
+/// One bad field of a request: its full path and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field in the request, e.g. `contact.emails[1].address`.
+    pub field: String,
+    /// What is wrong, in lowercase words.
+    pub description: String,
+}
+
+impl FieldViolation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// Everything a use case or port can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The request is malformed; every bad field is listed.
+    #[error("invalid argument: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// No such record in the caller's tenant.
+    #[error("{} {id} not found", .entity.as_str())]
+    NotFound {
+        /// What was looked for.
+        entity: Entity,
+        /// The id that was asked for, as given.
+        id: String,
+    },
+    /// An address (or external id) is already held by another contact of the tenant.
+    #[error("{kind} {value:?} is already held by contact {holder}")]
+    IdentityTaken {
+        /// Path of the request field that carried the address.
+        field: String,
+        /// The identity kind, as stored.
+        kind: &'static str,
+        /// The normalised address.
+        value: String,
+        /// The contact that holds it.
+        holder: ContactId,
+    },
+    /// A value that must be unique in the tenant (a tier's name, ...) is
+    /// already used by another record.
+    #[error("{} {value:?} is already used by {} {holder}", .field, .entity.as_str())]
+    AlreadyExists {
+        /// What kind of record holds the value.
+        entity: Entity,
+        /// Path of the request field that carried the value.
+        field: String,
+        /// The value, as compared.
+        value: String,
+        /// The id of the record that holds it.
+        holder: String,
+    },
+    /// The record changed since the caller read it (etag mismatch or a lost race).
+    #[error("{} {id} was changed by someone else; read it again", .entity.as_str())]
+    Stale {
+        /// What changed.
+        entity: Entity,
+        /// Its id.
+        id: String,
+    },
+    /// The request is over a size limit (an attachment over the configured
+    /// maximum).
+    #[error("{field} is over the limit of {limit} bytes")]
+    TooLarge {
+        /// Path of the request field that is too large.
+        field: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The request conflicts with the record's current state.
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
+    /// No credentials, or credentials that match no tenant.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    /// The storage cannot be reached; the call may be retried.
+    #[error("storage unavailable")]
+    Unavailable,
+    /// Concurrent writers kept winning; the call may be retried.
+    #[error("too much contention on {0}; retry")]
+    Contention(&'static str),
+    /// A fault that is not the caller's: a broken invariant or an unexpected storage error.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.field, violation.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl DomainError {
+    /// A single-field invalid-argument error.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        DomainError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    /// Not found, for a contact id.
+    pub fn contact_not_found(id: impl ToString) -> Self {
+        DomainError::NotFound {
+            entity: Entity::Contact,
+            id: id.to_string(),
+        }
+    }
+}

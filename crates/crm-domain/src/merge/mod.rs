@@ -1,0 +1,11 @@
+//! Merging duplicates: the merge plan, the list of contact children, finding
+//! likely duplicates, the merge repository port and the merge use cases.
+
+pub mod duplicates;
+pub mod planning;
+pub mod ports;
+pub mod service;
+
+pub use planning::*;
+pub use ports::*;
+pub use service::*;

@@ -1,0 +1,10 @@
+//! Tenancy: the tenant, its settings (default region, shared addresses) and
+//! its API keys.
+
+pub mod ports;
+pub mod service;
+pub mod tenant;
+
+pub use ports::*;
+pub use service::*;
+pub use tenant::*;

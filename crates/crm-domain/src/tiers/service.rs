@@ -1,0 +1,482 @@
+//! Tier use cases: defining, renaming, reordering and deleting tiers, and
+//! ordering contacts (or senders) by tier for routing queues. Putting one
+//! contact on a tier is a contact change (`ContactService::set_tier`).
+
+use crate::identity;
+use crate::tiers;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::contacts::ContactRepository;
+use crate::identity::SenderInput;
+use crate::kernel::RESOLVE_ATTEMPTS;
+use crate::kernel::{Clock, IdGenerator};
+use crate::kernel::{ContactId, TierId};
+use crate::kernel::{DomainError, Entity, FieldViolation};
+use crate::tenancy::Tenant;
+use crate::tiers::{RoutingEntry, SlaPolicy, Tier, TierFields};
+use crate::tiers::{TierContacts, TierRepository};
+
+/// Most subjects in one routing request.
+pub const MAX_ROUTING_SUBJECTS: usize = 1000;
+
+/// Changes to a tier; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TierPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New colour.
+    pub color: Option<String>,
+    /// New SLA policy (an empty one removes the targets).
+    pub sla: Option<SlaPolicy>,
+    /// New auto-tags.
+    pub auto_tags: Option<Vec<String>>,
+}
+
+/// What deleting a tier does to the contacts on it, as the caller asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// Refuse while any contact is on the tier.
+    Refuse,
+    /// Leave them without a tier.
+    Clear,
+    /// Move them to this tier.
+    MoveTo(TierId),
+}
+
+/// Whom a routing request is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoutingSubject {
+    /// A contact by id.
+    Contact(ContactId),
+    /// Whoever holds this channel address (nobody, for a new sender).
+    Sender(SenderInput),
+}
+
+/// Tier use cases.
+#[derive(Clone)]
+pub struct TierService {
+    tiers: Arc<dyn TierRepository>,
+    contacts: Arc<dyn ContactRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for TierService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TierService").finish_non_exhaustive()
+    }
+}
+
+impl TierService {
+    /// Wires the use cases to their ports.
+    pub fn new(
+        tiers: Arc<dyn TierRepository>,
+        contacts: Arc<dyn ContactRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            tiers,
+            contacts,
+            clock,
+            ids,
+        }
+    }
+
+    /// Defines a tier, ranked below every existing one.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `AlreadyExists` for a name in use; `FailedPrecondition`
+    /// at [`tiers::MAX_TIERS`]; `Unavailable`; `Internal`.
+    pub async fn create(&self, tenant: &Tenant, fields: TierFields) -> Result<Tier, DomainError> {
+        let fields = tiers::validate(fields, "tier")?;
+        let now = self.clock.now();
+        let tier = Tier {
+            id: TierId::from_uuid(self.ids.new_id()),
+            tenant_id: tenant.id,
+            fields,
+            rank: 0,
+            version: 1,
+            create_time: now,
+            update_time: now,
+        };
+        self.tiers.create(&tier, tiers::MAX_TIERS).await
+    }
+
+    /// Reads one tier.
+    ///
+    /// # Errors
+    /// `NotFound`; `Unavailable`; `Internal`.
+    pub async fn get(&self, tenant: &Tenant, id: TierId) -> Result<Tier, DomainError> {
+        self.tiers
+            .get(tenant.id, id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Every tier, by rank.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn list(&self, tenant: &Tenant) -> Result<Vec<Tier>, DomainError> {
+        self.tiers.list(tenant.id).await
+    }
+
+    /// Applies a patch; without `expected_version` a concurrent change is
+    /// re-read and the patch applied on top of it.
+    ///
+    /// # Errors
+    /// `InvalidArgument`; `NotFound`; `Stale`; `AlreadyExists`; `Contention`;
+    /// `Unavailable`; `Internal`.
+    pub async fn update(
+        &self,
+        tenant: &Tenant,
+        id: TierId,
+        patch: TierPatch,
+        expected_version: Option<i64>,
+    ) -> Result<Tier, DomainError> {
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let current = self.get(tenant, id).await?;
+            if let Some(version) = expected_version
+                && version != current.version
+            {
+                return Err(stale(id));
+            }
+            let mut fields = current.fields.clone();
+            if let Some(name) = &patch.name {
+                fields.name.clone_from(name);
+            }
+            if let Some(color) = &patch.color {
+                fields.color.clone_from(color);
+            }
+            if let Some(sla) = patch.sla {
+                fields.sla = sla;
+            }
+            if let Some(auto_tags) = &patch.auto_tags {
+                fields.auto_tags.clone_from(auto_tags);
+            }
+            let updated = Tier {
+                fields: tiers::validate(fields, "tier")?,
+                update_time: self.clock.now(),
+                ..current.clone()
+            };
+            match self.tiers.update(&updated, current.version).await {
+                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
+                result => return result,
+            }
+        }
+        Err(DomainError::Contention("tier"))
+    }
+
+    /// Deletes a tier, doing what `on_delete` says to the contacts on it.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when moving to the tier being deleted or to an
+    /// unknown tier; `NotFound`; `Stale`; `FailedPrecondition` when contacts
+    /// are on it and the caller did not say where they go; `Unavailable`;
+    /// `Internal`.
+    pub async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: TierId,
+        expected_version: Option<i64>,
+        on_delete: OnDelete,
+    ) -> Result<(), DomainError> {
+        let contacts = match on_delete {
+            OnDelete::Refuse => TierContacts::Refuse,
+            OnDelete::Clear => TierContacts::Clear,
+            OnDelete::MoveTo(target) if target == id => {
+                return Err(DomainError::invalid(
+                    "move_to_tier_id",
+                    "must name another tier than the one deleted",
+                ));
+            }
+            OnDelete::MoveTo(target) => {
+                let target = self.tiers.get(tenant.id, target).await?.ok_or_else(|| {
+                    DomainError::invalid("move_to_tier_id", format!("no tier {target}"))
+                })?;
+                TierContacts::MoveTo {
+                    tier: target.id,
+                    auto_tags: target.fields.auto_tags,
+                }
+            }
+        };
+        self.tiers
+            .delete(tenant.id, id, expected_version, contacts, self.clock.now())
+            .await
+    }
+
+    /// Ranks the tiers in the given order (first is rank 1).
+    ///
+    /// # Errors
+    /// `InvalidArgument` on `tier_ids` unless it lists every tier exactly
+    /// once; `Contention`; `Unavailable`; `Internal`.
+    pub async fn reorder(
+        &self,
+        tenant: &Tenant,
+        order: &[TierId],
+    ) -> Result<Vec<Tier>, DomainError> {
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let current: Vec<TierId> = self
+                .tiers
+                .list(tenant.id)
+                .await?
+                .iter()
+                .map(|t| t.id)
+                .collect();
+            let ranks = tiers::plan_reorder(&current, order)?;
+            match self
+                .tiers
+                .reorder(tenant.id, &ranks, self.clock.now())
+                .await
+            {
+                Err(DomainError::Stale { .. }) => continue,
+                result => return result,
+            }
+        }
+        Err(DomainError::Contention("tier order"))
+    }
+
+    /// Orders contacts and senders for a queue by tier rank (see
+    /// [`tiers::routing_order`]). Unknown contact ids and senders nobody holds
+    /// are kept, last, so a queue can still place them.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming each bad subject or when there are none or
+    /// more than [`MAX_ROUTING_SUBJECTS`]; `Unavailable`; `Internal`.
+    pub async fn routing_priority(
+        &self,
+        tenant: &Tenant,
+        subjects: Vec<RoutingSubject>,
+    ) -> Result<Vec<RoutingEntry>, DomainError> {
+        if subjects.is_empty() || subjects.len() > MAX_ROUTING_SUBJECTS {
+            return Err(DomainError::invalid(
+                "subjects",
+                format!("must hold 1 to {MAX_ROUTING_SUBJECTS} subjects"),
+            ));
+        }
+        let mut violations = Vec::new();
+        let mut contact_ids = Vec::new();
+        let mut sender_keys = Vec::new();
+        let mut subject_keys = Vec::with_capacity(subjects.len());
+        for (index, subject) in subjects.iter().enumerate() {
+            match subject {
+                RoutingSubject::Contact(id) => {
+                    contact_ids.push(*id);
+                    subject_keys.push(Vec::new());
+                }
+                RoutingSubject::Sender(input) => {
+                    match identity::candidates(input, tenant.default_region) {
+                        Ok(candidates) => {
+                            let keys = identity::keys(&candidates);
+                            sender_keys.extend(keys.iter().cloned());
+                            subject_keys.push(keys);
+                        }
+                        Err(DomainError::InvalidArgument(found)) => {
+                            violations.extend(found.into_iter().map(|violation| {
+                                FieldViolation::new(
+                                    format!("subjects[{index}].sender.{}", violation.field),
+                                    violation.description,
+                                )
+                            }));
+                            subject_keys.push(Vec::new());
+                        }
+                        Err(other) => return Err(other),
+                    }
+                }
+            }
+        }
+        if !violations.is_empty() {
+            return Err(DomainError::InvalidArgument(violations));
+        }
+        let mut tiers: HashMap<ContactId, Option<tiers::TierBadge>> = HashMap::new();
+        if !contact_ids.is_empty() {
+            tiers.extend(self.contacts.tiers_of(tenant.id, &contact_ids).await?);
+        }
+        sender_keys.sort();
+        sender_keys.dedup();
+        let holders = if sender_keys.is_empty() {
+            Vec::new()
+        } else {
+            self.contacts
+                .find_by_identities(tenant.id, &sender_keys)
+                .await?
+        };
+        let entries = subjects
+            .iter()
+            .zip(subject_keys)
+            .enumerate()
+            .map(|(index, (subject, keys))| {
+                let (contact, tier) = match subject {
+                    RoutingSubject::Contact(id) => match tiers.get(id) {
+                        Some(tier) => (Some(*id), tier.clone()),
+                        None => (None, None),
+                    },
+                    RoutingSubject::Sender(_) => keys
+                        .iter()
+                        .find_map(|key| {
+                            holders.iter().find(|holder| {
+                                holder.identities.iter().any(|held| &held.key() == key)
+                            })
+                        })
+                        .map_or((None, None), |holder| {
+                            (Some(holder.id), holder.tier.clone())
+                        }),
+                };
+                RoutingEntry {
+                    index,
+                    contact,
+                    tier,
+                }
+            })
+            .collect();
+        Ok(tiers::routing_order(entries))
+    }
+}
+
+fn not_found(id: TierId) -> DomainError {
+    DomainError::NotFound {
+        entity: Entity::Tier,
+        id: id.to_string(),
+    }
+}
+
+fn stale(id: TierId) -> DomainError {
+    DomainError::Stale {
+        entity: Entity::Tier,
+        id: id.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use mockall::predicate::always;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::contacts::MockContactRepository;
+    use crate::identity::{Channel, Region};
+    use crate::kernel::TenantId;
+    use crate::kernel::{MockClock, MockIdGenerator};
+    use crate::tiers::MockTierRepository;
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: TenantId::from_uuid(Uuid::now_v7()),
+            name: "t".into(),
+            default_region: Region::parse("US").unwrap(),
+            free_mail_domains: Vec::new(),
+            shared_addresses: Vec::new(),
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn service(tiers: MockTierRepository, contacts: MockContactRepository) -> TierService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH);
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id().returning(Uuid::now_v7);
+        TierService::new(
+            Arc::new(tiers),
+            Arc::new(contacts),
+            Arc::new(clock),
+            Arc::new(ids),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_invalid_tier_never_reaches_storage() {
+        let error = service(MockTierRepository::new(), MockContactRepository::new())
+            .create(&tenant(), TierFields::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "tier.name"));
+    }
+
+    #[tokio::test]
+    async fn moving_contacts_to_the_deleted_tier_itself_is_refused() {
+        let id = TierId::from_uuid(Uuid::now_v7());
+        let error = service(MockTierRepository::new(), MockContactRepository::new())
+            .delete(&tenant(), id, None, OnDelete::MoveTo(id))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, DomainError::InvalidArgument(v) if v[0].field == "move_to_tier_id")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reorder_that_loses_a_race_is_planned_again() {
+        let a = TierId::from_uuid(Uuid::now_v7());
+        let b = TierId::from_uuid(Uuid::now_v7());
+        let tenant = tenant();
+        let tenant_id = tenant.id;
+        let stored = move |id: TierId, rank: u32| Tier {
+            id,
+            tenant_id,
+            fields: TierFields::default(),
+            rank,
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let listed = vec![stored(a, 1), stored(b, 2)];
+        let mut tiers = MockTierRepository::new();
+        tiers
+            .expect_list()
+            .times(2)
+            .returning(move |_| Ok(listed.clone()));
+        let mut attempts = 0;
+        tiers
+            .expect_reorder()
+            .with(always(), always(), always())
+            .times(2)
+            .returning(move |_, ranks, _| {
+                attempts += 1;
+                if attempts == 1 {
+                    Err(DomainError::Stale {
+                        entity: Entity::Tier,
+                        id: "order".into(),
+                    })
+                } else {
+                    Ok(ranks.iter().map(|(id, rank)| stored(*id, *rank)).collect())
+                }
+            });
+        let ordered = service(tiers, MockContactRepository::new())
+            .reorder(&tenant, &[b, a])
+            .await
+            .unwrap();
+        assert_eq!(
+            ordered.iter().map(|t| (t.id, t.rank)).collect::<Vec<_>>(),
+            [(b, 1), (a, 2)]
+        );
+    }
+
+    #[tokio::test]
+    async fn routing_reports_bad_senders_at_their_index() {
+        let subjects = vec![
+            RoutingSubject::Contact(ContactId::from_uuid(Uuid::now_v7())),
+            RoutingSubject::Sender(SenderInput {
+                channel: Channel::Email,
+                address: "not an email".into(),
+                display_name: String::new(),
+                email: String::new(),
+                phone: String::new(),
+                external_id: String::new(),
+            }),
+        ];
+        let error = service(MockTierRepository::new(), MockContactRepository::new())
+            .routing_priority(&tenant(), subjects)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, DomainError::InvalidArgument(v) if v[0].field == "subjects[1].sender.address"),
+            "{error:?}"
+        );
+    }
+}
