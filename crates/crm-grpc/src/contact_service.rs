@@ -122,7 +122,7 @@ impl ContactRpc for ContactApi {
                 None
             } else {
                 Some(
-                    crm_domain::contacts::tag::normalize_tag(&tag)
+                    crm_domain::kernel::tag::normalize_tag(&tag)
                         .map_err(|problem| to_status(DomainError::invalid("tag", problem)))?,
                 )
             },

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crm_domain::contacts::ContactService;
 use crm_domain::identity::SenderInput;
-use crm_domain::tiers::{OnDelete, RoutingSubject, TierService};
+use crm_domain::routing::{RoutingService, RoutingSubject};
+use crm_domain::tiers::{OnDelete, TierService};
 use crm_domain::{DomainError, FieldViolation};
 use crm_proto::v1 as pb;
 use crm_proto::v1::tier_service_server::TierService as TierRpc;
@@ -20,16 +21,23 @@ use crate::status::to_status;
 #[derive(Debug, Clone)]
 pub struct TierApi {
     tiers: TierService,
+    routing: RoutingService,
     contacts: ContactService,
     auth: Arc<Authenticator>,
 }
 
 impl TierApi {
-    /// Serves `tiers` (and contact tier changes through `contacts`) to
-    /// callers `auth` recognises.
-    pub fn new(tiers: TierService, contacts: ContactService, auth: Arc<Authenticator>) -> Self {
+    /// Serves `tiers`, queue order by tier through `routing`, and contact
+    /// tier changes through `contacts` to callers `auth` recognises.
+    pub fn new(
+        tiers: TierService,
+        routing: RoutingService,
+        contacts: ContactService,
+        auth: Arc<Authenticator>,
+    ) -> Self {
         Self {
             tiers,
+            routing,
             contacts,
             auth,
         }
@@ -243,7 +251,7 @@ impl TierRpc for TierApi {
             return Err(to_status(DomainError::InvalidArgument(violations)));
         }
         let entries = self
-            .tiers
+            .routing
             .routing_priority(&tenant, parsed)
             .await
             .map_err(to_status)?;

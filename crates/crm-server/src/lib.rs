@@ -17,6 +17,7 @@ use crm_domain::kernel::{SystemClock, UuidV7Ids};
 use crm_domain::merge::MergeService;
 use crm_domain::notes::NoteService;
 use crm_domain::organizations::OrganizationService;
+use crm_domain::routing::RoutingService;
 use crm_domain::tenancy::Tenant;
 use crm_domain::tenancy::TenantService;
 use crm_domain::tiers::TierService;
@@ -95,6 +96,7 @@ pub struct App {
     contacts: ContactService,
     tenants: TenantService,
     tiers: TierService,
+    routing: RoutingService,
     fields: CustomFieldService,
     organizations: OrganizationService,
     notes: NoteService,
@@ -133,7 +135,8 @@ impl App {
             ids.clone(),
         );
         let fields = CustomFieldService::new(store.custom_fields(), clock.clone(), ids.clone());
-        let tiers = TierService::new(store.tiers(), store.contacts(), clock.clone(), ids.clone());
+        let tiers = TierService::new(store.tiers(), clock.clone(), ids.clone());
+        let routing = RoutingService::new(store.contacts());
         let notes = NoteService::new(store.notes(), clock.clone(), ids.clone());
         let conversations = ConversationService::new(
             store.conversations(),
@@ -158,6 +161,7 @@ impl App {
             contacts,
             tenants,
             tiers,
+            routing,
             fields,
             organizations,
             notes,
@@ -293,6 +297,7 @@ impl App {
             )))
             .add_service(TierServiceServer::new(TierApi::new(
                 self.tiers,
+                self.routing,
                 self.contacts,
                 auth.clone(),
             )))

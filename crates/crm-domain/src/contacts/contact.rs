@@ -2,7 +2,9 @@
 //! them. Validation of every contact field a caller can write lives here, as
 //! plain functions; identities are in `crate::identity`.
 
+use crate::identity::{Channel, MAX_DISPLAY_NAME};
 use crate::identity::{ContactIdentity, IdentityKey};
+use crate::kernel::MAX_URL;
 use crate::kernel::{etag_for, is_http_url};
 use time::OffsetDateTime;
 
@@ -97,7 +99,7 @@ pub struct Contact {
     /// Its custom-field values, by key.
     pub custom_fields: crate::fields::CustomValues,
     /// Figures derived from its conversations (read-only).
-    pub engagement: crate::conversations::Engagement,
+    pub engagement: crate::contacts::Engagement,
     /// The tier `fields.tier_id` names, as read with the contact; `None`
     /// when there is none (or it was deleted a moment ago).
     pub tier: Option<TierBadge>,
@@ -137,14 +139,8 @@ impl Contact {
     }
 }
 
-/// Limits on free-text fields, in characters.
-pub const MAX_DISPLAY_NAME: usize = 256;
-
 /// Limit on city names, in characters.
 pub const MAX_CITY: usize = 128;
-
-/// Limit on URLs, in bytes.
-pub const MAX_URL: usize = 2048;
 
 /// Checks and canonicalises describing fields; `prefix` is the request path
 /// of the contact message (`contact`).
@@ -214,6 +210,32 @@ fn is_language_tag(tag: &str) -> bool {
         && parts.all(|part| {
             (1..=8).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric())
         })
+}
+
+/// A contact's engagement, derived from its conversations.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Engagement {
+    /// Conversations on record.
+    pub conversation_count: u64,
+    /// Messages across them.
+    pub message_count: u64,
+    /// When the first one started.
+    pub first_contact: Option<OffsetDateTime>,
+    /// When the latest one started.
+    pub last_contact: Option<OffsetDateTime>,
+    /// Sum of CSAT ratings.
+    pub csat_sum: u64,
+    /// Number of CSAT ratings.
+    pub csat_count: u64,
+    /// Channels used, sorted by name.
+    pub channels: Vec<Channel>,
+}
+
+impl Engagement {
+    /// The mean CSAT rating, if any was given.
+    pub fn average_csat(&self) -> Option<f64> {
+        (self.csat_count > 0).then(|| self.csat_sum as f64 / self.csat_count as f64)
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ pub mod contact;
 pub mod ports;
 pub mod resolve;
 pub mod service;
-pub mod tag;
 pub mod update;
 
 pub use contact::*;

@@ -5,10 +5,10 @@
 use super::update::diff;
 use crate::contacts;
 use crate::contacts::plan_update;
-use crate::contacts::tag;
 use crate::fields;
 use crate::identity;
 use crate::kernel::RESOLVE_ATTEMPTS;
+use crate::kernel::tag;
 use crate::organizations;
 use std::sync::Arc;
 

@@ -3,10 +3,10 @@
 
 use super::service::merge_violations;
 use crate::contacts;
-use crate::contacts::tag;
 use crate::contacts::{ContactDraft, ContactPatch, draft_violations};
 use crate::fields;
 use crate::identity;
+use crate::kernel::tag;
 
 use crate::contacts::ContactChange;
 use crate::contacts::{Contact, ContactFields, LifecycleStage};

@@ -115,32 +115,6 @@ impl Conversation {
     }
 }
 
-/// A contact's engagement, derived from its conversations.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Engagement {
-    /// Conversations on record.
-    pub conversation_count: u64,
-    /// Messages across them.
-    pub message_count: u64,
-    /// When the first one started.
-    pub first_contact: Option<OffsetDateTime>,
-    /// When the latest one started.
-    pub last_contact: Option<OffsetDateTime>,
-    /// Sum of CSAT ratings.
-    pub csat_sum: u64,
-    /// Number of CSAT ratings.
-    pub csat_count: u64,
-    /// Channels used, sorted by name.
-    pub channels: Vec<Channel>,
-}
-
-impl Engagement {
-    /// The mean CSAT rating, if any was given.
-    pub fn average_csat(&self) -> Option<f64> {
-        (self.csat_count > 0).then(|| self.csat_sum as f64 / self.csat_count as f64)
-    }
-}
-
 /// Which conversations a list returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ConversationFilter {
@@ -264,6 +238,7 @@ pub fn validate_source(source: &str, source_id: &str, prefix: &str) -> Result<()
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::contacts::Engagement;
 
     fn fields() -> ConversationFields {
         ConversationFields {

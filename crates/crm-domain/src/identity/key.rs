@@ -52,6 +52,9 @@ pub struct IdentityInput {
     pub field: String,
 }
 
+/// Limits on free-text fields, in characters.
+pub const MAX_DISPLAY_NAME: usize = 256;
+
 /// The most identities of all kinds one contact may hold.
 pub const MAX_IDENTITIES: usize = 100;
 

@@ -3,7 +3,6 @@
 //! phone). What to do with the contacts that hold them is decided by
 //! `contacts::resolve`.
 
-use crate::contacts;
 use crate::identity;
 use crate::identity::{Channel, IdentityKind, Region};
 use crate::identity::{ContactIdentity, IdentityKey};
@@ -104,14 +103,14 @@ pub fn candidates(input: &SenderInput, region: Region) -> Result<Vec<Candidate>,
         );
     }
     let display_name = input.display_name.trim();
-    if display_name.chars().count() > contacts::MAX_DISPLAY_NAME
+    if display_name.chars().count() > identity::MAX_DISPLAY_NAME
         || display_name.chars().any(char::is_control)
     {
         violations.push(FieldViolation::new(
             "display_name",
             format!(
                 "must be at most {} characters without control characters",
-                contacts::MAX_DISPLAY_NAME
+                identity::MAX_DISPLAY_NAME
             ),
         ));
     }

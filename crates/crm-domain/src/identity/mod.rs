@@ -3,9 +3,11 @@
 //! sender names, in matching order (`matching`).
 
 pub mod address;
+pub mod domain;
 pub mod key;
 pub mod matching;
 
 pub use address::*;
+pub use domain::*;
 pub use key::*;
 pub use matching::*;

@@ -9,6 +9,7 @@ pub mod money;
 pub mod page;
 pub mod record;
 pub mod retry;
+pub mod tag;
 pub mod url;
 pub mod version;
 

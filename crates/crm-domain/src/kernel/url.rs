@@ -1,7 +1,9 @@
 //! Web addresses as record fields hold them: absolute http(s) URLs.
 
-use crate::contacts::MAX_URL;
+/// Limit on URLs, in bytes.
+pub const MAX_URL: usize = 2048;
 
+/// Whether `url` is an absolute http(s) URL of at most [`MAX_URL`] bytes.
 pub fn is_http_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")

@@ -5,7 +5,7 @@
 //! contacts that share a blocking key are compared, and every pair that
 //! matches becomes an edge carrying its evidence. Groups are the connected
 //! components of those edges, minus the pairs an operator marked "not
-//! duplicates". Shared or blocked addresses (see [`crate::tenant`]) and
+//! duplicates". Shared or blocked addresses (see [`crate::tenancy`]) and
 //! free-mail domains never count as evidence.
 //!
 //! Evidence and its weight:
@@ -20,7 +20,7 @@
 //! A group's score is `1 - prod(1 - weight)` over its distinct kinds of
 //! evidence, so two independent signals score higher than either.
 
-use crate::organizations;
+use crate::identity;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use unicode_normalization::UnicodeNormalization;
@@ -129,7 +129,7 @@ impl Facts {
             .identities_of(IdentityKind::Email)
             .filter(|email| !tenant.ignores(&email.key()))
             .filter_map(|email| email.value.rsplit_once('@').map(|(_, d)| d.to_owned()))
-            .filter(|domain| !organizations::is_free_mail(domain, &tenant.free_mail_domains))
+            .filter(|domain| !identity::is_free_mail(domain, &tenant.free_mail_domains))
             .collect();
         domains.sort();
         domains.dedup();

@@ -499,8 +499,8 @@ fn unite_custom_values(all: &[&Contact], winners: &mut Vec<FieldWinner>) -> Cust
     united
 }
 
-fn unite_engagement(all: &[&Contact]) -> crate::conversations::Engagement {
-    let mut united = crate::conversations::Engagement::default();
+fn unite_engagement(all: &[&Contact]) -> crate::contacts::Engagement {
+    let mut united = crate::contacts::Engagement::default();
     let mut channels = Vec::new();
     for contact in all {
         let figures = &contact.engagement;
@@ -562,7 +562,7 @@ mod tests {
             identities: Vec::new(),
             tags: Vec::new(),
             custom_fields: CustomValues::new(),
-            engagement: crate::conversations::Engagement::default(),
+            engagement: crate::contacts::Engagement::default(),
             tier: None,
             version: 3,
             create_time: OffsetDateTime::UNIX_EPOCH,

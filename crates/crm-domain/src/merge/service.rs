@@ -325,7 +325,7 @@ impl MergeService {
     }
 
     /// Groups of contacts that are probably one person (see
-    /// [`crate::duplicates`]), best score first, after `after`.
+    /// [`crate::merge::duplicates`]), best score first, after `after`.
     ///
     /// Reads the tenant's contacts in batches and groups them in memory, so
     /// its cost grows with the tenant: a report for operators, not a hot path.
@@ -490,7 +490,7 @@ mod tests {
                 identities: Vec::new(),
                 tags: Vec::new(),
                 custom_fields: crate::fields::CustomValues::new(),
-                engagement: crate::conversations::Engagement::default(),
+                engagement: crate::contacts::Engagement::default(),
                 tier: None,
                 version: versions[0].1,
                 create_time: time::OffsetDateTime::UNIX_EPOCH,

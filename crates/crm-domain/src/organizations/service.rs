@@ -3,6 +3,7 @@
 //! Membership changes are contact changes (`ContactService::join_organization`
 //! and `leave_organization`).
 
+use crate::identity;
 use crate::organizations;
 use std::sync::Arc;
 
@@ -68,7 +69,7 @@ fn linking(fields: &OrganizationFields, before: &[String], tenant: &Tenant) -> V
         .domains
         .iter()
         .filter(|domain| !before.contains(domain))
-        .filter(|domain| !organizations::is_free_mail(domain, &tenant.free_mail_domains))
+        .filter(|domain| !identity::is_free_mail(domain, &tenant.free_mail_domains))
         .cloned()
         .collect()
 }

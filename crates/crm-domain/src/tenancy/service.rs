@@ -1,7 +1,7 @@
 //! Tenant use cases: creating a tenant with its first key, authenticating a
 //! key, and changing the tenant's settings.
 
-use crate::organizations;
+use crate::identity;
 use crate::tenancy;
 use std::sync::Arc;
 
@@ -117,7 +117,7 @@ impl TenantService {
         }
         if let Some(domains) = &patch.free_mail_domains {
             next.free_mail_domains =
-                organizations::normalize_free_mail(domains, "settings.extra_free_mail_domains")?;
+                identity::normalize_free_mail(domains, "settings.extra_free_mail_domains")?;
         }
         if let Some(shared) = &patch.shared_addresses {
             next.shared_addresses = tenancy::normalize_shared(

@@ -1,24 +1,17 @@
-//! Tier use cases: defining, renaming, reordering and deleting tiers, and
-//! ordering contacts (or senders) by tier for routing queues. Putting one
-//! contact on a tier is a contact change (`ContactService::set_tier`).
+//! Tier use cases: defining, renaming, reordering and deleting tiers. Putting
+//! one contact on a tier is a contact change (`ContactService::set_tier`);
+//! ordering a queue by tier is `crate::routing`.
 
-use crate::identity;
 use crate::tiers;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::contacts::ContactRepository;
-use crate::identity::SenderInput;
 use crate::kernel::RESOLVE_ATTEMPTS;
+use crate::kernel::TierId;
 use crate::kernel::{Clock, IdGenerator};
-use crate::kernel::{ContactId, TierId};
-use crate::kernel::{DomainError, Entity, FieldViolation};
+use crate::kernel::{DomainError, Entity};
 use crate::tenancy::Tenant;
-use crate::tiers::{RoutingEntry, SlaPolicy, Tier, TierFields};
+use crate::tiers::{SlaPolicy, Tier, TierFields};
 use crate::tiers::{TierContacts, TierRepository};
-
-/// Most subjects in one routing request.
-pub const MAX_ROUTING_SUBJECTS: usize = 1000;
 
 /// Changes to a tier; `None` leaves a field as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,20 +37,10 @@ pub enum OnDelete {
     MoveTo(TierId),
 }
 
-/// Whom a routing request is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RoutingSubject {
-    /// A contact by id.
-    Contact(ContactId),
-    /// Whoever holds this channel address (nobody, for a new sender).
-    Sender(SenderInput),
-}
-
 /// Tier use cases.
 #[derive(Clone)]
 pub struct TierService {
     tiers: Arc<dyn TierRepository>,
-    contacts: Arc<dyn ContactRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -72,16 +55,10 @@ impl TierService {
     /// Wires the use cases to their ports.
     pub fn new(
         tiers: Arc<dyn TierRepository>,
-        contacts: Arc<dyn ContactRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self {
-            tiers,
-            contacts,
-            clock,
-            ids,
-        }
+        Self { tiers, clock, ids }
     }
 
     /// Defines a tier, ranked below every existing one.
@@ -237,102 +214,6 @@ impl TierService {
         }
         Err(DomainError::Contention("tier order"))
     }
-
-    /// Orders contacts and senders for a queue by tier rank (see
-    /// [`tiers::routing_order`]). Unknown contact ids and senders nobody holds
-    /// are kept, last, so a queue can still place them.
-    ///
-    /// # Errors
-    /// `InvalidArgument` naming each bad subject or when there are none or
-    /// more than [`MAX_ROUTING_SUBJECTS`]; `Unavailable`; `Internal`.
-    pub async fn routing_priority(
-        &self,
-        tenant: &Tenant,
-        subjects: Vec<RoutingSubject>,
-    ) -> Result<Vec<RoutingEntry>, DomainError> {
-        if subjects.is_empty() || subjects.len() > MAX_ROUTING_SUBJECTS {
-            return Err(DomainError::invalid(
-                "subjects",
-                format!("must hold 1 to {MAX_ROUTING_SUBJECTS} subjects"),
-            ));
-        }
-        let mut violations = Vec::new();
-        let mut contact_ids = Vec::new();
-        let mut sender_keys = Vec::new();
-        let mut subject_keys = Vec::with_capacity(subjects.len());
-        for (index, subject) in subjects.iter().enumerate() {
-            match subject {
-                RoutingSubject::Contact(id) => {
-                    contact_ids.push(*id);
-                    subject_keys.push(Vec::new());
-                }
-                RoutingSubject::Sender(input) => {
-                    match identity::candidates(input, tenant.default_region) {
-                        Ok(candidates) => {
-                            let keys = identity::keys(&candidates);
-                            sender_keys.extend(keys.iter().cloned());
-                            subject_keys.push(keys);
-                        }
-                        Err(DomainError::InvalidArgument(found)) => {
-                            violations.extend(found.into_iter().map(|violation| {
-                                FieldViolation::new(
-                                    format!("subjects[{index}].sender.{}", violation.field),
-                                    violation.description,
-                                )
-                            }));
-                            subject_keys.push(Vec::new());
-                        }
-                        Err(other) => return Err(other),
-                    }
-                }
-            }
-        }
-        if !violations.is_empty() {
-            return Err(DomainError::InvalidArgument(violations));
-        }
-        let mut tiers: HashMap<ContactId, Option<tiers::TierBadge>> = HashMap::new();
-        if !contact_ids.is_empty() {
-            tiers.extend(self.contacts.tiers_of(tenant.id, &contact_ids).await?);
-        }
-        sender_keys.sort();
-        sender_keys.dedup();
-        let holders = if sender_keys.is_empty() {
-            Vec::new()
-        } else {
-            self.contacts
-                .find_by_identities(tenant.id, &sender_keys)
-                .await?
-        };
-        let entries = subjects
-            .iter()
-            .zip(subject_keys)
-            .enumerate()
-            .map(|(index, (subject, keys))| {
-                let (contact, tier) = match subject {
-                    RoutingSubject::Contact(id) => match tiers.get(id) {
-                        Some(tier) => (Some(*id), tier.clone()),
-                        None => (None, None),
-                    },
-                    RoutingSubject::Sender(_) => keys
-                        .iter()
-                        .find_map(|key| {
-                            holders.iter().find(|holder| {
-                                holder.identities.iter().any(|held| &held.key() == key)
-                            })
-                        })
-                        .map_or((None, None), |holder| {
-                            (Some(holder.id), holder.tier.clone())
-                        }),
-                };
-                RoutingEntry {
-                    index,
-                    contact,
-                    tier,
-                }
-            })
-            .collect();
-        Ok(tiers::routing_order(entries))
-    }
 }
 
 fn not_found(id: TierId) -> DomainError {
@@ -357,8 +238,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::contacts::MockContactRepository;
-    use crate::identity::{Channel, Region};
+    use crate::identity::Region;
     use crate::kernel::TenantId;
     use crate::kernel::{MockClock, MockIdGenerator};
     use crate::tiers::MockTierRepository;
@@ -376,22 +256,17 @@ mod tests {
         }
     }
 
-    fn service(tiers: MockTierRepository, contacts: MockContactRepository) -> TierService {
+    fn service(tiers: MockTierRepository) -> TierService {
         let mut clock = MockClock::new();
         clock.expect_now().returning(|| OffsetDateTime::UNIX_EPOCH);
         let mut ids = MockIdGenerator::new();
         ids.expect_new_id().returning(Uuid::now_v7);
-        TierService::new(
-            Arc::new(tiers),
-            Arc::new(contacts),
-            Arc::new(clock),
-            Arc::new(ids),
-        )
+        TierService::new(Arc::new(tiers), Arc::new(clock), Arc::new(ids))
     }
 
     #[tokio::test]
     async fn an_invalid_tier_never_reaches_storage() {
-        let error = service(MockTierRepository::new(), MockContactRepository::new())
+        let error = service(MockTierRepository::new())
             .create(&tenant(), TierFields::default())
             .await
             .unwrap_err();
@@ -401,7 +276,7 @@ mod tests {
     #[tokio::test]
     async fn moving_contacts_to_the_deleted_tier_itself_is_refused() {
         let id = TierId::from_uuid(Uuid::now_v7());
-        let error = service(MockTierRepository::new(), MockContactRepository::new())
+        let error = service(MockTierRepository::new())
             .delete(&tenant(), id, None, OnDelete::MoveTo(id))
             .await
             .unwrap_err();
@@ -447,36 +322,10 @@ mod tests {
                     Ok(ranks.iter().map(|(id, rank)| stored(*id, *rank)).collect())
                 }
             });
-        let ordered = service(tiers, MockContactRepository::new())
-            .reorder(&tenant, &[b, a])
-            .await
-            .unwrap();
+        let ordered = service(tiers).reorder(&tenant, &[b, a]).await.unwrap();
         assert_eq!(
             ordered.iter().map(|t| (t.id, t.rank)).collect::<Vec<_>>(),
             [(b, 1), (a, 2)]
-        );
-    }
-
-    #[tokio::test]
-    async fn routing_reports_bad_senders_at_their_index() {
-        let subjects = vec![
-            RoutingSubject::Contact(ContactId::from_uuid(Uuid::now_v7())),
-            RoutingSubject::Sender(SenderInput {
-                channel: Channel::Email,
-                address: "not an email".into(),
-                display_name: String::new(),
-                email: String::new(),
-                phone: String::new(),
-                external_id: String::new(),
-            }),
-        ];
-        let error = service(MockTierRepository::new(), MockContactRepository::new())
-            .routing_priority(&tenant(), subjects)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&error, DomainError::InvalidArgument(v) if v[0].field == "subjects[1].sender.address"),
-            "{error:?}"
         );
     }
 }

@@ -1,8 +1,8 @@
 //! `contacts`: the describing fields of a contact and its version. Read
 //! joined with its identities (see `contact_identity`), one row per identity.
 
+use crm_domain::contacts::Engagement;
 use crm_domain::contacts::{Contact, ContactFields, LifecycleStage};
-use crm_domain::conversations::Engagement;
 use crm_domain::identity::ContactIdentity;
 use crm_domain::organizations::Affiliation;
 use crm_domain::tiers::TierBadge;
