@@ -7,8 +7,8 @@ use crate::contacts;
 use crate::contacts::plan_update;
 use crate::fields;
 use crate::identity;
-use crate::kernel::RESOLVE_ATTEMPTS;
 use crate::kernel::tag;
+use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::organizations;
 use std::sync::Arc;
 
@@ -387,27 +387,27 @@ impl ContactService {
             }
             None => Vec::new(),
         };
-        for _ in 0..RESOLVE_ATTEMPTS {
+        let definitions = &definitions;
+        let inputs = &inputs;
+        let patch = &patch;
+        let tier = &tier;
+        retry("contact", || async move {
             let current = self.get(tenant, id).await?;
             check_version(&current, expected_version)?;
             let change = plan_update(
                 &current,
-                &patch,
+                patch,
                 tier.as_ref(),
-                &definitions,
+                definitions,
                 auto_org,
                 tenant.default_region,
                 self.clock.now(),
             )?;
-            match self.contacts.update(&change).await {
-                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
-                result => {
-                    return result
-                        .map_err(|error| locate_taken(error, &inputs, tenant.default_region));
-                }
-            }
-        }
-        Err(DomainError::Contention("contact"))
+            let result = self.contacts.update(&change).await;
+            Attempt::again_if(result, stale_unless_expected(expected_version))
+                .map_err(|error| locate_taken(error, inputs, tenant.default_region))
+        })
+        .await
     }
 
     /// Deletes a contact and frees its addresses.
@@ -557,7 +557,8 @@ impl ContactService {
         expected_version: Option<i64>,
         edit: impl Fn(&[String]) -> Vec<String>,
     ) -> Result<Contact, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        let edit = &edit;
+        retry("contact", || async move {
             let current = self.get(tenant, id).await?;
             check_version(&current, expected_version)?;
             let tags = edit(&current.tags);
@@ -568,7 +569,7 @@ impl ContactService {
                 ));
             }
             if tags == current.tags {
-                return Ok(current);
+                return Ok(Attempt::Done(current));
             }
             let change = diff(
                 &current,
@@ -578,12 +579,12 @@ impl ContactService {
                 current.custom_fields.clone(),
                 self.clock.now(),
             );
-            match self.contacts.update(&change).await {
-                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("contact"))
+            Attempt::again_if(
+                self.contacts.update(&change).await,
+                stale_unless_expected(expected_version),
+            )
+        })
+        .await
     }
 
     /// Puts a contact on a tier (adding the tier's auto-tags) or, with
@@ -664,7 +665,8 @@ impl ContactService {
         auto_org: Option<OrganizationId>,
         edit: impl Fn(&mut Vec<ContactIdentity>) -> Result<(), DomainError>,
     ) -> Result<Contact, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        let edit = &edit;
+        retry("contact", || async move {
             let current = self.get(tenant, id).await?;
             check_version(&current, expected_version)?;
             let mut identities = current.identities.clone();
@@ -693,15 +695,11 @@ impl ContactService {
                 current.custom_fields.clone(),
                 self.clock.now(),
             );
-            match self.contacts.update(&change).await {
-                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
-                result => {
-                    return result
-                        .map_err(|error| locate_taken(error, inputs, tenant.default_region));
-                }
-            }
-        }
-        Err(DomainError::Contention("contact"))
+            let result = self.contacts.update(&change).await;
+            Attempt::again_if(result, stale_unless_expected(expected_version))
+                .map_err(|error| locate_taken(error, inputs, tenant.default_region))
+        })
+        .await
     }
 
     /// Finds the contact a sender is, creating it the first time.
@@ -713,7 +711,7 @@ impl ContactService {
     ///
     /// # Errors
     /// `InvalidArgument` naming the bad field; `Unavailable`; `Contention`
-    /// after [`RESOLVE_ATTEMPTS`] lost races; `Internal`.
+    /// after [`ATTEMPTS`](crate::kernel::ATTEMPTS) lost races; `Internal`.
     pub async fn resolve_sender(
         &self,
         tenant: &Tenant,
@@ -724,9 +722,12 @@ impl ContactService {
         // matched, attached nor claimed.
         candidates.retain(|candidate| !tenant.ignores(&candidate.identity.key()));
         let keys = identity::keys(&candidates);
-        for _ in 0..RESOLVE_ATTEMPTS {
-            let holders = self.contacts.find_by_identities(tenant.id, &keys).await?;
-            match contacts::decide(&candidates, holders, &input.display_name) {
+        let candidates = &candidates;
+        let input = &input;
+        let keys = &keys;
+        retry("sender resolution", || async move {
+            let holders = self.contacts.find_by_identities(tenant.id, keys).await?;
+            match contacts::decide(candidates, holders, &input.display_name) {
                 Decision::Known {
                     contact,
                     matched_by,
@@ -756,15 +757,15 @@ impl ContactService {
                             .await
                         {
                             // Deleted between the read and the write: resolve afresh.
-                            Err(DomainError::NotFound { .. }) => continue,
+                            Err(DomainError::NotFound { .. }) => return Ok(Attempt::Again),
                             result => result?,
                         }
                     };
-                    return Ok(Resolution {
+                    Ok(Attempt::Done(Resolution {
                         contact,
                         created: false,
                         matched_by: Some(matched_by),
-                    });
+                    }))
                 }
                 Decision::New {
                     identities,
@@ -811,30 +812,28 @@ impl ContactService {
                         // Every address was shared: a contact of its own,
                         // which no later message can find by them.
                         return match self.contacts.create(&contact, None).await? {
-                            CreateOutcome::Created(contact) => Ok(Resolution {
+                            CreateOutcome::Created(contact) => Ok(Attempt::Done(Resolution {
                                 contact: *contact,
                                 created: true,
                                 matched_by: None,
-                            }),
+                            })),
                             CreateOutcome::Replayed(_) => Err(DomainError::Internal(
                                 "a create without request id replayed".to_owned(),
                             )),
                         };
                     }
                     match self.contacts.create_resolved(&contact).await? {
-                        ResolvedCreate::Created(contact) => {
-                            return Ok(Resolution {
-                                contact: *contact,
-                                created: true,
-                                matched_by: None,
-                            });
-                        }
-                        ResolvedCreate::Raced => continue,
+                        ResolvedCreate::Created(contact) => Ok(Attempt::Done(Resolution {
+                            contact: *contact,
+                            created: true,
+                            matched_by: None,
+                        })),
+                        ResolvedCreate::Raced => Ok(Attempt::Again),
                     }
                 }
             }
-        }
-        Err(DomainError::Contention("sender resolution"))
+        })
+        .await
     }
 }
 
@@ -925,7 +924,7 @@ mod tests {
     use super::*;
     use crate::contacts::MockContactRepository;
     use crate::identity::Channel;
-    use crate::kernel::{MockClock, MockIdGenerator};
+    use crate::kernel::{ATTEMPTS, MockClock, MockIdGenerator};
 
     fn tenant() -> Tenant {
         Tenant {
@@ -1073,11 +1072,11 @@ mod tests {
         let mut repository = MockContactRepository::new();
         repository
             .expect_find_by_identities()
-            .times(RESOLVE_ATTEMPTS)
+            .times(ATTEMPTS)
             .returning(|_, _| Ok(vec![]));
         repository
             .expect_create_resolved()
-            .times(RESOLVE_ATTEMPTS)
+            .times(ATTEMPTS)
             .returning(|_| Ok(ResolvedCreate::Raced));
         let error = service(repository)
             .resolve_sender(&tenant(), sender("ana@example.com"))

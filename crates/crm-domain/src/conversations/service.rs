@@ -14,7 +14,7 @@ use crate::fields::CustomFieldRepository;
 use crate::fields::{CustomValues, FieldEntity, ValueChanges};
 use crate::identity::SenderInput;
 use crate::kernel::Page;
-use crate::kernel::RESOLVE_ATTEMPTS;
+use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{ContactId, ConversationId};
 use crate::kernel::{DomainError, Entity};
@@ -168,26 +168,28 @@ impl ConversationService {
                     .id
             }
         };
-        for _ in 0..RESOLVE_ATTEMPTS {
+        let custom_fields = &custom_fields;
+        let fields = &fields;
+        let (source, source_id) = (&record.source, &record.source_id);
+        retry("conversation", || async move {
             let now = self.clock.now();
             let conversation = Conversation {
                 id: ConversationId::from_uuid(self.ids.new_id()),
                 tenant_id: tenant.id,
                 contact_id,
-                source: record.source.clone(),
-                source_id: record.source_id.clone(),
+                source: source.clone(),
+                source_id: source_id.clone(),
                 fields: fields.clone(),
                 custom_fields: custom_fields.clone(),
                 version: 1,
                 create_time: now,
                 update_time: now,
             };
-            match self.conversations.record(&conversation).await {
-                Err(DomainError::Contention(_)) => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("conversation"))
+            Attempt::again_if(self.conversations.record(&conversation).await, |error| {
+                matches!(error, DomainError::Contention(_))
+            })
+        })
+        .await
     }
 
     /// Reads one conversation.
@@ -217,7 +219,8 @@ impl ConversationService {
         patch: ConversationPatch,
         expected_version: Option<i64>,
     ) -> Result<Conversation, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        let patch = &patch;
+        retry("conversation", || async move {
             let current = self.get(tenant, id).await?;
             if expected_version.is_some_and(|version| version != current.version) {
                 return Err(DomainError::Stale {
@@ -265,12 +268,12 @@ impl ConversationService {
                 update_time: self.clock.now(),
                 ..current.clone()
             };
-            match self.conversations.update(&updated, current.version).await {
-                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("conversation"))
+            Attempt::again_if(
+                self.conversations.update(&updated, current.version).await,
+                stale_unless_expected(expected_version),
+            )
+        })
+        .await
     }
 
     /// Deletes a conversation; its contact's figures follow.

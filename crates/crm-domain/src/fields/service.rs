@@ -15,7 +15,7 @@ use crate::fields::{
     Validation, ValueChanges,
 };
 use crate::kernel::Page;
-use crate::kernel::RESOLVE_ATTEMPTS;
+use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
 use crate::kernel::{FieldId, SectionId, TabId};
@@ -168,15 +168,17 @@ impl CustomFieldService {
             "field",
             tenant.default_region,
         )?;
-        for _ in 0..RESOLVE_ATTEMPTS {
-            let key = match &draft.key {
+        let (wanted_key, entity, section_id) = (&draft.key, draft.entity, draft.section_id);
+        let spec = &spec;
+        retry("custom field key", || async move {
+            let key = match wanted_key {
                 Some(key) => key.clone(),
                 None => {
                     let taken: HashSet<String> = self
                         .fields
                         .list_fields(
                             tenant.id,
-                            draft.entity,
+                            entity,
                             None,
                             u32::try_from(fields::MAX_FIELDS_PER_ENTITY).unwrap_or(u32::MAX),
                         )
@@ -191,26 +193,24 @@ impl CustomFieldService {
             let field = FieldDefinition {
                 id: FieldId::from_uuid(self.ids.new_id()),
                 tenant_id: tenant.id,
-                entity: draft.entity,
+                entity,
                 key,
                 spec: spec.clone(),
-                section_id: draft.section_id,
+                section_id,
                 position: 0,
                 version: 1,
                 create_time: now,
                 update_time: now,
             };
-            match self
-                .fields
-                .create_field(&field, fields::MAX_FIELDS_PER_ENTITY)
-                .await
-            {
-                // A generated key taken meanwhile: generate again.
-                Err(DomainError::AlreadyExists { .. }) if draft.key.is_none() => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("custom field key"))
+            // A generated key taken meanwhile: generate again.
+            Attempt::again_if(
+                self.fields
+                    .create_field(&field, fields::MAX_FIELDS_PER_ENTITY)
+                    .await,
+                |error| matches!(error, DomainError::AlreadyExists { .. }) && wanted_key.is_none(),
+            )
+        })
+        .await
     }
 
     /// Reads one field.
@@ -265,7 +265,8 @@ impl CustomFieldService {
         patch: FieldPatch,
         expected_version: Option<i64>,
     ) -> Result<FieldDefinition, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        let patch = &patch;
+        retry("custom field", || async move {
             let current = self.get_field(tenant, id).await?;
             if expected_version.is_some_and(|version| version != current.version) {
                 return Err(DomainError::Stale {
@@ -304,16 +305,14 @@ impl CustomFieldService {
                 update_time: self.clock.now(),
                 ..current.clone()
             };
-            match self
-                .fields
-                .update_field(&updated, current.version, type_changed)
-                .await
-            {
-                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("custom field"))
+            Attempt::again_if(
+                self.fields
+                    .update_field(&updated, current.version, type_changed)
+                    .await,
+                stale_unless_expected(expected_version),
+            )
+        })
+        .await
     }
 
     /// Deletes a field and every value of it.
@@ -428,20 +427,18 @@ impl CustomFieldService {
         entity: FieldEntity,
         order: &[TabId],
     ) -> Result<Vec<Tab>, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        retry("tab order", || async move {
             let parts = self.fields.layout(tenant.id, entity).await?;
             let current: Vec<TabId> = parts.tabs.iter().map(|tab| tab.id).collect();
             layout::check_order(&current, order, "tab_ids")?;
-            match self
-                .fields
-                .reorder_tabs(tenant.id, entity, order, self.clock.now())
-                .await
-            {
-                Err(DomainError::Stale { .. }) => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("tab order"))
+            Attempt::again_if(
+                self.fields
+                    .reorder_tabs(tenant.id, entity, order, self.clock.now())
+                    .await,
+                |error| matches!(error, DomainError::Stale { .. }),
+            )
+        })
+        .await
     }
 
     /// Adds a section at the end of a tab.
@@ -508,22 +505,20 @@ impl CustomFieldService {
         tab: TabId,
         order: &[SectionId],
     ) -> Result<Vec<Section>, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        retry("section order", || async move {
             let current = self
                 .fields
                 .sections_of(tenant.id, tab)
                 .await?
                 .ok_or_else(|| not_found(Entity::Tab, tab))?;
             layout::check_order(&current, order, "section_ids")?;
-            match self
-                .fields
-                .reorder_sections(tenant.id, tab, order, self.clock.now())
-                .await
-            {
-                Err(DomainError::Stale { .. }) => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("section order"))
+            Attempt::again_if(
+                self.fields
+                    .reorder_sections(tenant.id, tab, order, self.clock.now())
+                    .await,
+                |error| matches!(error, DomainError::Stale { .. }),
+            )
+        })
+        .await
     }
 }

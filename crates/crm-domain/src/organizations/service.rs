@@ -11,7 +11,7 @@ use crate::fields::CustomFieldRepository;
 use crate::fields::{CustomValues, FieldEntity, ValueChanges};
 use crate::kernel::OrganizationId;
 use crate::kernel::Page;
-use crate::kernel::RESOLVE_ATTEMPTS;
+use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
 use crate::organizations::OrganizationRepository;
@@ -196,7 +196,8 @@ impl OrganizationService {
         patch: OrganizationPatch,
         expected_version: Option<i64>,
     ) -> Result<Organization, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        let patch = &patch;
+        retry("organization", || async move {
             let current = self.get(tenant, id).await?;
             if expected_version.is_some_and(|version| version != current.version) {
                 return Err(DomainError::Stale {
@@ -229,16 +230,14 @@ impl OrganizationService {
                 update_time: self.clock.now(),
                 ..current.clone()
             };
-            match self
-                .organizations
-                .update(&updated, current.version, &link)
-                .await
-            {
-                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("organization"))
+            Attempt::again_if(
+                self.organizations
+                    .update(&updated, current.version, &link)
+                    .await,
+                stale_unless_expected(expected_version),
+            )
+        })
+        .await
     }
 
     /// Deletes an organization; its members become unaffiliated.

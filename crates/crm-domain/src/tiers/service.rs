@@ -5,8 +5,8 @@
 use crate::tiers;
 use std::sync::Arc;
 
-use crate::kernel::RESOLVE_ATTEMPTS;
 use crate::kernel::TierId;
+use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
 use crate::tenancy::Tenant;
@@ -113,7 +113,8 @@ impl TierService {
         patch: TierPatch,
         expected_version: Option<i64>,
     ) -> Result<Tier, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        let patch = &patch;
+        retry("tier", || async move {
             let current = self.get(tenant, id).await?;
             if let Some(version) = expected_version
                 && version != current.version
@@ -138,12 +139,12 @@ impl TierService {
                 update_time: self.clock.now(),
                 ..current.clone()
             };
-            match self.tiers.update(&updated, current.version).await {
-                Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("tier"))
+            Attempt::again_if(
+                self.tiers.update(&updated, current.version).await,
+                stale_unless_expected(expected_version),
+            )
+        })
+        .await
     }
 
     /// Deletes a tier, doing what `on_delete` says to the contacts on it.
@@ -194,7 +195,7 @@ impl TierService {
         tenant: &Tenant,
         order: &[TierId],
     ) -> Result<Vec<Tier>, DomainError> {
-        for _ in 0..RESOLVE_ATTEMPTS {
+        retry("tier order", || async move {
             let current: Vec<TierId> = self
                 .tiers
                 .list(tenant.id)
@@ -203,16 +204,14 @@ impl TierService {
                 .map(|t| t.id)
                 .collect();
             let ranks = tiers::plan_reorder(&current, order)?;
-            match self
-                .tiers
-                .reorder(tenant.id, &ranks, self.clock.now())
-                .await
-            {
-                Err(DomainError::Stale { .. }) => continue,
-                result => return result,
-            }
-        }
-        Err(DomainError::Contention("tier order"))
+            Attempt::again_if(
+                self.tiers
+                    .reorder(tenant.id, &ranks, self.clock.now())
+                    .await,
+                |error| matches!(error, DomainError::Stale { .. }),
+            )
+        })
+        .await
     }
 }
 
