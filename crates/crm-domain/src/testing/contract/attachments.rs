@@ -8,14 +8,7 @@ use super::prelude::*;
 pub async fn attachments_list_newest_first_and_stay_in_their_tenant(world: &dyn World) {
     let tenant = fixtures::tenant(world).await;
     let attachments = world.attachments();
-    let ana = created(
-        world.contacts().as_ref(),
-        &contact(
-            &tenant,
-            vec![identity(IdentityKind::Email, "ana@x.com", true)],
-        ),
-    )
-    .await;
+    let ana = contact_with_email(world, &tenant, "ana@x.com").await;
     let owner = RecordRef::Contact(ana.id);
     assert!(attachments.owner_exists(tenant.id, owner).await.unwrap());
     let missing = RecordRef::Contact(ContactId::from_uuid(Uuid::now_v7()));
@@ -89,14 +82,7 @@ pub async fn bytes_go_with_the_last_record_that_holds_them(world: &dyn World) {
     let tenant = fixtures::tenant(world).await;
     let attachments = world.attachments();
     let blobs = world.blobs();
-    let ana = created(
-        world.contacts().as_ref(),
-        &contact(
-            &tenant,
-            vec![identity(IdentityKind::Email, "ana@x.com", true)],
-        ),
-    )
-    .await;
+    let ana = contact_with_email(world, &tenant, "ana@x.com").await;
     let acme = world
         .organizations()
         .create(&organization(&tenant, "Acme", &[]), &[])
@@ -163,23 +149,9 @@ pub async fn claims_without_records_are_released_and_swept(world: &dyn World) {
 
     // Records that went with their contact leave their claim to the sweep.
     let contacts = world.contacts();
-    let ana = created(
-        contacts.as_ref(),
-        &contact(
-            &tenant,
-            vec![identity(IdentityKind::Email, "ana@x.com", true)],
-        ),
-    )
-    .await;
+    let ana = contact_with_email(world, &tenant, "ana@x.com").await;
     let kept = attached(world, &tenant, RecordRef::Contact(ana.id), b"kept").await;
-    let bob = created(
-        contacts.as_ref(),
-        &contact(
-            &tenant,
-            vec![identity(IdentityKind::Email, "bob@x.com", true)],
-        ),
-    )
-    .await;
+    let bob = contact_with_email(world, &tenant, "bob@x.com").await;
     let orphaned = attached(world, &tenant, RecordRef::Contact(bob.id), b"orphaned").await;
     contacts.delete(tenant.id, bob.id, None).await.unwrap();
     assert_eq!(attachments.get(tenant.id, orphaned.id).await.unwrap(), None);

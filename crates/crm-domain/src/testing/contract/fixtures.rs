@@ -221,6 +221,15 @@ pub fn conversation(
     }
 }
 
+/// A stored contact of `tenant` known by one primary email `address`.
+pub async fn contact_with_email(world: &dyn World, tenant: &Tenant, address: &str) -> Contact {
+    created(
+        world.contacts().as_ref(),
+        &contact(tenant, vec![identity(IdentityKind::Email, address, true)]),
+    )
+    .await
+}
+
 /// An attachment record of `bytes` on `owner`.
 pub fn attachment(tenant: &Tenant, owner: RecordRef, bytes: &[u8]) -> Attachment {
     Attachment {
