@@ -46,6 +46,9 @@ pub mod conversations;
 pub mod merge;
 pub mod notes;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
 pub use contacts::{Contact, ContactFields, LifecycleStage};
 pub use identity::{Channel, ContactIdentity, IdentityKey, IdentityKind, Region};
 pub use kernel::{

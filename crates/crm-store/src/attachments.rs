@@ -4,98 +4,36 @@
 //! step.
 //!
 //! Every write that publishes or removes bytes runs inside a transaction
-//! holding the claim's row lock (PostgreSQL: the upsert or `FOR UPDATE`;
-//! SQLite: the IMMEDIATE transaction's database lock), so an upload of some
+//! holding the claim's row lock (the upsert, or `Backend::for_update`; where
+//! the dialect does not lock rows, the transaction's database lock), so an upload of some
 //! bytes and the deletion of the last record holding the same bytes are
 //! serialised.
 
 use async_trait::async_trait;
-use crm_domain::attachments::{Attachment, BlobKey, Sha256};
+use crm_domain::attachments::{Attachment, BlobKey};
 use crm_domain::attachments::{AttachmentRepository, BlobStore, StagedBlob};
 use crm_domain::kernel::RecordRef;
 use crm_domain::{AttachmentId, DomainError, Entity, TenantId};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
-};
+use sea_orm::DatabaseTransaction;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::connect::{begin_write, finish};
+use crate::dialect::Backend;
 use crate::error::{is_foreign_key_violation, storage};
-use crate::notes::{owner_columns, owner_from_columns};
+use crate::pools::Pools;
+use crate::rows::Found;
+use crate::rows::attachment_blobs::KeyRow;
+use crate::rows::attachments::{AttachmentRow, COLUMNS};
+use crate::rows::owner_columns;
 use crate::sql::Sql;
-
-const COLUMNS: &str = "tenant_id, id, contact_id, organization_id, file_name, content_type, \
-    size, sha256, uploaded_by, create_time";
 
 /// Most orphaned blobs one sweep releases.
 const SWEEP_BATCH: i64 = 500;
 
-#[derive(Debug, FromQueryResult)]
-struct AttachmentRow {
-    tenant_id: Uuid,
-    id: Uuid,
-    contact_id: Option<Uuid>,
-    organization_id: Option<Uuid>,
-    file_name: String,
-    content_type: String,
-    size: i64,
-    sha256: Vec<u8>,
-    uploaded_by: String,
-    create_time: OffsetDateTime,
-}
-
-fn digest(bytes: Vec<u8>) -> Result<Sha256, DomainError> {
-    <[u8; 32]>::try_from(bytes)
-        .map(Sha256::from_bytes)
-        .map_err(|_| DomainError::Internal("stored attachment checksum is invalid".to_owned()))
-}
-
-impl AttachmentRow {
-    fn into_domain(self) -> Result<Attachment, DomainError> {
-        let owner = owner_from_columns(self.contact_id, self.organization_id, "attachment")?;
-        Ok(Attachment {
-            id: AttachmentId::from_uuid(self.id),
-            tenant_id: TenantId::from_uuid(self.tenant_id),
-            owner,
-            file_name: self.file_name,
-            content_type: self.content_type,
-            size: u64::try_from(self.size).map_err(|_| {
-                DomainError::Internal("stored attachment size is invalid".to_owned())
-            })?,
-            sha256: digest(self.sha256)?,
-            uploaded_by: self.uploaded_by,
-            create_time: self.create_time,
-        })
-    }
-}
-
-#[derive(Debug, FromQueryResult)]
-struct KeyRow {
-    tenant_id: Uuid,
-    sha256: Vec<u8>,
-}
-
-impl KeyRow {
-    fn into_key(self) -> Result<BlobKey, DomainError> {
-        Ok(BlobKey {
-            tenant_id: TenantId::from_uuid(self.tenant_id),
-            sha256: digest(self.sha256)?,
-        })
-    }
-}
-
-#[derive(Debug, FromQueryResult)]
-struct Found {
-    #[allow(dead_code)] // read only to learn that a row exists
-    found: i32,
-}
-
 /// Attachment records in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaAttachmentRepository {
-    db: DatabaseConnection,
-    writer: DatabaseConnection,
+    pub(crate) pools: Pools,
 }
 
 fn owner_column(owner: RecordRef) -> (&'static str, Uuid) {
@@ -112,13 +50,10 @@ fn key_condition(sql: &mut Sql, key: &BlobKey) {
         .bind(key.sha256.as_bytes().to_vec());
 }
 
-/// Inserts the claim on `key`, or touches it; on PostgreSQL this also takes
-/// the claim's row lock until the transaction ends.
-async fn upsert_claim<C: ConnectionTrait>(
-    connection: &C,
-    key: &BlobKey,
-    now: OffsetDateTime,
-) -> Result<(), DomainError> {
+/// The statement that inserts the claim on `key`, or touches it; inside a
+/// transaction on PostgreSQL it also takes the claim's row lock until the
+/// transaction ends.
+fn upsert_claim(key: &BlobKey, now: OffsetDateTime) -> Sql {
     let mut sql = Sql::new("INSERT INTO attachment_blobs (tenant_id, sha256, claim_time) VALUES (");
     sql.bind(key.tenant_id.as_uuid())
         .push(", ")
@@ -126,7 +61,7 @@ async fn upsert_claim<C: ConnectionTrait>(
         .push(", ")
         .bind(now)
         .push(") ON CONFLICT (tenant_id, sha256) DO UPDATE SET claim_time = excluded.claim_time");
-    sql.execute(connection).await.map(drop)
+    sql
 }
 
 /// Removes the bytes under `key`, and its claim, when a claim exists and no
@@ -138,9 +73,7 @@ async fn release_in(
 ) -> Result<bool, DomainError> {
     let mut sql = Sql::new("SELECT 1 AS found FROM attachment_blobs");
     key_condition(&mut sql, key);
-    if transaction.get_database_backend() == DbBackend::Postgres {
-        sql.push(" FOR UPDATE");
-    }
+    sql.push(Backend::of(transaction).for_update());
     if sql
         .fetch(transaction, |row: Found| Ok(row))
         .await?
@@ -166,16 +99,14 @@ async fn release_in(
 }
 
 impl SeaAttachmentRepository {
-    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        Self { db, writer }
-    }
-
     async fn insert(
         transaction: &DatabaseTransaction,
         attachment: &Attachment,
         bytes: &mut dyn StagedBlob,
     ) -> Result<Attachment, DomainError> {
-        upsert_claim(transaction, &attachment.blob_key(), attachment.create_time).await?;
+        upsert_claim(&attachment.blob_key(), attachment.create_time)
+            .execute(transaction)
+            .await?;
         let (contact, organization) = owner_columns(attachment.owner);
         let mut sql = Sql::new("INSERT INTO attachments (");
         sql.push(COLUMNS)
@@ -200,8 +131,7 @@ impl SeaAttachmentRepository {
             .push(", ")
             .bind(attachment.create_time)
             .push(")");
-        let backend = transaction.get_database_backend();
-        match transaction.execute_raw(sql.build(backend)).await {
+        match sql.try_execute(transaction).await {
             Ok(_) => {}
             Err(error) if is_foreign_key_violation(&error) => {
                 return Err(attachment.owner.not_found());
@@ -243,11 +173,19 @@ impl AttachmentRepository for SeaAttachmentRepository {
         sql.bind(tenant.as_uuid())
             .push(" AND id = ")
             .bind(owner_column(owner).1);
-        Ok(!sql.fetch(&self.db, |row: Found| Ok(row)).await?.is_empty())
+        Ok(!sql
+            .fetch(&self.pools.db, |row: Found| Ok(row))
+            .await?
+            .is_empty())
     }
 
     async fn claim_blob(&self, key: &BlobKey, now: OffsetDateTime) -> Result<(), DomainError> {
-        upsert_claim(&self.writer, key, now).await
+        self.pools
+            .writer
+            .statement(upsert_claim(key, now))
+            .await
+            .map(drop)
+            .map_err(storage)
     }
 
     async fn create(
@@ -255,9 +193,10 @@ impl AttachmentRepository for SeaAttachmentRepository {
         attachment: &Attachment,
         bytes: &mut dyn StagedBlob,
     ) -> Result<Attachment, DomainError> {
-        let transaction = begin_write(&self.writer).await?;
-        let outcome = Self::insert(&transaction, attachment, bytes).await;
-        finish(transaction, outcome).await
+        self.pools
+            .writer
+            .transaction(async |transaction| Self::insert(transaction, attachment, bytes).await)
+            .await
     }
 
     async fn get(
@@ -271,7 +210,10 @@ impl AttachmentRepository for SeaAttachmentRepository {
             .bind(tenant.as_uuid())
             .push(" AND id = ")
             .bind(id.as_uuid());
-        Ok(sql.fetch(&self.db, AttachmentRow::into_domain).await?.pop())
+        Ok(sql
+            .fetch(&self.pools.db, AttachmentRow::into_domain)
+            .await?
+            .pop())
     }
 
     async fn list(
@@ -294,7 +236,7 @@ impl AttachmentRepository for SeaAttachmentRepository {
             sql.push(" AND id < ").bind(after.as_uuid());
         }
         sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit));
-        sql.fetch(&self.db, AttachmentRow::into_domain).await
+        sql.fetch(&self.pools.db, AttachmentRow::into_domain).await
     }
 
     async fn delete(
@@ -303,9 +245,10 @@ impl AttachmentRepository for SeaAttachmentRepository {
         id: AttachmentId,
         blobs: &dyn BlobStore,
     ) -> Result<(), DomainError> {
-        let transaction = begin_write(&self.writer).await?;
-        let outcome = Self::remove(&transaction, tenant, id, blobs).await;
-        finish(transaction, outcome).await
+        self.pools
+            .writer
+            .transaction(async |transaction| Self::remove(transaction, tenant, id, blobs).await)
+            .await
     }
 
     async fn release_blob(
@@ -313,9 +256,10 @@ impl AttachmentRepository for SeaAttachmentRepository {
         key: &BlobKey,
         blobs: &dyn BlobStore,
     ) -> Result<bool, DomainError> {
-        let transaction = begin_write(&self.writer).await?;
-        let outcome = release_in(&transaction, key, blobs).await;
-        finish(transaction, outcome).await
+        self.pools
+            .writer
+            .transaction(async |transaction| release_in(transaction, key, blobs).await)
+            .await
     }
 
     async fn sweep(&self, blobs: &dyn BlobStore) -> Result<u64, DomainError> {
@@ -325,7 +269,7 @@ impl AttachmentRepository for SeaAttachmentRepository {
              LIMIT ",
         );
         sql.bind(SWEEP_BATCH);
-        let orphans = sql.fetch(&self.db, KeyRow::into_key).await?;
+        let orphans = sql.fetch(&self.pools.db, KeyRow::into_key).await?;
         let mut released = 0;
         for key in orphans {
             if self.release_blob(&key, blobs).await? {

@@ -12,40 +12,25 @@ use crm_domain::fields::CustomValues;
 use crm_domain::identity::ContactIdentity;
 use crm_domain::tiers::TierBadge;
 use crm_domain::{ContactId, DomainError, Entity, IdentityKey, OrganizationId, TenantId, TierId};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use time::OffsetDateTime;
 
-use crate::entity::contact::{self, ContactIdentityRow, TIER_JOIN, joined_columns};
-use crate::entity::contact_identity::{self, HolderRow, KeyRow};
-use crate::entity::custom_field::values_to_json;
+use crate::dialect::{Backend, DIVISION_BY_ZERO};
 use crate::error::{sqlstate, storage};
+use crate::pools::Pools;
+use crate::rows::contact_identities::{self, HolderRow, KeyRow};
+use crate::rows::contacts::{self, ContactIdentityRow, TIER_JOIN, TierOfRow, push_joined_columns};
+use crate::rows::custom_values::values_to_json;
 use crate::sql::Sql;
+use crate::write::Abort;
 
 /// Contacts and identities in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaContactRepository {
-    db: DatabaseConnection,
-    /// Write transactions run here (see `Store`).
-    writer: DatabaseConnection,
-    backend: DbBackend,
+    pub(crate) pools: Pools,
 }
 
 impl SeaContactRepository {
-    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        let backend = db.get_database_backend();
-        Self {
-            db,
-            writer,
-            backend,
-        }
-    }
-
-    async fn begin_write(&self) -> Result<DatabaseTransaction, DomainError> {
-        crate::connect::begin_write(&self.writer).await
-    }
-
     /// Reads one contact with its identities through any connection.
     pub(crate) async fn read<C: ConnectionTrait>(
         &self,
@@ -54,18 +39,18 @@ impl SeaContactRepository {
         id: ContactId,
     ) -> Result<Option<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
-        sql.push(joined_columns(self.backend))
-            .push(
-                " FROM contacts c LEFT JOIN contact_identities i \
-                 ON i.tenant_id = c.tenant_id AND i.contact_id = c.id",
-            )
-            .push(TIER_JOIN)
-            .push(" WHERE c.tenant_id = ")
-            .bind(tenant.as_uuid())
-            .push(" AND c.id = ")
-            .bind(id.as_uuid());
+        push_joined_columns(&mut sql, Backend::of(connection));
+        sql.push(
+            " FROM contacts c LEFT JOIN contact_identities i \
+             ON i.tenant_id = c.tenant_id AND i.contact_id = c.id",
+        )
+        .push(TIER_JOIN)
+        .push(" WHERE c.tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND c.id = ")
+        .bind(id.as_uuid());
         let rows = self.rows(connection, sql).await?;
-        Ok(contact::fold(rows)?.into_iter().next())
+        Ok(contacts::fold(rows)?.into_iter().next())
     }
 
     async fn rows<C: ConnectionTrait>(
@@ -73,14 +58,8 @@ impl SeaContactRepository {
         connection: &C,
         sql: Sql,
     ) -> Result<Vec<ContactIdentityRow>, DomainError> {
-        let results = connection
-            .query_all_raw(sql.build(self.backend))
+        sql.fetch(connection, |row: ContactIdentityRow| Ok(row))
             .await
-            .map_err(storage)?;
-        results
-            .iter()
-            .map(|row| ContactIdentityRow::from_query_result(row, "").map_err(storage))
-            .collect()
     }
 
     async fn insert_identities(
@@ -95,16 +74,8 @@ impl SeaContactRepository {
             return Ok(Vec::new());
         }
         let mut sql = Sql::new("");
-        contact_identity::push_insert_ignoring_held(&mut sql, tenant, id, identities, now);
-        let statement = sql.build(self.backend);
-        let results = transaction
-            .query_all_raw(statement)
-            .await
-            .map_err(storage)?;
-        results
-            .iter()
-            .map(|row| KeyRow::from_query_result(row, "").map_err(storage))
-            .collect()
+        contact_identities::push_insert_ignoring_held(&mut sql, tenant, id, identities, now);
+        sql.fetch(transaction, |row: KeyRow| Ok(row)).await
     }
 
     async fn insert_tags(
@@ -131,10 +102,7 @@ impl SeaContactRepository {
                 .push(")");
         }
         sql.push(" ON CONFLICT DO NOTHING");
-        transaction
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
+        sql.execute(transaction).await?;
         Ok(())
     }
 
@@ -150,32 +118,29 @@ impl SeaContactRepository {
             .bind(key.kind.as_str())
             .push(" AND value = ")
             .bind(key.value.clone());
-        let row = connection
-            .query_one_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        row.map(|row| HolderRow::from_query_result(&row, "").map_err(storage))
-            .transpose()
-            .map(|holder| holder.map(|holder| ContactId::from_uuid(holder.contact_id)))
+        Ok(sql
+            .fetch_optional::<_, HolderRow>(connection)
+            .await?
+            .map(|holder| ContactId::from_uuid(holder.contact_id)))
     }
 
     /// Inserts identities for a contact; if any is held by someone else,
-    /// rolls back and reports the first such one in `wanted` order.
+    /// reports the first such one in `wanted` order (the caller's
+    /// transaction then rolls back).
     async fn insert_all_or_report(
         &self,
-        transaction: DatabaseTransaction,
+        transaction: &DatabaseTransaction,
         tenant: TenantId,
         id: ContactId,
         identities: &[ContactIdentity],
         now: OffsetDateTime,
-    ) -> Result<DatabaseTransaction, DomainError> {
+    ) -> Result<(), DomainError> {
         let written = self
-            .insert_identities(&transaction, tenant, id, identities, now)
+            .insert_identities(transaction, tenant, id, identities, now)
             .await?;
-        if let Some(missing) = contact_identity::not_written(identities, &written).first() {
+        if let Some(missing) = contact_identities::not_written(identities, &written).first() {
             let key = missing.key();
-            let holder = self.holder(&transaction, tenant, &key).await?;
-            transaction.rollback().await.map_err(storage)?;
+            let holder = self.holder(transaction, tenant, &key).await?;
             return Err(match holder {
                 Some(holder) => DomainError::IdentityTaken {
                     field: String::new(),
@@ -190,7 +155,7 @@ impl SeaContactRepository {
                 },
             });
         }
-        Ok(transaction)
+        Ok(())
     }
 
     async fn insert_contact_row(
@@ -202,11 +167,7 @@ impl SeaContactRepository {
         let mut sql = Sql::new("");
         push_insert_contact(&mut sql, contact, request_id);
         sql.push(" ON CONFLICT (tenant_id, create_request_id) DO NOTHING");
-        let result = transaction
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        Ok(result.rows_affected())
+        sql.execute(transaction).await
     }
 
     /// PostgreSQL: a new sender in one round trip instead of four. One
@@ -220,12 +181,10 @@ impl SeaContactRepository {
         &self,
         contact: &Contact,
     ) -> Result<ResolvedCreate, DomainError> {
-        /// SQLSTATE of division by zero: here, "an address was taken".
-        const RACED: &str = "22012";
         let mut sql = Sql::new("WITH new_contact AS (");
         push_insert_contact(&mut sql, contact, None);
         sql.push(" RETURNING tenant_id, id), new_identities AS (");
-        contact_identity::push_insert_ignoring_held(
+        contact_identities::push_insert_ignoring_held(
             &mut sql,
             contact.tenant_id,
             contact.id,
@@ -235,11 +194,14 @@ impl SeaContactRepository {
         sql.push(") SELECT 1 / (CASE WHEN (SELECT count(*) FROM new_identities) = ")
             .bind(i64::try_from(contact.identities.len()).unwrap_or(i64::MAX))
             .push(" AND (SELECT count(*) FROM new_contact) = 1 THEN 1 ELSE 0 END) AS created");
-        match self.writer.execute_raw(sql.build(self.backend)).await {
-            Ok(_) => Ok(ResolvedCreate::Created(Box::new(contact::canonical(
+        match self.pools.writer.statement(sql).await {
+            Ok(_) => Ok(ResolvedCreate::Created(Box::new(contacts::canonical(
                 contact.clone(),
             )))),
-            Err(error) if sqlstate(&error).as_deref() == Some(RACED) => Ok(ResolvedCreate::Raced),
+            // Division by zero: here, "an address was taken".
+            Err(error) if sqlstate(&error).as_deref() == Some(DIVISION_BY_ZERO) => {
+                Ok(ResolvedCreate::Raced)
+            }
             Err(error) => Err(storage(error)),
         }
     }
@@ -265,7 +227,7 @@ impl SeaContactRepository {
 /// Appends `display_name = ..., ..., organization_link = ...`: every
 /// describing column of a contact, for an `UPDATE contacts SET`.
 pub(crate) fn push_assignments(sql: &mut Sql, fields: &ContactFields, custom: &CustomValues) {
-    let (organization, link) = contact::affiliation_columns(fields.affiliation);
+    let (organization, link) = contacts::affiliation_columns(fields.affiliation);
     sql.push("display_name = ")
         .bind(fields.display_name.clone())
         .push(", city = ")
@@ -293,7 +255,7 @@ pub(crate) fn push_assignments(sql: &mut Sql, fields: &ContactFields, custom: &C
 /// Appends `INSERT INTO contacts (...) VALUES (...)` for a contact.
 fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str>) {
     let fields = &contact.fields;
-    let (organization, link) = contact::affiliation_columns(fields.affiliation);
+    let (organization, link) = contacts::affiliation_columns(fields.affiliation);
     sql.push(
         "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
          avatar_url, blocked, lifecycle_stage, tier_id, custom_values, organization_id, \
@@ -337,9 +299,10 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
 
 /// The hot path: every contact holding any of `keys`, with all its
 /// identities, in one statement.
-fn holders_sql(backend: DbBackend, tenant: TenantId, keys: &[IdentityKey]) -> Sql {
+fn holders_sql(backend: Backend, tenant: TenantId, keys: &[IdentityKey]) -> Sql {
     let mut sql = Sql::new("SELECT ");
-    sql.push(joined_columns(backend))
+    push_joined_columns(&mut sql, backend);
+    sql
         // CROSS JOIN with the join conditions in WHERE: SQLite keeps this
         // order (address by unique index, contact by primary key, the
         // contact's identities by primary-key range) whatever its statistics
@@ -368,49 +331,48 @@ impl ContactRepository for SeaContactRepository {
         contact: &Contact,
         request_id: Option<String>,
     ) -> Result<CreateOutcome, DomainError> {
-        let transaction = self.begin_write().await?;
-        if self
-            .insert_contact_row(&transaction, contact, request_id.as_deref())
-            .await?
-            == 0
-        {
-            // The request id was used before: name the contact that call made.
-            let mut sql = Sql::new("SELECT id AS contact_id FROM contacts WHERE tenant_id = ");
-            sql.bind(contact.tenant_id.as_uuid())
-                .push(" AND create_request_id = ")
-                .bind(request_id);
-            let row = transaction
-                .query_one_raw(sql.build(self.backend))
-                .await
-                .map_err(storage)?
-                .ok_or_else(|| {
-                    DomainError::Internal("request id conflict without a holder".to_owned())
-                })?;
-            let holder = HolderRow::from_query_result(&row, "").map_err(storage)?;
-            transaction.rollback().await.map_err(storage)?;
-            return Ok(CreateOutcome::Replayed(ContactId::from_uuid(
-                holder.contact_id,
-            )));
-        }
-        let transaction = self
-            .insert_all_or_report(
-                transaction,
-                contact.tenant_id,
-                contact.id,
-                &contact.identities,
-                contact.create_time,
-            )
-            .await?;
-        self.insert_tags(&transaction, contact.tenant_id, contact.id, &contact.tags)
-            .await?;
-        transaction.commit().await.map_err(storage)?;
-        Ok(CreateOutcome::Created(Box::new(contact::canonical(
-            contact.clone(),
-        ))))
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                if self
+                    .insert_contact_row(transaction, contact, request_id.as_deref())
+                    .await?
+                    == 0
+                {
+                    // The request id was used before: name the contact that
+                    // call made (this transaction wrote nothing).
+                    let mut sql =
+                        Sql::new("SELECT id AS contact_id FROM contacts WHERE tenant_id = ");
+                    sql.bind(contact.tenant_id.as_uuid())
+                        .push(" AND create_request_id = ")
+                        .bind(request_id.clone());
+                    let holder: HolderRow =
+                        sql.fetch_optional(transaction).await?.ok_or_else(|| {
+                            DomainError::Internal("request id conflict without a holder".to_owned())
+                        })?;
+                    return Ok(CreateOutcome::Replayed(ContactId::from_uuid(
+                        holder.contact_id,
+                    )));
+                }
+                self.insert_all_or_report(
+                    transaction,
+                    contact.tenant_id,
+                    contact.id,
+                    &contact.identities,
+                    contact.create_time,
+                )
+                .await?;
+                self.insert_tags(transaction, contact.tenant_id, contact.id, &contact.tags)
+                    .await?;
+                Ok(CreateOutcome::Created(Box::new(contacts::canonical(
+                    contact.clone(),
+                ))))
+            })
+            .await
     }
 
     async fn get(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, DomainError> {
-        self.read(&self.db, tenant, id).await
+        self.read(&self.pools.db, tenant, id).await
     }
 
     async fn list(
@@ -421,14 +383,14 @@ impl ContactRepository for SeaContactRepository {
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
-        sql.push(joined_columns(self.backend))
-            .push(
-                " FROM contacts c LEFT JOIN contact_identities i \
-                 ON i.tenant_id = c.tenant_id AND i.contact_id = c.id",
-            )
-            .push(TIER_JOIN)
-            .push(" WHERE c.tenant_id = ")
-            .bind(tenant.as_uuid());
+        push_joined_columns(&mut sql, self.pools.backend);
+        sql.push(
+            " FROM contacts c LEFT JOIN contact_identities i \
+             ON i.tenant_id = c.tenant_id AND i.contact_id = c.id",
+        )
+        .push(TIER_JOIN)
+        .push(" WHERE c.tenant_id = ")
+        .bind(tenant.as_uuid());
         // The page's ids come from the narrowest index: the tag index when
         // filtering by tag (ordered by contact id within a tag), else the
         // primary key.
@@ -464,7 +426,7 @@ impl ContactRepository for SeaContactRepository {
             }
         }
         sql.bind(i64::from(limit)).push(") ORDER BY c.id");
-        contact::fold(self.rows(&self.db, sql).await?)
+        contacts::fold(self.rows(&self.pools.db, sql).await?)
     }
 
     async fn tiers_of(
@@ -485,119 +447,97 @@ impl ContactRepository for SeaContactRepository {
             .bind(tenant.as_uuid())
             .push(" AND c.id IN ")
             .ids(ids.iter().map(ContactId::as_uuid));
-        let rows = self
-            .db
-            .query_all_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        rows.iter()
-            .map(|row| {
-                let row = contact::TierOfRow::from_query_result(row, "").map_err(storage)?;
-                Ok((
-                    ContactId::from_uuid(row.id),
-                    contact::tier_badge(
-                        row.tier_id.map(TierId::from_uuid),
-                        row.tier_name,
-                        row.tier_color,
-                        row.tier_rank,
-                        row.tier_first_response,
-                        row.tier_resolution,
-                    ),
-                ))
-            })
-            .collect()
+        sql.fetch(&self.pools.db, |row: TierOfRow| {
+            Ok((
+                ContactId::from_uuid(row.id),
+                contacts::tier_badge(
+                    row.tier_id.map(TierId::from_uuid),
+                    row.tier_name,
+                    row.tier_color,
+                    row.tier_rank,
+                    row.tier_first_response,
+                    row.tier_resolution,
+                ),
+            ))
+        })
+        .await
     }
 
     async fn update(&self, change: &ContactChange) -> Result<Contact, DomainError> {
-        let transaction = self.begin_write().await?;
-        let mut sql = Sql::new("UPDATE contacts SET ");
-        push_assignments(&mut sql, &change.fields, &change.custom_fields);
-        sql.push(", version = ")
-            .bind(change.expected_version + 1)
-            .push(", update_time = ")
-            .bind(change.now)
-            .push(" WHERE tenant_id = ")
-            .bind(change.tenant_id.as_uuid())
-            .push(" AND id = ")
-            .bind(change.id.as_uuid())
-            .push(" AND version = ")
-            .bind(change.expected_version);
-        let updated = transaction
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        if updated.rows_affected() == 0 {
-            let error = self
-                .contact_state(&transaction, change.tenant_id, change.id)
-                .await?;
-            transaction.rollback().await.map_err(storage)?;
-            return Err(error);
-        }
-        if !change.remove.is_empty() {
-            let mut sql = Sql::new("DELETE FROM contact_identities WHERE tenant_id = ");
-            sql.bind(change.tenant_id.as_uuid())
-                .push(" AND contact_id = ")
-                .bind(change.id.as_uuid())
-                .push(" AND ")
-                .keys("contact_identities", &change.remove);
-            transaction
-                .execute_raw(sql.build(self.backend))
-                .await
-                .map_err(storage)?;
-        }
-        for identity in &change.restate {
-            let mut sql = Sql::new("UPDATE contact_identities SET raw_value = ");
-            sql.bind(identity.raw.clone())
-                .push(", is_primary = ")
-                .bind(identity.primary)
-                .push(" WHERE tenant_id = ")
-                .bind(change.tenant_id.as_uuid())
-                .push(" AND kind = ")
-                .bind(identity.kind.as_str())
-                .push(" AND value = ")
-                .bind(identity.value.clone())
-                .push(" AND contact_id = ")
-                .bind(change.id.as_uuid());
-            transaction
-                .execute_raw(sql.build(self.backend))
-                .await
-                .map_err(storage)?;
-        }
-        if !change.tags_remove.is_empty() {
-            let mut sql = Sql::new("DELETE FROM contact_tags WHERE tenant_id = ");
-            sql.bind(change.tenant_id.as_uuid())
-                .push(" AND contact_id = ")
-                .bind(change.id.as_uuid())
-                .push(" AND tag IN (");
-            for (index, tag) in change.tags_remove.iter().enumerate() {
-                if index > 0 {
-                    sql.push(", ");
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                let mut sql = Sql::new("UPDATE contacts SET ");
+                push_assignments(&mut sql, &change.fields, &change.custom_fields);
+                sql.push(", version = ")
+                    .bind(change.expected_version + 1)
+                    .push(", update_time = ")
+                    .bind(change.now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(change.tenant_id.as_uuid())
+                    .push(" AND id = ")
+                    .bind(change.id.as_uuid())
+                    .push(" AND version = ")
+                    .bind(change.expected_version);
+                if sql.execute(transaction).await? == 0 {
+                    return Err(self
+                        .contact_state(transaction, change.tenant_id, change.id)
+                        .await?);
                 }
-                sql.bind(tag.clone());
-            }
-            sql.push(")");
-            transaction
-                .execute_raw(sql.build(self.backend))
-                .await
-                .map_err(storage)?;
-        }
-        self.insert_tags(&transaction, change.tenant_id, change.id, &change.tags_add)
-            .await?;
-        let transaction = self
-            .insert_all_or_report(
-                transaction,
-                change.tenant_id,
-                change.id,
-                &change.add,
-                change.now,
-            )
-            .await?;
-        let contact = self
-            .read(&transaction, change.tenant_id, change.id)
-            .await?
-            .ok_or_else(|| DomainError::contact_not_found(change.id))?;
-        transaction.commit().await.map_err(storage)?;
-        Ok(contact)
+                if !change.remove.is_empty() {
+                    let mut sql = Sql::new("DELETE FROM contact_identities WHERE tenant_id = ");
+                    sql.bind(change.tenant_id.as_uuid())
+                        .push(" AND contact_id = ")
+                        .bind(change.id.as_uuid())
+                        .push(" AND ")
+                        .keys("contact_identities", &change.remove);
+                    sql.execute(transaction).await?;
+                }
+                for identity in &change.restate {
+                    let mut sql = Sql::new("UPDATE contact_identities SET raw_value = ");
+                    sql.bind(identity.raw.clone())
+                        .push(", is_primary = ")
+                        .bind(identity.primary)
+                        .push(" WHERE tenant_id = ")
+                        .bind(change.tenant_id.as_uuid())
+                        .push(" AND kind = ")
+                        .bind(identity.kind.as_str())
+                        .push(" AND value = ")
+                        .bind(identity.value.clone())
+                        .push(" AND contact_id = ")
+                        .bind(change.id.as_uuid());
+                    sql.execute(transaction).await?;
+                }
+                if !change.tags_remove.is_empty() {
+                    let mut sql = Sql::new("DELETE FROM contact_tags WHERE tenant_id = ");
+                    sql.bind(change.tenant_id.as_uuid())
+                        .push(" AND contact_id = ")
+                        .bind(change.id.as_uuid())
+                        .push(" AND tag IN (");
+                    for (index, tag) in change.tags_remove.iter().enumerate() {
+                        if index > 0 {
+                            sql.push(", ");
+                        }
+                        sql.bind(tag.clone());
+                    }
+                    sql.push(")");
+                    sql.execute(transaction).await?;
+                }
+                self.insert_tags(transaction, change.tenant_id, change.id, &change.tags_add)
+                    .await?;
+                self.insert_all_or_report(
+                    transaction,
+                    change.tenant_id,
+                    change.id,
+                    &change.add,
+                    change.now,
+                )
+                .await?;
+                self.read(transaction, change.tenant_id, change.id)
+                    .await?
+                    .ok_or_else(|| DomainError::contact_not_found(change.id))
+            })
+            .await
     }
 
     async fn delete(
@@ -614,13 +554,9 @@ impl ContactRepository for SeaContactRepository {
         if let Some(version) = expected_version {
             sql.push(" AND version = ").bind(version);
         }
-        let deleted = self
-            .writer
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        if deleted.rows_affected() == 0 {
-            return Err(self.contact_state(&self.db, tenant, id).await?);
+        let deleted = self.pools.writer.statement(sql).await.map_err(storage)?;
+        if deleted == 0 {
+            return Err(self.contact_state(&self.pools.db, tenant, id).await?);
         }
         Ok(())
     }
@@ -630,35 +566,47 @@ impl ContactRepository for SeaContactRepository {
         tenant: TenantId,
         keys: &[IdentityKey],
     ) -> Result<Vec<Contact>, DomainError> {
-        contact::fold(
-            self.rows(&self.db, holders_sql(self.backend, tenant, keys))
-                .await?,
+        contacts::fold(
+            self.rows(
+                &self.pools.db,
+                holders_sql(self.pools.backend, tenant, keys),
+            )
+            .await?,
         )
     }
 
     async fn create_resolved(&self, contact: &Contact) -> Result<ResolvedCreate, DomainError> {
-        if self.backend == DbBackend::Postgres {
+        if self.pools.backend.aborts_a_statement_on_demand() {
             return self.create_resolved_in_one_statement(contact).await;
         }
-        let transaction = self.begin_write().await?;
-        self.insert_contact_row(&transaction, contact, None).await?;
-        let written = self
-            .insert_identities(
-                &transaction,
-                contact.tenant_id,
-                contact.id,
-                &contact.identities,
-                contact.create_time,
-            )
-            .await?;
-        if written.len() < contact.identities.len() {
-            transaction.rollback().await.map_err(storage)?;
-            return Ok(ResolvedCreate::Raced);
+        let outcome = self
+            .pools
+            .writer
+            .transaction(async |transaction| {
+                self.insert_contact_row(transaction, contact, None).await?;
+                let written = self
+                    .insert_identities(
+                        transaction,
+                        contact.tenant_id,
+                        contact.id,
+                        &contact.identities,
+                        contact.create_time,
+                    )
+                    .await?;
+                if written.len() < contact.identities.len() {
+                    // An address was taken meanwhile: the caller reads again.
+                    return Err(Abort::Undone);
+                }
+                Ok(())
+            })
+            .await;
+        match outcome {
+            Ok(()) => Ok(ResolvedCreate::Created(Box::new(contacts::canonical(
+                contact.clone(),
+            )))),
+            Err(Abort::Undone) => Ok(ResolvedCreate::Raced),
+            Err(Abort::Failed(error)) => Err(error),
         }
-        transaction.commit().await.map_err(storage)?;
-        Ok(ResolvedCreate::Created(Box::new(contact::canonical(
-            contact.clone(),
-        ))))
     }
 
     async fn attach_identities(
@@ -669,53 +617,52 @@ impl ContactRepository for SeaContactRepository {
         link: Option<OrganizationId>,
         now: OffsetDateTime,
     ) -> Result<Contact, DomainError> {
-        let transaction = self.begin_write().await?;
-        let mut sql = Sql::new("UPDATE contacts SET version = version + 1, update_time = ");
-        sql.bind(now)
-            .push(" WHERE tenant_id = ")
-            .bind(tenant.as_uuid())
-            .push(" AND id = ")
-            .bind(id.as_uuid());
-        let updated = transaction
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        if updated.rows_affected() == 0 {
-            transaction.rollback().await.map_err(storage)?;
-            return Err(DomainError::contact_not_found(id));
-        }
-        let written = self
-            .insert_identities(&transaction, tenant, id, identities, now)
-            .await?;
-        if let Some(organization) = link
-            && !written.is_empty()
-        {
-            let mut sql = Sql::new("UPDATE contacts SET organization_id = ");
-            sql.bind(organization.as_uuid())
-                .push(", organization_link = 'auto' WHERE tenant_id = ")
-                .bind(tenant.as_uuid())
-                .push(" AND id = ")
-                .bind(id.as_uuid())
-                .push(" AND organization_id IS NULL AND organization_link IS NULL");
-            transaction
-                .execute_raw(sql.build(self.backend))
-                .await
-                .map_err(storage)?;
-        }
-        if written.is_empty() {
-            // Everything was claimed by others meanwhile: leave the version alone.
-            transaction.rollback().await.map_err(storage)?;
-            return self
-                .read(&self.db, tenant, id)
+        let outcome = self
+            .pools
+            .writer
+            .transaction(async |transaction| {
+                let mut sql = Sql::new("UPDATE contacts SET version = version + 1, update_time = ");
+                sql.bind(now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(id.as_uuid());
+                if sql.execute(transaction).await? == 0 {
+                    return Err(DomainError::contact_not_found(id).into());
+                }
+                let written = self
+                    .insert_identities(transaction, tenant, id, identities, now)
+                    .await?;
+                if let Some(organization) = link
+                    && !written.is_empty()
+                {
+                    let mut sql = Sql::new("UPDATE contacts SET organization_id = ");
+                    sql.bind(organization.as_uuid())
+                        .push(", organization_link = 'auto' WHERE tenant_id = ")
+                        .bind(tenant.as_uuid())
+                        .push(" AND id = ")
+                        .bind(id.as_uuid())
+                        .push(" AND organization_id IS NULL AND organization_link IS NULL");
+                    sql.execute(transaction).await?;
+                }
+                if written.is_empty() {
+                    // Everything was claimed by others meanwhile: leave the version alone.
+                    return Err(Abort::Undone);
+                }
+                Ok(self
+                    .read(transaction, tenant, id)
+                    .await?
+                    .ok_or_else(|| DomainError::contact_not_found(id))?)
+            })
+            .await;
+        match outcome {
+            Ok(contact) => Ok(contact),
+            Err(Abort::Undone) => self
+                .read(&self.pools.db, tenant, id)
                 .await?
-                .ok_or_else(|| DomainError::contact_not_found(id));
+                .ok_or_else(|| DomainError::contact_not_found(id)),
+            Err(Abort::Failed(error)) => Err(error),
         }
-        let contact = self
-            .read(&transaction, tenant, id)
-            .await?
-            .ok_or_else(|| DomainError::contact_not_found(id))?;
-        transaction.commit().await.map_err(storage)?;
-        Ok(contact)
     }
 }
 
@@ -723,7 +670,7 @@ impl ContactRepository for SeaContactRepository {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use crm_domain::IdentityKind;
-    use sea_orm::Statement;
+    use sea_orm::{DbBackend, Statement};
     use uuid::Uuid;
 
     use super::*;
@@ -742,6 +689,7 @@ mod tests {
             .unwrap();
         let partial: Vec<String> = store
             .contacts()
+            .pools
             .db
             .query_all_raw(Statement::from_string(
                 DbBackend::Sqlite,
@@ -780,7 +728,7 @@ mod tests {
                 value: "+16502530000".into(),
             },
         ];
-        let holders = holders_sql(DbBackend::Sqlite, tenant, &keys).build(DbBackend::Sqlite);
+        let holders = holders_sql(Backend::Sqlite, tenant, &keys).build(DbBackend::Sqlite);
         let values = holders
             .values
             .clone()
@@ -792,6 +740,7 @@ mod tests {
             values,
         );
         let plan: Vec<String> = repository
+            .pools
             .db
             .query_all_raw(explain)
             .await

@@ -1,102 +1,28 @@
 //! `ConversationRepository` on sea-orm. Every write locks the contact rows it
-//! touches (PostgreSQL; SQLite's write transaction already serialises), then
+//! touches (where the dialect locks rows; see `Backend::locks_rows`), then
 //! recomputes those contacts' engagement figures from their conversations in
 //! the same transaction, so the figures on a contact are always those of
 //! its history and no read scans it.
 
 use async_trait::async_trait;
 use crm_domain::conversations::ConversationRepository;
-use crm_domain::conversations::{
-    Conversation, ConversationFields, ConversationFilter, ConversationStatus,
-};
-use crm_domain::{Channel, ContactId, ConversationId, DomainError, Entity, TenantId};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
-};
-use time::OffsetDateTime;
+use crm_domain::conversations::{Conversation, ConversationFilter};
+use crm_domain::{ContactId, ConversationId, DomainError, Entity, TenantId};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use uuid::Uuid;
 
-use crate::connect::{begin_write, finish};
-use crate::entity::custom_field::{values_from_json, values_to_json};
+use crate::dialect::Backend;
 use crate::error::{is_unique_violation, storage};
+use crate::pools::Pools;
+use crate::rows::Count;
+use crate::rows::conversations::{COLUMNS, ConversationRow, ExistingRow};
+use crate::rows::custom_values::values_to_json;
 use crate::sql::Sql;
-
-const COLUMNS: &str = "tenant_id, id, contact_id, source, source_id, channel, started_at, \
-    ended_at, status, agent_id, agent_name, team, subject, outcome, message_count, csat, \
-    custom_values, version, create_time, update_time";
-
-#[derive(Debug, FromQueryResult)]
-struct ConversationRow {
-    tenant_id: Uuid,
-    id: Uuid,
-    contact_id: Uuid,
-    source: String,
-    source_id: String,
-    channel: String,
-    started_at: OffsetDateTime,
-    ended_at: Option<OffsetDateTime>,
-    status: String,
-    agent_id: String,
-    agent_name: String,
-    team: String,
-    subject: String,
-    outcome: String,
-    message_count: i64,
-    csat: Option<i32>,
-    custom_values: String,
-    version: i64,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-}
-
-impl ConversationRow {
-    fn into_domain(self) -> Result<Conversation, DomainError> {
-        let corrupt = |what: &str| DomainError::Internal(format!("stored {what} is invalid"));
-        Ok(Conversation {
-            id: ConversationId::from_uuid(self.id),
-            tenant_id: TenantId::from_uuid(self.tenant_id),
-            contact_id: ContactId::from_uuid(self.contact_id),
-            source: self.source,
-            source_id: self.source_id,
-            fields: ConversationFields {
-                channel: Channel::parse(&self.channel).ok_or_else(|| corrupt("channel"))?,
-                started_at: self.started_at,
-                ended_at: self.ended_at,
-                status: ConversationStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
-                agent_id: self.agent_id,
-                agent_name: self.agent_name,
-                team: self.team,
-                subject: self.subject,
-                outcome: self.outcome,
-                message_count: u32::try_from(self.message_count).unwrap_or(u32::MAX),
-                csat: self.csat.and_then(|csat| u8::try_from(csat).ok()),
-            },
-            custom_fields: values_from_json(&self.custom_values)?,
-            version: self.version,
-            create_time: self.create_time,
-            update_time: self.update_time,
-        })
-    }
-}
-
-#[derive(Debug, FromQueryResult)]
-struct ExistingRow {
-    id: Uuid,
-    contact_id: Uuid,
-    version: i64,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct CountRow {
-    n: i64,
-}
 
 /// Conversations in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaConversationRepository {
-    db: DatabaseConnection,
-    writer: DatabaseConnection,
-    backend: DbBackend,
+    pub(crate) pools: Pools,
 }
 
 fn not_found(id: ConversationId) -> DomainError {
@@ -114,15 +40,6 @@ fn stale(id: ConversationId) -> DomainError {
 }
 
 impl SeaConversationRepository {
-    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        let backend = db.get_database_backend();
-        Self {
-            db,
-            writer,
-            backend,
-        }
-    }
-
     async fn select<C: ConnectionTrait>(
         &self,
         connection: &C,
@@ -162,17 +79,12 @@ impl SeaConversationRepository {
         sql.bind(tenant.as_uuid())
             .push(" AND id IN ")
             .ids(ids)
-            .push(" ORDER BY id");
-        if self.backend == DbBackend::Postgres {
-            sql.push(" FOR UPDATE");
-        }
-        sql.push(") locked");
-        let counted = transaction
-            .query_one_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .map(|row| CountRow::from_query_result(&row, "").map_err(storage))
-            .transpose()?
+            .push(" ORDER BY id")
+            .push(self.pools.backend.for_update())
+            .push(") locked");
+        let counted = sql
+            .fetch_optional::<_, Count>(transaction)
+            .await?
             .map_or(0, |row| row.n);
         Ok(usize::try_from(counted).unwrap_or(0))
     }
@@ -227,10 +139,7 @@ pub(crate) async fn recompute_engagement(
     tenant: TenantId,
     contact: ContactId,
 ) -> Result<(), DomainError> {
-    let channels = match transaction.get_database_backend() {
-        DbBackend::Postgres => "(SELECT coalesce(json_agg(DISTINCT channel), '[]')::text",
-        _ => "(SELECT json_group_array(DISTINCT channel)",
-    };
+    let (json_array_open, json_array_close) = Backend::of(transaction).json_array_agg();
     let of_contact = |sql: &mut Sql| {
         sql.push(" FROM conversations WHERE tenant_id = ")
             .bind(tenant.as_uuid())
@@ -250,7 +159,10 @@ pub(crate) async fn recompute_engagement(
     of_contact(&mut sql);
     sql.push(", csat_count = (SELECT count(csat)");
     of_contact(&mut sql);
-    sql.push(", channels_used = ").push(channels);
+    sql.push(", channels_used = (SELECT ")
+        .push(json_array_open)
+        .push("DISTINCT channel")
+        .push(json_array_close);
     of_contact(&mut sql);
     sql.push(" WHERE tenant_id = ")
         .bind(tenant.as_uuid())
@@ -267,111 +179,107 @@ impl ConversationRepository for SeaConversationRepository {
         conversation: &Conversation,
     ) -> Result<(Conversation, bool), DomainError> {
         let tenant = conversation.tenant_id;
-        let transaction = begin_write(&self.writer).await?;
-        let outcome = async {
-            let mut sql =
-                Sql::new("SELECT id, contact_id, version FROM conversations WHERE tenant_id = ");
-            sql.bind(tenant.as_uuid())
-                .push(" AND source = ")
-                .bind(conversation.source.clone())
-                .push(" AND source_id = ")
-                .bind(conversation.source_id.clone());
-            let existing = transaction
-                .query_one_raw(sql.build(self.backend))
-                .await
-                .map_err(storage)?
-                .map(|row| ExistingRow::from_query_result(&row, "").map_err(storage))
-                .transpose()?;
-            let mut contacts = vec![conversation.contact_id];
-            if let Some(existing) = &existing {
-                contacts.push(ContactId::from_uuid(existing.contact_id));
-            }
-            contacts.dedup();
-            // The recorded conversation's old contact exists (the foreign
-            // key says so); a missing one is the contact named now.
-            if self.lock_contacts(&transaction, tenant, &contacts).await? < contacts.len() {
-                return Err(DomainError::contact_not_found(conversation.contact_id));
-            }
-            let (stored_id, created) = match &existing {
-                Some(existing) => {
-                    let mut sql = Sql::new("UPDATE conversations SET ");
-                    Self::push_fields(&mut sql, conversation);
-                    sql.push(", version = ")
-                        .bind(existing.version + 1)
-                        .push(" WHERE tenant_id = ")
-                        .bind(tenant.as_uuid())
-                        .push(" AND id = ")
-                        .bind(existing.id);
-                    sql.execute(&transaction).await?;
-                    (ConversationId::from_uuid(existing.id), false)
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                let mut sql = Sql::new(
+                    "SELECT id, contact_id, version FROM conversations WHERE tenant_id = ",
+                );
+                sql.bind(tenant.as_uuid())
+                    .push(" AND source = ")
+                    .bind(conversation.source.clone())
+                    .push(" AND source_id = ")
+                    .bind(conversation.source_id.clone());
+                let existing: Option<ExistingRow> = sql.fetch_optional(transaction).await?;
+                let mut contacts = vec![conversation.contact_id];
+                if let Some(existing) = &existing {
+                    contacts.push(ContactId::from_uuid(existing.contact_id));
                 }
-                None => {
-                    let fields = &conversation.fields;
-                    let mut sql = Sql::new("INSERT INTO conversations (");
-                    sql.push(COLUMNS)
-                        .push(") VALUES (")
-                        .bind(tenant.as_uuid())
-                        .push(", ")
-                        .bind(conversation.id.as_uuid())
-                        .push(", ")
-                        .bind(conversation.contact_id.as_uuid())
-                        .push(", ")
-                        .bind(conversation.source.clone())
-                        .push(", ")
-                        .bind(conversation.source_id.clone())
-                        .push(", ")
-                        .bind(fields.channel.as_str())
-                        .push(", ")
-                        .bind(fields.started_at)
-                        .push(", ")
-                        .bind(fields.ended_at)
-                        .push(", ")
-                        .bind(fields.status.as_str())
-                        .push(", ")
-                        .bind(fields.agent_id.clone())
-                        .push(", ")
-                        .bind(fields.agent_name.clone())
-                        .push(", ")
-                        .bind(fields.team.clone())
-                        .push(", ")
-                        .bind(fields.subject.clone())
-                        .push(", ")
-                        .bind(fields.outcome.clone())
-                        .push(", ")
-                        .bind(i64::from(fields.message_count))
-                        .push(", ")
-                        .bind(fields.csat.map(i32::from))
-                        .push(", ")
-                        .bind(values_to_json(&conversation.custom_fields))
-                        .push(", ")
-                        .bind(conversation.version)
-                        .push(", ")
-                        .bind(conversation.create_time)
-                        .push(", ")
-                        .bind(conversation.update_time)
-                        .push(")");
-                    match transaction.execute_raw(sql.build(self.backend)).await {
-                        Ok(_) => {}
-                        // Recorded by another writer at the same instant.
-                        Err(error) if is_unique_violation(&error) => {
-                            return Err(DomainError::Contention("conversation source id"));
-                        }
-                        Err(error) => return Err(storage(error)),
+                contacts.dedup();
+                // The recorded conversation's old contact exists (the foreign
+                // key says so); a missing one is the contact named now.
+                if self.lock_contacts(transaction, tenant, &contacts).await? < contacts.len() {
+                    return Err(DomainError::contact_not_found(conversation.contact_id));
+                }
+                let (stored_id, created) = match &existing {
+                    Some(existing) => {
+                        let mut sql = Sql::new("UPDATE conversations SET ");
+                        Self::push_fields(&mut sql, conversation);
+                        sql.push(", version = ")
+                            .bind(existing.version + 1)
+                            .push(" WHERE tenant_id = ")
+                            .bind(tenant.as_uuid())
+                            .push(" AND id = ")
+                            .bind(existing.id);
+                        sql.execute(transaction).await?;
+                        (ConversationId::from_uuid(existing.id), false)
                     }
-                    (conversation.id, true)
+                    None => {
+                        let fields = &conversation.fields;
+                        let mut sql = Sql::new("INSERT INTO conversations (");
+                        sql.push(COLUMNS)
+                            .push(") VALUES (")
+                            .bind(tenant.as_uuid())
+                            .push(", ")
+                            .bind(conversation.id.as_uuid())
+                            .push(", ")
+                            .bind(conversation.contact_id.as_uuid())
+                            .push(", ")
+                            .bind(conversation.source.clone())
+                            .push(", ")
+                            .bind(conversation.source_id.clone())
+                            .push(", ")
+                            .bind(fields.channel.as_str())
+                            .push(", ")
+                            .bind(fields.started_at)
+                            .push(", ")
+                            .bind(fields.ended_at)
+                            .push(", ")
+                            .bind(fields.status.as_str())
+                            .push(", ")
+                            .bind(fields.agent_id.clone())
+                            .push(", ")
+                            .bind(fields.agent_name.clone())
+                            .push(", ")
+                            .bind(fields.team.clone())
+                            .push(", ")
+                            .bind(fields.subject.clone())
+                            .push(", ")
+                            .bind(fields.outcome.clone())
+                            .push(", ")
+                            .bind(i64::from(fields.message_count))
+                            .push(", ")
+                            .bind(fields.csat.map(i32::from))
+                            .push(", ")
+                            .bind(values_to_json(&conversation.custom_fields))
+                            .push(", ")
+                            .bind(conversation.version)
+                            .push(", ")
+                            .bind(conversation.create_time)
+                            .push(", ")
+                            .bind(conversation.update_time)
+                            .push(")");
+                        match sql.try_execute(transaction).await {
+                            Ok(_) => {}
+                            // Recorded by another writer at the same instant.
+                            Err(error) if is_unique_violation(&error) => {
+                                return Err(DomainError::Contention("conversation source id"));
+                            }
+                            Err(error) => return Err(storage(error)),
+                        }
+                        (conversation.id, true)
+                    }
+                };
+                for contact in &contacts {
+                    self.recompute(transaction, tenant, *contact).await?;
                 }
-            };
-            for contact in &contacts {
-                self.recompute(&transaction, tenant, *contact).await?;
-            }
-            let stored = self
-                .read(&transaction, tenant, stored_id)
-                .await?
-                .ok_or_else(|| not_found(stored_id))?;
-            Ok((stored, created))
-        }
-        .await;
-        finish(transaction, outcome).await
+                let stored = self
+                    .read(transaction, tenant, stored_id)
+                    .await?
+                    .ok_or_else(|| not_found(stored_id))?;
+                Ok((stored, created))
+            })
+            .await
     }
 
     async fn get(
@@ -379,7 +287,7 @@ impl ConversationRepository for SeaConversationRepository {
         tenant: TenantId,
         id: ConversationId,
     ) -> Result<Option<Conversation>, DomainError> {
-        self.read(&self.db, tenant, id).await
+        self.read(&self.pools.db, tenant, id).await
     }
 
     async fn update(
@@ -389,34 +297,34 @@ impl ConversationRepository for SeaConversationRepository {
     ) -> Result<Conversation, DomainError> {
         let tenant = conversation.tenant_id;
         let id = conversation.id;
-        let transaction = begin_write(&self.writer).await?;
-        let outcome = async {
-            self.lock_contacts(&transaction, tenant, &[conversation.contact_id])
-                .await?;
-            let mut sql = Sql::new("UPDATE conversations SET ");
-            Self::push_fields(&mut sql, conversation);
-            sql.push(", version = ")
-                .bind(expected_version + 1)
-                .push(" WHERE tenant_id = ")
-                .bind(tenant.as_uuid())
-                .push(" AND id = ")
-                .bind(id.as_uuid())
-                .push(" AND version = ")
-                .bind(expected_version);
-            if sql.execute(&transaction).await? == 0 {
-                return Err(match self.read(&transaction, tenant, id).await? {
-                    Some(_) => stale(id),
-                    None => not_found(id),
-                });
-            }
-            self.recompute(&transaction, tenant, conversation.contact_id)
-                .await?;
-            self.read(&transaction, tenant, id)
-                .await?
-                .ok_or_else(|| not_found(id))
-        }
-        .await;
-        finish(transaction, outcome).await
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                self.lock_contacts(transaction, tenant, &[conversation.contact_id])
+                    .await?;
+                let mut sql = Sql::new("UPDATE conversations SET ");
+                Self::push_fields(&mut sql, conversation);
+                sql.push(", version = ")
+                    .bind(expected_version + 1)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(id.as_uuid())
+                    .push(" AND version = ")
+                    .bind(expected_version);
+                if sql.execute(transaction).await? == 0 {
+                    return Err(match self.read(transaction, tenant, id).await? {
+                        Some(_) => stale(id),
+                        None => not_found(id),
+                    });
+                }
+                self.recompute(transaction, tenant, conversation.contact_id)
+                    .await?;
+                self.read(transaction, tenant, id)
+                    .await?
+                    .ok_or_else(|| not_found(id))
+            })
+            .await
     }
 
     async fn delete(
@@ -425,31 +333,31 @@ impl ConversationRepository for SeaConversationRepository {
         id: ConversationId,
         expected_version: Option<i64>,
     ) -> Result<(), DomainError> {
-        let transaction = begin_write(&self.writer).await?;
-        let outcome = async {
-            let current = self
-                .read(&transaction, tenant, id)
-                .await?
-                .ok_or_else(|| not_found(id))?;
-            if expected_version.is_some_and(|version| version != current.version) {
-                return Err(stale(id));
-            }
-            self.lock_contacts(&transaction, tenant, &[current.contact_id])
-                .await?;
-            let mut sql = Sql::new("DELETE FROM conversations WHERE tenant_id = ");
-            sql.bind(tenant.as_uuid())
-                .push(" AND id = ")
-                .bind(id.as_uuid())
-                .push(" AND version = ")
-                .bind(current.version);
-            if sql.execute(&transaction).await? == 0 {
-                return Err(stale(id));
-            }
-            self.recompute(&transaction, tenant, current.contact_id)
-                .await
-        }
-        .await;
-        finish(transaction, outcome).await
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                let current = self
+                    .read(transaction, tenant, id)
+                    .await?
+                    .ok_or_else(|| not_found(id))?;
+                if expected_version.is_some_and(|version| version != current.version) {
+                    return Err(stale(id));
+                }
+                self.lock_contacts(transaction, tenant, &[current.contact_id])
+                    .await?;
+                let mut sql = Sql::new("DELETE FROM conversations WHERE tenant_id = ");
+                sql.bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(id.as_uuid())
+                    .push(" AND version = ")
+                    .bind(current.version);
+                if sql.execute(transaction).await? == 0 {
+                    return Err(stale(id));
+                }
+                self.recompute(transaction, tenant, current.contact_id)
+                    .await
+            })
+            .await
     }
 
     async fn list_for_contact(
@@ -483,6 +391,6 @@ impl ConversationRepository for SeaConversationRepository {
         }
         sql.push(" ORDER BY started_at DESC, id DESC LIMIT ")
             .bind(i64::from(limit));
-        self.select(&self.db, sql).await
+        self.select(&self.pools.db, sql).await
     }
 }

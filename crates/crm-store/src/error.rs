@@ -1,9 +1,36 @@
 //! The one place storage errors become domain errors: connection trouble is
 //! `Unavailable` (retryable), anything else unexpected is `Internal` with the
-//! driver's text kept in the log and out of the caller's message.
+//! driver's text kept in the log and out of the caller's message. Outside
+//! the ports (opening, pinging, closing the store) errors are [`StoreError`],
+//! so no driver type leaves the crate.
 
 use crm_domain::DomainError;
 use sea_orm::DbErr;
+
+use crate::dialect::{FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION};
+
+/// Why an operation on the store itself (not through a port) failed. The
+/// driver's text is kept for the operator; no driver type is exposed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or the connection broke.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered with an error.
+    #[error("the database failed: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    pub(crate) fn from_driver(error: DbErr) -> StoreError {
+        match error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                StoreError::Unavailable(error.to_string())
+            }
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
 
 /// Maps a driver error that no caller-level rule explains.
 pub(crate) fn storage(error: DbErr) -> DomainError {
@@ -53,14 +80,12 @@ pub(crate) fn sqlstate(error: &DbErr) -> Option<String> {
     }
 }
 
-/// Whether the error is a unique-constraint violation (PostgreSQL 23505,
-/// SQLite's extended codes for UNIQUE and PRIMARY KEY).
+/// Whether the error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(sqlstate(error).as_deref(), Some("23505" | "2067" | "1555"))
+    sqlstate(error).is_some_and(|code| UNIQUE_VIOLATION.contains(&code.as_str()))
 }
 
-/// Whether the error is a foreign-key violation (PostgreSQL 23503, SQLite's
-/// extended code for FOREIGN KEY).
+/// Whether the error is a foreign-key violation.
 pub(crate) fn is_foreign_key_violation(error: &DbErr) -> bool {
-    matches!(sqlstate(error).as_deref(), Some("23503" | "787"))
+    sqlstate(error).is_some_and(|code| FOREIGN_KEY_VIOLATION.contains(&code.as_str()))
 }

@@ -2,35 +2,48 @@
 //! (the embedded default) and PostgreSQL (production) with one code path.
 //!
 //! Queries are explicit SQL run through sea-orm's connection pool, value
-//! binding and row mapping. The text is portable between the two backends
-//! (`$N` placeholders, `ON CONFLICT ... DO NOTHING RETURNING`), and writing
-//! it out keeps the hot path, sender resolution, at one round trip. Rows are
-//! mapped to domain types in `entity/`; no sea-orm type leaves this crate.
+//! binding and row mapping; writing them out keeps the hot path, sender
+//! resolution, at one round trip. The layout:
+//!
+//! - one module per bounded context of the domain (`contacts`, `tenancy`,
+//!   `tiers`, `fields`, `organizations`, `conversations`, `notes`,
+//!   `attachments`, `merge`), each implementing that context's ports;
+//! - `rows/`: the row shapes, one file per table, and their mapping to
+//!   domain types; no sea-orm type leaves this crate;
+//! - `dialect`: every SQLite/PostgreSQL difference;
+//! - `write`: the one write path (transactions and one-statement writes);
+//! - `sql`, `ordered`, `error`, `pools`, `connect`: statement building,
+//!   ordered sets, error mapping, the connections and opening the store.
 
 mod attachments;
 mod connect;
 mod contacts;
 mod conversations;
-mod custom_fields;
-mod entity;
+mod dialect;
 mod error;
-mod merges;
+mod fields;
+mod merge;
 mod notes;
 mod ordered;
 mod organizations;
+mod pools;
+mod rows;
 mod sql;
-mod tenants;
+mod tenancy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod tiers;
+mod write;
 
 pub use attachments::SeaAttachmentRepository;
-pub use connect::{Backend, ConnectError, Store, StoreOptions};
+pub use connect::{ConnectError, Store, StoreOptions};
 pub use contacts::SeaContactRepository;
 pub use conversations::SeaConversationRepository;
-pub use custom_fields::SeaCustomFieldRepository;
-pub use merges::SeaMergeRepository;
+pub use dialect::Backend;
+pub use error::StoreError;
+pub use fields::SeaCustomFieldRepository;
+pub use merge::SeaMergeRepository;
 pub use notes::SeaNoteRepository;
 pub use organizations::SeaOrganizationRepository;
-pub use tenants::SeaTenantRepository;
+pub use tenancy::SeaTenantRepository;
 pub use tiers::SeaTierRepository;

@@ -4,61 +4,20 @@
 use async_trait::async_trait;
 use crm_domain::kernel::RecordRef;
 use crm_domain::notes::NoteRepository;
-use crm_domain::notes::{Note, NoteCursor, NoteFields, NoteFormat};
-use crm_domain::{ContactId, DomainError, Entity, NoteId, OrganizationId, TenantId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
-use time::OffsetDateTime;
-use uuid::Uuid;
+use crm_domain::notes::{Note, NoteCursor};
+use crm_domain::{DomainError, Entity, NoteId, TenantId};
+use sea_orm::ConnectionTrait;
 
 use crate::error::{is_foreign_key_violation, storage};
+use crate::pools::Pools;
+use crate::rows::notes::{COLUMNS, NoteRow};
+use crate::rows::owner_columns;
 use crate::sql::Sql;
-
-const COLUMNS: &str = "tenant_id, id, contact_id, organization_id, author, body, format, \
-    pinned, version, create_time, update_time";
-
-#[derive(Debug, FromQueryResult)]
-struct NoteRow {
-    tenant_id: Uuid,
-    id: Uuid,
-    contact_id: Option<Uuid>,
-    organization_id: Option<Uuid>,
-    author: String,
-    body: String,
-    format: String,
-    pinned: bool,
-    version: i64,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-}
-
-impl NoteRow {
-    fn into_domain(self) -> Result<Note, DomainError> {
-        let owner = owner_from_columns(self.contact_id, self.organization_id, "note")?;
-        Ok(Note {
-            id: NoteId::from_uuid(self.id),
-            tenant_id: TenantId::from_uuid(self.tenant_id),
-            owner,
-            fields: NoteFields {
-                author: self.author,
-                body: self.body,
-                format: NoteFormat::parse(&self.format).ok_or_else(|| {
-                    DomainError::Internal("stored note format is invalid".to_owned())
-                })?,
-                pinned: self.pinned,
-            },
-            version: self.version,
-            create_time: self.create_time,
-            update_time: self.update_time,
-        })
-    }
-}
 
 /// Notes in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaNoteRepository {
-    db: DatabaseConnection,
-    writer: DatabaseConnection,
-    backend: DbBackend,
+    pub(crate) pools: Pools,
 }
 
 fn not_found(id: NoteId) -> DomainError {
@@ -68,42 +27,7 @@ fn not_found(id: NoteId) -> DomainError {
     }
 }
 
-/// The record a stored note or attachment is on, from its two owner
-/// columns (`what` names the kind of row, for the error).
-pub(crate) fn owner_from_columns(
-    contact: Option<Uuid>,
-    organization: Option<Uuid>,
-    what: &str,
-) -> Result<RecordRef, DomainError> {
-    match (contact, organization) {
-        (Some(contact), None) => Ok(RecordRef::Contact(ContactId::from_uuid(contact))),
-        (None, Some(organization)) => Ok(RecordRef::Organization(OrganizationId::from_uuid(
-            organization,
-        ))),
-        _ => Err(DomainError::Internal(format!(
-            "stored {what} owner is invalid"
-        ))),
-    }
-}
-
-/// The two owner columns (contact, organization) of a note or attachment.
-pub(crate) fn owner_columns(owner: RecordRef) -> (Option<Uuid>, Option<Uuid>) {
-    match owner {
-        RecordRef::Contact(id) => (Some(id.as_uuid()), None),
-        RecordRef::Organization(id) => (None, Some(id.as_uuid())),
-    }
-}
-
 impl SeaNoteRepository {
-    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        let backend = db.get_database_backend();
-        Self {
-            db,
-            writer,
-            backend,
-        }
-    }
-
     async fn select<C: ConnectionTrait>(
         &self,
         connection: &C,
@@ -157,7 +81,7 @@ impl NoteRepository for SeaNoteRepository {
             .push(", ")
             .bind(note.update_time)
             .push(")");
-        match self.writer.execute_raw(sql.build(self.backend)).await {
+        match self.pools.writer.statement(sql).await {
             Ok(_) => Ok(note.clone()),
             Err(error) if is_foreign_key_violation(&error) => Err(note.owner.not_found()),
             Err(error) => Err(storage(error)),
@@ -165,7 +89,7 @@ impl NoteRepository for SeaNoteRepository {
     }
 
     async fn get(&self, tenant: TenantId, id: NoteId) -> Result<Option<Note>, DomainError> {
-        self.read(&self.db, tenant, id).await
+        self.read(&self.pools.db, tenant, id).await
     }
 
     async fn list(
@@ -199,7 +123,7 @@ impl NoteRepository for SeaNoteRepository {
         }
         sql.push(" ORDER BY pinned DESC, id DESC LIMIT ")
             .bind(i64::from(limit));
-        self.select(&self.db, sql).await
+        self.select(&self.pools.db, sql).await
     }
 
     async fn update(&self, note: &Note, expected_version: i64) -> Result<Note, DomainError> {
@@ -219,19 +143,17 @@ impl NoteRepository for SeaNoteRepository {
             .bind(note.id.as_uuid())
             .push(" AND version = ")
             .bind(expected_version);
-        let updated = self
-            .writer
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        if updated.rows_affected() == 0 {
-            return Err(match self.read(&self.db, note.tenant_id, note.id).await? {
-                Some(_) => DomainError::Stale {
-                    entity: Entity::Note,
-                    id: note.id.to_string(),
+        let updated = self.pools.writer.statement(sql).await.map_err(storage)?;
+        if updated == 0 {
+            return Err(
+                match self.read(&self.pools.db, note.tenant_id, note.id).await? {
+                    Some(_) => DomainError::Stale {
+                        entity: Entity::Note,
+                        id: note.id.to_string(),
+                    },
+                    None => not_found(note.id),
                 },
-                None => not_found(note.id),
-            });
+            );
         }
         Ok(Note {
             version: expected_version + 1,
@@ -252,13 +174,9 @@ impl NoteRepository for SeaNoteRepository {
         if let Some(version) = expected_version {
             sql.push(" AND version = ").bind(version);
         }
-        let deleted = self
-            .writer
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        if deleted.rows_affected() == 0 {
-            return Err(match self.read(&self.db, tenant, id).await? {
+        let deleted = self.pools.writer.statement(sql).await.map_err(storage)?;
+        if deleted == 0 {
+            return Err(match self.read(&self.pools.db, tenant, id).await? {
                 Some(_) => DomainError::Stale {
                     entity: Entity::Note,
                     id: id.to_string(),

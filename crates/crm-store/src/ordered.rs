@@ -2,28 +2,31 @@
 //! the lock that serialises changes to them, and rewriting an order.
 
 use crm_domain::{DomainError, TenantId};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::dialect::Backend;
 use crate::error::storage;
 use crate::sql::Sql;
 
-/// Serialises a tenant's ordered-set changes inside a write transaction: on
-/// PostgreSQL by locking the tenant's row; SQLite's IMMEDIATE transaction
-/// already holds the database's one write lock.
+/// Serialises a tenant's ordered-set changes inside a write transaction by
+/// locking the tenant's row, where the dialect locks rows at all (see
+/// `Backend::locks_rows`).
 pub(crate) async fn lock_tenant(
     transaction: &DatabaseTransaction,
     tenant: TenantId,
 ) -> Result<(), DomainError> {
-    if transaction.get_database_backend() == DbBackend::Postgres {
-        let mut sql = Sql::new("SELECT id FROM tenants WHERE id = ");
-        sql.bind(tenant.as_uuid()).push(" FOR UPDATE");
-        transaction
-            .query_all_raw(sql.build(DbBackend::Postgres))
-            .await
-            .map_err(storage)?;
+    let backend = Backend::of(transaction);
+    if !backend.locks_rows() {
+        return Ok(());
     }
+    let mut sql = Sql::new("SELECT id FROM tenants WHERE id = ");
+    sql.bind(tenant.as_uuid()).push(backend.for_update());
+    transaction
+        .query_all_raw(sql.build(backend.db_backend()))
+        .await
+        .map_err(storage)?;
     Ok(())
 }
 
@@ -49,7 +52,6 @@ pub(crate) async fn rewrite(
     if !same_set {
         return Err(stale);
     }
-    let backend = transaction.get_database_backend();
     for (id, position) in wanted {
         if current.contains(&(*id, *position)) {
             continue;
@@ -66,10 +68,7 @@ pub(crate) async fn rewrite(
             .bind(tenant.as_uuid())
             .push(" AND id = ")
             .bind(*id);
-        transaction
-            .execute_raw(sql.build(backend))
-            .await
-            .map_err(storage)?;
+        sql.execute(transaction).await?;
     }
     Ok(())
 }

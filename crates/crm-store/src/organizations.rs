@@ -5,73 +5,23 @@
 //! domain part of email identities.
 
 use async_trait::async_trait;
+use crm_domain::organizations::Organization;
 use crm_domain::organizations::OrganizationRepository;
-use crm_domain::organizations::{Organization, OrganizationFields};
 use crm_domain::{DomainError, Entity, OrganizationId, TenantId};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::connect::{begin_write, finish};
-use crate::entity::custom_field::{values_from_json, values_to_json};
-use crate::error::storage;
 use crate::ordered::lock_tenant;
+use crate::pools::Pools;
+use crate::rows::custom_values::values_to_json;
+use crate::rows::organization_domains::{DomainRow, OwnerRow};
+use crate::rows::organizations::OrganizationRow;
 use crate::sql::Sql;
 
 /// Organizations in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaOrganizationRepository {
-    db: DatabaseConnection,
-    writer: DatabaseConnection,
-    backend: DbBackend,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct OrganizationRow {
-    tenant_id: Uuid,
-    id: Uuid,
-    name: String,
-    description: String,
-    custom_values: String,
-    version: i64,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    member_count: i64,
-    domains_json: String,
-}
-
-impl OrganizationRow {
-    fn into_domain(self) -> Result<Organization, DomainError> {
-        let mut domains: Vec<String> = serde_json::from_str(&self.domains_json)
-            .map_err(|_| DomainError::Internal("stored domains are invalid".to_owned()))?;
-        domains.sort();
-        Ok(Organization {
-            id: OrganizationId::from_uuid(self.id),
-            tenant_id: TenantId::from_uuid(self.tenant_id),
-            fields: OrganizationFields {
-                name: self.name,
-                domains,
-                description: self.description,
-            },
-            custom_fields: values_from_json(&self.custom_values)?,
-            member_count: u64::try_from(self.member_count).unwrap_or(0),
-            version: self.version,
-            create_time: self.create_time,
-            update_time: self.update_time,
-        })
-    }
-}
-
-#[derive(Debug, FromQueryResult)]
-struct DomainRow {
-    domain: String,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct OwnerRow {
-    organization_id: Uuid,
+    pub(crate) pools: Pools,
 }
 
 fn not_found(id: OrganizationId) -> DomainError {
@@ -100,32 +50,21 @@ fn push_list(sql: &mut Sql, items: &[String]) {
 }
 
 impl SeaOrganizationRepository {
-    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        let backend = db.get_database_backend();
-        Self {
-            db,
-            writer,
-            backend,
-        }
-    }
-
     fn select(&self) -> Sql {
-        let domains = match self.backend {
-            DbBackend::Postgres => {
-                "(SELECT coalesce(json_agg(d.domain), '[]')::text FROM organization_domains d \
-                 WHERE d.tenant_id = o.tenant_id AND d.organization_id = o.id)"
-            }
-            _ => {
-                "(SELECT json_group_array(d.domain) FROM organization_domains d \
-                 WHERE d.tenant_id = o.tenant_id AND d.organization_id = o.id)"
-            }
-        };
+        let (json_array_open, json_array_close) = self.pools.backend.json_array_agg();
         let mut sql = Sql::new(
             "SELECT o.tenant_id, o.id, o.name, o.description, o.custom_values, o.version, \
              o.create_time, o.update_time, (SELECT count(*) FROM contacts c \
              WHERE c.tenant_id = o.tenant_id AND c.organization_id = o.id) AS member_count, ",
         );
-        sql.push(domains)
+        sql.push("(SELECT ")
+            .push(json_array_open)
+            .push("d.domain")
+            .push(json_array_close)
+            .push(
+                " FROM organization_domains d \
+                 WHERE d.tenant_id = o.tenant_id AND d.organization_id = o.id)",
+            )
             .push(" AS domains_json FROM organizations o WHERE o.tenant_id = ");
         sql
     }
@@ -179,14 +118,9 @@ impl SeaOrganizationRepository {
                 .push(")");
         }
         sql.push(" ON CONFLICT DO NOTHING RETURNING domain");
-        let written: Vec<String> = transaction
-            .query_all_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .iter()
-            .map(|row| DomainRow::from_query_result(row, "").map(|row| row.domain))
-            .collect::<Result<_, _>>()
-            .map_err(storage)?;
+        let written: Vec<String> = sql
+            .fetch(transaction, |row: DomainRow| Ok(row.domain))
+            .await?;
         let Some(taken) = domains.iter().find(|domain| !written.contains(domain)) else {
             return Ok(());
         };
@@ -195,12 +129,7 @@ impl SeaOrganizationRepository {
         sql.bind(tenant.as_uuid())
             .push(" AND domain = ")
             .bind(taken.clone());
-        let owner = transaction
-            .query_one_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .map(|row| OwnerRow::from_query_result(&row, "").map_err(storage))
-            .transpose()?;
+        let owner: Option<OwnerRow> = sql.fetch_optional(transaction).await?;
         Err(DomainError::AlreadyExists {
             entity: Entity::Organization,
             field: "organization.domains".to_owned(),
@@ -225,10 +154,7 @@ impl SeaOrganizationRepository {
             return Ok(());
         }
         // The same expression as the index `contact_identities_email_domain`.
-        let domain_of = match self.backend {
-            DbBackend::Postgres => "split_part(value, '@', 2)",
-            _ => "substr(value, instr(value, '@') + 1)",
-        };
+        let domain_of = self.pools.backend.email_domain_of_value();
         let mut sql = Sql::new("UPDATE contacts SET organization_id = ");
         sql.bind(organization.as_uuid())
             .push(", organization_link = 'auto', version = version + 1, update_time = ")
@@ -257,51 +183,51 @@ impl OrganizationRepository for SeaOrganizationRepository {
         organization: &Organization,
         link_domains: &[String],
     ) -> Result<Organization, DomainError> {
-        let transaction = begin_write(&self.writer).await?;
-        lock_tenant(&transaction, organization.tenant_id).await?;
-        let outcome = async {
-            let mut sql = Sql::new(
-                "INSERT INTO organizations (tenant_id, id, name, description, custom_values, \
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                lock_tenant(transaction, organization.tenant_id).await?;
+                let mut sql = Sql::new(
+                    "INSERT INTO organizations (tenant_id, id, name, description, custom_values, \
                  version, create_time, update_time) VALUES (",
-            );
-            sql.bind(organization.tenant_id.as_uuid())
-                .push(", ")
-                .bind(organization.id.as_uuid())
-                .push(", ")
-                .bind(organization.fields.name.clone())
-                .push(", ")
-                .bind(organization.fields.description.clone())
-                .push(", ")
-                .bind(values_to_json(&organization.custom_fields))
-                .push(", ")
-                .bind(organization.version)
-                .push(", ")
-                .bind(organization.create_time)
-                .push(", ")
-                .bind(organization.update_time)
-                .push(")");
-            sql.execute(&transaction).await?;
-            self.claim_domains(
-                &transaction,
-                organization.tenant_id,
-                organization.id,
-                &organization.fields.domains,
-            )
-            .await?;
-            self.link_contacts(
-                &transaction,
-                organization.tenant_id,
-                organization.id,
-                link_domains,
-                organization.create_time,
-            )
-            .await?;
-            self.read(&transaction, organization.tenant_id, organization.id)
-                .await?
-                .ok_or_else(|| not_found(organization.id))
-        }
-        .await;
-        finish(transaction, outcome).await
+                );
+                sql.bind(organization.tenant_id.as_uuid())
+                    .push(", ")
+                    .bind(organization.id.as_uuid())
+                    .push(", ")
+                    .bind(organization.fields.name.clone())
+                    .push(", ")
+                    .bind(organization.fields.description.clone())
+                    .push(", ")
+                    .bind(values_to_json(&organization.custom_fields))
+                    .push(", ")
+                    .bind(organization.version)
+                    .push(", ")
+                    .bind(organization.create_time)
+                    .push(", ")
+                    .bind(organization.update_time)
+                    .push(")");
+                sql.execute(transaction).await?;
+                self.claim_domains(
+                    transaction,
+                    organization.tenant_id,
+                    organization.id,
+                    &organization.fields.domains,
+                )
+                .await?;
+                self.link_contacts(
+                    transaction,
+                    organization.tenant_id,
+                    organization.id,
+                    link_domains,
+                    organization.create_time,
+                )
+                .await?;
+                self.read(transaction, organization.tenant_id, organization.id)
+                    .await?
+                    .ok_or_else(|| not_found(organization.id))
+            })
+            .await
     }
 
     async fn get(
@@ -309,7 +235,7 @@ impl OrganizationRepository for SeaOrganizationRepository {
         tenant: TenantId,
         id: OrganizationId,
     ) -> Result<Option<Organization>, DomainError> {
-        self.read(&self.db, tenant, id).await
+        self.read(&self.pools.db, tenant, id).await
     }
 
     async fn list(
@@ -324,7 +250,7 @@ impl OrganizationRepository for SeaOrganizationRepository {
             sql.push(" AND o.id > ").bind(after.as_uuid());
         }
         sql.push(" ORDER BY o.id LIMIT ").bind(i64::from(limit));
-        self.rows(&self.db, sql).await
+        self.rows(&self.pools.db, sql).await
     }
 
     async fn update(
@@ -335,73 +261,73 @@ impl OrganizationRepository for SeaOrganizationRepository {
     ) -> Result<Organization, DomainError> {
         let tenant = organization.tenant_id;
         let id = organization.id;
-        let transaction = begin_write(&self.writer).await?;
-        lock_tenant(&transaction, tenant).await?;
-        let outcome = async {
-            let current = self
-                .read(&transaction, tenant, id)
-                .await?
-                .ok_or_else(|| not_found(id))?;
-            if current.version != expected_version {
-                return Err(stale(id));
-            }
-            let mut sql = Sql::new("UPDATE organizations SET name = ");
-            sql.bind(organization.fields.name.clone())
-                .push(", description = ")
-                .bind(organization.fields.description.clone())
-                .push(", custom_values = ")
-                .bind(values_to_json(&organization.custom_fields))
-                .push(", version = ")
-                .bind(expected_version + 1)
-                .push(", update_time = ")
-                .bind(organization.update_time)
-                .push(" WHERE tenant_id = ")
-                .bind(tenant.as_uuid())
-                .push(" AND id = ")
-                .bind(id.as_uuid())
-                .push(" AND version = ")
-                .bind(expected_version);
-            if sql.execute(&transaction).await? == 0 {
-                return Err(stale(id));
-            }
-            let dropped: Vec<String> = current
-                .fields
-                .domains
-                .iter()
-                .filter(|domain| !organization.fields.domains.contains(domain))
-                .cloned()
-                .collect();
-            if !dropped.is_empty() {
-                let mut sql = Sql::new("DELETE FROM organization_domains WHERE tenant_id = ");
-                sql.bind(tenant.as_uuid())
-                    .push(" AND organization_id = ")
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                lock_tenant(transaction, tenant).await?;
+                let current = self
+                    .read(transaction, tenant, id)
+                    .await?
+                    .ok_or_else(|| not_found(id))?;
+                if current.version != expected_version {
+                    return Err(stale(id));
+                }
+                let mut sql = Sql::new("UPDATE organizations SET name = ");
+                sql.bind(organization.fields.name.clone())
+                    .push(", description = ")
+                    .bind(organization.fields.description.clone())
+                    .push(", custom_values = ")
+                    .bind(values_to_json(&organization.custom_fields))
+                    .push(", version = ")
+                    .bind(expected_version + 1)
+                    .push(", update_time = ")
+                    .bind(organization.update_time)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND id = ")
                     .bind(id.as_uuid())
-                    .push(" AND domain IN ");
-                push_list(&mut sql, &dropped);
-                sql.execute(&transaction).await?;
-            }
-            let added: Vec<String> = organization
-                .fields
-                .domains
-                .iter()
-                .filter(|domain| !current.fields.domains.contains(domain))
-                .cloned()
-                .collect();
-            self.claim_domains(&transaction, tenant, id, &added).await?;
-            self.link_contacts(
-                &transaction,
-                tenant,
-                id,
-                link_domains,
-                organization.update_time,
-            )
-            .await?;
-            self.read(&transaction, tenant, id)
-                .await?
-                .ok_or_else(|| not_found(id))
-        }
-        .await;
-        finish(transaction, outcome).await
+                    .push(" AND version = ")
+                    .bind(expected_version);
+                if sql.execute(transaction).await? == 0 {
+                    return Err(stale(id));
+                }
+                let dropped: Vec<String> = current
+                    .fields
+                    .domains
+                    .iter()
+                    .filter(|domain| !organization.fields.domains.contains(domain))
+                    .cloned()
+                    .collect();
+                if !dropped.is_empty() {
+                    let mut sql = Sql::new("DELETE FROM organization_domains WHERE tenant_id = ");
+                    sql.bind(tenant.as_uuid())
+                        .push(" AND organization_id = ")
+                        .bind(id.as_uuid())
+                        .push(" AND domain IN ");
+                    push_list(&mut sql, &dropped);
+                    sql.execute(transaction).await?;
+                }
+                let added: Vec<String> = organization
+                    .fields
+                    .domains
+                    .iter()
+                    .filter(|domain| !current.fields.domains.contains(domain))
+                    .cloned()
+                    .collect();
+                self.claim_domains(transaction, tenant, id, &added).await?;
+                self.link_contacts(
+                    transaction,
+                    tenant,
+                    id,
+                    link_domains,
+                    organization.update_time,
+                )
+                .await?;
+                self.read(transaction, tenant, id)
+                    .await?
+                    .ok_or_else(|| not_found(id))
+            })
+            .await
     }
 
     async fn delete(
@@ -411,40 +337,40 @@ impl OrganizationRepository for SeaOrganizationRepository {
         expected_version: Option<i64>,
         now: OffsetDateTime,
     ) -> Result<(), DomainError> {
-        let transaction = begin_write(&self.writer).await?;
-        lock_tenant(&transaction, tenant).await?;
-        let outcome = async {
-            let current = self
-                .read(&transaction, tenant, id)
-                .await?
-                .ok_or_else(|| not_found(id))?;
-            if expected_version.is_some_and(|version| version != current.version) {
-                return Err(stale(id));
-            }
-            let mut sql = Sql::new(
-                "UPDATE contacts SET organization_id = NULL, organization_link = NULL, \
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                lock_tenant(transaction, tenant).await?;
+                let current = self
+                    .read(transaction, tenant, id)
+                    .await?
+                    .ok_or_else(|| not_found(id))?;
+                if expected_version.is_some_and(|version| version != current.version) {
+                    return Err(stale(id));
+                }
+                let mut sql = Sql::new(
+                    "UPDATE contacts SET organization_id = NULL, organization_link = NULL, \
                  version = version + 1, update_time = ",
-            );
-            sql.bind(now)
-                .push(" WHERE tenant_id = ")
-                .bind(tenant.as_uuid())
-                .push(" AND organization_id = ")
-                .bind(id.as_uuid());
-            sql.execute(&transaction).await?;
-            let mut sql = Sql::new("DELETE FROM organization_domains WHERE tenant_id = ");
-            sql.bind(tenant.as_uuid())
-                .push(" AND organization_id = ")
-                .bind(id.as_uuid());
-            sql.execute(&transaction).await?;
-            let mut sql = Sql::new("DELETE FROM organizations WHERE tenant_id = ");
-            sql.bind(tenant.as_uuid())
-                .push(" AND id = ")
-                .bind(id.as_uuid());
-            sql.execute(&transaction).await?;
-            Ok(())
-        }
-        .await;
-        finish(transaction, outcome).await
+                );
+                sql.bind(now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND organization_id = ")
+                    .bind(id.as_uuid());
+                sql.execute(transaction).await?;
+                let mut sql = Sql::new("DELETE FROM organization_domains WHERE tenant_id = ");
+                sql.bind(tenant.as_uuid())
+                    .push(" AND organization_id = ")
+                    .bind(id.as_uuid());
+                sql.execute(transaction).await?;
+                let mut sql = Sql::new("DELETE FROM organizations WHERE tenant_id = ");
+                sql.bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(id.as_uuid());
+                sql.execute(transaction).await?;
+                Ok(())
+            })
+            .await
     }
 
     async fn find_by_domains(
@@ -460,13 +386,9 @@ impl OrganizationRepository for SeaOrganizationRepository {
         sql.bind(tenant.as_uuid()).push(" AND domain IN ");
         push_list(&mut sql, domains);
         sql.push(" ORDER BY domain LIMIT 1");
-        Ok(self
-            .db
-            .query_one_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .map(|row| OwnerRow::from_query_result(&row, "").map_err(storage))
-            .transpose()?
+        Ok(sql
+            .fetch_optional::<_, OwnerRow>(&self.pools.db)
+            .await?
             .map(|owner| OrganizationId::from_uuid(owner.organization_id)))
     }
 }

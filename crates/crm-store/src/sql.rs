@@ -2,7 +2,7 @@
 //! identity-key filter that the hot path and the writes share.
 
 use crm_domain::{DomainError, IdentityKey};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
 
 use crate::error::storage;
 
@@ -95,17 +95,41 @@ impl Sql {
             .collect()
     }
 
+    /// Runs the statement and reads its first row, if any, as `R`.
+    pub(crate) async fn fetch_optional<C, R>(self, connection: &C) -> Result<Option<R>, DomainError>
+    where
+        C: ConnectionTrait,
+        R: FromQueryResult,
+    {
+        let backend = connection.get_database_backend();
+        connection
+            .query_one_raw(self.build(backend))
+            .await
+            .map_err(storage)?
+            .map(|row| R::from_query_result(&row, "").map_err(storage))
+            .transpose()
+    }
+
     /// Runs the statement and returns how many rows it changed.
     pub(crate) async fn execute<C: ConnectionTrait>(
         self,
         connection: &C,
     ) -> Result<u64, DomainError> {
+        self.try_execute(connection).await.map_err(storage)
+    }
+
+    /// Runs the statement and returns how many rows it changed, or the
+    /// driver's error for a caller that gives some errors a meaning (a
+    /// unique or foreign-key violation).
+    pub(crate) async fn try_execute<C: ConnectionTrait>(
+        self,
+        connection: &C,
+    ) -> Result<u64, DbErr> {
         let backend = connection.get_database_backend();
         connection
             .execute_raw(self.build(backend))
             .await
             .map(|result| result.rows_affected())
-            .map_err(storage)
     }
 
     pub(crate) fn build(self, backend: DbBackend) -> Statement {

@@ -1,47 +1,42 @@
 //! `TierRepository` on sea-orm. Changes to a tenant's set of tiers (create,
 //! delete, reorder) keep ranks 1..n without gaps, so they are serialised per
-//! tenant: on PostgreSQL by locking the tenant's row, on SQLite by the
-//! IMMEDIATE write transaction every write takes anyway.
+//! tenant (`ordered::lock_tenant`).
 
 use async_trait::async_trait;
 use crm_domain::tiers;
 use crm_domain::tiers::Tier;
 use crm_domain::tiers::{TierContacts, TierRepository};
 use crm_domain::{DomainError, Entity, TenantId, TierId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
+use sea_orm::ConnectionTrait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::entity::tier::{COLUMNS, TierRow, seconds, tags_json};
 use crate::error::{is_unique_violation, storage};
+use crate::ordered::lock_tenant;
+use crate::pools::Pools;
+use crate::rows::tiers::{COLUMNS, RankCount, TierRow, seconds, tags_json};
+use crate::rows::{Count, Id};
 use crate::sql::Sql;
+use crate::write::Abort;
 
 /// Tiers in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaTierRepository {
-    db: DatabaseConnection,
-    writer: DatabaseConnection,
-    backend: DbBackend,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct CountRow {
-    n: i64,
-    top: i64,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct IdRow {
-    id: Uuid,
+    pub(crate) pools: Pools,
 }
 
 impl SeaTierRepository {
-    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        let backend = db.get_database_backend();
-        Self {
-            db,
-            writer,
-            backend,
+    /// Runs a write that ends undone when the tier's name is taken, and
+    /// then reports the name's holder, read once the transaction is over.
+    async fn write_named<T>(
+        &self,
+        tier: &Tier,
+        work: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, Abort>,
+    ) -> Result<T, DomainError> {
+        match self.pools.writer.transaction(work).await {
+            Ok(value) => Ok(value),
+            Err(Abort::Undone) => Err(self.name_holder(tier.tenant_id, &tier.fields.name).await?),
+            Err(Abort::Failed(error)) => Err(error),
         }
     }
 
@@ -87,13 +82,7 @@ impl SeaTierRepository {
         sql.bind(tenant.as_uuid())
             .push(" AND name_key = ")
             .bind(tiers::name_key(name));
-        let holder = self
-            .db
-            .query_one_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .map(|row| IdRow::from_query_result(&row, "").map_err(storage))
-            .transpose()?;
+        let holder: Option<Id> = sql.fetch_optional(&self.pools.db).await?;
         Ok(match holder {
             Some(holder) => DomainError::AlreadyExists {
                 entity: Entity::Tier,
@@ -117,130 +106,124 @@ fn not_found(id: TierId) -> DomainError {
 #[async_trait]
 impl TierRepository for SeaTierRepository {
     async fn create(&self, tier: &Tier, limit: usize) -> Result<Tier, DomainError> {
-        let transaction = crate::connect::begin_write(&self.writer).await?;
-        crate::ordered::lock_tenant(&transaction, tier.tenant_id).await?;
-        let mut sql = Sql::new(
-            "SELECT count(*) AS n, CAST(coalesce(max(priority_rank), 0) AS BIGINT) AS top \
-             FROM tiers WHERE tenant_id = ",
-        );
-        sql.bind(tier.tenant_id.as_uuid());
-        let counted = transaction
-            .query_one_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?
-            .map(|row| CountRow::from_query_result(&row, "").map_err(storage))
-            .transpose()?
-            .unwrap_or(CountRow { n: 0, top: 0 });
-        if usize::try_from(counted.n).unwrap_or(usize::MAX) >= limit {
-            transaction.rollback().await.map_err(storage)?;
-            return Err(DomainError::FailedPrecondition(format!(
-                "a tenant may define at most {limit} tiers"
-            )));
-        }
-        let rank = u32::try_from(counted.top + 1).unwrap_or(u32::MAX);
-        let fields = &tier.fields;
-        let mut sql = Sql::new(
-            "INSERT INTO tiers (tenant_id, id, name, name_key, color, priority_rank, \
-             first_response_seconds, resolution_seconds, auto_tags, version, create_time, \
-             update_time) VALUES (",
-        );
-        sql.bind(tier.tenant_id.as_uuid())
-            .push(", ")
-            .bind(tier.id.as_uuid())
-            .push(", ")
-            .bind(fields.name.clone())
-            .push(", ")
-            .bind(tiers::name_key(&fields.name))
-            .push(", ")
-            .bind(fields.color.clone())
-            .push(", ")
-            .bind(i64::from(rank))
-            .push(", ")
-            .bind(seconds(fields.sla.first_response))
-            .push(", ")
-            .bind(seconds(fields.sla.resolution))
-            .push(", ")
-            .bind(tags_json(&fields.auto_tags))
-            .push(", ")
-            .bind(tier.version)
-            .push(", ")
-            .bind(tier.create_time)
-            .push(", ")
-            .bind(tier.update_time)
-            .push(") ON CONFLICT (tenant_id, name_key) DO NOTHING");
-        if sql.execute(&transaction).await? == 0 {
-            transaction.rollback().await.map_err(storage)?;
-            return Err(self.name_holder(tier.tenant_id, &fields.name).await?);
-        }
-        transaction.commit().await.map_err(storage)?;
-        Ok(Tier {
-            rank,
-            ..tier.clone()
+        self.write_named(tier, async |transaction| {
+            lock_tenant(transaction, tier.tenant_id).await?;
+            let mut sql = Sql::new(
+                "SELECT count(*) AS n, CAST(coalesce(max(priority_rank), 0) AS BIGINT) AS top \
+                 FROM tiers WHERE tenant_id = ",
+            );
+            sql.bind(tier.tenant_id.as_uuid());
+            let counted: RankCount = sql
+                .fetch_optional(transaction)
+                .await?
+                .unwrap_or(RankCount { n: 0, top: 0 });
+            if usize::try_from(counted.n).unwrap_or(usize::MAX) >= limit {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "a tenant may define at most {limit} tiers"
+                ))
+                .into());
+            }
+            let rank = u32::try_from(counted.top + 1).unwrap_or(u32::MAX);
+            let fields = &tier.fields;
+            let mut sql = Sql::new(
+                "INSERT INTO tiers (tenant_id, id, name, name_key, color, priority_rank, \
+                 first_response_seconds, resolution_seconds, auto_tags, version, create_time, \
+                 update_time) VALUES (",
+            );
+            sql.bind(tier.tenant_id.as_uuid())
+                .push(", ")
+                .bind(tier.id.as_uuid())
+                .push(", ")
+                .bind(fields.name.clone())
+                .push(", ")
+                .bind(tiers::name_key(&fields.name))
+                .push(", ")
+                .bind(fields.color.clone())
+                .push(", ")
+                .bind(i64::from(rank))
+                .push(", ")
+                .bind(seconds(fields.sla.first_response))
+                .push(", ")
+                .bind(seconds(fields.sla.resolution))
+                .push(", ")
+                .bind(tags_json(&fields.auto_tags))
+                .push(", ")
+                .bind(tier.version)
+                .push(", ")
+                .bind(tier.create_time)
+                .push(", ")
+                .bind(tier.update_time)
+                .push(") ON CONFLICT (tenant_id, name_key) DO NOTHING");
+            if sql.execute(transaction).await? == 0 {
+                return Err(Abort::Undone);
+            }
+            Ok(Tier {
+                rank,
+                ..tier.clone()
+            })
         })
+        .await
     }
 
     async fn get(&self, tenant: TenantId, id: TierId) -> Result<Option<Tier>, DomainError> {
-        self.read(&self.db, tenant, id).await
+        self.read(&self.pools.db, tenant, id).await
     }
 
     async fn list(&self, tenant: TenantId) -> Result<Vec<Tier>, DomainError> {
-        self.read_all(&self.db, tenant).await
+        self.read_all(&self.pools.db, tenant).await
     }
 
     async fn update(&self, tier: &Tier, expected_version: i64) -> Result<Tier, DomainError> {
-        let transaction = crate::connect::begin_write(&self.writer).await?;
-        let fields = &tier.fields;
-        let mut sql = Sql::new("UPDATE tiers SET name = ");
-        sql.bind(fields.name.clone())
-            .push(", name_key = ")
-            .bind(tiers::name_key(&fields.name))
-            .push(", color = ")
-            .bind(fields.color.clone())
-            .push(", first_response_seconds = ")
-            .bind(seconds(fields.sla.first_response))
-            .push(", resolution_seconds = ")
-            .bind(seconds(fields.sla.resolution))
-            .push(", auto_tags = ")
-            .bind(tags_json(&fields.auto_tags))
-            .push(", version = ")
-            .bind(expected_version + 1)
-            .push(", update_time = ")
-            .bind(tier.update_time)
-            .push(" WHERE tenant_id = ")
-            .bind(tier.tenant_id.as_uuid())
-            .push(" AND id = ")
-            .bind(tier.id.as_uuid())
-            .push(" AND version = ")
-            .bind(expected_version);
-        let updated = match transaction.execute_raw(sql.build(self.backend)).await {
-            Ok(result) => result.rows_affected(),
-            Err(error) if is_unique_violation(&error) => {
-                transaction.rollback().await.map_err(storage)?;
-                return Err(self.name_holder(tier.tenant_id, &fields.name).await?);
-            }
-            Err(error) => return Err(storage(error)),
-        };
-        if updated == 0 {
-            let exists = self
-                .read(&transaction, tier.tenant_id, tier.id)
-                .await?
-                .is_some();
-            transaction.rollback().await.map_err(storage)?;
-            return Err(if exists {
-                DomainError::Stale {
-                    entity: Entity::Tier,
-                    id: tier.id.to_string(),
+        self.write_named(tier, async |transaction| {
+            let fields = &tier.fields;
+            let mut sql = Sql::new("UPDATE tiers SET name = ");
+            sql.bind(fields.name.clone())
+                .push(", name_key = ")
+                .bind(tiers::name_key(&fields.name))
+                .push(", color = ")
+                .bind(fields.color.clone())
+                .push(", first_response_seconds = ")
+                .bind(seconds(fields.sla.first_response))
+                .push(", resolution_seconds = ")
+                .bind(seconds(fields.sla.resolution))
+                .push(", auto_tags = ")
+                .bind(tags_json(&fields.auto_tags))
+                .push(", version = ")
+                .bind(expected_version + 1)
+                .push(", update_time = ")
+                .bind(tier.update_time)
+                .push(" WHERE tenant_id = ")
+                .bind(tier.tenant_id.as_uuid())
+                .push(" AND id = ")
+                .bind(tier.id.as_uuid())
+                .push(" AND version = ")
+                .bind(expected_version);
+            let updated = match sql.try_execute(transaction).await {
+                Ok(updated) => updated,
+                Err(error) if is_unique_violation(&error) => return Err(Abort::Undone),
+                Err(error) => return Err(storage(error).into()),
+            };
+            if updated == 0 {
+                let exists = self
+                    .read(transaction, tier.tenant_id, tier.id)
+                    .await?
+                    .is_some();
+                return Err(if exists {
+                    DomainError::Stale {
+                        entity: Entity::Tier,
+                        id: tier.id.to_string(),
+                    }
+                } else {
+                    not_found(tier.id)
                 }
-            } else {
-                not_found(tier.id)
-            });
-        }
-        let stored = self
-            .read(&transaction, tier.tenant_id, tier.id)
-            .await?
-            .ok_or_else(|| not_found(tier.id))?;
-        transaction.commit().await.map_err(storage)?;
-        Ok(stored)
+                .into());
+            }
+            Ok(self
+                .read(transaction, tier.tenant_id, tier.id)
+                .await?
+                .ok_or_else(|| not_found(tier.id))?)
+        })
+        .await
     }
 
     async fn delete(
@@ -251,11 +234,10 @@ impl TierRepository for SeaTierRepository {
         contacts: TierContacts,
         now: OffsetDateTime,
     ) -> Result<(), DomainError> {
-        let transaction = crate::connect::begin_write(&self.writer).await?;
-        crate::ordered::lock_tenant(&transaction, tenant).await?;
-        let outcome = async {
+        self.pools.writer.transaction(async |transaction| {
+            lock_tenant(transaction, tenant).await?;
             let current = self
-                .read(&transaction, tenant, id)
+                .read(transaction, tenant, id)
                 .await?
                 .ok_or_else(|| not_found(id))?;
             if expected_version.is_some_and(|version| version != current.version) {
@@ -272,14 +254,11 @@ impl TierRepository for SeaTierRepository {
             };
             match contacts {
                 TierContacts::Refuse => {
-                    let mut sql = Sql::new("SELECT count(*) AS n, CAST(0 AS BIGINT) AS top FROM contacts");
+                    let mut sql = Sql::new("SELECT count(*) AS n FROM contacts");
                     on_tier(&mut sql);
-                    let counted = transaction
-                        .query_one_raw(sql.build(self.backend))
-                        .await
-                        .map_err(storage)?
-                        .map(|row| CountRow::from_query_result(&row, "").map_err(storage))
-                        .transpose()?
+                    let counted = sql
+                        .fetch_optional::<_, Count>(transaction)
+                        .await?
                         .map_or(0, |row| row.n);
                     if counted > 0 {
                         return Err(DomainError::FailedPrecondition(format!(
@@ -292,10 +271,10 @@ impl TierRepository for SeaTierRepository {
                     let mut sql = Sql::new("UPDATE contacts SET tier_id = NULL, version = version + 1, update_time = ");
                     sql.bind(now);
                     on_tier(&mut sql);
-                    sql.execute(&transaction).await?;
+                    sql.execute(transaction).await?;
                 }
                 TierContacts::MoveTo { tier: target, auto_tags } => {
-                    if self.read(&transaction, tenant, target).await?.is_none() {
+                    if self.read(transaction, tenant, target).await?.is_none() {
                         return Err(DomainError::invalid(
                             "move_to_tier_id",
                             format!("no tier {target}"),
@@ -308,21 +287,21 @@ impl TierRepository for SeaTierRepository {
                         sql.bind(tag).push(" FROM contacts");
                         on_tier(&mut sql);
                         sql.push(" ON CONFLICT DO NOTHING");
-                        sql.execute(&transaction).await?;
+                        sql.execute(transaction).await?;
                     }
                     let mut sql = Sql::new("UPDATE contacts SET tier_id = ");
                     sql.bind(target.as_uuid())
                         .push(", version = version + 1, update_time = ")
                         .bind(now);
                     on_tier(&mut sql);
-                    sql.execute(&transaction).await?;
+                    sql.execute(transaction).await?;
                 }
             }
             let mut sql = Sql::new("DELETE FROM tiers WHERE tenant_id = ");
             sql.bind(tenant.as_uuid())
                 .push(" AND id = ")
                 .bind(id.as_uuid());
-            sql.execute(&transaction).await?;
+            sql.execute(transaction).await?;
             let mut sql = Sql::new(
                 "UPDATE tiers SET priority_rank = priority_rank - 1, version = version + 1, update_time = ",
             );
@@ -331,11 +310,10 @@ impl TierRepository for SeaTierRepository {
                 .bind(tenant.as_uuid())
                 .push(" AND priority_rank > ")
                 .bind(i64::from(current.rank));
-            sql.execute(&transaction).await?;
+            sql.execute(transaction).await?;
             Ok(())
-        }
-        .await;
-        crate::connect::finish(transaction, outcome).await
+        })
+        .await
     }
 
     async fn reorder(
@@ -344,39 +322,37 @@ impl TierRepository for SeaTierRepository {
         ranks: &[(TierId, u32)],
         now: OffsetDateTime,
     ) -> Result<Vec<Tier>, DomainError> {
-        let transaction = crate::connect::begin_write(&self.writer).await?;
-        crate::ordered::lock_tenant(&transaction, tenant).await?;
-        let current: Vec<(Uuid, i64)> = self
-            .read_all(&transaction, tenant)
-            .await?
-            .iter()
-            .map(|tier| (tier.id.as_uuid(), i64::from(tier.rank)))
-            .collect();
-        let wanted: Vec<(Uuid, i64)> = ranks
-            .iter()
-            .map(|(id, rank)| (id.as_uuid(), i64::from(*rank)))
-            .collect();
-        let stale = DomainError::Stale {
-            entity: Entity::Tier,
-            id: "order".to_owned(),
-        };
-        if let Err(error) = crate::ordered::rewrite(
-            &transaction,
-            "tiers",
-            "priority_rank",
-            tenant,
-            &current,
-            &wanted,
-            now,
-            stale,
-        )
-        .await
-        {
-            transaction.rollback().await.map_err(storage)?;
-            return Err(error);
-        }
-        let reordered = self.read_all(&transaction, tenant).await?;
-        transaction.commit().await.map_err(storage)?;
-        Ok(reordered)
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                lock_tenant(transaction, tenant).await?;
+                let current: Vec<(Uuid, i64)> = self
+                    .read_all(transaction, tenant)
+                    .await?
+                    .iter()
+                    .map(|tier| (tier.id.as_uuid(), i64::from(tier.rank)))
+                    .collect();
+                let wanted: Vec<(Uuid, i64)> = ranks
+                    .iter()
+                    .map(|(id, rank)| (id.as_uuid(), i64::from(*rank)))
+                    .collect();
+                let stale = DomainError::Stale {
+                    entity: Entity::Tier,
+                    id: "order".to_owned(),
+                };
+                crate::ordered::rewrite(
+                    transaction,
+                    "tiers",
+                    "priority_rank",
+                    tenant,
+                    &current,
+                    &wanted,
+                    now,
+                    stale,
+                )
+                .await?;
+                self.read_all(transaction, tenant).await
+            })
+            .await
     }
 }

@@ -65,3 +65,10 @@ pub(crate) fn seconds(target: Option<Duration>) -> Option<i64> {
 pub(crate) fn tags_json(tags: &[String]) -> String {
     serde_json::Value::from(tags.to_vec()).to_string()
 }
+
+/// A tenant's number of tiers and its highest rank number.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct RankCount {
+    pub n: i64,
+    pub top: i64,
+}

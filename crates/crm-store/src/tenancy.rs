@@ -1,40 +1,28 @@
-//! `TenantRepository` on sea-orm.
+//! `TenantRepository` on sea-orm: the tenancy context's port.
 
 use async_trait::async_trait;
 use crm_domain::tenancy::Tenant;
 use crm_domain::tenancy::TenantRepository;
 use crm_domain::{DomainError, Entity, TenantId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult};
 
-use crate::entity::tenant::{COLUMNS, TenantRow};
 use crate::error::storage;
+use crate::pools::Pools;
+use crate::rows::tenants::{COLUMNS, TenantRow, shared_to_json};
+use crate::rows::tiers::tags_json;
 use crate::sql::Sql;
 
 /// Tenants in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaTenantRepository {
-    db: DatabaseConnection,
-    backend: DbBackend,
+    pub(crate) pools: Pools,
 }
 
 impl SeaTenantRepository {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
-        let backend = db.get_database_backend();
-        Self { db, backend }
-    }
-
     async fn one(&self, sql: Sql) -> Result<Option<Tenant>, DomainError> {
-        let row = self
-            .db
-            .query_one_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        row.map(|row| {
-            TenantRow::from_query_result(&row, "")
-                .map_err(storage)
-                .and_then(TenantRow::into_domain)
-        })
-        .transpose()
+        sql.fetch_optional(&self.pools.db)
+            .await?
+            .map(TenantRow::into_domain)
+            .transpose()
     }
 }
 
@@ -58,10 +46,7 @@ impl TenantRepository for SeaTenantRepository {
             .push(", ")
             .bind(tenant.update_time)
             .push(")");
-        self.db
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
+        self.pools.writer.statement(sql).await.map_err(storage)?;
         Ok(())
     }
 
@@ -88,11 +73,9 @@ impl TenantRepository for SeaTenantRepository {
         let mut sql = Sql::new("UPDATE tenants SET default_region = ");
         sql.bind(tenant.default_region.as_str().to_owned())
             .push(", free_mail_domains = ")
-            .bind(crate::entity::tier::tags_json(&tenant.free_mail_domains))
+            .bind(tags_json(&tenant.free_mail_domains))
             .push(", shared_addresses = ")
-            .bind(crate::entity::tenant::shared_to_json(
-                &tenant.shared_addresses,
-            ))
+            .bind(shared_to_json(&tenant.shared_addresses))
             .push(", version = ")
             .bind(expected_version + 1)
             .push(", update_time = ")
@@ -101,12 +84,8 @@ impl TenantRepository for SeaTenantRepository {
             .bind(tenant.id.as_uuid())
             .push(" AND version = ")
             .bind(expected_version);
-        let updated = self
-            .db
-            .execute_raw(sql.build(self.backend))
-            .await
-            .map_err(storage)?;
-        if updated.rows_affected() == 0 {
+        let updated = self.pools.writer.statement(sql).await.map_err(storage)?;
+        if updated == 0 {
             return Err(match self.get(tenant.id).await? {
                 Some(_) => DomainError::Stale {
                     entity: Entity::Tenant,

@@ -1,7 +1,7 @@
 //! `MergeRepository` on sea-orm. A merge is one write transaction:
 //!
-//! 1. lock every contact involved in id order (PostgreSQL `FOR UPDATE`;
-//!    SQLite's IMMEDIATE transaction holds the database lock) and check each
+//! 1. lock every contact involved in id order (`Backend::for_update`, or the
+//!    transaction's database lock where rows are not locked) and check each
 //!    is at the planned version: overlapping merges serialise, and the
 //!    later one finds a duplicate gone or moved and changes nothing;
 //! 2. re-point every table in `ContactChild::ALL` from the duplicates to the
@@ -20,188 +20,36 @@
 use async_trait::async_trait;
 use crm_domain::contacts::Contact;
 use crm_domain::merge::MergeRepository;
-use crm_domain::merge::{ContactChild, FieldWinner, MergePlan, MergeRecord, Overruled};
+use crm_domain::merge::{ContactChild, MergePlan, MergeRecord};
 use crm_domain::{ContactId, DomainError, Entity, MergeId, TenantId};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
-};
-use serde_json::{Value, json};
+use sea_orm::DatabaseTransaction;
+use serde_json::Value;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::connect::{begin_write, finish};
 use crate::contacts::{SeaContactRepository, push_assignments};
 use crate::conversations::recompute_engagement;
+use crate::dialect::Backend;
+use crate::error::storage;
+use crate::pools::Pools;
+use crate::rows::KindCount;
+use crate::rows::contact_merges::{COLUMNS, MergeRow, moved_json, winners_json};
+use crate::rows::contacts::VersionRow;
+use crate::rows::merged_contacts::SurvivorRow;
+use crate::rows::not_duplicates::PairRow;
 use crate::sql::Sql;
-
-const COLUMNS: &str =
-    "tenant_id, id, survivor_id, duplicate_ids, merged_by, winners, moved, create_time";
 
 /// Merges in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaMergeRepository {
-    db: DatabaseConnection,
-    writer: DatabaseConnection,
-    contacts: SeaContactRepository,
+    pub(crate) pools: Pools,
 }
 
 impl SeaMergeRepository {
-    pub(crate) fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        let contacts = SeaContactRepository::new(db.clone(), writer.clone());
-        Self {
-            db,
-            writer,
-            contacts,
+    /// The contact repository over the same connections, to read the survivor.
+    fn contacts(&self) -> SeaContactRepository {
+        SeaContactRepository {
+            pools: self.pools.clone(),
         }
-    }
-}
-
-#[derive(Debug, FromQueryResult)]
-struct VersionRow {
-    id: Uuid,
-    version: i64,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct CountRow {
-    kind: String,
-    n: i64,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct PairRow {
-    contact_a: Uuid,
-    contact_b: Uuid,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct SurvivorRow {
-    survivor_id: Uuid,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct MergeRow {
-    tenant_id: Uuid,
-    id: Uuid,
-    survivor_id: Uuid,
-    duplicate_ids: String,
-    merged_by: String,
-    winners: String,
-    moved: String,
-    create_time: OffsetDateTime,
-}
-
-fn corrupt(what: &str) -> DomainError {
-    DomainError::Internal(format!("stored merge record has an invalid {what}"))
-}
-
-fn contact_id(value: &Value, what: &str) -> Result<ContactId, DomainError> {
-    value
-        .as_str()
-        .and_then(ContactId::parse)
-        .ok_or_else(|| corrupt(what))
-}
-
-fn text(value: &Value, what: &str) -> Result<String, DomainError> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| corrupt(what))
-}
-
-fn winners_json(winners: &[FieldWinner]) -> String {
-    Value::Array(
-        winners
-            .iter()
-            .map(|winner| {
-                json!({
-                    "field": winner.field,
-                    "source": winner.source.to_string(),
-                    "value": winner.value,
-                    "overruled": winner.overruled.iter().map(|lost| json!({
-                        "source": lost.source.to_string(),
-                        "value": lost.value,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
-    .to_string()
-}
-
-fn winners_from_json(text_value: &str) -> Result<Vec<FieldWinner>, DomainError> {
-    let parsed: Value = serde_json::from_str(text_value).map_err(|_| corrupt("winners"))?;
-    let items = parsed.as_array().ok_or_else(|| corrupt("winners"))?;
-    items
-        .iter()
-        .map(|item| {
-            let overruled = item["overruled"]
-                .as_array()
-                .ok_or_else(|| corrupt("winners"))?
-                .iter()
-                .map(|lost| {
-                    Ok(Overruled {
-                        source: contact_id(&lost["source"], "winners")?,
-                        value: text(&lost["value"], "winners")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, DomainError>>()?;
-            Ok(FieldWinner {
-                field: text(&item["field"], "winners")?,
-                source: contact_id(&item["source"], "winners")?,
-                value: text(&item["value"], "winners")?,
-                overruled,
-            })
-        })
-        .collect()
-}
-
-fn moved_json(moved: &[(ContactChild, u64)]) -> String {
-    Value::Object(
-        moved
-            .iter()
-            .map(|(child, count)| (child.as_str().to_owned(), json!(count)))
-            .collect(),
-    )
-    .to_string()
-}
-
-fn moved_from_json(text_value: &str) -> Result<Vec<(ContactChild, u64)>, DomainError> {
-    let parsed: Value = serde_json::from_str(text_value).map_err(|_| corrupt("moved"))?;
-    let counts = parsed.as_object().ok_or_else(|| corrupt("moved"))?;
-    // Kinds added after the merge moved nothing.
-    Ok(ContactChild::ALL
-        .into_iter()
-        .map(|child| {
-            let count = counts
-                .get(child.as_str())
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            (child, count)
-        })
-        .collect())
-}
-
-impl MergeRow {
-    fn into_domain(self) -> Result<MergeRecord, DomainError> {
-        let duplicates: Value =
-            serde_json::from_str(&self.duplicate_ids).map_err(|_| corrupt("duplicate list"))?;
-        let duplicate_ids = duplicates
-            .as_array()
-            .ok_or_else(|| corrupt("duplicate list"))?
-            .iter()
-            .map(|id| contact_id(id, "duplicate list"))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(MergeRecord {
-            id: MergeId::from_uuid(self.id),
-            tenant_id: TenantId::from_uuid(self.tenant_id),
-            survivor_id: ContactId::from_uuid(self.survivor_id),
-            duplicate_ids,
-            merged_by: self.merged_by,
-            winners: winners_from_json(&self.winners)?,
-            moved: moved_from_json(&self.moved)?,
-            create_time: self.create_time,
-        })
     }
 }
 
@@ -229,10 +77,8 @@ async fn lock_and_check(
     let mut sql = Sql::new("SELECT id, version FROM contacts WHERE tenant_id = ");
     sql.bind(tenant.as_uuid()).push(" AND id IN ");
     push_ids(&mut sql, &ids);
-    sql.push(" ORDER BY id");
-    if transaction.get_database_backend() == DbBackend::Postgres {
-        sql.push(" FOR UPDATE");
-    }
+    sql.push(" ORDER BY id")
+        .push(Backend::of(transaction).for_update());
     let found: Vec<VersionRow> = sql.fetch(transaction, Ok).await?;
     for (id, version) in &plan.versions {
         let current = found.iter().find(|row| row.id == id.as_uuid());
@@ -407,7 +253,7 @@ impl MergeRepository for SeaMergeRepository {
                 .push(child.table());
             of_contacts(&mut sql, tenant, ids);
         }
-        let counted: Vec<CountRow> = sql.fetch(&self.db, Ok).await?;
+        let counted: Vec<KindCount> = sql.fetch(&self.pools.db, Ok).await?;
         Ok(ContactChild::ALL
             .into_iter()
             .map(|child| {
@@ -425,27 +271,27 @@ impl MergeRepository for SeaMergeRepository {
         plan: &MergePlan,
         record: &MergeRecord,
     ) -> Result<(MergeRecord, Contact), DomainError> {
-        let transaction = begin_write(&self.writer).await?;
-        let outcome = async {
-            lock_and_check(&transaction, plan).await?;
-            let tenant = plan.merged.tenant_id;
-            let moved =
-                move_children(&transaction, tenant, plan.merged.id, &plan.duplicates).await?;
-            write_survivor(&transaction, plan, record.create_time).await?;
-            let record = MergeRecord {
-                moved,
-                ..record.clone()
-            };
-            bury_duplicates(&transaction, &record).await?;
-            let survivor = self
-                .contacts
-                .read(&transaction, tenant, plan.merged.id)
-                .await?
-                .ok_or_else(|| DomainError::contact_not_found(plan.merged.id))?;
-            Ok((record, survivor))
-        }
-        .await;
-        finish(transaction, outcome).await
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                lock_and_check(transaction, plan).await?;
+                let tenant = plan.merged.tenant_id;
+                let moved =
+                    move_children(transaction, tenant, plan.merged.id, &plan.duplicates).await?;
+                write_survivor(transaction, plan, record.create_time).await?;
+                let record = MergeRecord {
+                    moved,
+                    ..record.clone()
+                };
+                bury_duplicates(transaction, &record).await?;
+                let survivor = self
+                    .contacts()
+                    .read(transaction, tenant, plan.merged.id)
+                    .await?
+                    .ok_or_else(|| DomainError::contact_not_found(plan.merged.id))?;
+                Ok((record, survivor))
+            })
+            .await
     }
 
     async fn merged_into(
@@ -457,7 +303,7 @@ impl MergeRepository for SeaMergeRepository {
         sql.bind(tenant.as_uuid())
             .push(" AND id = ")
             .bind(id.as_uuid());
-        let found: Vec<SurvivorRow> = sql.fetch(&self.db, Ok).await?;
+        let found: Vec<SurvivorRow> = sql.fetch(&self.pools.db, Ok).await?;
         Ok(found
             .first()
             .map(|row| ContactId::from_uuid(row.survivor_id)))
@@ -489,7 +335,7 @@ impl MergeRepository for SeaMergeRepository {
             sql.push(" AND id < ").bind(before.as_uuid());
         }
         sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit));
-        sql.fetch(&self.db, MergeRow::into_domain).await
+        sql.fetch(&self.pools.db, MergeRow::into_domain).await
     }
 
     async fn mark_not_duplicates(
@@ -522,7 +368,12 @@ impl MergeRepository for SeaMergeRepository {
                 .push(")");
         }
         sql.push(" ON CONFLICT DO NOTHING");
-        sql.execute(&self.writer).await.map(drop)
+        self.pools
+            .writer
+            .statement(sql)
+            .await
+            .map(drop)
+            .map_err(storage)
     }
 
     async fn not_duplicates(
@@ -532,7 +383,7 @@ impl MergeRepository for SeaMergeRepository {
         let mut sql =
             Sql::new("SELECT contact_a, contact_b FROM not_duplicates WHERE tenant_id = ");
         sql.bind(tenant.as_uuid());
-        sql.fetch(&self.db, |row: PairRow| {
+        sql.fetch(&self.pools.db, |row: PairRow| {
             Ok((
                 ContactId::from_uuid(row.contact_a),
                 ContactId::from_uuid(row.contact_b),

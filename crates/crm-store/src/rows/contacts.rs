@@ -1,5 +1,6 @@
 //! `contacts`: the describing fields of a contact and its version. Read
-//! joined with its identities (see `contact_identity`), one row per identity.
+//! joined with its identities (see `contact_identities`), its tier and its
+//! tags (`contact_tags`), one row per identity.
 
 use crm_domain::contacts::Engagement;
 use crm_domain::contacts::{Contact, ContactFields, LifecycleStage};
@@ -7,47 +8,39 @@ use crm_domain::identity::ContactIdentity;
 use crm_domain::organizations::Affiliation;
 use crm_domain::tiers::TierBadge;
 use crm_domain::{Channel, ContactId, DomainError, IdentityKind, OrganizationId, TenantId, TierId};
-use sea_orm::{DbBackend, FromQueryResult};
+use sea_orm::FromQueryResult;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Contact columns, its tier's columns, its tags as a JSON array and
-/// identity columns of the joined read, with `c` the contact alias, `t` the
-/// tier alias (see [`TIER_JOIN`]) and `i` the identity alias (left-joined:
-/// may be null).
-pub(crate) fn joined_columns(backend: DbBackend) -> &'static str {
-    match backend {
-        DbBackend::Postgres => concat!(
-            "c.tenant_id, c.id, c.display_name, c.city, c.country, \
-             c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-             c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, c.conversation_count, \
-             c.message_count, c.first_contact_time, c.last_contact_time, c.csat_sum, c.csat_count, \
-             c.channels_used, ",
-            "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
-             t.first_response_seconds AS tier_first_response, \
-             t.resolution_seconds AS tier_resolution, ",
-            "(SELECT coalesce(json_agg(g.tag), '[]')::text FROM contact_tags g \
-             WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, ",
-            "i.kind AS identity_kind, i.value AS identity_value, \
-             i.raw_value AS identity_raw, i.is_primary AS identity_primary, \
-             i.create_time AS identity_create_time"
-        ),
-        _ => concat!(
-            "c.tenant_id, c.id, c.display_name, c.city, c.country, \
-             c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-             c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, c.conversation_count, \
-             c.message_count, c.first_contact_time, c.last_contact_time, c.csat_sum, c.csat_count, \
-             c.channels_used, ",
-            "t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
-             t.first_response_seconds AS tier_first_response, \
-             t.resolution_seconds AS tier_resolution, ",
-            "(SELECT json_group_array(g.tag) FROM contact_tags g \
-             WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, ",
-            "i.kind AS identity_kind, i.value AS identity_value, \
-             i.raw_value AS identity_raw, i.is_primary AS identity_primary, \
-             i.create_time AS identity_create_time"
-        ),
-    }
+use crate::dialect::Backend;
+use crate::sql::Sql;
+
+/// Appends the columns of the joined read: the contact's columns, its
+/// tier's, its tags as a JSON array and its identity's, with `c` the
+/// contact alias, `t` the tier alias (see [`TIER_JOIN`]) and `i` the
+/// identity alias (left-joined: may be null).
+pub(crate) fn push_joined_columns(sql: &mut Sql, backend: Backend) {
+    let (json_array_open, json_array_close) = backend.json_array_agg();
+    sql.push(
+        "c.tenant_id, c.id, c.display_name, c.city, c.country, \
+         c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
+         c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, c.conversation_count, \
+         c.message_count, c.first_contact_time, c.last_contact_time, c.csat_sum, c.csat_count, \
+         c.channels_used, \
+         t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
+         t.first_response_seconds AS tier_first_response, \
+         t.resolution_seconds AS tier_resolution, (SELECT ",
+    )
+    .push(json_array_open)
+    .push("g.tag")
+    .push(json_array_close)
+    .push(
+        " FROM contact_tags g \
+         WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, \
+         i.kind AS identity_kind, i.value AS identity_value, \
+         i.raw_value AS identity_raw, i.is_primary AS identity_primary, \
+         i.create_time AS identity_create_time",
+    );
 }
 
 /// The join that brings in the contact's tier as `t`.
@@ -91,6 +84,13 @@ pub(crate) struct ContactIdentityRow {
     pub identity_raw: Option<String>,
     pub identity_primary: Option<bool>,
     pub identity_create_time: Option<OffsetDateTime>,
+}
+
+/// A contact's id and version, as a merge locks it.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct VersionRow {
+    pub id: Uuid,
+    pub version: i64,
 }
 
 /// A contact's id and its left-joined tier.
@@ -156,7 +156,7 @@ pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, Domain
                         identities: Vec::new(),
                         tags,
                         tier,
-                        custom_fields: crate::entity::custom_field::values_from_json(
+                        custom_fields: crate::rows::custom_values::values_from_json(
                             &row.custom_values,
                         )?,
                         engagement: Engagement {
@@ -279,7 +279,7 @@ pub(crate) fn tier_badge(
         name,
         color,
         rank: u32::try_from(rank).unwrap_or(u32::MAX),
-        sla: crate::entity::tier::sla(first_response, resolution),
+        sla: crate::rows::tiers::sla(first_response, resolution),
     })
 }
 

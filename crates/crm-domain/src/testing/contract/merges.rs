@@ -1,0 +1,349 @@
+//! Checks of MergeRepository: applying a merge plan, tombstones, merge history, and the conservation property.
+
+use super::prelude::*;
+
+/// A merge moves every child record, tombstones the duplicates, keeps
+/// chains one hop long and refuses a plan whose versions moved.
+pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
+    use crate::merge::ContactChild;
+    use crate::merge::{MergePrecondition, MergeService};
+    let tenant = fixtures::tenant(world).await;
+    let contacts = world.contacts();
+    let merges = world.merges();
+    let service = MergeService::new(
+        contacts.clone(),
+        merges.clone(),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+    );
+    let mut survivor = contact(
+        &tenant,
+        vec![identity(IdentityKind::Email, "ana@x.com", true)],
+    );
+    survivor.tags = vec!["vip".into()];
+    let survivor = created(contacts.as_ref(), &survivor).await;
+    let mut duplicate = contact(
+        &tenant,
+        vec![
+            identity(IdentityKind::Email, "ana@work.com", true),
+            identity(IdentityKind::Phone, "+5511987654321", true),
+        ],
+    );
+    duplicate.tags = vec!["lead".into(), "vip".into()];
+    let duplicate = created(contacts.as_ref(), &duplicate).await;
+    let notes = world.notes();
+    for body in ["one", "two"] {
+        notes
+            .create(&note(
+                &tenant,
+                RecordRef::Contact(duplicate.id),
+                body,
+                false,
+            ))
+            .await
+            .unwrap();
+    }
+    let conversations = world.conversations();
+    for (source_id, csat) in [("T-1", Some(5)), ("T-2", None)] {
+        conversations
+            .record(&conversation(
+                &tenant,
+                duplicate.id,
+                source_id,
+                Channel::Sms,
+                0,
+                csat,
+            ))
+            .await
+            .unwrap();
+    }
+    let duplicate = contacts
+        .get(tenant.id, duplicate.id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let preview = service
+        .preview(tenant.id, survivor.id, &[duplicate.id])
+        .await
+        .unwrap();
+    let expected = [
+        (ContactChild::Identities, 2),
+        (ContactChild::Tags, 2),
+        (ContactChild::Conversations, 2),
+        (ContactChild::Notes, 2),
+        (ContactChild::Attachments, 0),
+    ];
+    assert_eq!(preview.moved, expected);
+
+    // A plan computed from old versions changes nothing.
+    let mut stale = preview.plan.clone();
+    stale.versions[1].1 -= 1;
+    let record = crate::merge::MergeRecord {
+        id: crate::MergeId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant.id,
+        survivor_id: survivor.id,
+        duplicate_ids: vec![duplicate.id],
+        merged_by: "test".into(),
+        winners: Vec::new(),
+        moved: Vec::new(),
+        create_time: now(),
+    };
+    assert!(matches!(
+        merges.apply(&stale, &record).await,
+        Err(DomainError::Stale { .. })
+    ));
+    assert_eq!(
+        merges
+            .count_children(tenant.id, &[duplicate.id])
+            .await
+            .unwrap(),
+        expected
+    );
+
+    let (record, merged) = service
+        .merge(
+            tenant.id,
+            survivor.id,
+            &[duplicate.id],
+            &MergePrecondition::Token(preview.token.clone()),
+            "ops",
+        )
+        .await
+        .unwrap();
+    assert_eq!(record.moved, expected);
+    assert_eq!(merged.version, survivor.version + 1);
+    assert_eq!(merged.tags, ["lead", "vip"]);
+    assert_eq!(merged.identities.len(), 3);
+    assert_eq!(merged.engagement.conversation_count, 2);
+    assert_eq!(merged.engagement.csat_count, 1);
+    assert_eq!(
+        merges
+            .count_children(tenant.id, &[duplicate.id])
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum::<u64>(),
+        0,
+        "nothing is left on the duplicate"
+    );
+    assert_eq!(
+        merges
+            .count_children(tenant.id, &[survivor.id])
+            .await
+            .unwrap(),
+        [
+            (ContactChild::Identities, 3),
+            (ContactChild::Tags, 2),
+            (ContactChild::Conversations, 2),
+            (ContactChild::Notes, 2),
+            (ContactChild::Attachments, 0),
+        ]
+    );
+    assert!(
+        contacts
+            .get(tenant.id, duplicate.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        merges.merged_into(tenant.id, duplicate.id).await.unwrap(),
+        Some(survivor.id)
+    );
+    let holders = contacts
+        .find_by_identities(tenant.id, &[key(IdentityKind::Phone, "+5511987654321")])
+        .await
+        .unwrap();
+    assert_eq!(holders.len(), 1);
+    assert_eq!(holders[0].id, survivor.id);
+
+    // A chain: the survivor merges on into a third contact; the first
+    // duplicate's tombstone follows in one hop.
+    let third = created(
+        contacts.as_ref(),
+        &contact(
+            &tenant,
+            vec![identity(IdentityKind::Email, "ana@home.com", true)],
+        ),
+    )
+    .await;
+    let precondition = MergePrecondition::Etags {
+        survivor: third.etag(),
+        duplicates: vec![merged.etag()],
+    };
+    service
+        .merge(tenant.id, third.id, &[survivor.id], &precondition, "ops")
+        .await
+        .unwrap();
+    assert_eq!(
+        merges.merged_into(tenant.id, duplicate.id).await.unwrap(),
+        Some(third.id)
+    );
+    let history = merges.list(tenant.id, third.id, None, 10).await.unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[1].id, record.id);
+    assert_eq!(history[1].merged_by, "ops");
+    assert_eq!(history[1].moved, expected);
+    assert_eq!(
+        merges
+            .list(tenant.id, duplicate.id, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// What hangs off one contact of a generated ledger: how many addresses,
+/// tags, notes, conversations and attachments.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactShape {
+    /// Email addresses (the first primary), at least one.
+    pub addresses: usize,
+    /// Tags `tag0..`: contacts share the first ones, so the union counts each once.
+    pub tags: usize,
+    /// Notes.
+    pub notes: usize,
+    /// Conversations.
+    pub conversations: usize,
+    /// Attachments, each of its own bytes.
+    pub attachments: usize,
+}
+
+/// Ledgers of 2 to 4 contacts, each with 1 to 3 addresses and up to 3 tags,
+/// notes, conversations and attachments.
+pub fn ledgers() -> impl proptest::strategy::Strategy<Value = Vec<ContactShape>> {
+    use proptest::strategy::Strategy;
+    proptest::collection::vec(
+        (1usize..4, 0usize..4, 0usize..4, 0usize..4, 0usize..4).prop_map(
+            |(addresses, tags, notes, conversations, attachments)| ContactShape {
+                addresses,
+                tags,
+                notes,
+                conversations,
+                attachments,
+            },
+        ),
+        2..5,
+    )
+}
+
+/// One case's checks, for the caller's runtime to run to completion.
+pub type Case<'a> = std::pin::Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// Cases per run: each writes a small ledger, on every backend.
+pub const MERGE_CASES: u32 = 16;
+
+/// A property over random ledgers: whatever hangs off the contacts, a merge
+/// moves all of it (the survivor's counts after equal the sum before,
+/// nothing is left on a duplicate), and merging again is refused.
+///
+/// Synchronous, so proptest can run and shrink it: `block_on` runs each
+/// case's checks on the caller's runtime. Each case writes to a fresh
+/// tenant of `world`.
+///
+/// # Errors
+/// proptest's report of the smallest failing ledger.
+pub fn merging_never_loses_a_child_record_and_cannot_be_repeated(
+    world: &dyn World,
+    block_on: &dyn Fn(Case<'_>),
+) -> Result<(), String> {
+    use proptest::test_runner::{Config, TestRunner};
+    let mut runner = TestRunner::new(Config {
+        cases: MERGE_CASES,
+        max_shrink_iters: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&ledgers(), |shape| {
+            block_on(Box::pin(merge_conserves_children(world, shape)));
+            Ok(())
+        })
+        .map_err(|failure| failure.to_string())
+}
+
+async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
+    use crate::merge::{ContactChild, MergePrecondition, MergeService};
+    let tenant = fixtures::tenant(world).await;
+    let contacts = world.contacts();
+    let merges = world.merges();
+    let service = MergeService::new(
+        contacts.clone(),
+        merges.clone(),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+    );
+    let mut ids = Vec::new();
+    for (index, contact_shape) in shape.iter().enumerate() {
+        let mut draft = contact(
+            &tenant,
+            (0..contact_shape.addresses)
+                .map(|n| identity(IdentityKind::Email, &format!("{index}-{n}@x.com"), n == 0))
+                .collect(),
+        );
+        draft.tags = (0..contact_shape.tags).map(|n| format!("tag{n}")).collect();
+        let created = created(contacts.as_ref(), &draft).await;
+        let owner = RecordRef::Contact(created.id);
+        for n in 0..contact_shape.notes {
+            world
+                .notes()
+                .create(&note(&tenant, owner, &format!("{n}"), false))
+                .await
+                .unwrap();
+        }
+        for n in 0..contact_shape.conversations {
+            world
+                .conversations()
+                .record(&conversation(
+                    &tenant,
+                    created.id,
+                    &format!("{index}-{n}"),
+                    Channel::Email,
+                    0,
+                    None,
+                ))
+                .await
+                .unwrap();
+        }
+        for n in 0..contact_shape.attachments {
+            attached(world, &tenant, owner, format!("{index}-{n}").as_bytes()).await;
+        }
+        ids.push(created.id);
+    }
+    let before = merges.count_children(tenant.id, &ids).await.unwrap();
+    let distinct_tags = shape.iter().map(|s| s.tags).max().unwrap_or(0) as u64;
+    let (survivor, duplicates) = (ids[0], &ids[1..]);
+    let preview = service
+        .preview(tenant.id, survivor, duplicates)
+        .await
+        .unwrap();
+    let token = MergePrecondition::Token(preview.token);
+    service
+        .merge(tenant.id, survivor, duplicates, &token, "prop")
+        .await
+        .unwrap();
+    let after = merges.count_children(tenant.id, &[survivor]).await.unwrap();
+    for ((child, was), (_, now)) in before.iter().zip(&after) {
+        let expected = if *child == ContactChild::Tags {
+            distinct_tags
+        } else {
+            *was
+        };
+        assert_eq!(*now, expected, "{child:?} in case {shape:?}");
+    }
+    let left = merges.count_children(tenant.id, duplicates).await.unwrap();
+    assert!(left.iter().all(|(_, n)| *n == 0), "{left:?}");
+    assert!(matches!(
+        service.preview(tenant.id, survivor, duplicates).await,
+        Err(DomainError::FailedPrecondition(_))
+    ));
+    assert!(matches!(
+        service
+            .merge(tenant.id, survivor, duplicates, &token, "prop")
+            .await,
+        Err(DomainError::Stale { .. })
+    ));
+}
