@@ -155,7 +155,7 @@ impl AttachmentRpc for AttachmentApi {
         request: Request<Streaming<pb::UploadAttachmentRequest>>,
     ) -> Result<Response<pb::Attachment>, Status> {
         use pb::upload_attachment_request::Part;
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let mut stream = request.into_inner();
         let metadata = match stream.message().await? {
             Some(pb::UploadAttachmentRequest {
@@ -171,7 +171,7 @@ impl AttachmentRpc for AttachmentApi {
         let (owner, meta) = metadata_from(metadata)?;
         let mut upload = self
             .attachments
-            .begin(&tenant, owner, meta)
+            .begin(&caller, owner, meta)
             .await
             .map_err(to_status)?;
         loop {
@@ -210,11 +210,11 @@ impl AttachmentRpc for AttachmentApi {
         &self,
         request: Request<pb::DownloadAttachmentRequest>,
     ) -> Result<Response<Self::DownloadAttachmentStream>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DownloadAttachmentRequest { id } = request.into_inner();
         let (attachment, reader) = self
             .attachments
-            .open(&tenant, attachment_id(&id, "id")?)
+            .open(&caller, attachment_id(&id, "id")?)
             .await
             .map_err(to_status)?;
         let stream = futures_util::stream::unfold(
@@ -228,11 +228,11 @@ impl AttachmentRpc for AttachmentApi {
         &self,
         request: Request<pb::GetAttachmentRequest>,
     ) -> Result<Response<pb::Attachment>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetAttachmentRequest { id } = request.into_inner();
         let found = self
             .attachments
-            .get(&tenant, attachment_id(&id, "id")?)
+            .get(&caller, attachment_id(&id, "id")?)
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto(&found)))
@@ -243,7 +243,7 @@ impl AttachmentRpc for AttachmentApi {
         request: Request<pb::ListAttachmentsRequest>,
     ) -> Result<Response<pb::ListAttachmentsResponse>, Status> {
         use pb::list_attachments_request::Owner;
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListAttachmentsRequest {
             owner,
             page_size,
@@ -261,7 +261,7 @@ impl AttachmentRpc for AttachmentApi {
             .map(AttachmentId::from_uuid);
         let page = self
             .attachments
-            .list(&tenant, owner, after, size)
+            .list(&caller, owner, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListAttachmentsResponse {
@@ -277,10 +277,10 @@ impl AttachmentRpc for AttachmentApi {
         &self,
         request: Request<pb::DeleteAttachmentRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteAttachmentRequest { id } = request.into_inner();
         self.attachments
-            .delete(&tenant, attachment_id(&id, "id")?)
+            .delete(&caller, attachment_id(&id, "id")?)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crm_domain::tenancy::Tenant;
 use crm_domain::tenancy::TenantService;
+use crm_domain::tenancy::{Caller, Tenant};
 use crm_domain::{DomainError, TenantId};
 use sha2::{Digest, Sha256};
 use tonic::Status;
@@ -68,12 +68,12 @@ impl Authenticator {
         &self.tenants
     }
 
-    /// The caller's tenant.
+    /// Who is calling: the tenant whose API key the request bears.
     ///
     /// # Errors
     /// UNAUTHENTICATED without a bearer key or with one that matches no
     /// tenant; UNAVAILABLE when the database cannot be reached.
-    pub async fn authenticate<T>(&self, request: &tonic::Request<T>) -> Result<Tenant, Status> {
+    pub async fn authenticate<T>(&self, request: &tonic::Request<T>) -> Result<Caller, Status> {
         let header = request
             .metadata()
             .get("authorization")
@@ -96,7 +96,7 @@ impl Authenticator {
             })?;
         let hash = hash_api_key(key);
         if let Some(tenant) = self.cached(&hash) {
-            return Ok(tenant);
+            return Ok(Caller::tenant_key(tenant));
         }
         let tenant = self
             .tenants
@@ -116,7 +116,7 @@ impl Authenticator {
             cache.clear();
         }
         cache.insert(hash, (tenant.clone(), Instant::now()));
-        Ok(tenant)
+        Ok(Caller::tenant_key(tenant))
     }
 
     fn cached(&self, hash: &str) -> Option<Tenant> {

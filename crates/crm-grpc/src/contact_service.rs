@@ -66,20 +66,23 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::CreateContactRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::CreateContactRequest {
             contact,
             request_id,
         } = request.into_inner();
         let (draft, mut violations) = contact::draft(required(contact, "contact")?);
         if !violations.is_empty() {
-            violations.extend(contacts::draft_violations(&draft, tenant.default_region));
+            violations.extend(contacts::draft_violations(
+                &draft,
+                caller.tenant().default_region,
+            ));
             return Err(to_status(DomainError::InvalidArgument(violations)));
         }
         let request_id = (!request_id.is_empty()).then_some(request_id);
         let created = self
             .contacts
-            .create(&tenant, draft, request_id)
+            .create(&caller, draft, request_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&created)))
@@ -89,12 +92,12 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::GetContactRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetContactRequest { id } = request.into_inner();
         let id = convert::contact_id(&id, "id").map_err(to_status)?;
         let found = self
             .merges
-            .get_contact(tenant.id, id)
+            .get_contact(&caller, id)
             .await
             .map_err(to_status)?;
         let mut reply = contact::to_proto(&found.contact);
@@ -109,7 +112,7 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::ListContactsRequest>,
     ) -> Result<Response<pb::ListContactsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListContactsRequest {
             page_size,
             page_token,
@@ -137,7 +140,7 @@ impl ContactRpc for ContactApi {
             .map(ContactId::from_uuid);
         let page = self
             .contacts
-            .list(&tenant, &filter, after, size)
+            .list(&caller, &filter, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListContactsResponse {
@@ -153,7 +156,7 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::UpdateContactRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateContactRequest {
             contact: changes,
             update_mask,
@@ -164,12 +167,15 @@ impl ContactRpc for ContactApi {
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         let (patch, mut violations) = contact::patch(changes, update_mask).map_err(to_status)?;
         if !violations.is_empty() {
-            violations.extend(contacts::patch_violations(&patch, tenant.default_region));
+            violations.extend(contacts::patch_violations(
+                &patch,
+                caller.tenant().default_region,
+            ));
             return Err(to_status(DomainError::InvalidArgument(violations)));
         }
         let updated = self
             .contacts
-            .update(&tenant, id, patch, expected)
+            .update(&caller, id, patch, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))
@@ -179,12 +185,12 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::DeleteContactRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteContactRequest { id, etag } = request.into_inner();
         let id = convert::contact_id(&id, "id").map_err(to_status)?;
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         self.contacts
-            .delete(&tenant, id, expected)
+            .delete(&caller, id, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -194,11 +200,11 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::ResolveSenderRequest>,
     ) -> Result<Response<pb::ResolveSenderResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let input = contact::sender(request.into_inner()).map_err(to_status)?;
         let resolution = self
             .contacts
-            .resolve_sender(&tenant, input)
+            .resolve_sender(&caller, input)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ResolveSenderResponse {
@@ -212,7 +218,7 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::AddIdentityRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::AddIdentityRequest {
             contact_id,
             identity,
@@ -224,7 +230,7 @@ impl ContactRpc for ContactApi {
         let input = identity_input(identity, primary)?;
         let updated = self
             .contacts
-            .add_identity(&tenant, id, input, expected)
+            .add_identity(&caller, id, input, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))
@@ -234,7 +240,7 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::RemoveIdentityRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::RemoveIdentityRequest {
             contact_id,
             identity,
@@ -245,7 +251,7 @@ impl ContactRpc for ContactApi {
         let input = identity_input(identity, false)?;
         let updated = self
             .contacts
-            .remove_identity(&tenant, id, input, expected)
+            .remove_identity(&caller, id, input, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))
@@ -255,7 +261,7 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::AddContactTagsRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::AddContactTagsRequest {
             contact_id,
             tags,
@@ -268,7 +274,7 @@ impl ContactRpc for ContactApi {
         }
         let updated = self
             .contacts
-            .add_tags(&tenant, id, &tags, expected)
+            .add_tags(&caller, id, &tags, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))
@@ -278,7 +284,7 @@ impl ContactRpc for ContactApi {
         &self,
         request: Request<pb::RemoveContactTagsRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::RemoveContactTagsRequest {
             contact_id,
             tags,
@@ -291,7 +297,7 @@ impl ContactRpc for ContactApi {
         }
         let updated = self
             .contacts
-            .remove_tags(&tenant, id, &tags, expected)
+            .remove_tags(&caller, id, &tags, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))

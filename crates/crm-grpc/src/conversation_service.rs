@@ -159,7 +159,7 @@ impl ConversationRpc for ConversationApi {
         &self,
         request: Request<pb::RecordConversationRequest>,
     ) -> Result<Response<pb::RecordConversationResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::RecordConversationRequest {
             subject,
             conversation,
@@ -276,7 +276,7 @@ impl ConversationRpc for ConversationApi {
         };
         let (stored, created) = self
             .conversations
-            .record(&tenant, record)
+            .record(&caller, record)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::RecordConversationResponse {
@@ -289,11 +289,11 @@ impl ConversationRpc for ConversationApi {
         &self,
         request: Request<pb::GetConversationRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetConversationRequest { id } = request.into_inner();
         let found = self
             .conversations
-            .get(&tenant, conversation_id(&id, "id")?)
+            .get(&caller, conversation_id(&id, "id")?)
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto(&found)))
@@ -303,7 +303,7 @@ impl ConversationRpc for ConversationApi {
         &self,
         request: Request<pb::UpdateConversationRequest>,
     ) -> Result<Response<pb::Conversation>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateConversationRequest {
             conversation,
             update_mask,
@@ -403,7 +403,7 @@ impl ConversationRpc for ConversationApi {
         }
         let updated = self
             .conversations
-            .update(&tenant, id, patch, expected)
+            .update(&caller, id, patch, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto(&updated)))
@@ -413,12 +413,12 @@ impl ConversationRpc for ConversationApi {
         &self,
         request: Request<pb::DeleteConversationRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteConversationRequest { id, etag } = request.into_inner();
         let id = conversation_id(&id, "id")?;
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         self.conversations
-            .delete(&tenant, id, expected)
+            .delete(&caller, id, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -428,7 +428,7 @@ impl ConversationRpc for ConversationApi {
         &self,
         request: Request<pb::ListContactConversationsRequest>,
     ) -> Result<Response<pb::ListContactConversationsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListContactConversationsRequest {
             contact_id,
             channel,
@@ -458,7 +458,7 @@ impl ConversationRpc for ConversationApi {
             .map(ConversationId::from_uuid);
         let page = self
             .conversations
-            .list_for_contact(&tenant, contact, filter, after, size)
+            .list_for_contact(&caller, contact, filter, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListContactConversationsResponse {

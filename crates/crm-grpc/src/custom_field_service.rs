@@ -100,12 +100,12 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::CreateCustomFieldRequest>,
     ) -> Result<Response<pb::CustomField>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::CreateCustomFieldRequest { field } = request.into_inner();
         let draft = convert_field::draft(required(field, "field")?).map_err(to_status)?;
         let created = self
             .fields
-            .create_field(&tenant, draft)
+            .create_field(&caller, draft)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::to_proto(&created)))
@@ -115,12 +115,12 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::GetCustomFieldRequest>,
     ) -> Result<Response<pb::CustomField>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetCustomFieldRequest { id: text } = request.into_inner();
         let field_id = id(&text, "id", FieldId::parse, "custom field")?;
         let found = self
             .fields
-            .get_field(&tenant, field_id)
+            .get_field(&caller, field_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::to_proto(&found)))
@@ -130,7 +130,7 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::ListCustomFieldsRequest>,
     ) -> Result<Response<pb::ListCustomFieldsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListCustomFieldsRequest {
             record_type: entity,
             page_size,
@@ -144,7 +144,7 @@ impl CustomFieldRpc for CustomFieldApi {
             .map(FieldId::from_uuid);
         let page = self
             .fields
-            .list_fields(&tenant, entity, after, size)
+            .list_fields(&caller, entity, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListCustomFieldsResponse {
@@ -160,7 +160,7 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::UpdateCustomFieldRequest>,
     ) -> Result<Response<pb::CustomField>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateCustomFieldRequest {
             field,
             update_mask,
@@ -172,7 +172,7 @@ impl CustomFieldRpc for CustomFieldApi {
         let patch = convert_field::patch(field, update_mask).map_err(to_status)?;
         let updated = self
             .fields
-            .update_field(&tenant, field_id, patch, expected)
+            .update_field(&caller, field_id, patch, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::to_proto(&updated)))
@@ -182,12 +182,12 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::DeleteCustomFieldRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteCustomFieldRequest { id: text, etag } = request.into_inner();
         let field_id = id(&text, "id", FieldId::parse, "custom field")?;
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         self.fields
-            .delete_field(&tenant, field_id, expected)
+            .delete_field(&caller, field_id, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -197,7 +197,7 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::MoveCustomFieldRequest>,
     ) -> Result<Response<pb::CustomField>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::MoveCustomFieldRequest {
             id: text,
             section_id,
@@ -213,7 +213,7 @@ impl CustomFieldRpc for CustomFieldApi {
             .map_err(|_| to_status(DomainError::invalid("position", "must not be negative")))?;
         let moved = self
             .fields
-            .move_field(&tenant, field_id, section, position)
+            .move_field(&caller, field_id, section, position)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::to_proto(&moved)))
@@ -223,14 +223,14 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::GetLayoutRequest>,
     ) -> Result<Response<pb::Layout>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetLayoutRequest {
             record_type: entity,
         } = request.into_inner();
         let entity = record_type(entity, "record_type").map_err(to_status)?;
         let layout = self
             .fields
-            .layout(&tenant, entity)
+            .layout(&caller, entity)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::layout_to_proto(&layout)))
@@ -240,13 +240,13 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::CreateTabRequest>,
     ) -> Result<Response<pb::Tab>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::CreateTabRequest { tab } = request.into_inner();
         let tab = required(tab, "tab")?;
         let entity = record_type(tab.record_type, "tab.record_type").map_err(to_status)?;
         let created = self
             .fields
-            .create_tab(&tenant, entity, &tab.name)
+            .create_tab(&caller, entity, &tab.name)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::tab_to_proto(&created)))
@@ -256,7 +256,7 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::UpdateTabRequest>,
     ) -> Result<Response<pb::Tab>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateTabRequest {
             tab,
             update_mask,
@@ -268,7 +268,7 @@ impl CustomFieldRpc for CustomFieldApi {
         let name = new_name(tab.name, update_mask, "tab")?;
         let renamed = self
             .fields
-            .rename_tab(&tenant, tab_id, &name, expected)
+            .rename_tab(&caller, tab_id, &name, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::tab_to_proto(&renamed)))
@@ -278,11 +278,11 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::DeleteTabRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteTabRequest { id: text } = request.into_inner();
         let tab_id = id(&text, "id", TabId::parse, "tab")?;
         self.fields
-            .delete_tab(&tenant, tab_id)
+            .delete_tab(&caller, tab_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -292,7 +292,7 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::ReorderTabsRequest>,
     ) -> Result<Response<pb::ReorderTabsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ReorderTabsRequest {
             record_type: entity,
             tab_ids,
@@ -301,7 +301,7 @@ impl CustomFieldRpc for CustomFieldApi {
         let order = ids(&tab_ids, "tab_ids", TabId::parse)?;
         let reordered = self
             .fields
-            .reorder_tabs(&tenant, entity, &order)
+            .reorder_tabs(&caller, entity, &order)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ReorderTabsResponse {
@@ -313,13 +313,13 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::CreateSectionRequest>,
     ) -> Result<Response<pb::Section>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::CreateSectionRequest { section } = request.into_inner();
         let section = required(section, "section")?;
         let tab_id = id(&section.tab_id, "section.tab_id", TabId::parse, "tab")?;
         let created = self
             .fields
-            .create_section(&tenant, tab_id, &section.name)
+            .create_section(&caller, tab_id, &section.name)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::section_to_proto(&created)))
@@ -329,7 +329,7 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::UpdateSectionRequest>,
     ) -> Result<Response<pb::Section>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateSectionRequest {
             section,
             update_mask,
@@ -341,7 +341,7 @@ impl CustomFieldRpc for CustomFieldApi {
         let name = new_name(section.name, update_mask, "section")?;
         let renamed = self
             .fields
-            .rename_section(&tenant, section_id, &name, expected)
+            .rename_section(&caller, section_id, &name, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert_field::section_to_proto(&renamed)))
@@ -351,11 +351,11 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::DeleteSectionRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteSectionRequest { id: text } = request.into_inner();
         let section_id = id(&text, "id", SectionId::parse, "section")?;
         self.fields
-            .delete_section(&tenant, section_id)
+            .delete_section(&caller, section_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -365,7 +365,7 @@ impl CustomFieldRpc for CustomFieldApi {
         &self,
         request: Request<pb::ReorderSectionsRequest>,
     ) -> Result<Response<pb::ReorderSectionsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ReorderSectionsRequest {
             tab_id,
             section_ids,
@@ -374,7 +374,7 @@ impl CustomFieldRpc for CustomFieldApi {
         let order = ids(&section_ids, "section_ids", SectionId::parse)?;
         let reordered = self
             .fields
-            .reorder_sections(&tenant, tab, &order)
+            .reorder_sections(&caller, tab, &order)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ReorderSectionsResponse {

@@ -180,7 +180,7 @@ impl MergeRpc for MergeApi {
         &self,
         request: Request<pb::FindDuplicateContactsRequest>,
     ) -> Result<Response<pb::FindDuplicateContactsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::FindDuplicateContactsRequest {
             page_size,
             page_token,
@@ -189,7 +189,7 @@ impl MergeRpc for MergeApi {
         let after = group_cursor(&page_token)?;
         let found = self
             .merges
-            .find_duplicates(&tenant, after, size)
+            .find_duplicates(&caller, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::FindDuplicateContactsResponse {
@@ -202,7 +202,7 @@ impl MergeRpc for MergeApi {
         &self,
         request: Request<pb::MarkNotDuplicatesRequest>,
     ) -> Result<Response<pb::MarkNotDuplicatesResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::MarkNotDuplicatesRequest {
             contact_ids,
             marked_by,
@@ -220,7 +220,7 @@ impl MergeRpc for MergeApi {
             return Err(to_status(DomainError::InvalidArgument(violations)));
         }
         self.merges
-            .mark_not_duplicates(tenant.id, &ids, &marked_by)
+            .mark_not_duplicates(&caller, &ids, &marked_by)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::MarkNotDuplicatesResponse {}))
@@ -230,7 +230,7 @@ impl MergeRpc for MergeApi {
         &self,
         request: Request<pb::PreviewMergeContactsRequest>,
     ) -> Result<Response<pb::PreviewMergeContactsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::PreviewMergeContactsRequest {
             survivor_id,
             duplicate_ids,
@@ -238,7 +238,7 @@ impl MergeRpc for MergeApi {
         let (survivor, duplicates) = ids(&survivor_id, &duplicate_ids)?;
         let preview = self
             .merges
-            .preview(tenant.id, survivor, &duplicates)
+            .preview(&caller, survivor, &duplicates)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::PreviewMergeContactsResponse {
@@ -253,7 +253,7 @@ impl MergeRpc for MergeApi {
         &self,
         request: Request<pb::MergeContactsRequest>,
     ) -> Result<Response<pb::MergeContactsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::MergeContactsRequest {
             survivor_id,
             duplicate_ids,
@@ -286,7 +286,7 @@ impl MergeRpc for MergeApi {
         };
         let (record, merged) = self
             .merges
-            .merge(tenant.id, survivor, &duplicates, &precondition, &merged_by)
+            .merge(&caller, survivor, &duplicates, &precondition, &merged_by)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::MergeContactsResponse {
@@ -299,7 +299,7 @@ impl MergeRpc for MergeApi {
         &self,
         request: Request<pb::ListMergesRequest>,
     ) -> Result<Response<pb::ListMergesResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListMergesRequest {
             contact_id,
             page_size,
@@ -313,7 +313,7 @@ impl MergeRpc for MergeApi {
             .map(MergeId::from_uuid);
         let found = self
             .merges
-            .list(tenant.id, contact, before, size)
+            .list(&caller, contact, before, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListMergesResponse {

@@ -117,7 +117,7 @@ impl NoteRpc for NoteApi {
         &self,
         request: Request<pb::CreateNoteRequest>,
     ) -> Result<Response<pb::Note>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::CreateNoteRequest { note } = request.into_inner();
         let pb::Note {
             id: _,
@@ -143,7 +143,7 @@ impl NoteRpc for NoteApi {
         };
         let created = self
             .notes
-            .create(&tenant, owner, fields)
+            .create(&caller, owner, fields)
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto(&created)))
@@ -153,11 +153,11 @@ impl NoteRpc for NoteApi {
         &self,
         request: Request<pb::GetNoteRequest>,
     ) -> Result<Response<pb::Note>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetNoteRequest { id } = request.into_inner();
         let found = self
             .notes
-            .get(&tenant, note_id(&id, "id")?)
+            .get(&caller, note_id(&id, "id")?)
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto(&found)))
@@ -167,7 +167,7 @@ impl NoteRpc for NoteApi {
         &self,
         request: Request<pb::ListNotesRequest>,
     ) -> Result<Response<pb::ListNotesResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListNotesRequest {
             owner,
             page_size,
@@ -190,7 +190,7 @@ impl NoteRpc for NoteApi {
             });
         let page = self
             .notes
-            .list(&tenant, owner, after, size)
+            .list(&caller, owner, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListNotesResponse {
@@ -208,7 +208,7 @@ impl NoteRpc for NoteApi {
         &self,
         request: Request<pb::UpdateNoteRequest>,
     ) -> Result<Response<pb::Note>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateNoteRequest {
             note,
             update_mask,
@@ -250,7 +250,7 @@ impl NoteRpc for NoteApi {
         };
         let updated = self
             .notes
-            .update(&tenant, id, patch, expected)
+            .update(&caller, id, patch, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto(&updated)))
@@ -260,12 +260,12 @@ impl NoteRpc for NoteApi {
         &self,
         request: Request<pb::DeleteNoteRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteNoteRequest { id, etag } = request.into_inner();
         let id = note_id(&id, "id")?;
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         self.notes
-            .delete(&tenant, id, expected)
+            .delete(&caller, id, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))

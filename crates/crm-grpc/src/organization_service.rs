@@ -52,14 +52,14 @@ impl OrganizationRpc for OrganizationApi {
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::CreateOrganizationRequest {
             organization: given,
         } = request.into_inner();
         let draft = organization::draft(required(given, "organization")?).map_err(to_status)?;
         let created = self
             .organizations
-            .create(&tenant, draft)
+            .create(&caller, draft)
             .await
             .map_err(to_status)?;
         Ok(Response::new(organization::to_proto(&created)))
@@ -69,12 +69,12 @@ impl OrganizationRpc for OrganizationApi {
         &self,
         request: Request<pb::GetOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetOrganizationRequest { id } = request.into_inner();
         let id = organization::id(&id, "id").map_err(to_status)?;
         let found = self
             .organizations
-            .get(&tenant, id)
+            .get(&caller, id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(organization::to_proto(&found)))
@@ -84,7 +84,7 @@ impl OrganizationRpc for OrganizationApi {
         &self,
         request: Request<pb::ListOrganizationsRequest>,
     ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListOrganizationsRequest {
             page_size,
             page_token,
@@ -96,7 +96,7 @@ impl OrganizationRpc for OrganizationApi {
             .map(OrganizationId::from_uuid);
         let page = self
             .organizations
-            .list(&tenant, after, size)
+            .list(&caller, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListOrganizationsResponse {
@@ -112,7 +112,7 @@ impl OrganizationRpc for OrganizationApi {
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateOrganizationRequest {
             organization: given,
             update_mask,
@@ -124,7 +124,7 @@ impl OrganizationRpc for OrganizationApi {
         let patch = organization::patch(given, update_mask).map_err(to_status)?;
         let updated = self
             .organizations
-            .update(&tenant, id, patch, expected)
+            .update(&caller, id, patch, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(organization::to_proto(&updated)))
@@ -134,12 +134,12 @@ impl OrganizationRpc for OrganizationApi {
         &self,
         request: Request<pb::DeleteOrganizationRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteOrganizationRequest { id, etag } = request.into_inner();
         let id = organization::id(&id, "id").map_err(to_status)?;
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         self.organizations
-            .delete(&tenant, id, expected)
+            .delete(&caller, id, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -149,7 +149,7 @@ impl OrganizationRpc for OrganizationApi {
         &self,
         request: Request<pb::AddOrganizationMemberRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::AddOrganizationMemberRequest {
             organization_id,
             contact_id,
@@ -160,7 +160,7 @@ impl OrganizationRpc for OrganizationApi {
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         let updated = self
             .contacts
-            .join_organization(&tenant, id, org, expected)
+            .join_organization(&caller, id, org, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))
@@ -170,7 +170,7 @@ impl OrganizationRpc for OrganizationApi {
         &self,
         request: Request<pb::RemoveOrganizationMemberRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::RemoveOrganizationMemberRequest {
             organization_id,
             contact_id,
@@ -181,7 +181,7 @@ impl OrganizationRpc for OrganizationApi {
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         let updated = self
             .contacts
-            .leave_organization(&tenant, id, org, expected)
+            .leave_organization(&caller, id, org, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))
@@ -191,7 +191,7 @@ impl OrganizationRpc for OrganizationApi {
         &self,
         request: Request<pb::ListOrganizationMembersRequest>,
     ) -> Result<Response<pb::ListOrganizationMembersResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListOrganizationMembersRequest {
             organization_id,
             page_size,
@@ -201,7 +201,7 @@ impl OrganizationRpc for OrganizationApi {
         let size = kernel::page_size(page_size).map_err(to_status)?;
         // An unknown organization is NOT_FOUND, not an empty list.
         self.organizations
-            .get(&tenant, org)
+            .get(&caller, org)
             .await
             .map_err(to_status)?;
         let scope = format!("members:{org}");
@@ -214,7 +214,7 @@ impl OrganizationRpc for OrganizationApi {
         };
         let page = self
             .contacts
-            .list(&tenant, &filter, after, size)
+            .list(&caller, &filter, after, size)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListOrganizationMembersResponse {

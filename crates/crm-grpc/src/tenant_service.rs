@@ -88,14 +88,9 @@ impl TenantRpc for TenantApi {
         &self,
         request: Request<pb::GetTenantSettingsRequest>,
     ) -> Result<Response<pb::TenantSettings>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         // Read through, not from the authentication cache: settings are shown fresh.
-        let current = self
-            .auth
-            .tenants()
-            .get(tenant.id)
-            .await
-            .map_err(to_status)?;
+        let current = self.auth.tenants().get(&caller).await.map_err(to_status)?;
         Ok(Response::new(to_proto(&current)))
     }
 
@@ -103,7 +98,7 @@ impl TenantRpc for TenantApi {
         &self,
         request: Request<pb::UpdateTenantSettingsRequest>,
     ) -> Result<Response<pb::TenantSettings>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateTenantSettingsRequest {
             settings,
             update_mask,
@@ -156,7 +151,7 @@ impl TenantRpc for TenantApi {
         let updated = self
             .auth
             .tenants()
-            .update_settings(tenant.id, patch, expected)
+            .update_settings(&caller, patch, expected)
             .await
             .map_err(to_status)?;
         self.auth.refresh(&updated);

@@ -91,14 +91,14 @@ impl TierRpc for TierApi {
         &self,
         request: Request<pb::CreateTierRequest>,
     ) -> Result<Response<pb::Tier>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::CreateTierRequest { tier: created } = request.into_inner();
         let created =
             created.ok_or_else(|| to_status(DomainError::invalid("tier", "is required")))?;
         let fields = tier::fields(created).map_err(to_status)?;
         let stored = self
             .tiers
-            .create(&tenant, fields)
+            .create(&caller, fields)
             .await
             .map_err(to_status)?;
         Ok(Response::new(tier::to_proto(&stored)))
@@ -108,10 +108,10 @@ impl TierRpc for TierApi {
         &self,
         request: Request<pb::GetTierRequest>,
     ) -> Result<Response<pb::Tier>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetTierRequest { id } = request.into_inner();
         let id = tier::tier_id(&id, "id").map_err(to_status)?;
-        let found = self.tiers.get(&tenant, id).await.map_err(to_status)?;
+        let found = self.tiers.get(&caller, id).await.map_err(to_status)?;
         Ok(Response::new(tier::to_proto(&found)))
     }
 
@@ -119,9 +119,9 @@ impl TierRpc for TierApi {
         &self,
         request: Request<pb::ListTiersRequest>,
     ) -> Result<Response<pb::ListTiersResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ListTiersRequest {} = request.into_inner();
-        let tiers = self.tiers.list(&tenant).await.map_err(to_status)?;
+        let tiers = self.tiers.list(&caller).await.map_err(to_status)?;
         Ok(Response::new(pb::ListTiersResponse {
             tiers: tiers.iter().map(tier::to_proto).collect(),
         }))
@@ -131,7 +131,7 @@ impl TierRpc for TierApi {
         &self,
         request: Request<pb::UpdateTierRequest>,
     ) -> Result<Response<pb::Tier>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::UpdateTierRequest {
             tier: changes,
             update_mask,
@@ -144,7 +144,7 @@ impl TierRpc for TierApi {
         let patch = tier::patch(changes, update_mask).map_err(to_status)?;
         let updated = self
             .tiers
-            .update(&tenant, id, patch, expected)
+            .update(&caller, id, patch, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(tier::to_proto(&updated)))
@@ -154,7 +154,7 @@ impl TierRpc for TierApi {
         &self,
         request: Request<pb::DeleteTierRequest>,
     ) -> Result<Response<()>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::DeleteTierRequest {
             id,
             etag,
@@ -178,7 +178,7 @@ impl TierRpc for TierApi {
             (None, false) => OnDelete::Refuse,
         };
         self.tiers
-            .delete(&tenant, id, expected, on_delete)
+            .delete(&caller, id, expected, on_delete)
             .await
             .map_err(to_status)?;
         Ok(Response::new(()))
@@ -188,7 +188,7 @@ impl TierRpc for TierApi {
         &self,
         request: Request<pb::ReorderTiersRequest>,
     ) -> Result<Response<pb::ReorderTiersResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::ReorderTiersRequest { tier_ids } = request.into_inner();
         let mut order = Vec::with_capacity(tier_ids.len());
         let mut violations = Vec::new();
@@ -204,7 +204,7 @@ impl TierRpc for TierApi {
         }
         let tiers = self
             .tiers
-            .reorder(&tenant, &order)
+            .reorder(&caller, &order)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ReorderTiersResponse {
@@ -216,7 +216,7 @@ impl TierRpc for TierApi {
         &self,
         request: Request<pb::SetContactTierRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::SetContactTierRequest {
             contact_id,
             tier_id,
@@ -227,7 +227,7 @@ impl TierRpc for TierApi {
         let expected = convert::etag(&etag, "etag").map_err(to_status)?;
         let updated = self
             .contacts
-            .set_tier(&tenant, id, tier_id, expected)
+            .set_tier(&caller, id, tier_id, expected)
             .await
             .map_err(to_status)?;
         Ok(Response::new(contact::to_proto(&updated)))
@@ -237,7 +237,7 @@ impl TierRpc for TierApi {
         &self,
         request: Request<pb::GetRoutingPriorityRequest>,
     ) -> Result<Response<pb::GetRoutingPriorityResponse>, Status> {
-        let tenant = self.auth.authenticate(&request).await?;
+        let caller = self.auth.authenticate(&request).await?;
         let pb::GetRoutingPriorityRequest { subjects } = request.into_inner();
         let mut parsed = Vec::with_capacity(subjects.len());
         let mut violations = Vec::new();
@@ -252,7 +252,7 @@ impl TierRpc for TierApi {
         }
         let entries = self
             .routing
-            .routing_priority(&tenant, parsed)
+            .routing_priority(&caller, parsed)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::GetRoutingPriorityResponse {

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crm_domain::tenancy::Caller;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -159,7 +160,7 @@ async fn concurrent_resolution_of_one_new_sender_creates_one_contact(backend: Te
             calls.push(tokio::spawn(async move {
                 service
                     .resolve_sender(
-                        &tenant,
+                        &Caller::tenant_key(tenant),
                         SenderInput {
                             channel: Channel::Whatsapp,
                             address: "5511987654321".into(),

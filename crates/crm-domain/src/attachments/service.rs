@@ -23,7 +23,7 @@ use crate::kernel::RecordRef;
 use crate::kernel::{AttachmentId, TenantId};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
-use crate::tenancy::Tenant;
+use crate::tenancy::Caller;
 
 /// Attachment use cases.
 #[derive(Clone)]
@@ -74,10 +74,11 @@ impl AttachmentService {
     /// exist; `Unavailable`; `Internal`.
     pub async fn begin(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         owner: RecordRef,
         meta: NewAttachment,
     ) -> Result<Upload, DomainError> {
+        let tenant = caller.tenant();
         let meta = validate(meta, self.max_bytes)?;
         if !self.attachments.owner_exists(tenant.id, owner).await? {
             return Err(owner.not_found());
@@ -98,7 +99,8 @@ impl AttachmentService {
     ///
     /// # Errors
     /// `NotFound`; `Unavailable`; `Internal`.
-    pub async fn get(&self, tenant: &Tenant, id: AttachmentId) -> Result<Attachment, DomainError> {
+    pub async fn get(&self, caller: &Caller, id: AttachmentId) -> Result<Attachment, DomainError> {
+        let tenant = caller.tenant();
         self.attachments
             .get(tenant.id, id)
             .await?
@@ -111,10 +113,10 @@ impl AttachmentService {
     /// `NotFound`; `Unavailable`; `Internal` when the bytes are missing.
     pub async fn open(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: AttachmentId,
     ) -> Result<(Attachment, Box<dyn crate::attachments::BlobReader>), DomainError> {
-        let attachment = self.get(tenant, id).await?;
+        let attachment = self.get(caller, id).await?;
         let reader = self.blobs.open(&attachment.blob_key()).await?;
         Ok((attachment, reader))
     }
@@ -125,11 +127,12 @@ impl AttachmentService {
     /// `Unavailable`; `Internal`.
     pub async fn list(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         owner: RecordRef,
         after: Option<AttachmentId>,
         page_size: u32,
     ) -> Result<Page<Attachment, AttachmentId>, DomainError> {
+        let tenant = caller.tenant();
         let mut items = self
             .attachments
             .list(tenant.id, owner, after, page_size.saturating_add(1))
@@ -148,7 +151,8 @@ impl AttachmentService {
     ///
     /// # Errors
     /// `NotFound`; `Unavailable`; `Internal`.
-    pub async fn delete(&self, tenant: &Tenant, id: AttachmentId) -> Result<(), DomainError> {
+    pub async fn delete(&self, caller: &Caller, id: AttachmentId) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         self.attachments
             .delete(tenant.id, id, self.blobs.as_ref())
             .await

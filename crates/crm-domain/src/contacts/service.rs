@@ -26,7 +26,7 @@ use crate::kernel::{ContactId, OrganizationId, TierId};
 use crate::kernel::{DomainError, Entity};
 use crate::organizations::Affiliation;
 use crate::organizations::OrganizationRepository;
-use crate::tenancy::Tenant;
+use crate::tenancy::{Caller, Tenant};
 use crate::tiers::Tier;
 use crate::tiers::TierRepository;
 
@@ -185,10 +185,11 @@ impl ContactService {
     /// `Unavailable`; `Internal`.
     pub async fn create(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         draft: ContactDraft,
         request_id: Option<String>,
     ) -> Result<Contact, DomainError> {
+        let tenant = caller.tenant();
         if let Some(request_id) = &request_id
             && (request_id.chars().count() > 128 || request_id.chars().any(char::is_control))
         {
@@ -273,7 +274,7 @@ impl ContactService {
             .map_err(|error| locate_taken(error, &draft.identities, tenant.default_region))?
         {
             CreateOutcome::Created(contact) => Ok(*contact),
-            CreateOutcome::Replayed(id) => self.get(tenant, id).await,
+            CreateOutcome::Replayed(id) => self.get(caller, id).await,
         }
     }
 
@@ -281,7 +282,8 @@ impl ContactService {
     ///
     /// # Errors
     /// `NotFound`; `Unavailable`; `Internal`.
-    pub async fn get(&self, tenant: &Tenant, id: ContactId) -> Result<Contact, DomainError> {
+    pub async fn get(&self, caller: &Caller, id: ContactId) -> Result<Contact, DomainError> {
+        let tenant = caller.tenant();
         self.contacts
             .get(tenant.id, id)
             .await?
@@ -294,11 +296,12 @@ impl ContactService {
     /// `Unavailable`; `Internal`.
     pub async fn list(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         filter: &ContactFilter,
         after: Option<ContactId>,
         page_size: u32,
     ) -> Result<Page<Contact, ContactId>, DomainError> {
+        let tenant = caller.tenant();
         let mut items = self
             .contacts
             .list(tenant.id, filter, after, page_size.saturating_add(1))
@@ -321,12 +324,12 @@ impl ContactService {
     /// `Contention`; `Internal`.
     pub async fn update(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         patch: ContactPatch,
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
-        self.apply_patch(tenant, id, patch, expected_version, "contact.")
+        self.apply_patch(caller, id, patch, expected_version, "contact.")
             .await
     }
 
@@ -335,12 +338,13 @@ impl ContactService {
     /// the RPCs that carry `tier_id` or `organization_id` at the top).
     async fn apply_patch(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         patch: ContactPatch,
         expected_version: Option<i64>,
         field_prefix: &str,
     ) -> Result<Contact, DomainError> {
+        let tenant = caller.tenant();
         let inputs: Vec<IdentityInput> = [&patch.emails, &patch.phones, &patch.channel_identities]
             .into_iter()
             .flatten()
@@ -392,7 +396,7 @@ impl ContactService {
         let patch = &patch;
         let tier = &tier;
         retry("contact", || async move {
-            let current = self.get(tenant, id).await?;
+            let current = self.get(caller, id).await?;
             check_version(&current, expected_version)?;
             let change = plan_update(
                 &current,
@@ -416,10 +420,11 @@ impl ContactService {
     /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn delete(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         expected_version: Option<i64>,
     ) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         self.contacts.delete(tenant.id, id, expected_version).await
     }
 
@@ -431,11 +436,12 @@ impl ContactService {
     /// `Contention`; `Internal`.
     pub async fn add_identity(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         input: IdentityInput,
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
+        let tenant = caller.tenant();
         let normalized = identity::normalize(input.kind, &input.raw, tenant.default_region)
             .map_err(|error| DomainError::invalid(input.field.clone(), error.to_string()))?;
         let added = ContactIdentity {
@@ -451,7 +457,7 @@ impl ContactService {
             None
         };
         self.change_identities(
-            tenant,
+            caller,
             id,
             expected_version,
             std::slice::from_ref(&input),
@@ -484,18 +490,19 @@ impl ContactService {
     /// `Unavailable`; `Contention`; `Internal`.
     pub async fn remove_identity(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         input: IdentityInput,
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
+        let tenant = caller.tenant();
         let normalized = identity::normalize(input.kind, &input.raw, tenant.default_region)
             .map_err(|error| DomainError::invalid(input.field.clone(), error.to_string()))?;
         let key = IdentityKey {
             kind: normalized.kind,
             value: normalized.value,
         };
-        self.change_identities(tenant, id, expected_version, &[], None, |identities| {
+        self.change_identities(caller, id, expected_version, &[], None, |identities| {
             let before = identities.len();
             identities.retain(|held| held.key() != key);
             if identities.len() == before {
@@ -516,13 +523,13 @@ impl ContactService {
     /// `Stale`; `Unavailable`; `Contention`; `Internal`.
     pub async fn add_tags(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         tags: &[String],
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
         let added = tag::normalize_tags(tags, "tags")?;
-        self.change_tags(tenant, id, expected_version, |held| {
+        self.change_tags(caller, id, expected_version, |held| {
             tag::union(held, &added)
         })
         .await
@@ -535,13 +542,13 @@ impl ContactService {
     /// `Stale`; `Unavailable`; `Contention`; `Internal`.
     pub async fn remove_tags(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         tags: &[String],
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
         let removed = tag::normalize_tags(tags, "tags")?;
-        self.change_tags(tenant, id, expected_version, |held| {
+        self.change_tags(caller, id, expected_version, |held| {
             held.iter()
                 .filter(|tag| !removed.contains(tag))
                 .cloned()
@@ -552,14 +559,14 @@ impl ContactService {
 
     async fn change_tags(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         expected_version: Option<i64>,
         edit: impl Fn(&[String]) -> Vec<String>,
     ) -> Result<Contact, DomainError> {
         let edit = &edit;
         retry("contact", || async move {
-            let current = self.get(tenant, id).await?;
+            let current = self.get(caller, id).await?;
             check_version(&current, expected_version)?;
             let tags = edit(&current.tags);
             if tags.len() > tag::MAX_TAGS {
@@ -595,7 +602,7 @@ impl ContactService {
     /// `Stale`; `Unavailable`; `Contention`; `Internal`.
     pub async fn set_tier(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         tier: Option<TierId>,
         expected_version: Option<i64>,
@@ -604,7 +611,7 @@ impl ContactService {
             tier_id: Some(tier),
             ..ContactPatch::default()
         };
-        self.apply_patch(tenant, id, patch, expected_version, "")
+        self.apply_patch(caller, id, patch, expected_version, "")
             .await
     }
 
@@ -615,7 +622,7 @@ impl ContactService {
     /// `NotFound`; `Stale`; `Unavailable`; `Contention`; `Internal`.
     pub async fn join_organization(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         organization: OrganizationId,
         expected_version: Option<i64>,
@@ -624,7 +631,7 @@ impl ContactService {
             affiliation: Some(Affiliation::Manual(organization)),
             ..ContactPatch::default()
         };
-        self.apply_patch(tenant, id, patch, expected_version, "")
+        self.apply_patch(caller, id, patch, expected_version, "")
             .await
     }
 
@@ -636,12 +643,12 @@ impl ContactService {
     /// `Unavailable`; `Contention`; `Internal`.
     pub async fn leave_organization(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         organization: OrganizationId,
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
-        let current = self.get(tenant, id).await?;
+        let current = self.get(caller, id).await?;
         check_version(&current, expected_version)?;
         if current.fields.affiliation.organization() != Some(organization) {
             return Err(DomainError::FailedPrecondition(format!(
@@ -652,22 +659,23 @@ impl ContactService {
             affiliation: Some(Affiliation::Detached),
             ..ContactPatch::default()
         };
-        self.apply_patch(tenant, id, patch, Some(current.version), "")
+        self.apply_patch(caller, id, patch, Some(current.version), "")
             .await
     }
 
     async fn change_identities(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ContactId,
         expected_version: Option<i64>,
         inputs: &[IdentityInput],
         auto_org: Option<OrganizationId>,
         edit: impl Fn(&mut Vec<ContactIdentity>) -> Result<(), DomainError>,
     ) -> Result<Contact, DomainError> {
+        let tenant = caller.tenant();
         let edit = &edit;
         retry("contact", || async move {
-            let current = self.get(tenant, id).await?;
+            let current = self.get(caller, id).await?;
             check_version(&current, expected_version)?;
             let mut identities = current.identities.clone();
             edit(&mut identities)?;
@@ -714,9 +722,10 @@ impl ContactService {
     /// after [`ATTEMPTS`](crate::kernel::ATTEMPTS) lost races; `Internal`.
     pub async fn resolve_sender(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         input: SenderInput,
     ) -> Result<Resolution, DomainError> {
+        let tenant = caller.tenant();
         let mut candidates = identity::candidates(&input, tenant.default_region)?;
         // Shared and blocked addresses identify nobody: they are neither
         // matched, attached nor claimed.
@@ -1013,7 +1022,10 @@ mod tests {
             .times(1)
             .returning(|_| Ok(ResolvedCreate::Raced));
         let resolution = service(repository)
-            .resolve_sender(&tenant, sender("Ana@Example.com"))
+            .resolve_sender(
+                &Caller::tenant_key(tenant.clone()),
+                sender("Ana@Example.com"),
+            )
             .await
             .unwrap();
         assert_eq!(resolution.contact.id, winner.id);
@@ -1055,13 +1067,13 @@ mod tests {
         );
         let tenant = tenant();
         let linked = service
-            .resolve_sender(&tenant, sender("ana@acme.com"))
+            .resolve_sender(&Caller::tenant_key(tenant.clone()), sender("ana@acme.com"))
             .await
             .unwrap();
         assert_eq!(linked.contact.fields.affiliation, Affiliation::Auto(acme));
         // The mock allows one look-up: gmail.com must not cause another.
         let free = service
-            .resolve_sender(&tenant, sender("bo@gmail.com"))
+            .resolve_sender(&Caller::tenant_key(tenant.clone()), sender("bo@gmail.com"))
             .await
             .unwrap();
         assert_eq!(free.contact.fields.affiliation, Affiliation::None);
@@ -1079,7 +1091,7 @@ mod tests {
             .times(ATTEMPTS)
             .returning(|_| Ok(ResolvedCreate::Raced));
         let error = service(repository)
-            .resolve_sender(&tenant(), sender("ana@example.com"))
+            .resolve_sender(&Caller::tenant_key(tenant()), sender("ana@example.com"))
             .await
             .unwrap_err();
         assert_eq!(error, DomainError::Contention("sender resolution"));
@@ -1089,7 +1101,7 @@ mod tests {
     async fn invalid_senders_never_reach_storage() {
         let repository = MockContactRepository::new();
         let error = service(repository)
-            .resolve_sender(&tenant(), sender("not an email"))
+            .resolve_sender(&Caller::tenant_key(tenant()), sender("not an email"))
             .await
             .unwrap_err();
         assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "address"));
@@ -1130,7 +1142,7 @@ mod tests {
             custom_fields: Default::default(),
         };
         let error = service(repository)
-            .create(&tenant(), draft, None)
+            .create(&Caller::tenant_key(tenant()), draft, None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -1167,7 +1179,12 @@ mod tests {
             .returning(move |_, _| Ok(Some(found.clone())));
         repository.expect_update().never();
         let error = service(repository)
-            .update(&tenant, current.id, ContactPatch::default(), Some(2))
+            .update(
+                &Caller::tenant_key(tenant.clone()),
+                current.id,
+                ContactPatch::default(),
+                Some(2),
+            )
             .await
             .unwrap_err();
         assert!(matches!(error, DomainError::Stale { .. }));

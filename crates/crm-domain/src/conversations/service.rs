@@ -18,7 +18,7 @@ use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{ContactId, ConversationId};
 use crate::kernel::{DomainError, Entity};
-use crate::tenancy::Tenant;
+use crate::tenancy::{Caller, Tenant};
 
 /// Whom a recorded conversation was with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,9 +136,10 @@ impl ConversationService {
     /// `Internal`.
     pub async fn record(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         record: ConversationRecord,
     ) -> Result<(Conversation, bool), DomainError> {
+        let tenant = caller.tenant();
         conversations::validate_source(&record.source, &record.source_id, "conversation")?;
         let fields = conversations::validate(record.fields, "conversation")?;
         let custom_fields = self
@@ -148,7 +149,7 @@ impl ConversationService {
             ConversationSubject::Contact(id) => id,
             ConversationSubject::Sender(sender) => {
                 self.contacts
-                    .resolve_sender(tenant, sender)
+                    .resolve_sender(caller, sender)
                     .await
                     .map_err(|error| match error {
                         DomainError::InvalidArgument(found) => DomainError::InvalidArgument(
@@ -198,9 +199,10 @@ impl ConversationService {
     /// `NotFound`; `Unavailable`; `Internal`.
     pub async fn get(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ConversationId,
     ) -> Result<Conversation, DomainError> {
+        let tenant = caller.tenant();
         self.conversations
             .get(tenant.id, id)
             .await?
@@ -214,14 +216,15 @@ impl ConversationService {
     /// `Internal`.
     pub async fn update(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ConversationId,
         patch: ConversationPatch,
         expected_version: Option<i64>,
     ) -> Result<Conversation, DomainError> {
+        let tenant = caller.tenant();
         let patch = &patch;
         retry("conversation", || async move {
-            let current = self.get(tenant, id).await?;
+            let current = self.get(caller, id).await?;
             if expected_version.is_some_and(|version| version != current.version) {
                 return Err(DomainError::Stale {
                     entity: Entity::Conversation,
@@ -282,10 +285,11 @@ impl ConversationService {
     /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn delete(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: ConversationId,
         expected_version: Option<i64>,
     ) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         self.conversations
             .delete(tenant.id, id, expected_version)
             .await
@@ -297,14 +301,15 @@ impl ConversationService {
     /// `NotFound` (contact); `Unavailable`; `Internal`.
     pub async fn list_for_contact(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         contact: ContactId,
         filter: ConversationFilter,
         after: Option<ConversationId>,
         page_size: u32,
     ) -> Result<Page<Conversation, ConversationId>, DomainError> {
+        let tenant = caller.tenant();
         // An unknown contact is NOT_FOUND, not an empty history.
-        self.contacts.get(tenant, contact).await?;
+        self.contacts.get(caller, contact).await?;
         let mut items = self
             .conversations
             .list_for_contact(

@@ -19,7 +19,7 @@ use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
 use crate::kernel::{FieldId, SectionId, TabId};
-use crate::tenancy::Tenant;
+use crate::tenancy::{Caller, Tenant};
 
 /// Applies a record write's custom-field values against the definitions of
 /// its record type: loads the definitions the write needs (on create, also
@@ -140,9 +140,10 @@ impl CustomFieldService {
     /// `Unavailable`; `Internal`.
     pub async fn create_field(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         draft: FieldDraft,
     ) -> Result<FieldDefinition, DomainError> {
+        let tenant = caller.tenant();
         let reserved = draft.entity.reserved_keys();
         if let Some(key) = &draft.key
             && (!fields::is_valid_key(key) || reserved.contains(&key.as_str()))
@@ -219,9 +220,10 @@ impl CustomFieldService {
     /// `NotFound`; `Unavailable`; `Internal`.
     pub async fn get_field(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: FieldId,
     ) -> Result<FieldDefinition, DomainError> {
+        let tenant = caller.tenant();
         self.fields
             .get_field(tenant.id, id)
             .await?
@@ -234,11 +236,12 @@ impl CustomFieldService {
     /// `Unavailable`; `Internal`.
     pub async fn list_fields(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         entity: FieldEntity,
         after: Option<FieldId>,
         page_size: u32,
     ) -> Result<Page<FieldDefinition, FieldId>, DomainError> {
+        let tenant = caller.tenant();
         let mut items = self
             .fields
             .list_fields(tenant.id, entity, after, page_size.saturating_add(1))
@@ -260,14 +263,15 @@ impl CustomFieldService {
     /// `Contention`; `Unavailable`; `Internal`.
     pub async fn update_field(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: FieldId,
         patch: FieldPatch,
         expected_version: Option<i64>,
     ) -> Result<FieldDefinition, DomainError> {
+        let tenant = caller.tenant();
         let patch = &patch;
         retry("custom field", || async move {
-            let current = self.get_field(tenant, id).await?;
+            let current = self.get_field(caller, id).await?;
             if expected_version.is_some_and(|version| version != current.version) {
                 return Err(DomainError::Stale {
                     entity: Entity::CustomField,
@@ -321,10 +325,11 @@ impl CustomFieldService {
     /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn delete_field(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: FieldId,
         expected_version: Option<i64>,
     ) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         self.fields
             .delete_field(tenant.id, id, expected_version)
             .await
@@ -338,11 +343,12 @@ impl CustomFieldService {
     /// entity); `Unavailable`; `Internal`.
     pub async fn move_field(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: FieldId,
         section: Option<SectionId>,
         position: u32,
     ) -> Result<FieldDefinition, DomainError> {
+        let tenant = caller.tenant();
         self.fields
             .move_field(tenant.id, id, section, position, self.clock.now())
             .await
@@ -354,9 +360,10 @@ impl CustomFieldService {
     /// `Unavailable`; `Internal`.
     pub async fn layout(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         entity: FieldEntity,
     ) -> Result<Layout, DomainError> {
+        let tenant = caller.tenant();
         let parts = self.fields.layout(tenant.id, entity).await?;
         Ok(layout::assemble(
             entity,
@@ -372,10 +379,11 @@ impl CustomFieldService {
     /// `InvalidArgument`; `FailedPrecondition` when full; `Unavailable`; `Internal`.
     pub async fn create_tab(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         entity: FieldEntity,
         name: &str,
     ) -> Result<Tab, DomainError> {
+        let tenant = caller.tenant();
         let name = layout::validate_name(name, "tab.name")?;
         let now = self.clock.now();
         let tab = Tab {
@@ -397,11 +405,12 @@ impl CustomFieldService {
     /// `InvalidArgument`; `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn rename_tab(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: TabId,
         name: &str,
         expected_version: Option<i64>,
     ) -> Result<Tab, DomainError> {
+        let tenant = caller.tenant();
         let name = layout::validate_name(name, "tab.name")?;
         self.fields
             .rename_tab(tenant.id, id, &name, expected_version, self.clock.now())
@@ -412,7 +421,8 @@ impl CustomFieldService {
     ///
     /// # Errors
     /// `NotFound`; `FailedPrecondition` while it holds sections; `Unavailable`; `Internal`.
-    pub async fn delete_tab(&self, tenant: &Tenant, id: TabId) -> Result<(), DomainError> {
+    pub async fn delete_tab(&self, caller: &Caller, id: TabId) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         self.fields.delete_tab(tenant.id, id).await
     }
 
@@ -423,10 +433,11 @@ impl CustomFieldService {
     /// `Contention`; `Unavailable`; `Internal`.
     pub async fn reorder_tabs(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         entity: FieldEntity,
         order: &[TabId],
     ) -> Result<Vec<Tab>, DomainError> {
+        let tenant = caller.tenant();
         retry("tab order", || async move {
             let parts = self.fields.layout(tenant.id, entity).await?;
             let current: Vec<TabId> = parts.tabs.iter().map(|tab| tab.id).collect();
@@ -448,10 +459,11 @@ impl CustomFieldService {
     /// full; `Unavailable`; `Internal`.
     pub async fn create_section(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         tab: TabId,
         name: &str,
     ) -> Result<Section, DomainError> {
+        let tenant = caller.tenant();
         let name = layout::validate_name(name, "section.name")?;
         let now = self.clock.now();
         let section = Section {
@@ -475,11 +487,12 @@ impl CustomFieldService {
     /// `InvalidArgument`; `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn rename_section(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: SectionId,
         name: &str,
         expected_version: Option<i64>,
     ) -> Result<Section, DomainError> {
+        let tenant = caller.tenant();
         let name = layout::validate_name(name, "section.name")?;
         self.fields
             .rename_section(tenant.id, id, &name, expected_version, self.clock.now())
@@ -490,7 +503,8 @@ impl CustomFieldService {
     ///
     /// # Errors
     /// `NotFound`; `FailedPrecondition` while it holds fields; `Unavailable`; `Internal`.
-    pub async fn delete_section(&self, tenant: &Tenant, id: SectionId) -> Result<(), DomainError> {
+    pub async fn delete_section(&self, caller: &Caller, id: SectionId) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         self.fields.delete_section(tenant.id, id).await
     }
 
@@ -501,10 +515,11 @@ impl CustomFieldService {
     /// the tab once; `NotFound`; `Contention`; `Unavailable`; `Internal`.
     pub async fn reorder_sections(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         tab: TabId,
         order: &[SectionId],
     ) -> Result<Vec<Section>, DomainError> {
+        let tenant = caller.tenant();
         retry("section order", || async move {
             let current = self
                 .fields

@@ -24,7 +24,7 @@ use crate::kernel::{ContactId, MergeId, TenantId};
 use crate::merge::MergeRepository;
 use crate::merge::duplicates::{DuplicateGroup, DuplicateReason, Edges, Evidence, Facts};
 use crate::merge::{ContactChild, MergePlan, MergeRecord};
-use crate::tenancy::Tenant;
+use crate::tenancy::Caller;
 
 /// Contacts read per batch while looking for duplicates.
 const SCAN_BATCH: u32 = 1_000;
@@ -200,7 +200,8 @@ impl MergeService {
     ///
     /// # Errors
     /// `NotFound`; `Unavailable`; `Internal`.
-    pub async fn get_contact(&self, tenant: TenantId, id: ContactId) -> Result<Found, DomainError> {
+    pub async fn get_contact(&self, caller: &Caller, id: ContactId) -> Result<Found, DomainError> {
+        let tenant = caller.tenant().id;
         if let Some(contact) = self.contacts.get(tenant, id).await? {
             return Ok(Found {
                 contact,
@@ -265,10 +266,11 @@ impl MergeService {
     /// one merged away already; `Unavailable`; `Internal`.
     pub async fn preview(
         &self,
-        tenant: TenantId,
+        caller: &Caller,
         survivor: ContactId,
         duplicates: &[ContactId],
     ) -> Result<MergePreview, DomainError> {
+        let tenant = caller.tenant().id;
         let (survivor, duplicates) = self
             .load(tenant, survivor, duplicates, OnMerged::Refuse)
             .await?;
@@ -287,12 +289,13 @@ impl MergeService {
     /// preview or etags (nothing is written); `Unavailable`; `Internal`.
     pub async fn merge(
         &self,
-        tenant: TenantId,
+        caller: &Caller,
         survivor: ContactId,
         duplicates: &[ContactId],
         precondition: &MergePrecondition,
         merged_by: &str,
     ) -> Result<(MergeRecord, Contact), DomainError> {
+        let tenant = caller.tenant().id;
         merge::check_request(survivor, duplicates)?;
         let merged_by = merge::check_merged_by(merged_by)?;
         let ids: Vec<ContactId> = std::iter::once(survivor)
@@ -334,10 +337,11 @@ impl MergeService {
     /// `Unavailable`; `Internal`.
     pub async fn find_duplicates(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         after: Option<GroupCursor>,
         page_size: u32,
     ) -> Result<Page<DuplicateGroup, GroupCursor>, DomainError> {
+        let tenant = caller.tenant();
         let mut facts = Vec::new();
         let mut held_as_data: Vec<(ContactId, IdentityKey, String)> = Vec::new();
         let mut last = None;
@@ -414,10 +418,11 @@ impl MergeService {
     /// contact not in the tenant; `Unavailable`; `Internal`.
     pub async fn mark_not_duplicates(
         &self,
-        tenant: TenantId,
+        caller: &Caller,
         ids: &[ContactId],
         marked_by: &str,
     ) -> Result<(), DomainError> {
+        let tenant = caller.tenant().id;
         let pairs = duplicates::pairs(ids);
         if pairs.is_empty() || ids.len() > MAX_MARKED {
             return Err(DomainError::invalid(
@@ -448,11 +453,12 @@ impl MergeService {
     /// `Unavailable`; `Internal`.
     pub async fn list(
         &self,
-        tenant: TenantId,
+        caller: &Caller,
         contact: ContactId,
         before: Option<MergeId>,
         page_size: u32,
     ) -> Result<Page<MergeRecord, MergeId>, DomainError> {
+        let tenant = caller.tenant().id;
         if self.contacts.get(tenant, contact).await?.is_none()
             && self.merges.merged_into(tenant, contact).await?.is_none()
         {

@@ -11,7 +11,7 @@ use crate::kernel::Page;
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
 use crate::notes::NoteRepository;
-use crate::tenancy::Tenant;
+use crate::tenancy::Caller;
 
 /// Changes to a note; `None` leaves a field as it is. The author stays.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -55,10 +55,11 @@ impl NoteService {
     /// `Unavailable`; `Internal`.
     pub async fn create(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         owner: RecordRef,
         fields: NoteFields,
     ) -> Result<Note, DomainError> {
+        let tenant = caller.tenant();
         let fields = validate(fields, "note")?;
         let now = self.clock.now();
         let note = Note {
@@ -77,7 +78,8 @@ impl NoteService {
     ///
     /// # Errors
     /// `NotFound`; `Unavailable`; `Internal`.
-    pub async fn get(&self, tenant: &Tenant, id: NoteId) -> Result<Note, DomainError> {
+    pub async fn get(&self, caller: &Caller, id: NoteId) -> Result<Note, DomainError> {
+        let tenant = caller.tenant();
         self.notes
             .get(tenant.id, id)
             .await?
@@ -90,11 +92,12 @@ impl NoteService {
     /// `Unavailable`; `Internal`.
     pub async fn list(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         owner: RecordRef,
         after: Option<NoteCursor>,
         page_size: u32,
     ) -> Result<Page<Note, NoteCursor>, DomainError> {
+        let tenant = caller.tenant();
         let mut items = self
             .notes
             .list(tenant.id, owner, after, page_size.saturating_add(1))
@@ -117,12 +120,12 @@ impl NoteService {
     /// `InvalidArgument`; `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn update(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: NoteId,
         patch: NotePatch,
         expected_version: Option<i64>,
     ) -> Result<Note, DomainError> {
-        let current = self.get(tenant, id).await?;
+        let current = self.get(caller, id).await?;
         let expected = expected_version.unwrap_or(current.version);
         if expected != current.version {
             return Err(DomainError::Stale {
@@ -154,10 +157,11 @@ impl NoteService {
     /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn delete(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: NoteId,
         expected_version: Option<i64>,
     ) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         self.notes.delete(tenant.id, id, expected_version).await
     }
 }

@@ -16,7 +16,7 @@ use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
 use crate::organizations::OrganizationRepository;
 use crate::organizations::{Organization, OrganizationFields};
-use crate::tenancy::Tenant;
+use crate::tenancy::{Caller, Tenant};
 
 /// A new organization as a caller describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -116,9 +116,10 @@ impl OrganizationService {
     /// owns; `Unavailable`; `Internal`.
     pub async fn create(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         draft: OrganizationDraft,
     ) -> Result<Organization, DomainError> {
+        let tenant = caller.tenant();
         let fields = organizations::validate(draft.fields, "organization");
         let values = self
             .values(tenant, &CustomValues::new(), &draft.custom_fields, true)
@@ -152,9 +153,10 @@ impl OrganizationService {
     /// `NotFound`; `Unavailable`; `Internal`.
     pub async fn get(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: OrganizationId,
     ) -> Result<Organization, DomainError> {
+        let tenant = caller.tenant();
         self.organizations
             .get(tenant.id, id)
             .await?
@@ -167,10 +169,11 @@ impl OrganizationService {
     /// `Unavailable`; `Internal`.
     pub async fn list(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         after: Option<OrganizationId>,
         page_size: u32,
     ) -> Result<Page<Organization, OrganizationId>, DomainError> {
+        let tenant = caller.tenant();
         let mut items = self
             .organizations
             .list(tenant.id, after, page_size.saturating_add(1))
@@ -191,14 +194,15 @@ impl OrganizationService {
     /// `Unavailable`; `Internal`.
     pub async fn update(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: OrganizationId,
         patch: OrganizationPatch,
         expected_version: Option<i64>,
     ) -> Result<Organization, DomainError> {
+        let tenant = caller.tenant();
         let patch = &patch;
         retry("organization", || async move {
-            let current = self.get(tenant, id).await?;
+            let current = self.get(caller, id).await?;
             if expected_version.is_some_and(|version| version != current.version) {
                 return Err(DomainError::Stale {
                     entity: Entity::Organization,
@@ -246,10 +250,11 @@ impl OrganizationService {
     /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn delete(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: OrganizationId,
         expected_version: Option<i64>,
     ) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         self.organizations
             .delete(tenant.id, id, expected_version, self.clock.now())
             .await

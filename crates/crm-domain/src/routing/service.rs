@@ -9,7 +9,7 @@ use crate::contacts::ContactRepository;
 use crate::identity::{self, SenderInput};
 use crate::kernel::{ContactId, DomainError, FieldViolation};
 use crate::routing::{RoutingEntry, routing_order};
-use crate::tenancy::Tenant;
+use crate::tenancy::Caller;
 use crate::tiers::TierBadge;
 
 /// Most subjects in one routing request.
@@ -51,9 +51,10 @@ impl RoutingService {
     /// more than [`MAX_ROUTING_SUBJECTS`]; `Unavailable`; `Internal`.
     pub async fn routing_priority(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         subjects: Vec<RoutingSubject>,
     ) -> Result<Vec<RoutingEntry>, DomainError> {
+        let tenant = caller.tenant();
         if subjects.is_empty() || subjects.len() > MAX_ROUTING_SUBJECTS {
             return Err(DomainError::invalid(
                 "subjects",
@@ -142,6 +143,7 @@ impl RoutingService {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use crate::tenancy::Tenant;
     use time::OffsetDateTime;
     use uuid::Uuid;
 
@@ -177,7 +179,7 @@ mod tests {
             }),
         ];
         let error = RoutingService::new(Arc::new(MockContactRepository::new()))
-            .routing_priority(&tenant(), subjects)
+            .routing_priority(&Caller::tenant_key(tenant()), subjects)
             .await
             .unwrap_err();
         assert!(

@@ -9,8 +9,8 @@ use crate::identity::{IdentityKind, Region};
 use crate::kernel::TenantId;
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
-use crate::tenancy::Tenant;
 use crate::tenancy::TenantRepository;
+use crate::tenancy::{Caller, Tenant};
 
 /// Tenant use cases: creation by operators, settings, and authentication.
 #[derive(Clone)]
@@ -84,7 +84,8 @@ impl TenantService {
     ///
     /// # Errors
     /// `NotFound`; `Unavailable`; `Internal`.
-    pub async fn get(&self, id: TenantId) -> Result<Tenant, DomainError> {
+    pub async fn get(&self, caller: &Caller) -> Result<Tenant, DomainError> {
+        let id = caller.tenant().id;
         self.tenants
             .get(id)
             .await?
@@ -100,11 +101,12 @@ impl TenantService {
     /// `InvalidArgument`; `NotFound`; `Stale`; `Unavailable`; `Internal`.
     pub async fn update_settings(
         &self,
-        id: TenantId,
+        caller: &Caller,
         patch: TenantSettingsPatch,
         expected_version: Option<i64>,
     ) -> Result<Tenant, DomainError> {
-        let current = self.get(id).await?;
+        let id = caller.tenant().id;
+        let current = self.get(caller).await?;
         if expected_version.is_some_and(|version| version != current.version) {
             return Err(DomainError::Stale {
                 entity: Entity::Tenant,

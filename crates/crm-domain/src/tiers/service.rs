@@ -9,7 +9,7 @@ use crate::kernel::TierId;
 use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
-use crate::tenancy::Tenant;
+use crate::tenancy::Caller;
 use crate::tiers::{SlaPolicy, Tier, TierFields};
 use crate::tiers::{TierContacts, TierRepository};
 
@@ -66,7 +66,8 @@ impl TierService {
     /// # Errors
     /// `InvalidArgument`; `AlreadyExists` for a name in use; `FailedPrecondition`
     /// at [`tiers::MAX_TIERS`]; `Unavailable`; `Internal`.
-    pub async fn create(&self, tenant: &Tenant, fields: TierFields) -> Result<Tier, DomainError> {
+    pub async fn create(&self, caller: &Caller, fields: TierFields) -> Result<Tier, DomainError> {
+        let tenant = caller.tenant();
         let fields = tiers::validate(fields, "tier")?;
         let now = self.clock.now();
         let tier = Tier {
@@ -85,7 +86,8 @@ impl TierService {
     ///
     /// # Errors
     /// `NotFound`; `Unavailable`; `Internal`.
-    pub async fn get(&self, tenant: &Tenant, id: TierId) -> Result<Tier, DomainError> {
+    pub async fn get(&self, caller: &Caller, id: TierId) -> Result<Tier, DomainError> {
+        let tenant = caller.tenant();
         self.tiers
             .get(tenant.id, id)
             .await?
@@ -96,7 +98,8 @@ impl TierService {
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
-    pub async fn list(&self, tenant: &Tenant) -> Result<Vec<Tier>, DomainError> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Tier>, DomainError> {
+        let tenant = caller.tenant();
         self.tiers.list(tenant.id).await
     }
 
@@ -108,14 +111,14 @@ impl TierService {
     /// `Unavailable`; `Internal`.
     pub async fn update(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: TierId,
         patch: TierPatch,
         expected_version: Option<i64>,
     ) -> Result<Tier, DomainError> {
         let patch = &patch;
         retry("tier", || async move {
-            let current = self.get(tenant, id).await?;
+            let current = self.get(caller, id).await?;
             if let Some(version) = expected_version
                 && version != current.version
             {
@@ -156,11 +159,12 @@ impl TierService {
     /// `Internal`.
     pub async fn delete(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         id: TierId,
         expected_version: Option<i64>,
         on_delete: OnDelete,
     ) -> Result<(), DomainError> {
+        let tenant = caller.tenant();
         let contacts = match on_delete {
             OnDelete::Refuse => TierContacts::Refuse,
             OnDelete::Clear => TierContacts::Clear,
@@ -192,9 +196,10 @@ impl TierService {
     /// once; `Contention`; `Unavailable`; `Internal`.
     pub async fn reorder(
         &self,
-        tenant: &Tenant,
+        caller: &Caller,
         order: &[TierId],
     ) -> Result<Vec<Tier>, DomainError> {
+        let tenant = caller.tenant();
         retry("tier order", || async move {
             let current: Vec<TierId> = self
                 .tiers
@@ -232,6 +237,7 @@ fn stale(id: TierId) -> DomainError {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use crate::tenancy::Tenant;
     use mockall::predicate::always;
     use time::OffsetDateTime;
     use uuid::Uuid;
@@ -266,7 +272,7 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_tier_never_reaches_storage() {
         let error = service(MockTierRepository::new())
-            .create(&tenant(), TierFields::default())
+            .create(&Caller::tenant_key(tenant()), TierFields::default())
             .await
             .unwrap_err();
         assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "tier.name"));
@@ -276,7 +282,12 @@ mod tests {
     async fn moving_contacts_to_the_deleted_tier_itself_is_refused() {
         let id = TierId::from_uuid(Uuid::now_v7());
         let error = service(MockTierRepository::new())
-            .delete(&tenant(), id, None, OnDelete::MoveTo(id))
+            .delete(
+                &Caller::tenant_key(tenant()),
+                id,
+                None,
+                OnDelete::MoveTo(id),
+            )
             .await
             .unwrap_err();
         assert!(
@@ -321,7 +332,10 @@ mod tests {
                     Ok(ranks.iter().map(|(id, rank)| stored(*id, *rank)).collect())
                 }
             });
-        let ordered = service(tiers).reorder(&tenant, &[b, a]).await.unwrap();
+        let ordered = service(tiers)
+            .reorder(&Caller::tenant_key(tenant.clone()), &[b, a])
+            .await
+            .unwrap();
         assert_eq!(
             ordered.iter().map(|t| (t.id, t.rank)).collect::<Vec<_>>(),
             [(b, 1), (a, 2)]

@@ -1,6 +1,7 @@
 //! Checks of MergeRepository: applying a merge plan, tombstones, merge history, and the conservation property.
 
 use super::prelude::*;
+use crate::tenancy::Caller;
 
 /// A merge moves every child record, tombstones the duplicates, keeps
 /// chains one hop long and refuses a plan whose versions moved.
@@ -64,7 +65,11 @@ pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
         .unwrap();
 
     let preview = service
-        .preview(tenant.id, survivor.id, &[duplicate.id])
+        .preview(
+            &Caller::tenant_key(tenant.clone()),
+            survivor.id,
+            &[duplicate.id],
+        )
         .await
         .unwrap();
     let expected = [
@@ -103,7 +108,7 @@ pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
 
     let (record, merged) = service
         .merge(
-            tenant.id,
+            &Caller::tenant_key(tenant.clone()),
             survivor.id,
             &[duplicate.id],
             &MergePrecondition::Token(preview.token.clone()),
@@ -174,7 +179,13 @@ pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
         duplicates: vec![merged.etag()],
     };
     service
-        .merge(tenant.id, third.id, &[survivor.id], &precondition, "ops")
+        .merge(
+            &Caller::tenant_key(tenant.clone()),
+            third.id,
+            &[survivor.id],
+            &precondition,
+            "ops",
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -317,12 +328,18 @@ async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
     let distinct_tags = shape.iter().map(|s| s.tags).max().unwrap_or(0) as u64;
     let (survivor, duplicates) = (ids[0], &ids[1..]);
     let preview = service
-        .preview(tenant.id, survivor, duplicates)
+        .preview(&Caller::tenant_key(tenant.clone()), survivor, duplicates)
         .await
         .unwrap();
     let token = MergePrecondition::Token(preview.token);
     service
-        .merge(tenant.id, survivor, duplicates, &token, "prop")
+        .merge(
+            &Caller::tenant_key(tenant.clone()),
+            survivor,
+            duplicates,
+            &token,
+            "prop",
+        )
         .await
         .unwrap();
     let after = merges.count_children(tenant.id, &[survivor]).await.unwrap();
@@ -337,12 +354,20 @@ async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
     let left = merges.count_children(tenant.id, duplicates).await.unwrap();
     assert!(left.iter().all(|(_, n)| *n == 0), "{left:?}");
     assert!(matches!(
-        service.preview(tenant.id, survivor, duplicates).await,
+        service
+            .preview(&Caller::tenant_key(tenant.clone()), survivor, duplicates)
+            .await,
         Err(DomainError::FailedPrecondition(_))
     ));
     assert!(matches!(
         service
-            .merge(tenant.id, survivor, duplicates, &token, "prop")
+            .merge(
+                &Caller::tenant_key(tenant.clone()),
+                survivor,
+                duplicates,
+                &token,
+                "prop"
+            )
             .await,
         Err(DomainError::Stale { .. })
     ));
