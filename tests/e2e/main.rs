@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod architecture;
 mod attachments;
 mod auth;
 mod concurrency;
