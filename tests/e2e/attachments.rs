@@ -6,8 +6,6 @@
 //! no bytes; another tenant unable to reach a file; bytes of a deleted
 //! contact removed by the sweep.
 
-use std::time::Duration;
-
 use crm_proto::v1 as pb;
 use sha2::Digest;
 use tokio_stream::StreamExt;
@@ -151,20 +149,6 @@ async fn contact(server: &TestServer, address: &str) -> String {
         .id
 }
 
-/// Waits (up to 5 s) until the server holds exactly `count` blob objects.
-async fn await_blobs(server: &TestServer, count: usize) {
-    for _ in 0..100 {
-        if server.stored_blobs().await.len() == count {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "expected {count} stored objects, found {:?}",
-        server.stored_blobs().await
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_round_trip_byte_for_byte_and_are_stored_once() {
     on_both(|server| async move {
@@ -234,7 +218,7 @@ async fn files_round_trip_byte_for_byte_and_are_stored_once() {
             [empty.id.clone(), copy.id.clone(), stored.id.clone()],
             "newest first, across pages"
         );
-        await_blobs(&server, 2).await;
+        server.await_blobs(2).await;
 
         // Deleting one copy keeps the bytes the other still holds.
         let mut client = server.attachments().await;
@@ -255,14 +239,14 @@ async fn files_round_trip_byte_for_byte_and_are_stored_once() {
             download(&server, &server.key, &copy.id).await.unwrap().1,
             contract
         );
-        await_blobs(&server, 2).await;
+        server.await_blobs(2).await;
         for id in [&copy.id, &empty.id] {
             client
                 .delete_attachment(server.req(pb::DeleteAttachmentRequest { id: id.clone() }))
                 .await
                 .unwrap();
         }
-        await_blobs(&server, 0).await;
+        server.await_blobs(0).await;
         assert!(list_ids(&server, &ana, 0).await.is_empty());
 
         // Organizations take files too.
@@ -414,18 +398,18 @@ async fn failed_uploads_leave_no_record_and_no_bytes() {
             let mut client = server.attachments().await;
             async move { client.upload_attachment(request).await }
         });
+        // Both chunks reached the store before the caller goes away.
+        server.await_staged_bytes(128 * 1024).await;
         if server.staging_is_visible() {
             // The good file, and the cut one being staged.
-            await_blobs(&server, 2).await;
-        } else {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            server.await_blobs(2).await;
         }
         call.abort();
         let _ = call.await;
         drop(sender);
 
         // Only the good upload is left, in the records and in the store.
-        await_blobs(&server, 1).await;
+        server.await_blobs(1).await;
         assert_eq!(list_ids(&server, &ana, 0).await, [good.id]);
     })
     .await;
@@ -490,7 +474,7 @@ async fn another_tenant_cannot_reach_a_file() {
         )
         .await
         .unwrap();
-        await_blobs(&server, 2).await;
+        server.await_blobs(2).await;
         client
             .delete_attachment(with_key(
                 pb::DeleteAttachmentRequest { id: copy.id },
@@ -498,7 +482,7 @@ async fn another_tenant_cannot_reach_a_file() {
             ))
             .await
             .unwrap();
-        await_blobs(&server, 1).await;
+        server.await_blobs(1).await;
         assert_eq!(
             download(&server, &server.key, &stored.id).await.unwrap().1,
             secret
@@ -538,9 +522,9 @@ async fn bytes_of_a_deleted_contact_go_with_the_next_sweep() {
             }))
             .await
             .unwrap();
-        await_blobs(&server, 1).await;
+        server.await_blobs(1).await;
         assert_eq!(server.sweep_attachments().await, 1);
-        await_blobs(&server, 0).await;
+        server.await_blobs(0).await;
     })
     .await;
 }

@@ -1,8 +1,13 @@
 //! `spawn()`: the real server on port 0 over a fresh database of either
 //! backend, with a tenant and its API key, and clients that send the key.
+//! The server's blob store is watched ([`blobs`]), so tests await the
+//! stored objects they expect rather than sleeping.
+
+mod blobs;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crm_blob::object_store::ObjectStore;
 use crm_proto::v1 as pb;
@@ -34,6 +39,7 @@ pub struct TestServer {
     pub backend: TestBackend,
     app: App,
     blobs: Blobs,
+    blob_watch: blobs::Watch,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     database: Option<TestDatabase>,
@@ -107,10 +113,12 @@ impl Blobs {
 /// Starts another server over an existing database (as a second replica).
 pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
     let blobs = Blobs::for_backend(backend);
+    let blob_watch = blobs::Watch::new();
+    let observed = blobs::Observed::new(blobs.port(), blob_watch.clone());
     let app = App::open(
         database_url,
         &StoreOptions::default(),
-        AttachmentOptions::new(blobs.port()),
+        AttachmentOptions::new(std::sync::Arc::new(observed)),
     )
     .await
     .unwrap_or_else(|error| panic!("{backend:?}: {error}"));
@@ -134,6 +142,7 @@ pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
         backend,
         app,
         blobs,
+        blob_watch,
         stop: Some(stop),
         task: Some(task),
         database: None,
@@ -169,6 +178,57 @@ impl TestServer {
     /// do; an object store's multipart uploads do not until completed).
     pub fn staging_is_visible(&self) -> bool {
         matches!(self.blobs, Blobs::Directory(..))
+    }
+
+    /// Waits until the server holds exactly `count` blob objects (staged
+    /// ones included where [`TestServer::staging_is_visible`]).
+    pub async fn await_blobs(&self, count: usize) {
+        self.await_blob_state(&format!("{count} stored objects"), |_, objects| {
+            objects.len() == count
+        })
+        .await;
+    }
+
+    /// Waits until the uploads the server is staging hold at least `bytes`.
+    pub async fn await_staged_bytes(&self, bytes: u64) {
+        self.await_blob_state(&format!("{bytes} staged bytes"), |activity, _| {
+            activity.staged_bytes >= bytes
+        })
+        .await;
+    }
+
+    /// Re-checks `done` on the blob store's activity and objects after
+    /// every change the server makes to the store, until it holds. The
+    /// timeout only bounds a failing test.
+    async fn await_blob_state(
+        &self,
+        expected: &str,
+        mut done: impl FnMut(&blobs::Activity, &[String]) -> bool,
+    ) {
+        const FAILURE_BOUND: Duration = Duration::from_secs(10);
+        let mut changes = self.blob_watch.subscribe();
+        let waited = tokio::time::timeout(FAILURE_BOUND, async {
+            loop {
+                // Marked seen before the store is read, so a change made
+                // while it is read still wakes the next `changed()`.
+                let activity = *changes.borrow_and_update();
+                if done(&activity, &self.stored_blobs().await) {
+                    return;
+                }
+                changes
+                    .changed()
+                    .await
+                    .expect("the blob store's watch outlives the server");
+            }
+        })
+        .await;
+        if waited.is_err() {
+            panic!(
+                "expected {expected} within {FAILURE_BOUND:?}; found {:?} and {:?}",
+                self.stored_blobs().await,
+                *changes.borrow()
+            );
+        }
     }
 
     /// Runs the server's attachment sweep now.
