@@ -10,7 +10,11 @@ use crm_proto::v1 as pb;
 use sha2::Digest;
 use tokio_stream::StreamExt;
 
-use crate::harness::{TestServer, assert_code, assert_invalid, email, on_both, with_key};
+use crate::fixtures::{
+    all_pages, assert_code, assert_invalid, contact_with_email, contact_with_email_and_key,
+    create_org, org,
+};
+use crate::harness::{TestServer, on_both, with_key};
 
 /// `len` bytes that do not repeat in any short period.
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -116,43 +120,31 @@ async fn download(
 }
 
 async fn list_ids(server: &TestServer, contact_id: &str, page_size: i32) -> Vec<String> {
-    let mut client = server.attachments().await;
-    let mut ids = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_attachments(server.req(pb::ListAttachmentsRequest {
-                owner: Some(pb::list_attachments_request::Owner::ContactId(
-                    contact_id.into(),
-                )),
-                page_size,
-                page_token,
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        ids.extend(page.attachments.into_iter().map(|a| a.id));
-        if page.next_page_token.is_empty() {
-            return ids;
+    let client = server.attachments().await;
+    all_pages(|page_token| {
+        let mut client = client.clone();
+        let request = server.req(pb::ListAttachmentsRequest {
+            owner: Some(pb::list_attachments_request::Owner::ContactId(
+                contact_id.into(),
+            )),
+            page_size,
+            page_token,
+        });
+        async move {
+            let page = client.list_attachments(request).await.unwrap().into_inner();
+            (
+                page.attachments.into_iter().map(|a| a.id).collect(),
+                page.next_page_token,
+            )
         }
-        page_token = page.next_page_token;
-    }
-}
-
-async fn contact(server: &TestServer, address: &str) -> String {
-    server
-        .create(pb::Contact {
-            emails: vec![email(address)],
-            ..Default::default()
-        })
-        .await
-        .id
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_round_trip_byte_for_byte_and_are_stored_once() {
     on_both(|server| async move {
-        let ana = contact(&server, "ana@x.com").await;
+        let ana = contact_with_email(&server, "ana@x.com").await.id;
         let contract = bytes(300 * 1024 + 17, 1);
         let stored = upload(
             &server,
@@ -250,18 +242,7 @@ async fn files_round_trip_byte_for_byte_and_are_stored_once() {
         assert!(list_ids(&server, &ana, 0).await.is_empty());
 
         // Organizations take files too.
-        let acme = server
-            .organizations()
-            .await
-            .create_organization(server.req(pb::CreateOrganizationRequest {
-                organization: Some(pb::Organization {
-                    name: "Acme".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let acme = create_org(&server, org("Acme", &[])).await;
         let logo = bytes(1000, 2);
         let on_acme = upload(
             &server,
@@ -293,7 +274,7 @@ async fn files_round_trip_byte_for_byte_and_are_stored_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_uploads_leave_no_record_and_no_bytes() {
     on_both(|server| async move {
-        let ana = contact(&server, "ana@x.com").await;
+        let ana = contact_with_email(&server, "ana@x.com").await.id;
         let data = bytes(200 * 1024, 3);
 
         // Over the default 25 MiB limit: refused before any byte is sent.
@@ -418,7 +399,7 @@ async fn failed_uploads_leave_no_record_and_no_bytes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenant_cannot_reach_a_file() {
     on_both(|server| async move {
-        let ana = contact(&server, "ana@x.com").await;
+        let ana = contact_with_email(&server, "ana@x.com").await.id;
         let secret = bytes(5000, 4);
         let stored = upload(&server, metadata(&ana, "secret.pdf", secret.len()), &secret)
             .await
@@ -465,7 +446,9 @@ async fn another_tenant_cannot_reach_a_file() {
         assert_code(&status, tonic::Code::NotFound);
 
         // The same bytes in the other tenant are its own copy.
-        let theirs = contact_with_key(&server, &other, "bo@y.com").await;
+        let theirs = contact_with_email_and_key(&server, &other, "bo@y.com")
+            .await
+            .id;
         let copy = upload_with(
             &server,
             &other,
@@ -491,23 +474,10 @@ async fn another_tenant_cannot_reach_a_file() {
     .await;
 }
 
-async fn contact_with_key(server: &TestServer, key: &str, address: &str) -> String {
-    server
-        .create_with_key(
-            pb::Contact {
-                emails: vec![email(address)],
-                ..Default::default()
-            },
-            key,
-        )
-        .await
-        .id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_of_a_deleted_contact_go_with_the_next_sweep() {
     on_both(|server| async move {
-        let ana = contact(&server, "ana@x.com").await;
+        let ana = contact_with_email(&server, "ana@x.com").await.id;
         let data = bytes(10_000, 5);
         upload(&server, metadata(&ana, "a.bin", data.len()), &data)
             .await
