@@ -6,13 +6,15 @@
 //! no bytes; another tenant unable to reach a file; bytes of a deleted
 //! contact removed by the sweep.
 
-use std::time::Duration;
-
 use crm_proto::v1 as pb;
 use sha2::Digest;
 use tokio_stream::StreamExt;
 
-use crate::harness::{TestServer, assert_code, assert_invalid, email, on_both, with_key};
+use crate::fixtures::{
+    all_pages, assert_code, assert_invalid, contact_with_email, contact_with_email_and_key,
+    create_org, org,
+};
+use crate::harness::{TestServer, on_both, with_key};
 
 /// `len` bytes that do not repeat in any short period.
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -118,57 +120,31 @@ async fn download(
 }
 
 async fn list_ids(server: &TestServer, contact_id: &str, page_size: i32) -> Vec<String> {
-    let mut client = server.attachments().await;
-    let mut ids = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_attachments(server.req(pb::ListAttachmentsRequest {
-                owner: Some(pb::list_attachments_request::Owner::ContactId(
-                    contact_id.into(),
-                )),
-                page_size,
-                page_token,
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        ids.extend(page.attachments.into_iter().map(|a| a.id));
-        if page.next_page_token.is_empty() {
-            return ids;
+    let client = server.attachments().await;
+    all_pages(|page_token| {
+        let mut client = client.clone();
+        let request = server.req(pb::ListAttachmentsRequest {
+            owner: Some(pb::list_attachments_request::Owner::ContactId(
+                contact_id.into(),
+            )),
+            page_size,
+            page_token,
+        });
+        async move {
+            let page = client.list_attachments(request).await.unwrap().into_inner();
+            (
+                page.attachments.into_iter().map(|a| a.id).collect(),
+                page.next_page_token,
+            )
         }
-        page_token = page.next_page_token;
-    }
-}
-
-async fn contact(server: &TestServer, address: &str) -> String {
-    server
-        .create(pb::Contact {
-            emails: vec![email(address)],
-            ..Default::default()
-        })
-        .await
-        .id
-}
-
-/// Waits (up to 5 s) until the server holds exactly `count` blob objects.
-async fn await_blobs(server: &TestServer, count: usize) {
-    for _ in 0..100 {
-        if server.stored_blobs().await.len() == count {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "expected {count} stored objects, found {:?}",
-        server.stored_blobs().await
-    );
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_round_trip_byte_for_byte_and_are_stored_once() {
     on_both(|server| async move {
-        let ana = contact(&server, "ana@x.com").await;
+        let ana = contact_with_email(&server, "ana@x.com").await.id;
         let contract = bytes(300 * 1024 + 17, 1);
         let stored = upload(
             &server,
@@ -234,7 +210,7 @@ async fn files_round_trip_byte_for_byte_and_are_stored_once() {
             [empty.id.clone(), copy.id.clone(), stored.id.clone()],
             "newest first, across pages"
         );
-        await_blobs(&server, 2).await;
+        server.await_blobs(2).await;
 
         // Deleting one copy keeps the bytes the other still holds.
         let mut client = server.attachments().await;
@@ -255,29 +231,18 @@ async fn files_round_trip_byte_for_byte_and_are_stored_once() {
             download(&server, &server.key, &copy.id).await.unwrap().1,
             contract
         );
-        await_blobs(&server, 2).await;
+        server.await_blobs(2).await;
         for id in [&copy.id, &empty.id] {
             client
                 .delete_attachment(server.req(pb::DeleteAttachmentRequest { id: id.clone() }))
                 .await
                 .unwrap();
         }
-        await_blobs(&server, 0).await;
+        server.await_blobs(0).await;
         assert!(list_ids(&server, &ana, 0).await.is_empty());
 
         // Organizations take files too.
-        let acme = server
-            .organizations()
-            .await
-            .create_organization(server.req(pb::CreateOrganizationRequest {
-                organization: Some(pb::Organization {
-                    name: "Acme".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let acme = create_org(&server, org("Acme", &[])).await;
         let logo = bytes(1000, 2);
         let on_acme = upload(
             &server,
@@ -309,7 +274,7 @@ async fn files_round_trip_byte_for_byte_and_are_stored_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_uploads_leave_no_record_and_no_bytes() {
     on_both(|server| async move {
-        let ana = contact(&server, "ana@x.com").await;
+        let ana = contact_with_email(&server, "ana@x.com").await.id;
         let data = bytes(200 * 1024, 3);
 
         // Over the default 25 MiB limit: refused before any byte is sent.
@@ -414,18 +379,18 @@ async fn failed_uploads_leave_no_record_and_no_bytes() {
             let mut client = server.attachments().await;
             async move { client.upload_attachment(request).await }
         });
+        // Both chunks reached the store before the caller goes away.
+        server.await_staged_bytes(128 * 1024).await;
         if server.staging_is_visible() {
             // The good file, and the cut one being staged.
-            await_blobs(&server, 2).await;
-        } else {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            server.await_blobs(2).await;
         }
         call.abort();
         let _ = call.await;
         drop(sender);
 
         // Only the good upload is left, in the records and in the store.
-        await_blobs(&server, 1).await;
+        server.await_blobs(1).await;
         assert_eq!(list_ids(&server, &ana, 0).await, [good.id]);
     })
     .await;
@@ -434,7 +399,7 @@ async fn failed_uploads_leave_no_record_and_no_bytes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenant_cannot_reach_a_file() {
     on_both(|server| async move {
-        let ana = contact(&server, "ana@x.com").await;
+        let ana = contact_with_email(&server, "ana@x.com").await.id;
         let secret = bytes(5000, 4);
         let stored = upload(&server, metadata(&ana, "secret.pdf", secret.len()), &secret)
             .await
@@ -481,7 +446,9 @@ async fn another_tenant_cannot_reach_a_file() {
         assert_code(&status, tonic::Code::NotFound);
 
         // The same bytes in the other tenant are its own copy.
-        let theirs = contact_with_key(&server, &other, "bo@y.com").await;
+        let theirs = contact_with_email_and_key(&server, &other, "bo@y.com")
+            .await
+            .id;
         let copy = upload_with(
             &server,
             &other,
@@ -490,7 +457,7 @@ async fn another_tenant_cannot_reach_a_file() {
         )
         .await
         .unwrap();
-        await_blobs(&server, 2).await;
+        server.await_blobs(2).await;
         client
             .delete_attachment(with_key(
                 pb::DeleteAttachmentRequest { id: copy.id },
@@ -498,7 +465,7 @@ async fn another_tenant_cannot_reach_a_file() {
             ))
             .await
             .unwrap();
-        await_blobs(&server, 1).await;
+        server.await_blobs(1).await;
         assert_eq!(
             download(&server, &server.key, &stored.id).await.unwrap().1,
             secret
@@ -507,23 +474,10 @@ async fn another_tenant_cannot_reach_a_file() {
     .await;
 }
 
-async fn contact_with_key(server: &TestServer, key: &str, address: &str) -> String {
-    server
-        .create_with_key(
-            pb::Contact {
-                emails: vec![email(address)],
-                ..Default::default()
-            },
-            key,
-        )
-        .await
-        .id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_of_a_deleted_contact_go_with_the_next_sweep() {
     on_both(|server| async move {
-        let ana = contact(&server, "ana@x.com").await;
+        let ana = contact_with_email(&server, "ana@x.com").await.id;
         let data = bytes(10_000, 5);
         upload(&server, metadata(&ana, "a.bin", data.len()), &data)
             .await
@@ -538,9 +492,9 @@ async fn bytes_of_a_deleted_contact_go_with_the_next_sweep() {
             }))
             .await
             .unwrap();
-        await_blobs(&server, 1).await;
+        server.await_blobs(1).await;
         assert_eq!(server.sweep_attachments().await, 1);
-        await_blobs(&server, 0).await;
+        server.await_blobs(0).await;
     })
     .await;
 }

@@ -5,7 +5,8 @@
 use crm_proto::v1 as pb;
 use tonic::Code;
 
-use crate::harness::{TestServer, assert_code, email, identity, mask, on_both, sender};
+use crate::fixtures::{assert_code, email, identity, mask, sender, tenant_settings};
+use crate::harness::{TestServer, on_both};
 
 /// A request carrying `authorization` verbatim, or no such metadata at all.
 fn request<T>(message: T, authorization: Option<&str>) -> tonic::Request<T> {
@@ -196,13 +197,7 @@ async fn every_rpc_refuses_a_call_without_a_valid_key() {
         // Nothing the refused calls asked for happened.
         assert_eq!(server.get(&contact.id).await, contact);
         assert_eq!(server.list_all().await, [contact]);
-        let settings = server
-            .tenants()
-            .await
-            .get_tenant_settings(server.req(pb::GetTenantSettingsRequest {}))
-            .await
-            .unwrap()
-            .into_inner();
+        let settings = tenant_settings(&server).await;
         assert_eq!(settings.default_region, "US");
     })
     .await;

@@ -10,9 +10,8 @@ use crm_proto::v1 as pb;
 use tokio::sync::Barrier;
 use tonic::Code;
 
-use crate::harness::{
-    TestServer, assert_claimed_by, email, identity, mask, on_both, sender, serve, with_key,
-};
+use crate::fixtures::{assert_claimed_by, contact_with_email, email, identity, mask, sender};
+use crate::harness::{TestServer, on_both, serve, with_key};
 
 /// Runs `count` calls of `call`, spread round-robin over `servers`, each
 /// in its own task on its own connection, all released at once by a
@@ -232,12 +231,7 @@ async fn concurrent_claims_on_one_email_leave_one_holder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_identity_additions_without_etags_lose_no_write() {
     on_both(|server| async move {
-        let contact = server
-            .create(pb::Contact {
-                emails: vec![email("ana@example.com")],
-                ..Default::default()
-            })
-            .await;
+        let contact = contact_with_email(&server, "ana@example.com").await;
         let key = server.key.clone();
         let id = contact.id.clone();
         let outcomes = race(&[server.as_ref()], 8, |index, mut client| {

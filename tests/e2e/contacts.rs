@@ -5,9 +5,11 @@
 use crm_proto::v1 as pb;
 use tonic::Code;
 
-use crate::harness::{
-    assert_claimed_by, assert_code, assert_invalid, email, identity, mask, on_both, phone, sender,
+use crate::fixtures::{
+    assert_claimed_by, assert_code, assert_invalid, contact_with_email, email, identity, mask,
+    phone, sender,
 };
+use crate::harness::on_both;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_sender_is_created_once_and_recognised_after() {
@@ -300,12 +302,7 @@ async fn bad_enum_values_are_named_beside_the_other_bad_fields() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_held_by_another_contact_is_already_exists_and_writes_nothing() {
     on_both(|server| async move {
-        let holder = server
-            .create(pb::Contact {
-                emails: vec![email("ana@example.com")],
-                ..Default::default()
-            })
-            .await;
+        let holder = contact_with_email(&server, "ana@example.com").await;
         let status = server
             .contacts()
             .await
@@ -899,18 +896,8 @@ async fn update_refuses_unknown_mask_paths_and_bad_values() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn taking_another_contacts_email_by_update_is_already_exists() {
     on_both(|server| async move {
-        let holder = server
-            .create(pb::Contact {
-                emails: vec![email("ana@example.com")],
-                ..Default::default()
-            })
-            .await;
-        let other = server
-            .create(pb::Contact {
-                emails: vec![email("bea@example.com")],
-                ..Default::default()
-            })
-            .await;
+        let holder = contact_with_email(&server, "ana@example.com").await;
+        let other = contact_with_email(&server, "bea@example.com").await;
         let status = server
             .contacts()
             .await
@@ -986,12 +973,7 @@ async fn a_deleted_contact_is_gone_and_its_addresses_are_free() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_with_a_stale_etag_is_aborted_and_keeps_the_contact() {
     on_both(|server| async move {
-        let created = server
-            .create(pb::Contact {
-                emails: vec![email("ana@example.com")],
-                ..Default::default()
-            })
-            .await;
+        let created = contact_with_email(&server, "ana@example.com").await;
         let mut client = server.contacts().await;
         let changed = client
             .update_contact(server.req(update(
@@ -1195,12 +1177,7 @@ async fn a_request_id_is_free_again_once_its_contact_is_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn international_email_domains_are_stored_in_ascii() {
     on_both(|server| async move {
-        let created = server
-            .create(pb::Contact {
-                emails: vec![email("Ana@Bücher.Example")],
-                ..Default::default()
-            })
-            .await;
+        let created = contact_with_email(&server, "Ana@Bücher.Example").await;
         assert_eq!(created.emails[0].address, "Ana@Bücher.Example");
         assert_eq!(
             created.emails[0].normalized_address,

@@ -5,7 +5,8 @@
 
 use crm_proto::v1 as pb;
 
-use crate::harness::{TestServer, assert_code, assert_invalid, email, mask, on_both, with_key};
+use crate::fixtures::{assert_code, assert_invalid, contact_with_email, mask};
+use crate::harness::{TestServer, on_both, with_key};
 
 fn at(seconds: i64) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
@@ -54,12 +55,7 @@ async fn record(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_runs_newest_first_across_channels_and_keeps_the_figures_current() {
     on_both(|server| async move {
-        let ana = server
-            .create(pb::Contact {
-                emails: vec![email("ana@x.com")],
-                ..Default::default()
-            })
-            .await;
+        let ana = contact_with_email(&server, "ana@x.com").await;
         let mut client = server.conversations().await;
         let first = record(
             &server,

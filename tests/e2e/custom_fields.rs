@@ -5,9 +5,8 @@
 use crm_proto::v1 as pb;
 use pb::custom_field_value::Value;
 
-use crate::harness::{
-    TestServer, assert_code, assert_invalid, email, mask, on_both, sender, with_key,
-};
+use crate::fixtures::{assert_code, assert_invalid, define_field, email, mask, sender};
+use crate::harness::{TestServer, on_both, with_key};
 
 const CONTACT: i32 = pb::RecordType::Contact as i32;
 
@@ -37,16 +36,6 @@ fn value(value: Value) -> pb::CustomFieldValue {
 
 fn text(text: &str) -> pb::CustomFieldValue {
     value(Value::TextValue(text.into()))
-}
-
-async fn define(server: &TestServer, field: pb::CustomField) -> pb::CustomField {
-    server
-        .fields()
-        .await
-        .create_custom_field(server.req(pb::CreateCustomFieldRequest { field: Some(field) }))
-        .await
-        .unwrap_or_else(|status| panic!("create field failed: {status:?}"))
-        .into_inner()
 }
 
 fn with_values(address: &str, values: &[(&str, pb::CustomFieldValue)]) -> pb::Contact {
@@ -79,11 +68,11 @@ async fn create_contact(
 async fn keys_are_generated_stable_and_never_clash() {
     on_both(|server| async move {
         let mut client = server.fields().await;
-        let renewal = define(&server, field("Renewal date", pb::CustomFieldType::Date)).await;
+        let renewal = define_field(&server, field("Renewal date", pb::CustomFieldType::Date)).await;
         assert_eq!(renewal.key, "renewal_date");
-        let again = define(&server, field("Renewal  Date!", pb::CustomFieldType::Date)).await;
+        let again = define_field(&server, field("Renewal  Date!", pb::CustomFieldType::Date)).await;
         assert_eq!(again.key, "renewal_date_2");
-        let city = define(&server, field("City", pb::CustomFieldType::Text)).await;
+        let city = define_field(&server, field("City", pb::CustomFieldType::Text)).await;
         assert_eq!(city.key, "city_2", "a standard field's name is never a key");
 
         // Renaming keeps the key.
@@ -233,22 +222,22 @@ async fn values_are_validated_on_every_write_and_named_by_key() {
             pattern_hint: "like ABC-12345".into(),
             ..Default::default()
         });
-        define(&server, account).await;
+        define_field(&server, account).await;
         let mut plan = field("Plan", pb::CustomFieldType::SingleSelect);
         plan.options = vec![option("Free"), option("Pro"), option("Legacy")];
         plan.default_value = Some(value(Value::SelectValue("free".into())));
-        let plan = define(&server, plan).await;
+        let plan = define_field(&server, plan).await;
         let mut score = field("NPS", pb::CustomFieldType::Number);
         score.validation = Some(pb::CustomFieldValidation {
             min: "0".into(),
             max: "10".into(),
             ..Default::default()
         });
-        define(&server, score).await;
-        define(&server, field("ARR", pb::CustomFieldType::Currency)).await;
-        define(&server, field("Renewal", pb::CustomFieldType::Date)).await;
-        define(&server, field("Marketing", pb::CustomFieldType::Checkbox)).await;
-        define(&server, field("Second phone", pb::CustomFieldType::Phone)).await;
+        define_field(&server, score).await;
+        define_field(&server, field("ARR", pb::CustomFieldType::Currency)).await;
+        define_field(&server, field("Renewal", pb::CustomFieldType::Date)).await;
+        define_field(&server, field("Marketing", pb::CustomFieldType::Checkbox)).await;
+        define_field(&server, field("Second phone", pb::CustomFieldType::Phone)).await;
 
         // A value that cannot even be read is refused first...
         let unreadable = create_contact(
@@ -464,8 +453,8 @@ async fn values_are_validated_on_every_write_and_named_by_key() {
 async fn a_field_with_values_keeps_its_type_and_takes_them_when_deleted() {
     on_both(|server| async move {
         let mut fields = server.fields().await;
-        let score = define(&server, field("Score", pb::CustomFieldType::Number)).await;
-        let spare = define(&server, field("Spare", pb::CustomFieldType::Number)).await;
+        let score = define_field(&server, field("Score", pb::CustomFieldType::Number)).await;
+        let spare = define_field(&server, field("Spare", pb::CustomFieldType::Number)).await;
         let ana = server
             .create(with_values(
                 "ana@x.com",
@@ -579,9 +568,9 @@ async fn the_layout_holds_tabs_sections_and_fields_in_order() {
             .into_inner();
         let mut industry = field("Industry", pb::CustomFieldType::Text);
         industry.section_id = details.id.clone();
-        let industry = define(&server, industry).await;
-        let account = define(&server, field("Account", pb::CustomFieldType::Text)).await;
-        let vat = define(&server, field("VAT", pb::CustomFieldType::Text)).await;
+        let industry = define_field(&server, industry).await;
+        let account = define_field(&server, field("Account", pb::CustomFieldType::Text)).await;
+        let vat = define_field(&server, field("VAT", pb::CustomFieldType::Text)).await;
 
         // A field moved between sections keeps its values.
         let ana = server

@@ -1,8 +1,13 @@
 //! `spawn()`: the real server on port 0 over a fresh database of either
 //! backend, with a tenant and its API key, and clients that send the key.
+//! The server's blob store is watched ([`blobs`]), so tests await the
+//! stored objects they expect rather than sleeping.
+
+mod blobs;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crm_blob::object_store::ObjectStore;
 use crm_proto::v1 as pb;
@@ -20,6 +25,8 @@ use crm_store::testing::{TestBackend, TestDatabase};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
+use crate::fixtures::all_pages;
+
 pub use crm_store::testing::BOTH;
 
 /// A running server over its own database.
@@ -34,6 +41,7 @@ pub struct TestServer {
     pub backend: TestBackend,
     app: App,
     blobs: Blobs,
+    blob_watch: blobs::Watch,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     database: Option<TestDatabase>,
@@ -107,10 +115,12 @@ impl Blobs {
 /// Starts another server over an existing database (as a second replica).
 pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
     let blobs = Blobs::for_backend(backend);
+    let blob_watch = blobs::Watch::new();
+    let observed = blobs::Observed::new(blobs.port(), blob_watch.clone());
     let app = App::open(
         database_url,
         &StoreOptions::default(),
-        AttachmentOptions::new(blobs.port()),
+        AttachmentOptions::new(std::sync::Arc::new(observed)),
     )
     .await
     .unwrap_or_else(|error| panic!("{backend:?}: {error}"));
@@ -134,6 +144,7 @@ pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
         backend,
         app,
         blobs,
+        blob_watch,
         stop: Some(stop),
         task: Some(task),
         database: None,
@@ -169,6 +180,57 @@ impl TestServer {
     /// do; an object store's multipart uploads do not until completed).
     pub fn staging_is_visible(&self) -> bool {
         matches!(self.blobs, Blobs::Directory(..))
+    }
+
+    /// Waits until the server holds exactly `count` blob objects (staged
+    /// ones included where [`TestServer::staging_is_visible`]).
+    pub async fn await_blobs(&self, count: usize) {
+        self.await_blob_state(&format!("{count} stored objects"), |_, objects| {
+            objects.len() == count
+        })
+        .await;
+    }
+
+    /// Waits until the uploads the server is staging hold at least `bytes`.
+    pub async fn await_staged_bytes(&self, bytes: u64) {
+        self.await_blob_state(&format!("{bytes} staged bytes"), |activity, _| {
+            activity.staged_bytes >= bytes
+        })
+        .await;
+    }
+
+    /// Re-checks `done` on the blob store's activity and objects after
+    /// every change the server makes to the store, until it holds. The
+    /// timeout only bounds a failing test.
+    async fn await_blob_state(
+        &self,
+        expected: &str,
+        mut done: impl FnMut(&blobs::Activity, &[String]) -> bool,
+    ) {
+        const FAILURE_BOUND: Duration = Duration::from_secs(10);
+        let mut changes = self.blob_watch.subscribe();
+        let waited = tokio::time::timeout(FAILURE_BOUND, async {
+            loop {
+                // Marked seen before the store is read, so a change made
+                // while it is read still wakes the next `changed()`.
+                let activity = *changes.borrow_and_update();
+                if done(&activity, &self.stored_blobs().await) {
+                    return;
+                }
+                changes
+                    .changed()
+                    .await
+                    .expect("the blob store's watch outlives the server");
+            }
+        })
+        .await;
+        if waited.is_err() {
+            panic!(
+                "expected {expected} within {FAILURE_BOUND:?}; found {:?} and {:?}",
+                self.stored_blobs().await,
+                *changes.borrow()
+            );
+        }
     }
 
     /// Runs the server's attachment sweep now.
@@ -271,120 +333,6 @@ where
     }
 }
 
-/// The field paths of a status's BadRequest violations.
-pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad| {
-            bad.field_violations
-                .iter()
-                .map(|v| v.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Where an ALREADY_EXISTS status says the claimed address is held.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Claim {
-    /// `ResourceInfo.resource_name`: the holder's contact id.
-    pub resource_name: Option<String>,
-    /// `ErrorInfo.reason`.
-    pub reason: Option<String>,
-    /// `ErrorInfo.metadata["holder_contact_id"]`.
-    pub holder_contact_id: Option<String>,
-}
-
-/// The holder details of an ALREADY_EXISTS status.
-pub fn claim(status: &tonic::Status) -> Claim {
-    use tonic_types::StatusExt;
-    let details = status.get_error_details();
-    Claim {
-        resource_name: details.resource_info().map(|r| r.resource_name.clone()),
-        reason: details.error_info().map(|e| e.reason.clone()),
-        holder_contact_id: details
-            .error_info()
-            .and_then(|e| e.metadata.get("holder_contact_id").cloned()),
-    }
-}
-
-/// Asserts that `status` is ALREADY_EXISTS naming `holder` everywhere the
-/// API promises: ResourceInfo, and ErrorInfo reason and metadata.
-#[track_caller]
-pub fn assert_claimed_by(status: &tonic::Status, holder: &str) {
-    assert_eq!(status.code(), tonic::Code::AlreadyExists, "{status:?}");
-    assert_eq!(
-        claim(status),
-        Claim {
-            resource_name: Some(holder.to_owned()),
-            reason: Some("IDENTITY_ALREADY_CLAIMED".to_owned()),
-            holder_contact_id: Some(holder.to_owned()),
-        },
-        "{status:?}"
-    );
-}
-
-/// Asserts that `status` is INVALID_ARGUMENT naming exactly `fields`.
-#[track_caller]
-pub fn assert_invalid(status: &tonic::Status, fields: &[&str]) {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    let mut named = violated_fields(status);
-    named.sort();
-    named.dedup();
-    let mut expected: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
-    expected.sort();
-    assert_eq!(named, expected, "{status:?}");
-}
-
-/// Asserts a status code, showing the status when it differs.
-#[track_caller]
-pub fn assert_code(status: &tonic::Status, code: tonic::Code) {
-    assert_eq!(status.code(), code, "{status:?}");
-}
-
-/// A ResolveSender request for `address` on `channel`, without hints.
-pub fn sender(channel: pb::Channel, address: &str) -> pb::ResolveSenderRequest {
-    pb::ResolveSenderRequest {
-        channel: channel as i32,
-        address: address.into(),
-        ..Default::default()
-    }
-}
-
-/// An email for a contact message.
-pub fn email(address: &str) -> pb::EmailAddress {
-    pb::EmailAddress {
-        address: address.into(),
-        ..Default::default()
-    }
-}
-
-/// A phone number for a contact message.
-pub fn phone(number: &str) -> pb::PhoneNumber {
-    pb::PhoneNumber {
-        number: number.into(),
-        ..Default::default()
-    }
-}
-
-/// A channel identity for a contact message or an identity request.
-pub fn identity(kind: pb::IdentityKind, value: &str) -> pb::Identity {
-    pb::Identity {
-        kind: kind as i32,
-        value: value.into(),
-        ..Default::default()
-    }
-}
-
-/// A field mask of `paths`.
-pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask {
-        paths: paths.iter().map(|path| (*path).to_owned()).collect(),
-    })
-}
-
 impl TestServer {
     /// Creates `contact` in this server's tenant, panicking on failure.
     pub async fn create(&self, contact: pb::Contact) -> pb::Contact {
@@ -443,27 +391,26 @@ impl TestServer {
 
     /// Every contact of the tenant of `key`, paging through the list.
     pub async fn list_all_with_key(&self, key: &str) -> Vec<pb::Contact> {
-        let mut client = self.contacts().await;
-        let mut contacts = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page = client
-                .list_contacts(with_key(
-                    pb::ListContactsRequest {
-                        page_size: 1000,
-                        page_token,
-                        ..Default::default()
-                    },
-                    key,
-                ))
-                .await
-                .unwrap_or_else(|status| panic!("list failed: {status:?}"))
-                .into_inner();
-            contacts.extend(page.contacts);
-            if page.next_page_token.is_empty() {
-                return contacts;
+        let client = self.contacts().await;
+        all_pages(|page_token| {
+            let mut client = client.clone();
+            let request = with_key(
+                pb::ListContactsRequest {
+                    page_size: 1000,
+                    page_token,
+                    ..Default::default()
+                },
+                key,
+            );
+            async move {
+                let page = client
+                    .list_contacts(request)
+                    .await
+                    .unwrap_or_else(|status| panic!("list failed: {status:?}"))
+                    .into_inner();
+                (page.contacts, page.next_page_token)
             }
-            page_token = page.next_page_token;
-        }
+        })
+        .await
     }
 }

@@ -5,9 +5,10 @@
 use crm_proto::v1 as pb;
 use tonic::Code;
 
-use crate::harness::{
-    TestServer, assert_claimed_by, assert_code, assert_invalid, email, identity, on_both, sender,
+use crate::fixtures::{
+    assert_claimed_by, assert_code, assert_invalid, contact_with_email, email, identity, sender,
 };
+use crate::harness::on_both;
 
 fn add(contact_id: &str, identity: pb::Identity, primary: bool) -> pb::AddIdentityRequest {
     pb::AddIdentityRequest {
@@ -24,15 +25,6 @@ fn remove(contact_id: &str, identity: pb::Identity) -> pb::RemoveIdentityRequest
         identity: Some(identity),
         etag: String::new(),
     }
-}
-
-async fn contact_with_email(server: &TestServer, address: &str) -> pb::Contact {
-    server
-        .create(pb::Contact {
-            emails: vec![email(address)],
-            ..Default::default()
-        })
-        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,8 @@
 use crm_proto::v1 as pb;
 use tonic::Code;
 
-use crate::harness::{
-    TestServer, assert_code, email, identity, mask, on_both, phone, sender, with_key,
-};
+use crate::fixtures::{assert_code, email, identity, mask, phone, sender};
+use crate::harness::{TestServer, on_both, with_key};
 
 async fn tenant_a_contact(server: &TestServer) -> pb::Contact {
     server
@@ -300,7 +299,7 @@ async fn another_tenant_can_create_a_contact_with_the_same_addresses() {
             ))
             .await
             .unwrap_err();
-        crate::harness::assert_claimed_by(&status, &theirs.id);
+        crate::fixtures::assert_claimed_by(&status, &theirs.id);
         assert_eq!(server.get(&contact.id).await, contact);
         assert_code(
             &server

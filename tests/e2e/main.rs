@@ -4,13 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod architecture;
 mod attachments;
 mod auth;
 mod concurrency;
 mod contacts;
 mod conversations;
 mod custom_fields;
+mod fixtures;
 mod harness;
 mod identities;
 mod isolation;

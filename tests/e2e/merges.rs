@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use crm_proto::v1 as pb;
 use tonic::Code;
 
-use crate::harness::{
-    TestServer, assert_code, assert_invalid, email, on_both, phone, sender, with_key,
+use crate::fixtures::{
+    all_pages, assert_code, assert_invalid, contact_with_email, create_org, email, org, phone,
+    sender, write_note,
 };
+use crate::harness::{TestServer, on_both, with_key};
 
 async fn preview(
     server: &TestServer,
@@ -68,42 +70,33 @@ fn by_token(survivor: &str, duplicates: &[&str], token: &str) -> pb::MergeContac
 }
 
 async fn list_merges(server: &TestServer, contact: &str) -> Vec<pb::Merge> {
-    let mut merges = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = server
-            .merges()
-            .await
-            .list_merges(server.req(pb::ListMergesRequest {
-                contact_id: contact.into(),
-                page_size: 1,
-                page_token,
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        merges.extend(page.merges);
-        if page.next_page_token.is_empty() {
-            return merges;
+    let client = server.merges().await;
+    all_pages(|page_token| {
+        let mut client = client.clone();
+        let request = server.req(pb::ListMergesRequest {
+            contact_id: contact.into(),
+            page_size: 1,
+            page_token,
+        });
+        async move {
+            let page = client.list_merges(request).await.unwrap().into_inner();
+            (page.merges, page.next_page_token)
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
 }
 
 async fn add_note(server: &TestServer, contact: &str, body: &str) {
-    server
-        .notes()
-        .await
-        .create_note(server.req(pb::CreateNoteRequest {
-            note: Some(pb::Note {
-                owner: Some(pb::note::Owner::ContactId(contact.into())),
-                author: "agent-7".into(),
-                body: body.into(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap();
+    write_note(
+        server,
+        pb::Note {
+            owner: Some(pb::note::Owner::ContactId(contact.into())),
+            author: "agent-7".into(),
+            body: body.into(),
+            ..Default::default()
+        },
+    )
+    .await;
 }
 
 async fn add_conversation(server: &TestServer, contact: &str, source_id: &str, csat: i32) {
@@ -156,21 +149,6 @@ async fn add_attachment(server: &TestServer, contact: &str, name: &str) {
         .upload_attachment(server.req(tokio_stream::iter(messages)))
         .await
         .unwrap();
-}
-
-async fn organization(server: &TestServer, name: &str) -> pb::Organization {
-    server
-        .organizations()
-        .await
-        .create_organization(server.req(pb::CreateOrganizationRequest {
-            organization: Some(pb::Organization {
-                name: name.into(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 async fn note_bodies(server: &TestServer, contact: &str) -> Vec<String> {
@@ -417,7 +395,7 @@ async fn tier_stage_organization_and_custom_fields_follow_the_rules() {
         // Created first, so ranked first.
         let gold = tier("Gold", "#FFD700").await;
         let silver = tier("Silver", "#C0C0C0").await;
-        let acme = organization(&server, "Acme").await;
+        let acme = create_org(&server, org("Acme", &[])).await;
         let mut fields = server.fields().await;
         let channels = fields
             .create_custom_field(
@@ -639,24 +617,9 @@ async fn overlapping_merges_have_one_winner_and_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chains_resolve_to_the_last_survivor() {
     on_both(|server| async move {
-        let a = server
-            .create(pb::Contact {
-                emails: vec![email("a@x.com")],
-                ..Default::default()
-            })
-            .await;
-        let b = server
-            .create(pb::Contact {
-                emails: vec![email("b@x.com")],
-                ..Default::default()
-            })
-            .await;
-        let c = server
-            .create(pb::Contact {
-                emails: vec![email("c@x.com")],
-                ..Default::default()
-            })
-            .await;
+        let a = contact_with_email(&server, "a@x.com").await;
+        let b = contact_with_email(&server, "b@x.com").await;
+        let c = contact_with_email(&server, "c@x.com").await;
         merge(&server, &b.id, &[&a.id]).await;
         let last = merge(&server, &c.id, &[&b.id]).await.contact.unwrap();
         assert_eq!(emails_of(&last), ["a@x.com", "b@x.com", "c@x.com"]);
@@ -790,25 +753,23 @@ async fn bad_merges_get_clear_errors_and_change_nothing() {
 }
 
 async fn find_groups(server: &TestServer) -> Vec<pb::DuplicateGroup> {
-    let mut groups = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = server
-            .merges()
-            .await
-            .find_duplicate_contacts(server.req(pb::FindDuplicateContactsRequest {
-                page_size: 1,
-                page_token,
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        groups.extend(page.groups);
-        if page.next_page_token.is_empty() {
-            return groups;
+    let client = server.merges().await;
+    all_pages(|page_token| {
+        let mut client = client.clone();
+        let request = server.req(pb::FindDuplicateContactsRequest {
+            page_size: 1,
+            page_token,
+        });
+        async move {
+            let page = client
+                .find_duplicate_contacts(request)
+                .await
+                .unwrap()
+                .into_inner();
+            (page.groups, page.next_page_token)
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
 }
 
 async fn mark(server: &TestServer, ids: &[&str], by: &str) -> Result<(), tonic::Status> {
@@ -826,7 +787,7 @@ async fn mark(server: &TestServer, ids: &[&str], by: &str) -> Result<(), tonic::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_are_found_with_reasons_and_scores_and_can_be_dismissed() {
     on_both(|server| async move {
-        let acme = organization(&server, "Acme").await;
+        let acme = create_org(&server, org("Acme", &[])).await;
         server
             .fields()
             .await
@@ -918,7 +879,7 @@ async fn duplicates_are_found_with_reasons_and_scores_and_can_be_dismissed() {
                     }],
                     ..Default::default()
                 }),
-                update_mask: crate::harness::mask(&["shared_addresses"]),
+                update_mask: crate::fixtures::mask(&["shared_addresses"]),
                 etag: String::new(),
             }))
             .await

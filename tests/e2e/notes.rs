@@ -4,7 +4,10 @@
 
 use crm_proto::v1 as pb;
 
-use crate::harness::{TestServer, assert_code, assert_invalid, email, mask, on_both, with_key};
+use crate::fixtures::{
+    all_pages, assert_code, assert_invalid, contact_with_email, create_org, mask, org, write_note,
+};
+use crate::harness::{TestServer, on_both, with_key};
 
 fn on_contact(contact_id: &str, body: &str, pinned: bool) -> pb::Note {
     pb::Note {
@@ -17,51 +20,34 @@ fn on_contact(contact_id: &str, body: &str, pinned: bool) -> pb::Note {
     }
 }
 
-async fn write(server: &TestServer, note: pb::Note) -> pb::Note {
-    server
-        .notes()
-        .await
-        .create_note(server.req(pb::CreateNoteRequest { note: Some(note) }))
-        .await
-        .unwrap_or_else(|status| panic!("create note failed: {status:?}"))
-        .into_inner()
-}
-
 async fn list(server: &TestServer, contact_id: &str, page_size: i32) -> Vec<String> {
-    let mut client = server.notes().await;
-    let mut bodies = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_notes(server.req(pb::ListNotesRequest {
-                owner: Some(pb::list_notes_request::Owner::ContactId(contact_id.into())),
-                page_size,
-                page_token,
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        bodies.extend(page.notes.into_iter().map(|note| note.body));
-        if page.next_page_token.is_empty() {
-            return bodies;
+    let client = server.notes().await;
+    all_pages(|page_token| {
+        let mut client = client.clone();
+        let request = server.req(pb::ListNotesRequest {
+            owner: Some(pb::list_notes_request::Owner::ContactId(contact_id.into())),
+            page_size,
+            page_token,
+        });
+        async move {
+            let page = client.list_notes(request).await.unwrap().into_inner();
+            (
+                page.notes.into_iter().map(|note| note.body).collect(),
+                page.next_page_token,
+            )
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notes_list_pinned_first_then_newest_and_change_under_an_etag() {
     on_both(|server| async move {
-        let ana = server
-            .create(pb::Contact {
-                emails: vec![email("ana@x.com")],
-                ..Default::default()
-            })
-            .await;
+        let ana = contact_with_email(&server, "ana@x.com").await;
         let mut client = server.notes().await;
-        write(&server, on_contact(&ana.id, "first", false)).await;
-        let escalate = write(&server, on_contact(&ana.id, "**Always escalate**", true)).await;
-        let third = write(&server, on_contact(&ana.id, "third", false)).await;
+        write_note(&server, on_contact(&ana.id, "first", false)).await;
+        let escalate = write_note(&server, on_contact(&ana.id, "**Always escalate**", true)).await;
+        let third = write_note(&server, on_contact(&ana.id, "third", false)).await;
         assert_eq!(escalate.format, pb::NoteFormat::Markdown as i32);
         assert_eq!(
             list(&server, &ana.id, 2).await,
@@ -150,19 +136,8 @@ async fn notes_list_pinned_first_then_newest_and_change_under_an_etag() {
 async fn notes_are_checked_owned_and_private_to_the_tenant() {
     on_both(|server| async move {
         let mut client = server.notes().await;
-        let acme = server
-            .organizations()
-            .await
-            .create_organization(server.req(pb::CreateOrganizationRequest {
-                organization: Some(pb::Organization {
-                    name: "Acme".into(),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        let on_org = write(
+        let acme = create_org(&server, org("Acme", &[])).await;
+        let on_org = write_note(
             &server,
             pb::Note {
                 owner: Some(pb::note::Owner::OrganizationId(acme.id.clone())),

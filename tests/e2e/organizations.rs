@@ -5,29 +5,10 @@
 
 use crm_proto::v1 as pb;
 
-use crate::harness::{
-    TestServer, assert_code, assert_invalid, email, mask, on_both, sender, with_key,
+use crate::fixtures::{
+    assert_code, assert_invalid, contact_with_email, create_org, mask, org, sender,
 };
-
-fn org(name: &str, domains: &[&str]) -> pb::Organization {
-    pb::Organization {
-        name: name.into(),
-        domains: domains.iter().map(|d| (*d).to_owned()).collect(),
-        ..Default::default()
-    }
-}
-
-async fn create_org(server: &TestServer, organization: pb::Organization) -> pb::Organization {
-    server
-        .organizations()
-        .await
-        .create_organization(server.req(pb::CreateOrganizationRequest {
-            organization: Some(organization),
-        }))
-        .await
-        .unwrap_or_else(|status| panic!("create organization failed: {status:?}"))
-        .into_inner()
-}
+use crate::harness::{TestServer, on_both, with_key};
 
 async fn get_org(server: &TestServer, id: &str) -> pb::Organization {
     server
@@ -59,19 +40,9 @@ async fn contacts_auto_link_by_email_domain_but_never_by_free_mail() {
             (acme.id.as_str(), AUTO)
         );
         // So is a contact created with an email there, and one that gains one.
-        let bo = server
-            .create(pb::Contact {
-                emails: vec![email("bo@ACME.io")],
-                ..Default::default()
-            })
-            .await;
+        let bo = contact_with_email(&server, "bo@ACME.io").await;
         assert_eq!(bo.organization_id, acme.id);
-        let cy = server
-            .create(pb::Contact {
-                emails: vec![email("cy@gmail.com")],
-                ..Default::default()
-            })
-            .await;
+        let cy = contact_with_email(&server, "cy@gmail.com").await;
         assert_eq!(
             (cy.organization_id.as_str(), cy.organization_link),
             ("", 0),
@@ -120,18 +91,8 @@ async fn a_new_domain_picks_up_unaffiliated_contacts_and_manual_links_win() {
     on_both(|server| async move {
         let mut client = server.organizations().await;
         let mut contacts = server.contacts().await;
-        let ana = server
-            .create(pb::Contact {
-                emails: vec![email("ana@globex.com")],
-                ..Default::default()
-            })
-            .await;
-        let bo = server
-            .create(pb::Contact {
-                emails: vec![email("bo@globex.com")],
-                ..Default::default()
-            })
-            .await;
+        let ana = contact_with_email(&server, "ana@globex.com").await;
+        let bo = contact_with_email(&server, "bo@globex.com").await;
         let initech = create_org(&server, org("Initech", &[])).await;
         // Bo is put in Initech by hand; Ana is taken out of it by hand.
         let bo = client
@@ -178,12 +139,7 @@ async fn a_new_domain_picks_up_unaffiliated_contacts_and_manual_links_win() {
             .unwrap_err();
         assert_code(&not_member, tonic::Code::FailedPrecondition);
 
-        let cy = server
-            .create(pb::Contact {
-                emails: vec![email("cy@globex.com")],
-                ..Default::default()
-            })
-            .await;
+        let cy = contact_with_email(&server, "cy@globex.com").await;
         assert_eq!(cy.organization_id, "");
         let globex = create_org(&server, org("Globex", &["globex.com"])).await;
         // Only Cy had no affiliation at all.
@@ -292,12 +248,7 @@ async fn organizations_are_updated_listed_and_deleted() {
             ],
         );
 
-        let ana = server
-            .create(pb::Contact {
-                emails: vec![email("ana@acme.net")],
-                ..Default::default()
-            })
-            .await;
+        let ana = contact_with_email(&server, "ana@acme.net").await;
         let renamed = client
             .update_organization(server.req(pb::UpdateOrganizationRequest {
                 organization: Some(pb::Organization {

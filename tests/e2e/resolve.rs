@@ -5,7 +5,8 @@
 
 use crm_proto::v1 as pb;
 
-use crate::harness::{assert_invalid, email, identity, on_both, phone, sender};
+use crate::fixtures::{assert_invalid, contact_with_email, identity, phone, sender};
+use crate::harness::on_both;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_phone_channel_shares_one_contact() {
@@ -235,12 +236,7 @@ async fn matching_prefers_the_address_then_external_id_then_email_then_phone() {
                 ..Default::default()
             })
             .await;
-        let by_email = server
-            .create(pb::Contact {
-                emails: vec![email("e@example.com")],
-                ..Default::default()
-            })
-            .await;
+        let by_email = contact_with_email(&server, "e@example.com").await;
         let by_phone = server
             .create(pb::Contact {
                 phones: vec![phone("+1 650 253 0000")],

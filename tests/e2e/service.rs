@@ -7,7 +7,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::harness::{TestServer, assert_code, on_both};
+use crate::fixtures::assert_code;
+use crate::harness::{TestServer, on_both};
 
 const SERVICES: [&str; 2] = ["crm.v1.ContactService", "crm.v1.TenantService"];
 

@@ -4,7 +4,8 @@
 
 use crm_proto::v1 as pb;
 
-use crate::harness::{TestServer, assert_invalid, email, mask, on_both, sender};
+use crate::fixtures::{assert_invalid, contact_with_email, mask, sender, tenant_settings};
+use crate::harness::{TestServer, on_both};
 
 fn shared(kind: pb::IdentityKind, value: &str, usage: pb::AddressUse) -> pb::SharedAddress {
     pb::SharedAddress {
@@ -36,12 +37,7 @@ async fn set_shared(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_addresses_identify_nobody() {
     on_both(|server| async move {
-        let holder = server
-            .create(pb::Contact {
-                emails: vec![email("team@acme.com")],
-                ..Default::default()
-            })
-            .await;
+        let holder = contact_with_email(&server, "team@acme.com").await;
         let settings = set_shared(
             &server,
             vec![
@@ -153,13 +149,7 @@ async fn shared_addresses_identify_nobody() {
                 "settings.shared_addresses[2].value",
             ],
         );
-        let current = server
-            .tenants()
-            .await
-            .get_tenant_settings(server.req(pb::GetTenantSettingsRequest {}))
-            .await
-            .unwrap()
-            .into_inner();
+        let current = tenant_settings(&server).await;
         assert_eq!(current.shared_addresses, settings.shared_addresses);
     })
     .await;

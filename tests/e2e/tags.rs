@@ -4,7 +4,8 @@
 
 use crm_proto::v1 as pb;
 
-use crate::harness::{assert_code, assert_invalid, email, mask, on_both};
+use crate::fixtures::{assert_code, assert_invalid, email, mask};
+use crate::harness::on_both;
 
 fn tagged(address: &str, tags: &[&str]) -> pb::Contact {
     pb::Contact {

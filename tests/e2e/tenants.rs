@@ -5,7 +5,8 @@
 use crm_proto::v1 as pb;
 use tonic::Code;
 
-use crate::harness::{assert_code, assert_invalid, mask, on_both, sender, with_key};
+use crate::fixtures::{assert_code, assert_invalid, mask, sender};
+use crate::harness::{on_both, with_key};
 
 fn region_update(region: &str, etag: &str) -> pb::UpdateTenantSettingsRequest {
     pb::UpdateTenantSettingsRequest {

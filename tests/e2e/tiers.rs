@@ -4,34 +4,14 @@
 
 use crm_proto::v1 as pb;
 
-use crate::harness::{
-    TestServer, assert_code, assert_invalid, email, mask, on_both, sender, with_key,
-};
-
-fn tier(name: &str, color: &str, auto_tags: &[&str]) -> pb::Tier {
-    pb::Tier {
-        name: name.into(),
-        color: color.into(),
-        auto_tags: auto_tags.iter().map(|tag| (*tag).to_owned()).collect(),
-        ..Default::default()
-    }
-}
+use crate::fixtures::{assert_code, assert_invalid, create_tier, email, mask, sender, tier};
+use crate::harness::{TestServer, on_both, with_key};
 
 fn minutes(minutes: i64) -> Option<prost_types::Duration> {
     Some(prost_types::Duration {
         seconds: minutes * 60,
         nanos: 0,
     })
-}
-
-async fn create_tier(server: &TestServer, tier: pb::Tier) -> pb::Tier {
-    server
-        .tiers()
-        .await
-        .create_tier(server.req(pb::CreateTierRequest { tier: Some(tier) }))
-        .await
-        .unwrap_or_else(|status| panic!("create tier failed: {status:?}"))
-        .into_inner()
 }
 
 async fn list_tiers(server: &TestServer) -> Vec<pb::Tier> {

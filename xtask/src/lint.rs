@@ -1,5 +1,5 @@
-//! `cargo xtask lint`: formatting, clippy and protobuf lint, in that order,
-//! stopping at the first failure. `cargo xtask test` runs the same steps
+//! `cargo xtask lint`: the tidy checks, formatting, clippy and protobuf
+//! lint, in that order, stopping at the first failure. `cargo xtask test` runs the same steps
 //! first through [`all`].
 
 use crate::step::{self, Result};
@@ -12,8 +12,9 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The three lint steps: `cargo fmt`, `cargo clippy`, `buf lint`.
+/// The lint steps: `cargo xtask tidy`, `cargo fmt`, `cargo clippy`, `buf lint`.
 pub fn all() -> Result<()> {
+    crate::tidy::all()?;
     step::run(
         "cargo fmt --all -- --check",
         step::cargo().args(["fmt", "--all", "--", "--check"]),

@@ -13,6 +13,7 @@ mod lint;
 mod pg;
 mod step;
 mod test;
+mod tidy;
 
 use std::process::ExitCode;
 
@@ -44,8 +45,15 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "lint",
         args: "",
-        about: "cargo fmt --check, cargo clippy -D warnings, buf lint",
+        about: "tidy, cargo fmt --check, cargo clippy -D warnings, buf lint",
         run: lint::run,
+        helper: false,
+    },
+    Command {
+        name: "tidy",
+        args: "",
+        about: "check the architecture: dependency rules, context edges in crm-domain, file sizes",
+        run: tidy::run,
         helper: false,
     },
     Command {

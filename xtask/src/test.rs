@@ -2,7 +2,8 @@
 //!
 //! Steps, each announced by a `==> <step>` header and stopping at the first
 //! failure with a non-zero exit code:
-//! 1. the lint steps (`cargo fmt --check`, `cargo clippy`, `buf lint`),
+//! 1. the lint steps (`cargo xtask tidy`, `cargo fmt --check`, `cargo clippy`,
+//!    `buf lint`),
 //!    unless `--no-lint` is given;
 //! 2. a check that PostgreSQL at `CRM_TEST_DATABASE_URL` is reachable;
 //! 3. all tests of the workspace with `cargo nextest run` when nextest is
