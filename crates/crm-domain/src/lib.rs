@@ -10,20 +10,24 @@
 //! names, tests included (checked by `cargo xtask tidy`), so the map has no
 //! cycles: each context uses only contexts listed above it.
 //!
-//! | context         | may use                                                           |
-//! |-----------------|-------------------------------------------------------------------|
-//! | `kernel`        | nothing                                                           |
-//! | `identity`      | kernel                                                            |
-//! | `tenancy`       | kernel, identity                                                  |
-//! | `tiers`         | kernel, identity, tenancy                                         |
-//! | `fields`        | kernel, identity, tenancy                                         |
-//! | `organizations` | kernel, identity, tenancy, fields                                 |
-//! | `contacts`      | kernel, identity, tenancy, tiers, fields, organizations           |
-//! | `routing`       | kernel, identity, tenancy, tiers, contacts                        |
-//! | `conversations` | kernel, identity, tenancy, fields, contacts                       |
-//! | `notes`         | kernel, tenancy                                                   |
-//! | `attachments`   | kernel, tenancy                                                   |
-//! | `merge`         | kernel, identity, tenancy, tiers, fields, organizations, contacts |
+//! | context         | may use                                                                                                              |
+//! |-----------------|----------------------------------------------------------------------------------------------------------------------|
+//! | `kernel`        | nothing                                                                                                              |
+//! | `identity`      | kernel                                                                                                               |
+//! | `tenancy`       | kernel, identity                                                                                                     |
+//! | `tiers`         | kernel, identity, tenancy                                                                                            |
+//! | `fields`        | kernel, identity, tenancy                                                                                            |
+//! | `organizations` | kernel, identity, tenancy, fields                                                                                    |
+//! | `contacts`      | kernel, identity, tenancy, tiers, fields, organizations                                                              |
+//! | `routing`       | kernel, identity, tenancy, tiers, contacts                                                                           |
+//! | `conversations` | kernel, identity, tenancy, fields, contacts                                                                          |
+//! | `notes`         | kernel, tenancy                                                                                                      |
+//! | `attachments`   | kernel, tenancy                                                                                                      |
+//! | `merge`         | kernel, identity, tenancy, tiers, fields, organizations, contacts                                                    |
+//! | `testing`       | kernel, identity, tenancy, tiers, fields, organizations, contacts, routing, conversations, notes, attachments, merge |
+//!
+//! `testing` is no context: it holds the contract suite of every port and
+//! its fixtures (behind the `testing` feature), for any adapter to run.
 //!
 //! Next contexts take their own folder beside these: `search`, `exchange`
 //! (CSV import and export), `sales`, `orders`, `objects`, `access`, `events`
