@@ -26,11 +26,6 @@ pub const ALLOWED: &[(&str, &str)] = &[
         "crates/crm-domain/src/fields/custom_field.rs",
         "one validation rule per custom-field type (~810 lines) with a table test per type (~360)",
     ),
-    (
-        "crates/crm-domain/src/identity/address.rs",
-        "address normalisation for every channel (~500 lines); more than half is its \
-         table and property tests",
-    ),
 ];
 
 /// Checks the files of the domain crate at `root` (a workspace root).

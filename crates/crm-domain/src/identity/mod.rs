@@ -6,8 +6,10 @@ pub mod address;
 pub mod domain;
 pub mod key;
 pub mod matching;
+pub mod phone;
 
 pub use address::*;
 pub use domain::*;
 pub use key::*;
 pub use matching::*;
+pub use phone::*;
