@@ -57,5 +57,5 @@ pub use contacts::{Contact, ContactFields, LifecycleStage};
 pub use identity::{Channel, ContactIdentity, IdentityKey, IdentityKind, Region};
 pub use kernel::{
     AttachmentId, ContactId, ConversationId, DomainError, Entity, FieldId, FieldViolation, MergeId,
-    NoteId, OrganizationId, SectionId, TabId, TenantId, TierId,
+    NoteId, OrganizationId, Precondition, SectionId, TabId, TenantId, TierId,
 };

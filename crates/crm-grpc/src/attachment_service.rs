@@ -3,6 +3,7 @@
 //! back a chunk at a time, and converts records. No rules live here.
 
 use crm_domain::kernel;
+use crm_domain::tenancy::Caller;
 use std::sync::Arc;
 
 use crm_domain::attachments::BlobReader;
@@ -12,13 +13,13 @@ use crm_domain::{AttachmentId, DomainError};
 use crm_proto::v1 as pb;
 use crm_proto::v1::attachment_service_server::AttachmentService as AttachmentRpc;
 use tonic::codegen::BoxStream;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Status, Streaming};
 
 use crate::auth::Authenticator;
-use crate::convert::timestamp;
+use crate::convert::{self, timestamp};
 use crate::note_service::owner_of;
-use crate::page_token;
-use crate::status::to_status;
+use crate::status::{ApiError, to_status};
+use crate::token;
 
 /// The gRPC face of the attachment use cases.
 #[derive(Debug, Clone)]
@@ -32,18 +33,6 @@ impl AttachmentApi {
     pub fn new(attachments: AttachmentService, auth: Arc<Authenticator>) -> Self {
         Self { attachments, auth }
     }
-}
-
-fn attachment_id(text: &str, field: &str) -> Result<AttachmentId, Status> {
-    if text.is_empty() {
-        return Err(to_status(DomainError::invalid(field, "is required")));
-    }
-    AttachmentId::parse(text).ok_or_else(|| {
-        to_status(DomainError::invalid(
-            field,
-            "is not an attachment id (a UUID)",
-        ))
-    })
 }
 
 fn to_proto(attachment: &Attachment) -> pb::Attachment {
@@ -73,7 +62,9 @@ fn to_proto(attachment: &Attachment) -> pb::Attachment {
     }
 }
 
-fn metadata_from(metadata: pb::AttachmentMetadata) -> Result<(RecordRef, NewAttachment), Status> {
+fn metadata_from(
+    metadata: pb::AttachmentMetadata,
+) -> Result<(RecordRef, NewAttachment), DomainError> {
     let pb::AttachmentMetadata {
         owner,
         file_name,
@@ -93,12 +84,10 @@ fn metadata_from(metadata: pb::AttachmentMetadata) -> Result<(RecordRef, NewAtta
     };
     let sha256 = match sha256.trim() {
         "" => None,
-        hex => Some(Sha256::parse_hex(hex).ok_or_else(|| {
-            to_status(DomainError::invalid(
-                "metadata.sha256",
-                "must be 64 hex digits",
-            ))
-        })?),
+        hex => Some(
+            Sha256::parse_hex(hex)
+                .ok_or_else(|| DomainError::invalid("metadata.sha256", "must be 64 hex digits"))?,
+        ),
     };
     Ok((
         owner,
@@ -148,141 +137,141 @@ impl Download {
     }
 }
 
-#[tonic::async_trait]
-impl AttachmentRpc for AttachmentApi {
+/// The bodies of the RPCs: each takes the authenticated caller and the
+/// request message and returns a domain result; [`crate::serve!`] does the rest.
+impl AttachmentApi {
     async fn upload_attachment(
         &self,
-        request: Request<Streaming<pb::UploadAttachmentRequest>>,
-    ) -> Result<Response<pb::Attachment>, Status> {
+        caller: Caller,
+        request: Streaming<pb::UploadAttachmentRequest>,
+    ) -> Result<pb::Attachment, ApiError> {
         use pb::upload_attachment_request::Part;
-        let caller = self.auth.authenticate(&request).await?;
-        let mut stream = request.into_inner();
+        let mut stream = request;
         let metadata = match stream.message().await? {
             Some(pb::UploadAttachmentRequest {
                 part: Some(Part::Metadata(metadata)),
             }) => metadata,
             _ => {
-                return Err(to_status(DomainError::invalid(
+                return Err(DomainError::invalid(
                     "metadata",
                     "must be the first message of the stream",
-                )));
+                )
+                .into());
             }
         };
         let (owner, meta) = metadata_from(metadata)?;
-        let mut upload = self
-            .attachments
-            .begin(&caller, owner, meta)
-            .await
-            .map_err(to_status)?;
+        let mut upload = self.attachments.begin(&caller, owner, meta).await?;
         loop {
             let failure = match stream.message().await {
                 Ok(Some(pb::UploadAttachmentRequest {
                     part: Some(Part::Chunk(chunk)),
                 })) => match upload.write(&chunk).await {
                     Ok(()) => continue,
-                    Err(error) => to_status(error),
+                    Err(error) => ApiError::Domain(error),
                 },
-                Ok(Some(pb::UploadAttachmentRequest { part })) => to_status(DomainError::invalid(
-                    if part.is_some() { "metadata" } else { "part" },
-                    if part.is_some() {
-                        "must be sent once, in the first message"
-                    } else {
-                        "set chunk"
-                    },
-                )),
+                Ok(Some(pb::UploadAttachmentRequest { part })) => {
+                    ApiError::Domain(DomainError::invalid(
+                        if part.is_some() { "metadata" } else { "part" },
+                        if part.is_some() {
+                            "must be sent once, in the first message"
+                        } else {
+                            "set chunk"
+                        },
+                    ))
+                }
                 Ok(None) => break,
                 // The caller cancelled or the connection broke.
                 Err(status) => {
                     tracing::info!(received = upload.received(), %status, "upload cut off");
-                    status
+                    ApiError::Transport(status)
                 }
             };
             upload.abort().await;
             return Err(failure);
         }
-        let stored = upload.finish().await.map_err(to_status)?;
-        Ok(Response::new(to_proto(&stored)))
+        let stored = upload.finish().await?;
+        Ok(to_proto(&stored))
     }
-
-    type DownloadAttachmentStream = BoxStream<pb::DownloadAttachmentResponse>;
 
     async fn download_attachment(
         &self,
-        request: Request<pb::DownloadAttachmentRequest>,
-    ) -> Result<Response<Self::DownloadAttachmentStream>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::DownloadAttachmentRequest { id } = request.into_inner();
+        caller: Caller,
+        request: pb::DownloadAttachmentRequest,
+    ) -> Result<BoxStream<pb::DownloadAttachmentResponse>, DomainError> {
+        let pb::DownloadAttachmentRequest { id } = request;
         let (attachment, reader) = self
             .attachments
-            .open(&caller, attachment_id(&id, "id")?)
-            .await
-            .map_err(to_status)?;
+            .open(&caller, convert::id::<AttachmentId>(&id, "id")?)
+            .await?;
         let stream = futures_util::stream::unfold(
             Download::Start(Box::new(attachment), reader),
             Download::step,
         );
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Box::pin(stream))
     }
 
     async fn get_attachment(
         &self,
-        request: Request<pb::GetAttachmentRequest>,
-    ) -> Result<Response<pb::Attachment>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::GetAttachmentRequest { id } = request.into_inner();
+        caller: Caller,
+        request: pb::GetAttachmentRequest,
+    ) -> Result<pb::Attachment, DomainError> {
+        let pb::GetAttachmentRequest { id } = request;
         let found = self
             .attachments
-            .get(&caller, attachment_id(&id, "id")?)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(to_proto(&found)))
+            .get(&caller, convert::id::<AttachmentId>(&id, "id")?)
+            .await?;
+        Ok(to_proto(&found))
     }
 
     async fn list_attachments(
         &self,
-        request: Request<pb::ListAttachmentsRequest>,
-    ) -> Result<Response<pb::ListAttachmentsResponse>, Status> {
+        caller: Caller,
+        request: pb::ListAttachmentsRequest,
+    ) -> Result<pb::ListAttachmentsResponse, DomainError> {
         use pb::list_attachments_request::Owner;
-        let caller = self.auth.authenticate(&request).await?;
         let pb::ListAttachmentsRequest {
             owner,
             page_size,
             page_token,
-        } = request.into_inner();
+        } = request;
         let owner = match &owner {
             Some(Owner::ContactId(id)) => owner_of(Some(id), None, "")?,
             Some(Owner::OrganizationId(id)) => owner_of(None, Some(id), "")?,
             None => owner_of(None, None, "")?,
         };
-        let size = kernel::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size)?;
         let scope = owner_scope(owner);
-        let after = page_token::decode(&page_token, &scope)
-            .map_err(to_status)?
-            .map(AttachmentId::from_uuid);
-        let page = self
-            .attachments
-            .list(&caller, owner, after, size)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ListAttachmentsResponse {
+        let after = token::page_after(&page_token, &scope)?.map(AttachmentId::from_uuid);
+        let page = self.attachments.list(&caller, owner, after, size).await?;
+        Ok(pb::ListAttachmentsResponse {
             attachments: page.items.iter().map(to_proto).collect(),
             next_page_token: page
                 .next
-                .map(|last| page_token::encode(last.as_uuid(), &scope))
+                .map(|last| token::page(last.as_uuid(), &scope))
                 .unwrap_or_default(),
-        }))
+        })
     }
 
     async fn delete_attachment(
         &self,
-        request: Request<pb::DeleteAttachmentRequest>,
-    ) -> Result<Response<()>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::DeleteAttachmentRequest { id } = request.into_inner();
+        caller: Caller,
+        request: pb::DeleteAttachmentRequest,
+    ) -> Result<(), DomainError> {
+        let pb::DeleteAttachmentRequest { id } = request;
         self.attachments
-            .delete(&caller, attachment_id(&id, "id")?)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(()))
+            .delete(&caller, convert::id::<AttachmentId>(&id, "id")?)
+            .await?;
+        Ok(())
     }
+}
+
+crate::serve! {
+    impl AttachmentRpc for AttachmentApi {
+        upload_attachment(Streaming<pb::UploadAttachmentRequest>) -> pb::Attachment;
+        download_attachment(pb::DownloadAttachmentRequest) -> Self::DownloadAttachmentStream;
+        get_attachment(pb::GetAttachmentRequest) -> pb::Attachment;
+        list_attachments(pb::ListAttachmentsRequest) -> pb::ListAttachmentsResponse;
+        delete_attachment(pb::DeleteAttachmentRequest) -> ();
+    }
+    type DownloadAttachmentStream = BoxStream<pb::DownloadAttachmentResponse>;
 }

@@ -17,7 +17,7 @@ use crm_domain::{DomainError, TenantId};
 use sha2::{Digest, Sha256};
 use tonic::Status;
 
-use crate::status::to_status;
+use crate::status::{to_status, unauthenticated};
 
 /// How long a key-to-tenant lookup is trusted.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
@@ -78,21 +78,19 @@ impl Authenticator {
             .metadata()
             .get("authorization")
             .ok_or_else(|| {
-                Status::unauthenticated(
+                unauthenticated(
                     "missing credentials: send the metadata `authorization: Bearer <API key>`",
                 )
             })?
             .to_str()
-            .map_err(|_| {
-                Status::unauthenticated("the authorization metadata is not readable text")
-            })?;
+            .map_err(|_| unauthenticated("the authorization metadata is not readable text"))?;
         let key = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|key| !key.is_empty())
             .ok_or_else(|| {
-                Status::unauthenticated("the authorization metadata must be `Bearer <API key>`")
+                unauthenticated("the authorization metadata must be `Bearer <API key>`")
             })?;
         let hash = hash_api_key(key);
         if let Some(tenant) = self.cached(&hash) {
@@ -103,9 +101,7 @@ impl Authenticator {
             .authenticate(&hash)
             .await
             .map_err(|error| match error {
-                DomainError::Unauthenticated(_) => {
-                    Status::unauthenticated("the API key matches no tenant")
-                }
+                DomainError::Unauthenticated(_) => unauthenticated("the API key matches no tenant"),
                 other => to_status(other),
             })?;
         let mut cache = self

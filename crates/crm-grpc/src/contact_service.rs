@@ -3,6 +3,7 @@
 
 use crm_domain::contacts;
 use crm_domain::kernel;
+use crm_domain::tenancy::Caller;
 use std::sync::Arc;
 
 use crm_domain::contacts::ContactFilter;
@@ -12,12 +13,10 @@ use crm_domain::merge::MergeService;
 use crm_domain::{ContactId, DomainError};
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_server::ContactService as ContactRpc;
-use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
 use crate::convert::{self, contact};
-use crate::page_token;
-use crate::status::to_status;
+use crate::token;
 
 /// The gRPC face of the contact use cases.
 #[derive(Debug, Clone)]
@@ -39,19 +38,21 @@ impl ContactApi {
     }
 }
 
-fn required<T>(value: Option<T>, field: &str) -> Result<T, Status> {
-    value.ok_or_else(|| to_status(crm_domain::DomainError::invalid(field, "is required")))
+fn required<T>(value: Option<T>, field: &str) -> Result<T, DomainError> {
+    value.ok_or_else(|| DomainError::invalid(field, "is required"))
 }
 
-fn identity_input(identity: Option<pb::Identity>, primary: bool) -> Result<IdentityInput, Status> {
+fn identity_input(
+    identity: Option<pb::Identity>,
+    primary: bool,
+) -> Result<IdentityInput, DomainError> {
     let pb::Identity {
         kind,
         value,
         normalized_value: _,
     } = required(identity, "identity")?;
-    let kind = contact::identity_kind(kind, "identity.kind").map_err(|violation| {
-        to_status(crm_domain::DomainError::InvalidArgument(vec![violation]))
-    })?;
+    let kind = contact::identity_kind(kind, "identity.kind")
+        .map_err(|violation| DomainError::InvalidArgument(vec![violation]))?;
     Ok(IdentityInput {
         kind,
         raw: value,
@@ -60,65 +61,58 @@ fn identity_input(identity: Option<pb::Identity>, primary: bool) -> Result<Ident
     })
 }
 
-#[tonic::async_trait]
-impl ContactRpc for ContactApi {
+/// The bodies of the RPCs: each takes the authenticated caller and the
+/// request message and returns a domain result; [`crate::serve!`] does the rest.
+impl ContactApi {
     async fn create_contact(
         &self,
-        request: Request<pb::CreateContactRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::CreateContactRequest,
+    ) -> Result<pb::Contact, DomainError> {
         let pb::CreateContactRequest {
             contact,
             request_id,
-        } = request.into_inner();
+        } = request;
         let (draft, mut violations) = contact::draft(required(contact, "contact")?);
         if !violations.is_empty() {
             violations.extend(contacts::draft_violations(
                 &draft,
                 caller.tenant().default_region,
             ));
-            return Err(to_status(DomainError::InvalidArgument(violations)));
+            return Err(DomainError::InvalidArgument(violations));
         }
         let request_id = (!request_id.is_empty()).then_some(request_id);
-        let created = self
-            .contacts
-            .create(&caller, draft, request_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(contact::to_proto(&created)))
+        let created = self.contacts.create(&caller, draft, request_id).await?;
+        Ok(contact::to_proto(&created))
     }
 
     async fn get_contact(
         &self,
-        request: Request<pb::GetContactRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::GetContactRequest { id } = request.into_inner();
-        let id = convert::contact_id(&id, "id").map_err(to_status)?;
-        let found = self
-            .merges
-            .get_contact(&caller, id)
-            .await
-            .map_err(to_status)?;
+        caller: Caller,
+        request: pb::GetContactRequest,
+    ) -> Result<pb::Contact, DomainError> {
+        let pb::GetContactRequest { id } = request;
+        let id = convert::id::<ContactId>(&id, "id")?;
+        let found = self.merges.get_contact(&caller, id).await?;
         let mut reply = contact::to_proto(&found.contact);
         reply.redirected_from = found
             .redirected_from
             .map(|id| id.to_string())
             .unwrap_or_default();
-        Ok(Response::new(reply))
+        Ok(reply)
     }
 
     async fn list_contacts(
         &self,
-        request: Request<pb::ListContactsRequest>,
-    ) -> Result<Response<pb::ListContactsResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::ListContactsRequest,
+    ) -> Result<pb::ListContactsResponse, DomainError> {
         let pb::ListContactsRequest {
             page_size,
             page_token,
             tag,
-        } = request.into_inner();
-        let size = kernel::page_size(page_size).map_err(to_status)?;
+        } = request;
+        let size = kernel::page_size(page_size)?;
         let filter = ContactFilter {
             organization: None,
             tag: if tag.is_empty() {
@@ -126,7 +120,7 @@ impl ContactRpc for ContactApi {
             } else {
                 Some(
                     crm_domain::kernel::tag::normalize_tag(&tag)
-                        .map_err(|problem| to_status(DomainError::invalid("tag", problem)))?,
+                        .map_err(|problem| DomainError::invalid("tag", problem))?,
                 )
             },
         };
@@ -135,171 +129,162 @@ impl ContactRpc for ContactApi {
             .as_ref()
             .map(|tag| format!("tag:{tag}"))
             .unwrap_or_default();
-        let after = page_token::decode(&page_token, &scope)
-            .map_err(to_status)?
-            .map(ContactId::from_uuid);
-        let page = self
-            .contacts
-            .list(&caller, &filter, after, size)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ListContactsResponse {
+        let after = token::page_after(&page_token, &scope)?.map(ContactId::from_uuid);
+        let page = self.contacts.list(&caller, &filter, after, size).await?;
+        Ok(pb::ListContactsResponse {
             contacts: page.items.iter().map(contact::to_proto).collect(),
             next_page_token: page
                 .next
-                .map(|last| page_token::encode(last.as_uuid(), &scope))
+                .map(|last| token::page(last.as_uuid(), &scope))
                 .unwrap_or_default(),
-        }))
+        })
     }
 
     async fn update_contact(
         &self,
-        request: Request<pb::UpdateContactRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::UpdateContactRequest,
+    ) -> Result<pb::Contact, DomainError> {
         let pb::UpdateContactRequest {
             contact: changes,
             update_mask,
             etag,
-        } = request.into_inner();
+        } = request;
         let changes = required(changes, "contact")?;
-        let id = convert::contact_id(&changes.id, "contact.id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
-        let (patch, mut violations) = contact::patch(changes, update_mask).map_err(to_status)?;
+        let id = convert::id::<ContactId>(&changes.id, "contact.id")?;
+        let expected = token::optional_version(&etag, "etag")?;
+        let (patch, mut violations) = contact::patch(changes, update_mask)?;
         if !violations.is_empty() {
             violations.extend(contacts::patch_violations(
                 &patch,
                 caller.tenant().default_region,
             ));
-            return Err(to_status(DomainError::InvalidArgument(violations)));
+            return Err(DomainError::InvalidArgument(violations));
         }
-        let updated = self
-            .contacts
-            .update(&caller, id, patch, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(contact::to_proto(&updated)))
+        let updated = self.contacts.update(&caller, id, patch, expected).await?;
+        Ok(contact::to_proto(&updated))
     }
 
     async fn delete_contact(
         &self,
-        request: Request<pb::DeleteContactRequest>,
-    ) -> Result<Response<()>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::DeleteContactRequest { id, etag } = request.into_inner();
-        let id = convert::contact_id(&id, "id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
-        self.contacts
-            .delete(&caller, id, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(()))
+        caller: Caller,
+        request: pb::DeleteContactRequest,
+    ) -> Result<(), DomainError> {
+        let pb::DeleteContactRequest { id, etag } = request;
+        let id = convert::id::<ContactId>(&id, "id")?;
+        let expected = token::optional_version(&etag, "etag")?;
+        self.contacts.delete(&caller, id, expected).await?;
+        Ok(())
     }
 
     async fn resolve_sender(
         &self,
-        request: Request<pb::ResolveSenderRequest>,
-    ) -> Result<Response<pb::ResolveSenderResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let input = contact::sender(request.into_inner()).map_err(to_status)?;
-        let resolution = self
-            .contacts
-            .resolve_sender(&caller, input)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ResolveSenderResponse {
+        caller: Caller,
+        request: pb::ResolveSenderRequest,
+    ) -> Result<pb::ResolveSenderResponse, DomainError> {
+        let input = contact::sender(request)?;
+        let resolution = self.contacts.resolve_sender(&caller, input).await?;
+        Ok(pb::ResolveSenderResponse {
             contact: Some(contact::to_proto(&resolution.contact)),
             created: resolution.created,
             matched_by: contact::matched_by(resolution.matched_by) as i32,
-        }))
+        })
     }
 
     async fn add_identity(
         &self,
-        request: Request<pb::AddIdentityRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::AddIdentityRequest,
+    ) -> Result<pb::Contact, DomainError> {
         let pb::AddIdentityRequest {
             contact_id,
             identity,
             primary,
             etag,
-        } = request.into_inner();
-        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        } = request;
+        let id = convert::id::<ContactId>(&contact_id, "contact_id")?;
+        let expected = token::optional_version(&etag, "etag")?;
         let input = identity_input(identity, primary)?;
         let updated = self
             .contacts
             .add_identity(&caller, id, input, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(contact::to_proto(&updated)))
+            .await?;
+        Ok(contact::to_proto(&updated))
     }
 
     async fn remove_identity(
         &self,
-        request: Request<pb::RemoveIdentityRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::RemoveIdentityRequest,
+    ) -> Result<pb::Contact, DomainError> {
         let pb::RemoveIdentityRequest {
             contact_id,
             identity,
             etag,
-        } = request.into_inner();
-        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        } = request;
+        let id = convert::id::<ContactId>(&contact_id, "contact_id")?;
+        let expected = token::optional_version(&etag, "etag")?;
         let input = identity_input(identity, false)?;
         let updated = self
             .contacts
             .remove_identity(&caller, id, input, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(contact::to_proto(&updated)))
+            .await?;
+        Ok(contact::to_proto(&updated))
     }
 
     async fn add_contact_tags(
         &self,
-        request: Request<pb::AddContactTagsRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::AddContactTagsRequest,
+    ) -> Result<pb::Contact, DomainError> {
         let pb::AddContactTagsRequest {
             contact_id,
             tags,
             etag,
-        } = request.into_inner();
-        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        } = request;
+        let id = convert::id::<ContactId>(&contact_id, "contact_id")?;
+        let expected = token::optional_version(&etag, "etag")?;
         if tags.is_empty() {
-            return Err(to_status(DomainError::invalid("tags", "is required")));
+            return Err(DomainError::invalid("tags", "is required"));
         }
-        let updated = self
-            .contacts
-            .add_tags(&caller, id, &tags, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(contact::to_proto(&updated)))
+        let updated = self.contacts.add_tags(&caller, id, &tags, expected).await?;
+        Ok(contact::to_proto(&updated))
     }
 
     async fn remove_contact_tags(
         &self,
-        request: Request<pb::RemoveContactTagsRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::RemoveContactTagsRequest,
+    ) -> Result<pb::Contact, DomainError> {
         let pb::RemoveContactTagsRequest {
             contact_id,
             tags,
             etag,
-        } = request.into_inner();
-        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        } = request;
+        let id = convert::id::<ContactId>(&contact_id, "contact_id")?;
+        let expected = token::optional_version(&etag, "etag")?;
         if tags.is_empty() {
-            return Err(to_status(DomainError::invalid("tags", "is required")));
+            return Err(DomainError::invalid("tags", "is required"));
         }
         let updated = self
             .contacts
             .remove_tags(&caller, id, &tags, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(contact::to_proto(&updated)))
+            .await?;
+        Ok(contact::to_proto(&updated))
+    }
+}
+
+crate::serve! {
+    impl ContactRpc for ContactApi {
+        create_contact(pb::CreateContactRequest) -> pb::Contact;
+        get_contact(pb::GetContactRequest) -> pb::Contact;
+        list_contacts(pb::ListContactsRequest) -> pb::ListContactsResponse;
+        update_contact(pb::UpdateContactRequest) -> pb::Contact;
+        delete_contact(pb::DeleteContactRequest) -> ();
+        resolve_sender(pb::ResolveSenderRequest) -> pb::ResolveSenderResponse;
+        add_identity(pb::AddIdentityRequest) -> pb::Contact;
+        remove_identity(pb::RemoveIdentityRequest) -> pb::Contact;
+        add_contact_tags(pb::AddContactTagsRequest) -> pb::Contact;
+        remove_contact_tags(pb::RemoveContactTagsRequest) -> pb::Contact;
     }
 }

@@ -3,6 +3,7 @@
 //! live here.
 
 use crm_domain::kernel;
+use crm_domain::tenancy::Caller;
 use std::sync::Arc;
 
 use crm_domain::conversations::{
@@ -13,17 +14,16 @@ use crm_domain::conversations::{
 };
 use crm_domain::fields::ValueChanges;
 use crm_domain::identity::SenderInput;
-use crm_domain::{ConversationId, DomainError, FieldViolation};
+use crm_domain::{ContactId, ConversationId, DomainError, FieldViolation};
 use crm_proto::v1 as pb;
 use crm_proto::v1::conversation_service_server::ConversationService as ConversationRpc;
-use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
 use crate::convert::{self, contact, custom_field, timestamp};
-use crate::page_token;
-use crate::status::to_status;
+use crate::token;
 
-const UPDATABLE: [&str; 9] = [
+/// The paths an UpdateConversation mask may name.
+pub(crate) const UPDATABLE: [&str; 9] = [
     "ended_at",
     "status",
     "handled_by",
@@ -50,18 +50,6 @@ impl ConversationApi {
             auth,
         }
     }
-}
-
-fn conversation_id(text: &str, field: &str) -> Result<ConversationId, Status> {
-    if text.is_empty() {
-        return Err(to_status(DomainError::invalid(field, "is required")));
-    }
-    ConversationId::parse(text).ok_or_else(|| {
-        to_status(DomainError::invalid(
-            field,
-            "is not a conversation id (a UUID)",
-        ))
-    })
 }
 
 fn instant(
@@ -149,33 +137,32 @@ fn to_proto(conversation: &Conversation) -> pb::Conversation {
         custom_fields: custom_field::values_to_proto(custom_fields),
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: conversation.etag(),
+        etag: crate::token::etag(conversation.version),
     }
 }
 
-#[tonic::async_trait]
-impl ConversationRpc for ConversationApi {
+/// The bodies of the RPCs: each takes the authenticated caller and the
+/// request message and returns a domain result; [`crate::serve!`] does the rest.
+impl ConversationApi {
     async fn record_conversation(
         &self,
-        request: Request<pb::RecordConversationRequest>,
-    ) -> Result<Response<pb::RecordConversationResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::RecordConversationRequest,
+    ) -> Result<pb::RecordConversationResponse, DomainError> {
         let pb::RecordConversationRequest {
             subject,
             conversation,
-        } = request.into_inner();
+        } = request;
         let subject = match subject {
             Some(pb::record_conversation_request::Subject::ContactId(id)) => {
-                ConversationSubject::Contact(
-                    convert::contact_id(&id, "contact_id").map_err(to_status)?,
-                )
+                ConversationSubject::Contact(convert::id::<ContactId>(&id, "contact_id")?)
             }
             Some(pb::record_conversation_request::Subject::Sender(pb::ConversationSender {
                 channel,
                 address,
                 display_name,
             })) => ConversationSubject::Sender(SenderInput {
-                channel: contact::channel_from(channel, "sender.channel").map_err(to_status)?,
+                channel: contact::channel_from(channel, "sender.channel")?,
                 address,
                 display_name,
                 email: String::new(),
@@ -183,10 +170,7 @@ impl ConversationRpc for ConversationApi {
                 external_id: String::new(),
             }),
             None => {
-                return Err(to_status(DomainError::invalid(
-                    "subject",
-                    "set contact_id or sender",
-                )));
+                return Err(DomainError::invalid("subject", "set contact_id or sender"));
             }
         };
         let pb::Conversation {
@@ -208,8 +192,7 @@ impl ConversationRpc for ConversationApi {
             create_time: _,
             update_time: _,
             etag: _,
-        } = conversation
-            .ok_or_else(|| to_status(DomainError::invalid("conversation", "is required")))?;
+        } = conversation.ok_or_else(|| DomainError::invalid("conversation", "is required"))?;
         let mut violations = Vec::new();
         let channel = collect(
             contact::channel_from(channel, "conversation.channel").map_err(|error| match error {
@@ -243,10 +226,10 @@ impl ConversationRpc for ConversationApi {
         let (Some(channel), Some(started_at), Some(status), Some(message_count), Some(csat)) =
             (channel, started_at, status, message_count, csat)
         else {
-            return Err(to_status(DomainError::InvalidArgument(violations)));
+            return Err(DomainError::InvalidArgument(violations));
         };
         if !violations.is_empty() {
-            return Err(to_status(DomainError::InvalidArgument(violations)));
+            return Err(DomainError::InvalidArgument(violations));
         }
         let agent = handled_by.unwrap_or_default();
         let record = ConversationRecord {
@@ -274,41 +257,36 @@ impl ConversationRpc for ConversationApi {
                     .collect(),
             },
         };
-        let (stored, created) = self
-            .conversations
-            .record(&caller, record)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::RecordConversationResponse {
+        let (stored, created) = self.conversations.record(&caller, record).await?;
+        Ok(pb::RecordConversationResponse {
             conversation: Some(to_proto(&stored)),
             created,
-        }))
+        })
     }
 
     async fn get_conversation(
         &self,
-        request: Request<pb::GetConversationRequest>,
-    ) -> Result<Response<pb::Conversation>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::GetConversationRequest { id } = request.into_inner();
+        caller: Caller,
+        request: pb::GetConversationRequest,
+    ) -> Result<pb::Conversation, DomainError> {
+        let pb::GetConversationRequest { id } = request;
         let found = self
             .conversations
-            .get(&caller, conversation_id(&id, "id")?)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(to_proto(&found)))
+            .get(&caller, convert::id::<ConversationId>(&id, "id")?)
+            .await?;
+        Ok(to_proto(&found))
     }
 
     async fn update_conversation(
         &self,
-        request: Request<pb::UpdateConversationRequest>,
-    ) -> Result<Response<pb::Conversation>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::UpdateConversationRequest,
+    ) -> Result<pb::Conversation, DomainError> {
         let pb::UpdateConversationRequest {
             conversation,
             update_mask,
             etag,
-        } = request.into_inner();
+        } = request;
         let pb::Conversation {
             id,
             contact_id: _,
@@ -328,10 +306,9 @@ impl ConversationRpc for ConversationApi {
             create_time: _,
             update_time: _,
             etag: _,
-        } = conversation
-            .ok_or_else(|| to_status(DomainError::invalid("conversation", "is required")))?;
-        let id = conversation_id(&id, "conversation.id")?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        } = conversation.ok_or_else(|| DomainError::invalid("conversation", "is required"))?;
+        let id = convert::id::<ConversationId>(&id, "conversation.id")?;
+        let expected = token::optional_version(&etag, "etag")?;
         let (mask, custom_keys) = custom_field::split_mask(update_mask);
         let mut implied = Vec::new();
         for (field, set) in [
@@ -349,8 +326,7 @@ impl ConversationRpc for ConversationApi {
             }
         }
         let mask_given = mask.is_some() || custom_keys.is_some();
-        let mask = custom_field::parse_mask(mask, custom_keys.as_ref(), &UPDATABLE, implied)
-            .map_err(to_status)?;
+        let mask = custom_field::parse_mask(mask, custom_keys.as_ref(), &UPDATABLE, implied)?;
         let mut violations = Vec::new();
         let custom_fields = custom_field::value_changes(
             &mask,
@@ -399,74 +375,78 @@ impl ConversationRpc for ConversationApi {
             custom_fields,
         };
         if !violations.is_empty() {
-            return Err(to_status(DomainError::InvalidArgument(violations)));
+            return Err(DomainError::InvalidArgument(violations));
         }
         let updated = self
             .conversations
             .update(&caller, id, patch, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(to_proto(&updated)))
+            .await?;
+        Ok(to_proto(&updated))
     }
 
     async fn delete_conversation(
         &self,
-        request: Request<pb::DeleteConversationRequest>,
-    ) -> Result<Response<()>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::DeleteConversationRequest { id, etag } = request.into_inner();
-        let id = conversation_id(&id, "id")?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
-        self.conversations
-            .delete(&caller, id, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(()))
+        caller: Caller,
+        request: pb::DeleteConversationRequest,
+    ) -> Result<(), DomainError> {
+        let pb::DeleteConversationRequest { id, etag } = request;
+        let id = convert::id::<ConversationId>(&id, "id")?;
+        let expected = token::optional_version(&etag, "etag")?;
+        self.conversations.delete(&caller, id, expected).await?;
+        Ok(())
     }
 
     async fn list_contact_conversations(
         &self,
-        request: Request<pb::ListContactConversationsRequest>,
-    ) -> Result<Response<pb::ListContactConversationsResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::ListContactConversationsRequest,
+    ) -> Result<pb::ListContactConversationsResponse, DomainError> {
         let pb::ListContactConversationsRequest {
             contact_id,
             channel,
             status,
             page_size,
             page_token,
-        } = request.into_inner();
-        let contact = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
+        } = request;
+        let contact = convert::id::<ContactId>(&contact_id, "contact_id")?;
         let filter = ConversationFilter {
             channel: if channel == 0 {
                 None
             } else {
-                Some(contact::channel_from(channel, "channel").map_err(to_status)?)
+                Some(contact::channel_from(channel, "channel")?)
             },
             status: if status == 0 {
                 None
             } else {
-                Some(status_from(status, "status").map_err(|violation| {
-                    to_status(DomainError::InvalidArgument(vec![violation]))
-                })?)
+                Some(
+                    status_from(status, "status")
+                        .map_err(|violation| DomainError::InvalidArgument(vec![violation]))?,
+                )
             },
         };
-        let size = kernel::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size)?;
         let scope = format!("conversations:{contact}:{channel}:{status}");
-        let after = page_token::decode(&page_token, &scope)
-            .map_err(to_status)?
-            .map(ConversationId::from_uuid);
+        let after = token::page_after(&page_token, &scope)?.map(ConversationId::from_uuid);
         let page = self
             .conversations
             .list_for_contact(&caller, contact, filter, after, size)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ListContactConversationsResponse {
+            .await?;
+        Ok(pb::ListContactConversationsResponse {
             conversations: page.items.iter().map(to_proto).collect(),
             next_page_token: page
                 .next
-                .map(|last| page_token::encode(last.as_uuid(), &scope))
+                .map(|last| token::page(last.as_uuid(), &scope))
                 .unwrap_or_default(),
-        }))
+        })
+    }
+}
+
+crate::serve! {
+    impl ConversationRpc for ConversationApi {
+        record_conversation(pb::RecordConversationRequest) -> pb::RecordConversationResponse;
+        get_conversation(pb::GetConversationRequest) -> pb::Conversation;
+        update_conversation(pb::UpdateConversationRequest) -> pb::Conversation;
+        delete_conversation(pb::DeleteConversationRequest) -> ();
+        list_contact_conversations(pb::ListContactConversationsRequest) -> pb::ListContactConversationsResponse;
     }
 }

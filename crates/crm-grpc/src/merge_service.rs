@@ -2,21 +2,20 @@
 //! calls the merge use cases, converts the answer. No rules live here.
 
 use crm_domain::kernel;
+use crm_domain::tenancy::Caller;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crm_domain::merge::duplicates::{DuplicateGroup, DuplicateReason};
+use crm_domain::merge::{self, MergeService};
 use crm_domain::merge::{ContactChild, FieldWinner, MergeRecord};
-use crm_domain::merge::{GroupCursor, MergePrecondition, MergeService};
-use crm_domain::{ContactId, DomainError, FieldViolation, MergeId};
+use crm_domain::{ContactId, DomainError, MergeId};
 use crm_proto::v1 as pb;
 use crm_proto::v1::merge_service_server::MergeService as MergeRpc;
-use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
 use crate::convert::{self, contact, timestamp};
-use crate::page_token;
-use crate::status::to_status;
+use crate::token;
 
 /// The gRPC face of the merge use cases.
 #[derive(Debug, Clone)]
@@ -33,28 +32,13 @@ impl MergeApi {
 }
 
 /// The survivor and duplicate ids of a request, every bad one named.
-fn ids(survivor: &str, duplicates: &[String]) -> Result<(ContactId, Vec<ContactId>), Status> {
-    let mut violations: Vec<FieldViolation> = Vec::new();
-    let mut violation = |error: DomainError| {
-        if let DomainError::InvalidArgument(found) = error {
-            violations.extend(found);
-        }
-    };
-    let survivor = convert::contact_id(survivor, "survivor_id")
-        .map_err(&mut violation)
-        .ok();
-    let duplicates: Vec<Option<ContactId>> = duplicates
-        .iter()
-        .enumerate()
-        .map(|(index, id)| {
-            convert::contact_id(id, &format!("duplicate_ids[{index}]"))
-                .map_err(&mut violation)
-                .ok()
-        })
-        .collect();
-    match (survivor, duplicates.into_iter().collect::<Option<Vec<_>>>()) {
-        (Some(survivor), Some(duplicates)) if violations.is_empty() => Ok((survivor, duplicates)),
-        _ => Err(to_status(DomainError::InvalidArgument(violations))),
+fn ids(survivor: &str, duplicates: &[String]) -> Result<(ContactId, Vec<ContactId>), DomainError> {
+    let mut violations = Vec::new();
+    let survivor = convert::gather(convert::id(survivor, "survivor_id"), &mut violations);
+    let duplicates = convert::gather(convert::ids(duplicates, "duplicate_ids"), &mut violations);
+    match (survivor, duplicates) {
+        (Some(survivor), Some(duplicates)) => Ok((survivor, duplicates)),
+        _ => Err(DomainError::InvalidArgument(violations)),
     }
 }
 
@@ -134,126 +118,67 @@ fn group_to_proto(group: &DuplicateGroup) -> pb::DuplicateGroup {
     }
 }
 
-/// Page tokens of duplicate groups: `g1.SCORE_IN_HUNDREDTHS.FIRST_ID`.
-fn group_token(cursor: GroupCursor) -> String {
-    format!(
-        "g1.{}.{}",
-        (cursor.score * 100.0).round() as i64,
-        cursor.first.as_uuid().simple()
-    )
-}
-
-fn group_cursor(token: &str) -> Result<Option<GroupCursor>, Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let forged = || {
-        to_status(DomainError::invalid(
-            "page_token",
-            "is not a token from a previous page",
-        ))
-    };
-    let mut parts = token.split('.');
-    if parts.next() != Some("g1") {
-        return Err(forged());
-    }
-    let hundredths: i64 = parts
-        .next()
-        .and_then(|part| part.parse().ok())
-        .ok_or_else(forged)?;
-    let first = parts
-        .next()
-        .and_then(|part| uuid::Uuid::try_parse(part).ok())
-        .ok_or_else(forged)?;
-    if parts.next().is_some() {
-        return Err(forged());
-    }
-    Ok(Some(GroupCursor {
-        score: hundredths as f64 / 100.0,
-        first: ContactId::from_uuid(first),
-    }))
-}
-
-#[tonic::async_trait]
-impl MergeRpc for MergeApi {
+/// The bodies of the RPCs: each takes the authenticated caller and the
+/// request message and returns a domain result; [`crate::serve!`] does the rest.
+impl MergeApi {
     async fn find_duplicate_contacts(
         &self,
-        request: Request<pb::FindDuplicateContactsRequest>,
-    ) -> Result<Response<pb::FindDuplicateContactsResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::FindDuplicateContactsRequest,
+    ) -> Result<pb::FindDuplicateContactsResponse, DomainError> {
         let pb::FindDuplicateContactsRequest {
             page_size,
             page_token,
-        } = request.into_inner();
-        let size = kernel::page_size(page_size).map_err(to_status)?;
-        let after = group_cursor(&page_token)?;
-        let found = self
-            .merges
-            .find_duplicates(&caller, after, size)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::FindDuplicateContactsResponse {
+        } = request;
+        let size = kernel::page_size(page_size)?;
+        let after = token::group_page_after(&page_token)?;
+        let found = self.merges.find_duplicates(&caller, after, size).await?;
+        Ok(pb::FindDuplicateContactsResponse {
             groups: found.items.iter().map(group_to_proto).collect(),
-            next_page_token: found.next.map(group_token).unwrap_or_default(),
-        }))
+            next_page_token: found.next.map(token::group_page).unwrap_or_default(),
+        })
     }
 
     async fn mark_not_duplicates(
         &self,
-        request: Request<pb::MarkNotDuplicatesRequest>,
-    ) -> Result<Response<pb::MarkNotDuplicatesResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::MarkNotDuplicatesRequest,
+    ) -> Result<pb::MarkNotDuplicatesResponse, DomainError> {
         let pb::MarkNotDuplicatesRequest {
             contact_ids,
             marked_by,
-        } = request.into_inner();
-        let mut violations = Vec::new();
-        let mut ids = Vec::with_capacity(contact_ids.len());
-        for (index, id) in contact_ids.iter().enumerate() {
-            match convert::contact_id(id, &format!("contact_ids[{index}]")) {
-                Ok(id) => ids.push(id),
-                Err(DomainError::InvalidArgument(found)) => violations.extend(found),
-                Err(other) => return Err(to_status(other)),
-            }
-        }
-        if !violations.is_empty() {
-            return Err(to_status(DomainError::InvalidArgument(violations)));
-        }
+        } = request;
+        let ids = convert::ids::<ContactId>(&contact_ids, "contact_ids")?;
         self.merges
             .mark_not_duplicates(&caller, &ids, &marked_by)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::MarkNotDuplicatesResponse {}))
+            .await?;
+        Ok(pb::MarkNotDuplicatesResponse {})
     }
 
     async fn preview_merge_contacts(
         &self,
-        request: Request<pb::PreviewMergeContactsRequest>,
-    ) -> Result<Response<pb::PreviewMergeContactsResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::PreviewMergeContactsRequest,
+    ) -> Result<pb::PreviewMergeContactsResponse, DomainError> {
         let pb::PreviewMergeContactsRequest {
             survivor_id,
             duplicate_ids,
-        } = request.into_inner();
+        } = request;
         let (survivor, duplicates) = ids(&survivor_id, &duplicate_ids)?;
-        let preview = self
-            .merges
-            .preview(&caller, survivor, &duplicates)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::PreviewMergeContactsResponse {
+        let preview = self.merges.preview(&caller, survivor, &duplicates).await?;
+        Ok(pb::PreviewMergeContactsResponse {
             contact: Some(contact::to_proto(&preview.plan.merged)),
             winners: winners_to_proto(&preview.plan.winners),
             moved: moved_to_proto(&preview.moved),
-            preview_token: preview.token,
-        }))
+            preview_token: token::merge_preview(&preview.plan.versions),
+        })
     }
 
     async fn merge_contacts(
         &self,
-        request: Request<pb::MergeContactsRequest>,
-    ) -> Result<Response<pb::MergeContactsResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::MergeContactsRequest,
+    ) -> Result<pb::MergeContactsResponse, DomainError> {
         let pb::MergeContactsRequest {
             survivor_id,
             duplicate_ids,
@@ -261,67 +186,78 @@ impl MergeRpc for MergeApi {
             survivor_etag,
             duplicate_etags,
             merged_by,
-        } = request.into_inner();
+        } = request;
         let (survivor, duplicates) = ids(&survivor_id, &duplicate_ids)?;
         let by_etags = !survivor_etag.is_empty() || !duplicate_etags.is_empty();
-        let precondition = match (preview_token.is_empty(), by_etags) {
-            (false, false) => MergePrecondition::Token(preview_token),
-            (true, true) => MergePrecondition::Etags {
-                survivor: survivor_etag,
-                duplicates: duplicate_etags,
-            },
+        // The request's own checks come first, as they did when the domain
+        // read the token.
+        merge::check_request(survivor, &duplicates)?;
+        merge::check_merged_by(&merged_by)?;
+        let expected = match (preview_token.is_empty(), by_etags) {
+            (false, false) => {
+                let ids: Vec<ContactId> = std::iter::once(survivor)
+                    .chain(duplicates.iter().copied())
+                    .collect();
+                token::merge_versions(&preview_token, &ids)?
+            }
+            (true, true) => {
+                token::merge_etag_versions(&survivor_etag, &duplicate_etags, duplicates.len())?
+            }
             (false, true) => {
-                return Err(to_status(DomainError::invalid(
+                return Err(DomainError::invalid(
                     "preview_token",
                     "give the preview token or the etags, not both",
-                )));
+                ));
             }
             (true, false) => {
-                return Err(to_status(DomainError::invalid(
+                return Err(DomainError::invalid(
                     "preview_token",
                     "is required (or survivor_etag and duplicate_etags): \
                      a merge applies to the versions the caller saw",
-                )));
+                ));
             }
         };
         let (record, merged) = self
             .merges
-            .merge(&caller, survivor, &duplicates, &precondition, &merged_by)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::MergeContactsResponse {
+            .merge(&caller, survivor, &duplicates, &expected, &merged_by)
+            .await?;
+        Ok(pb::MergeContactsResponse {
             contact: Some(contact::to_proto(&merged)),
             merge: Some(merge_to_proto(&record)),
-        }))
+        })
     }
 
     async fn list_merges(
         &self,
-        request: Request<pb::ListMergesRequest>,
-    ) -> Result<Response<pb::ListMergesResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::ListMergesRequest,
+    ) -> Result<pb::ListMergesResponse, DomainError> {
         let pb::ListMergesRequest {
             contact_id,
             page_size,
             page_token,
-        } = request.into_inner();
-        let contact = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
-        let size = kernel::page_size(page_size).map_err(to_status)?;
+        } = request;
+        let contact = convert::id::<ContactId>(&contact_id, "contact_id")?;
+        let size = kernel::page_size(page_size)?;
         let scope = format!("merges:{contact}");
-        let before = page_token::decode(&page_token, &scope)
-            .map_err(to_status)?
-            .map(MergeId::from_uuid);
-        let found = self
-            .merges
-            .list(&caller, contact, before, size)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ListMergesResponse {
+        let before = token::page_after(&page_token, &scope)?.map(MergeId::from_uuid);
+        let found = self.merges.list(&caller, contact, before, size).await?;
+        Ok(pb::ListMergesResponse {
             merges: found.items.iter().map(merge_to_proto).collect(),
             next_page_token: found
                 .next
-                .map(|last| page_token::encode(last.as_uuid(), &scope))
+                .map(|last| token::page(last.as_uuid(), &scope))
                 .unwrap_or_default(),
-        }))
+        })
+    }
+}
+
+crate::serve! {
+    impl MergeRpc for MergeApi {
+        find_duplicate_contacts(pb::FindDuplicateContactsRequest) -> pb::FindDuplicateContactsResponse;
+        mark_not_duplicates(pb::MarkNotDuplicatesRequest) -> pb::MarkNotDuplicatesResponse;
+        preview_merge_contacts(pb::PreviewMergeContactsRequest) -> pb::PreviewMergeContactsResponse;
+        merge_contacts(pb::MergeContactsRequest) -> pb::MergeContactsResponse;
+        list_merges(pb::ListMergesRequest) -> pb::ListMergesResponse;
     }
 }

@@ -2,19 +2,21 @@
 //! calls the note use cases, converts the answer. No rules live here.
 
 use crm_domain::kernel;
+use crm_domain::tenancy::Caller;
 use std::sync::Arc;
 
 use crm_domain::kernel::RecordRef;
 use crm_domain::notes::{Note, NoteCursor, NoteFields, NoteFormat, NotePatch, NoteService};
-use crm_domain::{DomainError, NoteId, OrganizationId};
+use crm_domain::{ContactId, DomainError, NoteId, OrganizationId};
 use crm_proto::v1 as pb;
 use crm_proto::v1::note_service_server::NoteService as NoteRpc;
-use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
 use crate::convert::{self, mask::Mask, timestamp};
-use crate::page_token;
-use crate::status::to_status;
+use crate::token;
+
+/// The paths an UpdateNote mask may name.
+pub(crate) const UPDATABLE: [&str; 3] = ["body", "format", "pinned"];
 
 /// The gRPC face of the note use cases.
 #[derive(Debug, Clone)]
@@ -30,48 +32,34 @@ impl NoteApi {
     }
 }
 
-fn note_id(text: &str, field: &str) -> Result<NoteId, Status> {
-    if text.is_empty() {
-        return Err(to_status(DomainError::invalid(field, "is required")));
-    }
-    NoteId::parse(text)
-        .ok_or_else(|| to_status(DomainError::invalid(field, "is not a note id (a UUID)")))
-}
-
 /// The record a request names by one of its two owner ids (`prefix` is
 /// the path of the message holding them).
 pub(crate) fn owner_of(
     contact: Option<&str>,
     organization: Option<&str>,
     prefix: &str,
-) -> Result<RecordRef, Status> {
+) -> Result<RecordRef, DomainError> {
     match (contact, organization) {
-        (Some(id), None) => convert::contact_id(id, &format!("{prefix}contact_id"))
-            .map(RecordRef::Contact)
-            .map_err(to_status),
-        (None, Some(id)) => OrganizationId::parse(id)
-            .map(RecordRef::Organization)
-            .ok_or_else(|| {
-                to_status(DomainError::invalid(
-                    format!("{prefix}organization_id"),
-                    "is not an organization id (a UUID)",
-                ))
-            }),
-        _ => Err(to_status(DomainError::invalid(
+        (Some(id), None) => {
+            convert::id::<ContactId>(id, &format!("{prefix}contact_id")).map(RecordRef::Contact)
+        }
+        (None, Some(id)) => convert::id::<OrganizationId>(id, &format!("{prefix}organization_id"))
+            .map(RecordRef::Organization),
+        _ => Err(DomainError::invalid(
             format!("{prefix}owner"),
             "set contact_id or organization_id",
-        ))),
+        )),
     }
 }
 
-fn format_from(value: i32, field: &str) -> Result<NoteFormat, Status> {
+fn format_from(value: i32, field: &str) -> Result<NoteFormat, DomainError> {
     match pb::NoteFormat::try_from(value) {
         Ok(pb::NoteFormat::Unspecified | pb::NoteFormat::PlainText) => Ok(NoteFormat::PlainText),
         Ok(pb::NoteFormat::Markdown) => Ok(NoteFormat::Markdown),
-        Err(_) => Err(to_status(DomainError::invalid(
+        Err(_) => Err(DomainError::invalid(
             field,
             format!("{value} is not a NoteFormat"),
-        ))),
+        )),
     }
 }
 
@@ -100,7 +88,7 @@ fn to_proto(note: &Note) -> pb::Note {
         pinned: fields.pinned,
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: note.etag(),
+        etag: crate::token::etag(note.version),
     }
 }
 
@@ -111,14 +99,15 @@ fn owner_scope(owner: RecordRef) -> String {
     }
 }
 
-#[tonic::async_trait]
-impl NoteRpc for NoteApi {
+/// The bodies of the RPCs: each takes the authenticated caller and the
+/// request message and returns a domain result; [`crate::serve!`] does the rest.
+impl NoteApi {
     async fn create_note(
         &self,
-        request: Request<pb::CreateNoteRequest>,
-    ) -> Result<Response<pb::Note>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::CreateNoteRequest { note } = request.into_inner();
+        caller: Caller,
+        request: pb::CreateNoteRequest,
+    ) -> Result<pb::Note, DomainError> {
+        let pb::CreateNoteRequest { note } = request;
         let pb::Note {
             id: _,
             owner,
@@ -129,7 +118,7 @@ impl NoteRpc for NoteApi {
             create_time: _,
             update_time: _,
             etag: _,
-        } = note.ok_or_else(|| to_status(DomainError::invalid("note", "is required")))?;
+        } = note.ok_or_else(|| DomainError::invalid("note", "is required"))?;
         let owner = match &owner {
             Some(pb::note::Owner::ContactId(id)) => owner_of(Some(id), None, "note.")?,
             Some(pb::note::Owner::OrganizationId(id)) => owner_of(None, Some(id), "note.")?,
@@ -141,38 +130,33 @@ impl NoteRpc for NoteApi {
             format: format_from(format, "note.format")?,
             pinned,
         };
-        let created = self
-            .notes
-            .create(&caller, owner, fields)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(to_proto(&created)))
+        let created = self.notes.create(&caller, owner, fields).await?;
+        Ok(to_proto(&created))
     }
 
     async fn get_note(
         &self,
-        request: Request<pb::GetNoteRequest>,
-    ) -> Result<Response<pb::Note>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::GetNoteRequest { id } = request.into_inner();
+        caller: Caller,
+        request: pb::GetNoteRequest,
+    ) -> Result<pb::Note, DomainError> {
+        let pb::GetNoteRequest { id } = request;
         let found = self
             .notes
-            .get(&caller, note_id(&id, "id")?)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(to_proto(&found)))
+            .get(&caller, convert::id::<NoteId>(&id, "id")?)
+            .await?;
+        Ok(to_proto(&found))
     }
 
     async fn list_notes(
         &self,
-        request: Request<pb::ListNotesRequest>,
-    ) -> Result<Response<pb::ListNotesResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::ListNotesRequest,
+    ) -> Result<pb::ListNotesResponse, DomainError> {
         let pb::ListNotesRequest {
             owner,
             page_size,
             page_token,
-        } = request.into_inner();
+        } = request;
         let owner = match &owner {
             Some(pb::list_notes_request::Owner::ContactId(id)) => owner_of(Some(id), None, "")?,
             Some(pb::list_notes_request::Owner::OrganizationId(id)) => {
@@ -180,40 +164,33 @@ impl NoteRpc for NoteApi {
             }
             None => owner_of(None, None, "")?,
         };
-        let size = kernel::page_size(page_size).map_err(to_status)?;
+        let size = kernel::page_size(page_size)?;
         let scope = owner_scope(owner);
-        let after = page_token::decode_flagged(&page_token, &scope)
-            .map_err(to_status)?
-            .map(|(id, pinned)| NoteCursor {
+        let after =
+            token::flagged_page_after(&page_token, &scope)?.map(|(id, pinned)| NoteCursor {
                 pinned,
                 id: NoteId::from_uuid(id),
             });
-        let page = self
-            .notes
-            .list(&caller, owner, after, size)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ListNotesResponse {
+        let page = self.notes.list(&caller, owner, after, size).await?;
+        Ok(pb::ListNotesResponse {
             notes: page.items.iter().map(to_proto).collect(),
             next_page_token: page
                 .next
-                .map(|cursor| {
-                    page_token::encode_flagged(cursor.id.as_uuid(), cursor.pinned, &scope)
-                })
+                .map(|cursor| token::flagged_page(cursor.id.as_uuid(), cursor.pinned, &scope))
                 .unwrap_or_default(),
-        }))
+        })
     }
 
     async fn update_note(
         &self,
-        request: Request<pb::UpdateNoteRequest>,
-    ) -> Result<Response<pb::Note>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::UpdateNoteRequest,
+    ) -> Result<pb::Note, DomainError> {
         let pb::UpdateNoteRequest {
             note,
             update_mask,
             etag,
-        } = request.into_inner();
+        } = request;
         let pb::Note {
             id,
             owner: _,
@@ -224,9 +201,9 @@ impl NoteRpc for NoteApi {
             create_time: _,
             update_time: _,
             etag: _,
-        } = note.ok_or_else(|| to_status(DomainError::invalid("note", "is required")))?;
-        let id = note_id(&id, "note.id")?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        } = note.ok_or_else(|| DomainError::invalid("note", "is required"))?;
+        let id = convert::id::<NoteId>(&id, "note.id")?;
+        let expected = token::optional_version(&etag, "etag")?;
         let mut implied = Vec::new();
         for (field, set) in [
             ("body", !body.is_empty()),
@@ -237,8 +214,7 @@ impl NoteRpc for NoteApi {
                 implied.push(field);
             }
         }
-        let mask =
-            Mask::parse(update_mask, &["body", "format", "pinned"], implied).map_err(to_status)?;
+        let mask = Mask::parse(update_mask, &UPDATABLE, implied)?;
         let patch = NotePatch {
             body: mask.has("body").then_some(body),
             format: if mask.has("format") {
@@ -248,26 +224,29 @@ impl NoteRpc for NoteApi {
             },
             pinned: mask.has("pinned").then_some(pinned),
         };
-        let updated = self
-            .notes
-            .update(&caller, id, patch, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(to_proto(&updated)))
+        let updated = self.notes.update(&caller, id, patch, expected).await?;
+        Ok(to_proto(&updated))
     }
 
     async fn delete_note(
         &self,
-        request: Request<pb::DeleteNoteRequest>,
-    ) -> Result<Response<()>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::DeleteNoteRequest { id, etag } = request.into_inner();
-        let id = note_id(&id, "id")?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
-        self.notes
-            .delete(&caller, id, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(()))
+        caller: Caller,
+        request: pb::DeleteNoteRequest,
+    ) -> Result<(), DomainError> {
+        let pb::DeleteNoteRequest { id, etag } = request;
+        let id = convert::id::<NoteId>(&id, "id")?;
+        let expected = token::optional_version(&etag, "etag")?;
+        self.notes.delete(&caller, id, expected).await?;
+        Ok(())
+    }
+}
+
+crate::serve! {
+    impl NoteRpc for NoteApi {
+        create_note(pb::CreateNoteRequest) -> pb::Note;
+        get_note(pb::GetNoteRequest) -> pb::Note;
+        list_notes(pb::ListNotesRequest) -> pb::ListNotesResponse;
+        update_note(pb::UpdateNoteRequest) -> pb::Note;
+        delete_note(pb::DeleteNoteRequest) -> ();
     }
 }

@@ -6,32 +6,97 @@
 
 use std::collections::HashMap;
 
-use crm_domain::DomainError;
-use tonic::{Code, Status};
+use crm_domain::{DomainError, Entity, Precondition};
+use crm_proto::v1::ErrorReason;
+use tonic::{Code, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// The `ErrorInfo.domain` of every error this service raises.
 pub const ERROR_DOMAIN: &str = "crm.v1";
 
-/// Maps a domain error to a status.
+/// What an RPC body fails with: a domain error, or for a client-streaming
+/// RPC the transport failing under the stream (already a status).
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// Any failure of the request itself.
+    Domain(DomainError),
+    /// The caller cancelled or the connection broke mid-stream.
+    Transport(Status),
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        ApiError::Domain(error)
+    }
+}
+
+impl From<Status> for ApiError {
+    fn from(status: Status) -> Self {
+        ApiError::Transport(status)
+    }
+}
+
+/// The one exit of every RPC: its body's result as a tonic response.
+///
+/// # Errors
+/// The status [`to_status`] maps the domain error to, or the transport's own.
+pub(crate) fn respond<T, E>(result: Result<T, E>) -> Result<Response<T>, Status>
+where
+    ApiError: From<E>,
+{
+    result
+        .map(Response::new)
+        .map_err(|error| match ApiError::from(error) {
+            ApiError::Domain(error) => to_status(error),
+            ApiError::Transport(status) => status,
+        })
+}
+
+/// Metadata of an `ErrorInfo`, from `(key, value)` pairs.
+fn metadata<const N: usize>(pairs: [(&str, String); N]) -> HashMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect()
+}
+
+/// Maps a domain error to a status: its code, its `ErrorInfo` (a reason
+/// from [`ErrorReason`], the one table of them) and the details a client
+/// can act on.
 pub fn to_status(error: DomainError) -> Status {
     let message = error.to_string();
     let mut details = ErrorDetails::new();
-    let code = match error {
+    let (code, reason, metadata) = match error {
         DomainError::InvalidArgument(violations) => {
+            let fields = violations
+                .iter()
+                .map(|violation| violation.field.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
             for violation in violations {
                 details.add_bad_request_violation(violation.field, violation.description);
             }
-            Code::InvalidArgument
+            (
+                Code::InvalidArgument,
+                ErrorReason::InvalidArgument,
+                metadata([("fields", fields)]),
+            )
         }
         DomainError::NotFound { entity, id } => {
             details.set_resource_info(
                 resource_type(entity),
-                id,
+                id.clone(),
                 "",
                 "not found in the caller's tenant",
             );
-            Code::NotFound
+            (
+                Code::NotFound,
+                ErrorReason::NotFound,
+                metadata([
+                    ("resource_type", resource_type(entity).to_owned()),
+                    ("resource_id", id),
+                ]),
+            )
         }
         DomainError::IdentityTaken {
             field,
@@ -40,22 +105,21 @@ pub fn to_status(error: DomainError) -> Status {
             holder,
         } => {
             details.set_resource_info(
-                "crm.v1.Contact",
+                resource_type(Entity::Contact),
                 holder.to_string(),
                 "",
                 format!("holds the {kind} {value:?}"),
             );
-            details.set_error_info(
-                "IDENTITY_ALREADY_CLAIMED",
-                ERROR_DOMAIN,
-                HashMap::from([
-                    ("holder_contact_id".to_owned(), holder.to_string()),
-                    ("identity_kind".to_owned(), kind.to_owned()),
-                    ("identity_value".to_owned(), value),
-                    ("field".to_owned(), field),
+            (
+                Code::AlreadyExists,
+                ErrorReason::IdentityAlreadyClaimed,
+                metadata([
+                    ("holder_contact_id", holder.to_string()),
+                    ("identity_kind", kind.to_owned()),
+                    ("identity_value", value),
+                    ("field", field),
                 ]),
-            );
-            Code::AlreadyExists
+            )
         }
         DomainError::AlreadyExists {
             entity,
@@ -69,165 +133,328 @@ pub fn to_status(error: DomainError) -> Status {
                 "",
                 format!("already uses {value:?}"),
             );
-            details.set_error_info(
-                "ALREADY_EXISTS",
-                ERROR_DOMAIN,
-                HashMap::from([
-                    ("holder_id".to_owned(), holder),
-                    ("value".to_owned(), value),
-                    ("field".to_owned(), field),
-                ]),
-            );
-            Code::AlreadyExists
+            (
+                Code::AlreadyExists,
+                ErrorReason::AlreadyExists,
+                metadata([("holder_id", holder), ("value", value), ("field", field)]),
+            )
         }
         DomainError::Stale { entity, id } => {
             details.set_resource_info(
                 resource_type(entity),
-                id,
+                id.clone(),
                 "",
                 "changed since the etag was read",
             );
-            details.set_error_info("ETAG_MISMATCH", ERROR_DOMAIN, HashMap::new());
-            Code::Aborted
+            (
+                Code::Aborted,
+                ErrorReason::EtagMismatch,
+                metadata([
+                    ("resource_type", resource_type(entity).to_owned()),
+                    ("resource_id", id),
+                ]),
+            )
         }
         DomainError::TooLarge { field, limit } => {
             details
                 .add_quota_failure_violation(field.clone(), format!("the limit is {limit} bytes"));
-            details.set_error_info(
-                "TOO_LARGE",
-                ERROR_DOMAIN,
-                HashMap::from([
-                    ("field".to_owned(), field),
-                    ("limit_bytes".to_owned(), limit.to_string()),
-                ]),
-            );
-            Code::ResourceExhausted
+            (
+                Code::ResourceExhausted,
+                ErrorReason::TooLarge,
+                metadata([("field", field), ("limit_bytes", limit.to_string())]),
+            )
         }
-        DomainError::FailedPrecondition(reason) => {
-            details.add_precondition_failure_violation("STATE", "request", reason);
-            Code::FailedPrecondition
+        DomainError::FailedPrecondition(cause) => {
+            details.add_precondition_failure_violation("STATE", "request", cause.to_string());
+            let (reason, metadata) = precondition(cause);
+            (Code::FailedPrecondition, reason, metadata)
         }
-        DomainError::Unauthenticated(_) => Code::Unauthenticated,
+        DomainError::Unauthenticated(_) => (
+            Code::Unauthenticated,
+            ErrorReason::Unauthenticated,
+            HashMap::new(),
+        ),
         DomainError::Unavailable => {
             details.set_retry_info(Some(std::time::Duration::from_millis(200)));
-            Code::Unavailable
+            (Code::Unavailable, ErrorReason::Unavailable, HashMap::new())
         }
         DomainError::Contention(what) => {
-            details.set_error_info(
-                "CONTENTION",
-                ERROR_DOMAIN,
-                HashMap::from([("on".to_owned(), what.to_owned())]),
-            );
             details.set_retry_info(Some(std::time::Duration::from_millis(50)));
-            Code::Aborted
+            (
+                Code::Aborted,
+                ErrorReason::Contention,
+                metadata([("on", what.to_owned())]),
+            )
         }
         DomainError::Internal(reason) => {
             tracing::error!(%reason, "internal error");
-            Code::Internal
+            (Code::Internal, ErrorReason::Internal, HashMap::new())
         }
     };
+    details.set_error_info(reason.as_str_name(), ERROR_DOMAIN, metadata);
     Status::with_error_details(code, message, details)
 }
 
-fn resource_type(entity: crm_domain::Entity) -> &'static str {
+/// The reason and metadata of a failed precondition.
+fn precondition(cause: Precondition) -> (ErrorReason, HashMap<String, String>) {
+    match cause {
+        Precondition::TierInUse { contacts } => (
+            ErrorReason::TierInUse,
+            metadata([("contacts", contacts.to_string())]),
+        ),
+        Precondition::TierLimit { limit } => (
+            ErrorReason::TierLimitReached,
+            metadata([("limit", limit.to_string())]),
+        ),
+        Precondition::CustomFieldLimit { limit } => (
+            ErrorReason::CustomFieldLimitReached,
+            metadata([("limit", limit.to_string())]),
+        ),
+        Precondition::CustomFieldHasValues { key } => {
+            (ErrorReason::CustomFieldHasValues, metadata([("key", key)]))
+        }
+        Precondition::TabLimit { limit } => (
+            ErrorReason::TabLimitReached,
+            metadata([("limit", limit.to_string())]),
+        ),
+        Precondition::TabNotEmpty { sections } => (
+            ErrorReason::TabNotEmpty,
+            metadata([("sections", sections.to_string())]),
+        ),
+        Precondition::SectionLimit { limit } => (
+            ErrorReason::SectionLimitReached,
+            metadata([("limit", limit.to_string())]),
+        ),
+        Precondition::SectionNotEmpty { fields } => (
+            ErrorReason::SectionNotEmpty,
+            metadata([("fields", fields.to_string())]),
+        ),
+        Precondition::NotAMember {
+            contact,
+            organization,
+        } => (
+            ErrorReason::NotAMember,
+            metadata([
+                ("contact_id", contact.to_string()),
+                ("organization_id", organization.to_string()),
+            ]),
+        ),
+        Precondition::AlreadyMerged {
+            field,
+            contact,
+            into,
+        } => (
+            ErrorReason::ContactAlreadyMerged,
+            metadata([
+                ("field", field),
+                ("contact_id", contact.to_string()),
+                ("merged_into_contact_id", into.to_string()),
+            ]),
+        ),
+    }
+}
+
+/// An UNAUTHENTICATED status with the given message, for failures found
+/// before the domain is asked (no or unreadable credentials).
+pub(crate) fn unauthenticated(message: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        ErrorReason::Unauthenticated.as_str_name(),
+        ERROR_DOMAIN,
+        HashMap::new(),
+    );
+    Status::with_error_details(Code::Unauthenticated, message, details)
+}
+
+pub(crate) fn resource_type(entity: Entity) -> &'static str {
     match entity {
-        crm_domain::Entity::Contact => "crm.v1.Contact",
-        crm_domain::Entity::Tenant => "crm.v1.TenantSettings",
-        crm_domain::Entity::Identity => "crm.v1.Identity",
-        crm_domain::Entity::Tier => "crm.v1.Tier",
-        crm_domain::Entity::CustomField => "crm.v1.CustomField",
-        crm_domain::Entity::Tab => "crm.v1.Tab",
-        crm_domain::Entity::Section => "crm.v1.Section",
-        crm_domain::Entity::Organization => "crm.v1.Organization",
-        crm_domain::Entity::Note => "crm.v1.Note",
-        crm_domain::Entity::Conversation => "crm.v1.Conversation",
-        crm_domain::Entity::Attachment => "crm.v1.Attachment",
+        Entity::Contact => "crm.v1.Contact",
+        Entity::Tenant => "crm.v1.TenantSettings",
+        Entity::Identity => "crm.v1.Identity",
+        Entity::Tier => "crm.v1.Tier",
+        Entity::CustomField => "crm.v1.CustomField",
+        Entity::Tab => "crm.v1.Tab",
+        Entity::Section => "crm.v1.Section",
+        Entity::Organization => "crm.v1.Organization",
+        Entity::Note => "crm.v1.Note",
+        Entity::Conversation => "crm.v1.Conversation",
+        Entity::Attachment => "crm.v1.Attachment",
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crm_domain::{ContactId, Entity, FieldViolation};
+    #![allow(clippy::unwrap_used)]
+    use crm_domain::{ContactId, FieldViolation, OrganizationId};
 
     use super::*;
 
-    #[test]
-    fn every_variant_has_its_code_and_details() {
-        let holder = ContactId::from_uuid(uuid::Uuid::now_v7());
-        let cases = [
-            (
-                DomainError::InvalidArgument(vec![FieldViolation::new(
-                    "contact.emails[1].address",
-                    "bad",
-                )]),
-                Code::InvalidArgument,
-            ),
-            (
-                DomainError::NotFound {
-                    entity: Entity::Contact,
-                    id: "x".into(),
-                },
-                Code::NotFound,
-            ),
-            (
-                DomainError::IdentityTaken {
-                    field: "contact.emails[0].address".into(),
-                    kind: "email",
-                    value: "a@x.com".into(),
-                    holder,
-                },
-                Code::AlreadyExists,
-            ),
-            (
-                DomainError::AlreadyExists {
-                    entity: Entity::Tier,
-                    field: "tier.name".into(),
-                    value: "gold".into(),
-                    holder: holder.to_string(),
-                },
-                Code::AlreadyExists,
-            ),
-            (
-                DomainError::Stale {
-                    entity: Entity::Contact,
-                    id: "x".into(),
-                },
-                Code::Aborted,
-            ),
-            (
-                DomainError::FailedPrecondition("in use".into()),
+    /// The code and reason each error must map to. The matches have no `_`
+    /// arm: a new variant or precondition does not compile until it is
+    /// listed here, and [`samples`] must then hold one of it.
+    fn expected(error: &DomainError) -> (Code, ErrorReason) {
+        match error {
+            DomainError::InvalidArgument(_) => {
+                (Code::InvalidArgument, ErrorReason::InvalidArgument)
+            }
+            DomainError::NotFound { .. } => (Code::NotFound, ErrorReason::NotFound),
+            DomainError::IdentityTaken { .. } => {
+                (Code::AlreadyExists, ErrorReason::IdentityAlreadyClaimed)
+            }
+            DomainError::AlreadyExists { .. } => (Code::AlreadyExists, ErrorReason::AlreadyExists),
+            DomainError::Stale { .. } => (Code::Aborted, ErrorReason::EtagMismatch),
+            DomainError::TooLarge { .. } => (Code::ResourceExhausted, ErrorReason::TooLarge),
+            DomainError::Unauthenticated(_) => {
+                (Code::Unauthenticated, ErrorReason::Unauthenticated)
+            }
+            DomainError::Unavailable => (Code::Unavailable, ErrorReason::Unavailable),
+            DomainError::Contention(_) => (Code::Aborted, ErrorReason::Contention),
+            DomainError::Internal(_) => (Code::Internal, ErrorReason::Internal),
+            DomainError::FailedPrecondition(cause) => (
                 Code::FailedPrecondition,
+                match cause {
+                    Precondition::TierInUse { .. } => ErrorReason::TierInUse,
+                    Precondition::TierLimit { .. } => ErrorReason::TierLimitReached,
+                    Precondition::CustomFieldLimit { .. } => ErrorReason::CustomFieldLimitReached,
+                    Precondition::CustomFieldHasValues { .. } => ErrorReason::CustomFieldHasValues,
+                    Precondition::TabLimit { .. } => ErrorReason::TabLimitReached,
+                    Precondition::TabNotEmpty { .. } => ErrorReason::TabNotEmpty,
+                    Precondition::SectionLimit { .. } => ErrorReason::SectionLimitReached,
+                    Precondition::SectionNotEmpty { .. } => ErrorReason::SectionNotEmpty,
+                    Precondition::NotAMember { .. } => ErrorReason::NotAMember,
+                    Precondition::AlreadyMerged { .. } => ErrorReason::ContactAlreadyMerged,
+                },
             ),
-            (
-                DomainError::Unauthenticated("no key"),
-                Code::Unauthenticated,
-            ),
-            (DomainError::Unavailable, Code::Unavailable),
-            (DomainError::Contention("contact"), Code::Aborted),
-            (DomainError::Internal("boom".into()), Code::Internal),
+        }
+    }
+
+    /// One error of every variant and every precondition.
+    fn samples(holder: ContactId) -> Vec<DomainError> {
+        let organization = OrganizationId::from_uuid(uuid::Uuid::now_v7());
+        let preconditions = [
+            Precondition::TierInUse { contacts: 3 },
+            Precondition::TierLimit { limit: 50 },
+            Precondition::CustomFieldLimit { limit: 200 },
+            Precondition::CustomFieldHasValues { key: "plan".into() },
+            Precondition::TabLimit { limit: 20 },
+            Precondition::TabNotEmpty { sections: 2 },
+            Precondition::SectionLimit { limit: 20 },
+            Precondition::SectionNotEmpty { fields: 4 },
+            Precondition::NotAMember {
+                contact: holder,
+                organization,
+            },
+            Precondition::AlreadyMerged {
+                field: "duplicate_ids[0]".into(),
+                contact: holder,
+                into: holder,
+            },
         ];
-        for (error, code) in cases {
+        let mut samples = vec![
+            DomainError::InvalidArgument(vec![FieldViolation::new(
+                "contact.emails[1].address",
+                "bad",
+            )]),
+            DomainError::NotFound {
+                entity: Entity::Contact,
+                id: "x".into(),
+            },
+            DomainError::IdentityTaken {
+                field: "contact.emails[0].address".into(),
+                kind: "email",
+                value: "a@x.com".into(),
+                holder,
+            },
+            DomainError::AlreadyExists {
+                entity: Entity::Tier,
+                field: "tier.name".into(),
+                value: "gold".into(),
+                holder: holder.to_string(),
+            },
+            DomainError::Stale {
+                entity: Entity::Contact,
+                id: "x".into(),
+            },
+            DomainError::TooLarge {
+                field: "chunk".into(),
+                limit: 10,
+            },
+            DomainError::Unauthenticated("no key"),
+            DomainError::Unavailable,
+            DomainError::Contention("contact"),
+            DomainError::Internal("boom".into()),
+        ];
+        samples.extend(
+            preconditions
+                .into_iter()
+                .map(DomainError::FailedPrecondition),
+        );
+        samples
+    }
+
+    #[test]
+    fn every_error_has_its_code_and_a_reason_from_the_table() {
+        let holder = ContactId::from_uuid(uuid::Uuid::now_v7());
+        let samples = samples(holder);
+        let mut reasons = std::collections::HashSet::new();
+        for error in samples {
+            let (code, reason) = expected(&error);
             let status = to_status(error.clone());
             assert_eq!(status.code(), code, "{error:?}");
-            let details = status.get_error_details();
+            assert_eq!(status.message(), error.to_string());
+            let info = status.get_error_details().error_info().cloned().unwrap();
+            assert_eq!(info.reason, reason.as_str_name(), "{error:?}");
+            assert_eq!(info.domain, ERROR_DOMAIN);
+            let parsed = ErrorReason::from_str_name(&info.reason).unwrap();
+            assert_ne!(parsed, ErrorReason::Unspecified);
+            reasons.insert(parsed);
+        }
+        // Every value of the table but the zero one is raised by some error.
+        let table = (1..)
+            .map_while(|value| ErrorReason::try_from(value).ok())
+            .count();
+        assert_eq!(reasons.len(), table);
+    }
+
+    #[test]
+    fn reasons_clients_depend_on_keep_their_names() {
+        for (reason, name) in [
+            (
+                ErrorReason::IdentityAlreadyClaimed,
+                "IDENTITY_ALREADY_CLAIMED",
+            ),
+            (ErrorReason::AlreadyExists, "ALREADY_EXISTS"),
+            (ErrorReason::EtagMismatch, "ETAG_MISMATCH"),
+            (ErrorReason::TooLarge, "TOO_LARGE"),
+            (ErrorReason::Contention, "CONTENTION"),
+        ] {
+            assert_eq!(reason.as_str_name(), name);
+        }
+    }
+
+    #[test]
+    fn details_name_the_fields_and_the_holder() {
+        let holder = ContactId::from_uuid(uuid::Uuid::now_v7());
+        for error in samples(holder) {
+            let details = to_status(error.clone()).get_error_details();
             match error {
                 DomainError::InvalidArgument(_) => {
-                    let violations = &details
+                    let violations = details
                         .bad_request()
                         .map(|b| b.field_violations.clone())
                         .unwrap_or_default();
                     assert_eq!(violations[0].field, "contact.emails[1].address");
                 }
-                DomainError::IdentityTaken { .. } => {
-                    assert_eq!(
-                        details.resource_info().map(|r| r.resource_name.clone()),
-                        Some(holder.to_string())
-                    );
-                    assert_eq!(
-                        details.error_info().map(|e| e.reason.clone()).as_deref(),
-                        Some("IDENTITY_ALREADY_CLAIMED")
-                    );
-                }
+                DomainError::IdentityTaken { .. } => assert_eq!(
+                    details.resource_info().map(|r| r.resource_name.clone()),
+                    Some(holder.to_string())
+                ),
+                DomainError::FailedPrecondition(cause) => assert_eq!(
+                    details
+                        .precondition_failure()
+                        .map(|p| p.violations[0].description.clone()),
+                    Some(cause.to_string())
+                ),
                 _ => {}
             }
         }

@@ -2,16 +2,23 @@
 
 use std::sync::Arc;
 
+use crm_domain::tenancy::Caller;
 use crm_domain::tenancy::TenantSettingsPatch;
 use crm_domain::tenancy::{AddressUse, Tenant};
 use crm_domain::{DomainError, IdentityKind};
 use crm_proto::v1 as pb;
 use crm_proto::v1::tenant_service_server::TenantService as TenantRpc;
-use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
 use crate::convert::{self, mask::Mask, timestamp};
-use crate::status::to_status;
+use crate::token;
+
+/// The paths an UpdateTenantSettings mask may name.
+pub(crate) const UPDATABLE: [&str; 3] = [
+    "default_region",
+    "extra_free_mail_domains",
+    "shared_addresses",
+];
 
 /// The gRPC face of the tenant-settings use cases.
 #[derive(Debug, Clone)]
@@ -32,7 +39,7 @@ fn to_proto(tenant: &Tenant) -> pb::TenantSettings {
         name: tenant.name.clone(),
         default_region: tenant.default_region.to_string(),
         update_time: Some(timestamp(tenant.update_time)),
-        etag: crm_domain::kernel::etag_for(tenant.version),
+        etag: crate::token::etag(tenant.version),
         extra_free_mail_domains: tenant.free_mail_domains.clone(),
         shared_addresses: tenant
             .shared_addresses
@@ -52,7 +59,7 @@ fn to_proto(tenant: &Tenant) -> pb::TenantSettings {
 /// The shared addresses of a settings update, every bad one named.
 fn shared_from(
     shared: Vec<pb::SharedAddress>,
-) -> Result<Vec<(IdentityKind, String, AddressUse)>, Status> {
+) -> Result<Vec<(IdentityKind, String, AddressUse)>, DomainError> {
     let mut violations = Vec::new();
     let mut parsed = Vec::with_capacity(shared.len());
     for (index, address) in shared.into_iter().enumerate() {
@@ -78,32 +85,34 @@ fn shared_from(
     if violations.is_empty() {
         Ok(parsed)
     } else {
-        Err(to_status(DomainError::InvalidArgument(violations)))
+        Err(DomainError::InvalidArgument(violations))
     }
 }
 
-#[tonic::async_trait]
-impl TenantRpc for TenantApi {
+/// The bodies of the RPCs: each takes the authenticated caller and the
+/// request message and returns a domain result; [`crate::serve!`] does the rest.
+impl TenantApi {
     async fn get_tenant_settings(
         &self,
-        request: Request<pb::GetTenantSettingsRequest>,
-    ) -> Result<Response<pb::TenantSettings>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::GetTenantSettingsRequest,
+    ) -> Result<pb::TenantSettings, DomainError> {
+        let pb::GetTenantSettingsRequest {} = request;
         // Read through, not from the authentication cache: settings are shown fresh.
-        let current = self.auth.tenants().get(&caller).await.map_err(to_status)?;
-        Ok(Response::new(to_proto(&current)))
+        let current = self.auth.tenants().get(&caller).await?;
+        Ok(to_proto(&current))
     }
 
     async fn update_tenant_settings(
         &self,
-        request: Request<pb::UpdateTenantSettingsRequest>,
-    ) -> Result<Response<pb::TenantSettings>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::UpdateTenantSettingsRequest,
+    ) -> Result<pb::TenantSettings, DomainError> {
         let pb::UpdateTenantSettingsRequest {
             settings,
             update_mask,
             etag,
-        } = request.into_inner();
+        } = request;
         let pb::TenantSettings {
             tenant_id: _,
             name: _,
@@ -112,9 +121,7 @@ impl TenantRpc for TenantApi {
             etag: _,
             extra_free_mail_domains,
             shared_addresses,
-        } = settings.ok_or_else(|| {
-            to_status(crm_domain::DomainError::invalid("settings", "is required"))
-        })?;
+        } = settings.ok_or_else(|| DomainError::invalid("settings", "is required"))?;
         let mut implied = Vec::new();
         if !default_region.is_empty() {
             implied.push("default_region");
@@ -125,17 +132,8 @@ impl TenantRpc for TenantApi {
         if !shared_addresses.is_empty() {
             implied.push("shared_addresses");
         }
-        let mask = Mask::parse(
-            update_mask,
-            &[
-                "default_region",
-                "extra_free_mail_domains",
-                "shared_addresses",
-            ],
-            implied,
-        )
-        .map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        let mask = Mask::parse(update_mask, &UPDATABLE, implied)?;
+        let expected = token::optional_version(&etag, "etag")?;
         let shared_addresses = if mask.has("shared_addresses") {
             Some(shared_from(shared_addresses)?)
         } else {
@@ -152,9 +150,15 @@ impl TenantRpc for TenantApi {
             .auth
             .tenants()
             .update_settings(&caller, patch, expected)
-            .await
-            .map_err(to_status)?;
+            .await?;
         self.auth.refresh(&updated);
-        Ok(Response::new(to_proto(&updated)))
+        Ok(to_proto(&updated))
+    }
+}
+
+crate::serve! {
+    impl TenantRpc for TenantApi {
+        get_tenant_settings(pb::GetTenantSettingsRequest) -> pb::TenantSettings;
+        update_tenant_settings(pb::UpdateTenantSettingsRequest) -> pb::TenantSettings;
     }
 }

@@ -5,17 +5,16 @@
 use std::sync::Arc;
 
 use crm_domain::contacts::ContactService;
-use crm_domain::identity::SenderInput;
-use crm_domain::routing::{RoutingService, RoutingSubject};
+use crm_domain::routing::RoutingService;
+use crm_domain::tenancy::Caller;
 use crm_domain::tiers::{OnDelete, TierService};
-use crm_domain::{DomainError, FieldViolation};
+use crm_domain::{ContactId, DomainError, TierId};
 use crm_proto::v1 as pb;
 use crm_proto::v1::tier_service_server::TierService as TierRpc;
-use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
-use crate::convert::{self, contact, tier};
-use crate::status::to_status;
+use crate::convert::{self, contact, routing, tier};
+use crate::token;
 
 /// The gRPC face of the tier use cases.
 #[derive(Debug, Clone)]
@@ -44,226 +43,149 @@ impl TierApi {
     }
 }
 
-fn subject(index: usize, subject: pb::RoutingSubject) -> Result<RoutingSubject, FieldViolation> {
-    match subject.subject {
-        Some(pb::routing_subject::Subject::ContactId(id)) => {
-            let field = format!("subjects[{index}].contact_id");
-            convert::contact_id(&id, &field)
-                .map(RoutingSubject::Contact)
-                .map_err(|_| FieldViolation::new(field, "is not a contact id (a UUID)"))
-        }
-        Some(pb::routing_subject::Subject::Sender(pb::RoutingSender { channel, address })) => {
-            let request = pb::ResolveSenderRequest {
-                channel,
-                address,
-                ..pb::ResolveSenderRequest::default()
-            };
-            contact::sender(request)
-                .map(|input| {
-                    RoutingSubject::Sender(SenderInput {
-                        display_name: String::new(),
-                        ..input
-                    })
-                })
-                .map_err(|error| match error {
-                    DomainError::InvalidArgument(found) => FieldViolation::new(
-                        format!(
-                            "subjects[{index}].sender.{}",
-                            found.first().map_or("channel", |v| v.field.as_str())
-                        ),
-                        found
-                            .first()
-                            .map_or_else(String::new, |v| v.description.clone()),
-                    ),
-                    other => FieldViolation::new(format!("subjects[{index}]"), other.to_string()),
-                })
-        }
-        None => Err(FieldViolation::new(
-            format!("subjects[{index}]"),
-            "set contact_id or sender",
-        )),
-    }
-}
-
-#[tonic::async_trait]
-impl TierRpc for TierApi {
+/// The bodies of the RPCs: each takes the authenticated caller and the
+/// request message and returns a domain result; [`crate::serve!`] does the rest.
+impl TierApi {
     async fn create_tier(
         &self,
-        request: Request<pb::CreateTierRequest>,
-    ) -> Result<Response<pb::Tier>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::CreateTierRequest { tier: created } = request.into_inner();
-        let created =
-            created.ok_or_else(|| to_status(DomainError::invalid("tier", "is required")))?;
-        let fields = tier::fields(created).map_err(to_status)?;
-        let stored = self
-            .tiers
-            .create(&caller, fields)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(tier::to_proto(&stored)))
+        caller: Caller,
+        request: pb::CreateTierRequest,
+    ) -> Result<pb::Tier, DomainError> {
+        let pb::CreateTierRequest { tier: created } = request;
+        let created = created.ok_or_else(|| DomainError::invalid("tier", "is required"))?;
+        let fields = tier::fields(created)?;
+        let stored = self.tiers.create(&caller, fields).await?;
+        Ok(tier::to_proto(&stored))
     }
 
     async fn get_tier(
         &self,
-        request: Request<pb::GetTierRequest>,
-    ) -> Result<Response<pb::Tier>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::GetTierRequest { id } = request.into_inner();
-        let id = tier::tier_id(&id, "id").map_err(to_status)?;
-        let found = self.tiers.get(&caller, id).await.map_err(to_status)?;
-        Ok(Response::new(tier::to_proto(&found)))
+        caller: Caller,
+        request: pb::GetTierRequest,
+    ) -> Result<pb::Tier, DomainError> {
+        let pb::GetTierRequest { id } = request;
+        let id = convert::id::<TierId>(&id, "id")?;
+        let found = self.tiers.get(&caller, id).await?;
+        Ok(tier::to_proto(&found))
     }
 
     async fn list_tiers(
         &self,
-        request: Request<pb::ListTiersRequest>,
-    ) -> Result<Response<pb::ListTiersResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::ListTiersRequest {} = request.into_inner();
-        let tiers = self.tiers.list(&caller).await.map_err(to_status)?;
-        Ok(Response::new(pb::ListTiersResponse {
+        caller: Caller,
+        request: pb::ListTiersRequest,
+    ) -> Result<pb::ListTiersResponse, DomainError> {
+        let pb::ListTiersRequest {} = request;
+        let tiers = self.tiers.list(&caller).await?;
+        Ok(pb::ListTiersResponse {
             tiers: tiers.iter().map(tier::to_proto).collect(),
-        }))
+        })
     }
 
     async fn update_tier(
         &self,
-        request: Request<pb::UpdateTierRequest>,
-    ) -> Result<Response<pb::Tier>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::UpdateTierRequest,
+    ) -> Result<pb::Tier, DomainError> {
         let pb::UpdateTierRequest {
             tier: changes,
             update_mask,
             etag,
-        } = request.into_inner();
-        let changes =
-            changes.ok_or_else(|| to_status(DomainError::invalid("tier", "is required")))?;
-        let id = tier::tier_id(&changes.id, "tier.id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
-        let patch = tier::patch(changes, update_mask).map_err(to_status)?;
-        let updated = self
-            .tiers
-            .update(&caller, id, patch, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(tier::to_proto(&updated)))
+        } = request;
+        let changes = changes.ok_or_else(|| DomainError::invalid("tier", "is required"))?;
+        let id = convert::id::<TierId>(&changes.id, "tier.id")?;
+        let expected = token::optional_version(&etag, "etag")?;
+        let patch = tier::patch(changes, update_mask)?;
+        let updated = self.tiers.update(&caller, id, patch, expected).await?;
+        Ok(tier::to_proto(&updated))
     }
 
     async fn delete_tier(
         &self,
-        request: Request<pb::DeleteTierRequest>,
-    ) -> Result<Response<()>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::DeleteTierRequest,
+    ) -> Result<(), DomainError> {
         let pb::DeleteTierRequest {
             id,
             etag,
             move_to_tier_id,
             clear_contacts,
-        } = request.into_inner();
-        let id = tier::tier_id(&id, "id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        } = request;
+        let id = convert::id::<TierId>(&id, "id")?;
+        let expected = token::optional_version(&etag, "etag")?;
         let on_delete = match (
-            tier::optional_tier_id(&move_to_tier_id, "move_to_tier_id").map_err(to_status)?,
+            convert::optional_id::<TierId>(&move_to_tier_id, "move_to_tier_id")?,
             clear_contacts,
         ) {
             (Some(_), true) => {
-                return Err(to_status(DomainError::invalid(
+                return Err(DomainError::invalid(
                     "clear_contacts",
                     "cannot be set together with move_to_tier_id",
-                )));
+                ));
             }
             (Some(target), false) => OnDelete::MoveTo(target),
             (None, true) => OnDelete::Clear,
             (None, false) => OnDelete::Refuse,
         };
-        self.tiers
-            .delete(&caller, id, expected, on_delete)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(()))
+        self.tiers.delete(&caller, id, expected, on_delete).await?;
+        Ok(())
     }
 
     async fn reorder_tiers(
         &self,
-        request: Request<pb::ReorderTiersRequest>,
-    ) -> Result<Response<pb::ReorderTiersResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::ReorderTiersRequest { tier_ids } = request.into_inner();
-        let mut order = Vec::with_capacity(tier_ids.len());
-        let mut violations = Vec::new();
-        for (index, id) in tier_ids.iter().enumerate() {
-            match tier::tier_id(id, &format!("tier_ids[{index}]")) {
-                Ok(id) => order.push(id),
-                Err(DomainError::InvalidArgument(found)) => violations.extend(found),
-                Err(other) => return Err(to_status(other)),
-            }
-        }
-        if !violations.is_empty() {
-            return Err(to_status(DomainError::InvalidArgument(violations)));
-        }
-        let tiers = self
-            .tiers
-            .reorder(&caller, &order)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ReorderTiersResponse {
+        caller: Caller,
+        request: pb::ReorderTiersRequest,
+    ) -> Result<pb::ReorderTiersResponse, DomainError> {
+        let pb::ReorderTiersRequest { tier_ids } = request;
+        let order = convert::ids::<TierId>(&tier_ids, "tier_ids")?;
+        let tiers = self.tiers.reorder(&caller, &order).await?;
+        Ok(pb::ReorderTiersResponse {
             tiers: tiers.iter().map(tier::to_proto).collect(),
-        }))
+        })
     }
 
     async fn set_contact_tier(
         &self,
-        request: Request<pb::SetContactTierRequest>,
-    ) -> Result<Response<pb::Contact>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
+        caller: Caller,
+        request: pb::SetContactTierRequest,
+    ) -> Result<pb::Contact, DomainError> {
         let pb::SetContactTierRequest {
             contact_id,
             tier_id,
             etag,
-        } = request.into_inner();
-        let id = convert::contact_id(&contact_id, "contact_id").map_err(to_status)?;
-        let tier_id = tier::optional_tier_id(&tier_id, "tier_id").map_err(to_status)?;
-        let expected = convert::etag(&etag, "etag").map_err(to_status)?;
+        } = request;
+        let id = convert::id::<ContactId>(&contact_id, "contact_id")?;
+        let tier_id = convert::optional_id::<TierId>(&tier_id, "tier_id")?;
+        let expected = token::optional_version(&etag, "etag")?;
         let updated = self
             .contacts
             .set_tier(&caller, id, tier_id, expected)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(contact::to_proto(&updated)))
+            .await?;
+        Ok(contact::to_proto(&updated))
     }
 
     async fn get_routing_priority(
         &self,
-        request: Request<pb::GetRoutingPriorityRequest>,
-    ) -> Result<Response<pb::GetRoutingPriorityResponse>, Status> {
-        let caller = self.auth.authenticate(&request).await?;
-        let pb::GetRoutingPriorityRequest { subjects } = request.into_inner();
-        let mut parsed = Vec::with_capacity(subjects.len());
-        let mut violations = Vec::new();
-        for (index, item) in subjects.into_iter().enumerate() {
-            match subject(index, item) {
-                Ok(item) => parsed.push(item),
-                Err(violation) => violations.push(violation),
-            }
-        }
-        if !violations.is_empty() {
-            return Err(to_status(DomainError::InvalidArgument(violations)));
-        }
-        let entries = self
-            .routing
-            .routing_priority(&caller, parsed)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::GetRoutingPriorityResponse {
-            entries: entries
-                .iter()
-                .map(|entry| pb::RoutingEntry {
-                    subject_index: i32::try_from(entry.index).unwrap_or(i32::MAX),
-                    contact_id: entry.contact.map(|id| id.to_string()).unwrap_or_default(),
-                    tier: entry.tier.as_ref().map(tier::summary),
-                })
-                .collect(),
-        }))
+        caller: Caller,
+        request: pb::GetRoutingPriorityRequest,
+    ) -> Result<pb::GetRoutingPriorityResponse, DomainError> {
+        let pb::GetRoutingPriorityRequest { subjects } = request;
+        let subjects = routing::subjects(subjects)?;
+        let entries = self.routing.routing_priority(&caller, subjects).await?;
+        Ok(pb::GetRoutingPriorityResponse {
+            entries: entries.iter().map(routing::entry_to_proto).collect(),
+        })
+    }
+}
+
+crate::serve! {
+    impl TierRpc for TierApi {
+        create_tier(pb::CreateTierRequest) -> pb::Tier;
+        get_tier(pb::GetTierRequest) -> pb::Tier;
+        list_tiers(pb::ListTiersRequest) -> pb::ListTiersResponse;
+        update_tier(pb::UpdateTierRequest) -> pb::Tier;
+        delete_tier(pb::DeleteTierRequest) -> ();
+        reorder_tiers(pb::ReorderTiersRequest) -> pb::ReorderTiersResponse;
+        set_contact_tier(pb::SetContactTierRequest) -> pb::Contact;
+        get_routing_priority(pb::GetRoutingPriorityRequest) -> pb::GetRoutingPriorityResponse;
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use crm_domain::fields::layout::{LayoutParts, Section, Tab};
 use crm_domain::fields::{CustomFieldRepository, DefinitionsFor};
 use crm_domain::fields::{FieldDefinition, FieldEntity};
-use crm_domain::{DomainError, Entity, FieldId, SectionId, TabId, TenantId};
+use crm_domain::{DomainError, Entity, FieldId, Precondition, SectionId, TabId, TenantId};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -257,9 +257,9 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 if usize::try_from(self.number(transaction, sql).await?).unwrap_or(usize::MAX)
                     >= limit
                 {
-                    return Err(DomainError::FailedPrecondition(format!(
-                        "a tenant may define at most {limit} custom fields per record type"
-                    )));
+                    return Err(DomainError::FailedPrecondition(
+                        Precondition::CustomFieldLimit { limit },
+                    ));
                 }
                 if let Some(section) = field.section_id
                     && !self
@@ -424,10 +424,11 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                         .values_exist(transaction, field.tenant_id, field.entity, &field.key)
                         .await?
                 {
-                    return Err(DomainError::FailedPrecondition(format!(
-                        "records hold values of {:?}; its type can change only while none does",
-                        field.key
-                    )));
+                    return Err(DomainError::FailedPrecondition(
+                        Precondition::CustomFieldHasValues {
+                            key: field.key.clone(),
+                        },
+                    ));
                 }
                 let spec = &field.spec;
                 let mut sql = Sql::new("UPDATE custom_fields SET display_name = ");
@@ -605,9 +606,9 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                 lock_tenant(transaction, tab.tenant_id).await?;
                 let existing = self.tabs(transaction, tab.tenant_id, tab.entity).await?;
                 if existing.len() >= limit {
-                    return Err(DomainError::FailedPrecondition(format!(
-                        "a record form may have at most {limit} tabs"
-                    )));
+                    return Err(DomainError::FailedPrecondition(Precondition::TabLimit {
+                        limit,
+                    }));
                 }
                 let position = u32::try_from(existing.len()).unwrap_or(u32::MAX);
                 let mut sql = Sql::new("INSERT INTO layout_tabs (");
@@ -675,10 +676,9 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                     .ok_or_else(|| not_found(Entity::Tab, id))?;
                 let sections = self.sections_in(transaction, tenant, id).await?;
                 if !sections.is_empty() {
-                    return Err(DomainError::FailedPrecondition(format!(
-                        "the tab holds {} sections; delete or move them first",
-                        sections.len()
-                    )));
+                    return Err(DomainError::FailedPrecondition(Precondition::TabNotEmpty {
+                        sections: sections.len(),
+                    }));
                 }
                 let mut sql = Sql::new("DELETE FROM layout_tabs WHERE tenant_id = ");
                 sql.bind(tenant.as_uuid())
@@ -755,9 +755,9 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                     .sections_in(transaction, section.tenant_id, section.tab_id)
                     .await?;
                 if existing.len() >= limit {
-                    return Err(DomainError::FailedPrecondition(format!(
-                        "a tab may hold at most {limit} sections"
-                    )));
+                    return Err(DomainError::FailedPrecondition(
+                        Precondition::SectionLimit { limit },
+                    ));
                 }
                 let position = u32::try_from(existing.len()).unwrap_or(u32::MAX);
                 let mut sql = Sql::new("INSERT INTO layout_sections (");
@@ -838,9 +838,9 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                     .bind(id.as_uuid());
                 let held = self.number(transaction, sql).await?;
                 if held > 0 {
-                    return Err(DomainError::FailedPrecondition(format!(
-                        "the section holds {held} fields; move or delete them first"
-                    )));
+                    return Err(DomainError::FailedPrecondition(
+                        Precondition::SectionNotEmpty { fields: held },
+                    ));
                 }
                 let mut sql = Sql::new("DELETE FROM layout_sections WHERE tenant_id = ");
                 sql.bind(tenant.as_uuid())

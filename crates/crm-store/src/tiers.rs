@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crm_domain::tiers;
 use crm_domain::tiers::Tier;
 use crm_domain::tiers::{TierContacts, TierRepository};
-use crm_domain::{DomainError, Entity, TenantId, TierId};
+use crm_domain::{DomainError, Entity, Precondition, TenantId, TierId};
 use sea_orm::ConnectionTrait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -118,10 +118,9 @@ impl TierRepository for SeaTierRepository {
                 .await?
                 .unwrap_or(RankCount { n: 0, top: 0 });
             if usize::try_from(counted.n).unwrap_or(usize::MAX) >= limit {
-                return Err(DomainError::FailedPrecondition(format!(
-                    "a tenant may define at most {limit} tiers"
-                ))
-                .into());
+                return Err(
+                    DomainError::FailedPrecondition(Precondition::TierLimit { limit }).into(),
+                );
             }
             let rank = u32::try_from(counted.top + 1).unwrap_or(u32::MAX);
             let fields = &tier.fields;
@@ -261,10 +260,9 @@ impl TierRepository for SeaTierRepository {
                         .await?
                         .map_or(0, |row| row.n);
                     if counted > 0 {
-                        return Err(DomainError::FailedPrecondition(format!(
-                            "{counted} contacts are on this tier; say whether to move them \
-                             to another tier (move_to_tier_id) or to none (clear_contacts)"
-                        )));
+                        return Err(DomainError::FailedPrecondition(Precondition::TierInUse {
+                            contacts: counted,
+                        }));
                     }
                 }
                 TierContacts::Clear => {

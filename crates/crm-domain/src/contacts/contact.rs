@@ -5,7 +5,7 @@
 use crate::identity::{Channel, MAX_DISPLAY_NAME};
 use crate::identity::{ContactIdentity, IdentityKey};
 use crate::kernel::MAX_URL;
-use crate::kernel::{etag_for, is_http_url};
+use crate::kernel::is_http_url;
 use time::OffsetDateTime;
 
 use crate::identity::{IdentityKind, Region};
@@ -131,11 +131,6 @@ impl Contact {
         self.identities
             .iter()
             .any(|identity| identity.kind == key.kind && identity.value == key.value)
-    }
-
-    /// The etag callers send back on updates.
-    pub fn etag(&self) -> String {
-        etag_for(self.version)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::contacts;
 use crate::contacts::plan_update;
 use crate::fields;
 use crate::identity;
+use crate::kernel::Precondition;
 use crate::kernel::tag;
 use crate::kernel::{Attempt, retry, stale_unless_expected};
 use crate::organizations;
@@ -651,9 +652,10 @@ impl ContactService {
         let current = self.get(caller, id).await?;
         check_version(&current, expected_version)?;
         if current.fields.affiliation.organization() != Some(organization) {
-            return Err(DomainError::FailedPrecondition(format!(
-                "contact {id} is not a member of organization {organization}"
-            )));
+            return Err(DomainError::FailedPrecondition(Precondition::NotAMember {
+                contact: id,
+                organization,
+            }));
         }
         let patch = ContactPatch {
             affiliation: Some(Affiliation::Detached),

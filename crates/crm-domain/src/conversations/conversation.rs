@@ -108,12 +108,7 @@ pub struct Conversation {
     pub update_time: OffsetDateTime,
 }
 
-impl Conversation {
-    /// The weak etag of this version.
-    pub fn etag(&self) -> String {
-        crate::kernel::etag_for(self.version)
-    }
-}
+impl Conversation {}
 
 /// Which conversations a list returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -345,12 +345,7 @@ pub struct FieldDefinition {
     pub update_time: OffsetDateTime,
 }
 
-impl FieldDefinition {
-    /// The weak etag of this version.
-    pub fn etag(&self) -> String {
-        crate::kernel::etag_for(self.version)
-    }
-}
+impl FieldDefinition {}
 
 /// The part of a definition a caller writes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! messages without storage or driver text. The gRPC adapter maps each
 //! variant to a status code in one exhaustive match.
 
-use crate::kernel::ContactId;
+use crate::kernel::{ContactId, OrganizationId};
 
 /// The kinds of record an error can be about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,84 @@ impl FieldViolation {
     }
 }
 
+/// Why a request conflicts with the current state of the records: the typed
+/// cause of [`DomainError::FailedPrecondition`]. Each cause has its message
+/// here and its `ErrorInfo` reason in the gRPC adapter, so a client can act
+/// on the cause without reading English.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Precondition {
+    /// A tier still has contacts and the delete said neither where to move
+    /// them nor to clear them.
+    #[error(
+        "{contacts} contacts are on this tier; say whether to move them \
+         to another tier (move_to_tier_id) or to none (clear_contacts)"
+    )]
+    TierInUse {
+        /// How many contacts are on the tier.
+        contacts: i64,
+    },
+    /// The tenant has as many tiers as it may.
+    #[error("a tenant may define at most {limit} tiers")]
+    TierLimit {
+        /// The most tiers a tenant may define.
+        limit: usize,
+    },
+    /// The record type has as many custom fields as it may.
+    #[error("a tenant may define at most {limit} custom fields per record type")]
+    CustomFieldLimit {
+        /// The most fields per record type.
+        limit: usize,
+    },
+    /// A field's type cannot change while records hold values of it.
+    #[error("records hold values of {key:?}; its type can change only while none does")]
+    CustomFieldHasValues {
+        /// The field's key.
+        key: String,
+    },
+    /// The record form has as many tabs as it may.
+    #[error("a record form may have at most {limit} tabs")]
+    TabLimit {
+        /// The most tabs per form.
+        limit: usize,
+    },
+    /// A tab cannot be deleted while it holds sections.
+    #[error("the tab holds {sections} sections; delete or move them first")]
+    TabNotEmpty {
+        /// How many sections it holds.
+        sections: usize,
+    },
+    /// The tab has as many sections as it may.
+    #[error("a tab may hold at most {limit} sections")]
+    SectionLimit {
+        /// The most sections per tab.
+        limit: usize,
+    },
+    /// A section cannot be deleted while it holds fields.
+    #[error("the section holds {fields} fields; move or delete them first")]
+    SectionNotEmpty {
+        /// How many fields it holds.
+        fields: i64,
+    },
+    /// The contact is not a member of the organization it would leave.
+    #[error("contact {contact} is not a member of organization {organization}")]
+    NotAMember {
+        /// The contact.
+        contact: ContactId,
+        /// The organization it is not a member of.
+        organization: OrganizationId,
+    },
+    /// A contact of a merge preview was merged into another already.
+    #[error("{field}: contact {contact} was merged into {into} already; merge with {into} instead")]
+    AlreadyMerged {
+        /// The request field that named it (relative, e.g. `duplicate_ids[0]`).
+        field: String,
+        /// The contact that was merged away.
+        contact: ContactId,
+        /// The contact it was merged into.
+        into: ContactId,
+    },
+}
+
 /// Everything a use case or port can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -127,7 +205,7 @@ pub enum DomainError {
     },
     /// The request conflicts with the record's current state.
     #[error("failed precondition: {0}")]
-    FailedPrecondition(String),
+    FailedPrecondition(Precondition),
     /// No credentials, or credentials that match no tenant.
     #[error("unauthenticated: {0}")]
     Unauthenticated(&'static str),

@@ -2,25 +2,23 @@
 //! a contact by an id that may have been merged away.
 //!
 //! A preview reads the contacts, plans the merge (see [`crate::merge`]) and
-//! counts what would move; its token binds the plan to the version of every
-//! contact involved. A merge needs that token, or an etag per contact, and
-//! is refused with `Stale` (ABORTED) when any contact changed since, so what
-//! a caller previewed is what gets merged.
+//! counts what would move, and reports the version of every contact it read.
+//! A merge takes the versions the caller expects (from a preview or from the
+//! contacts' etags; the wire forms of both are the gRPC adapter's) and is
+//! refused with `Stale` (ABORTED) when any contact changed since, so what a
+//! caller previewed is what gets merged.
 
-use crate::kernel;
 use crate::merge;
 use crate::merge::duplicates;
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use crate::contacts::Contact;
 use crate::contacts::{ContactFilter, ContactRepository};
 use crate::identity::IdentityKey;
-use crate::kernel::DomainError;
 use crate::kernel::Page;
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{ContactId, MergeId, TenantId};
+use crate::kernel::{DomainError, Precondition};
 use crate::merge::MergeRepository;
 use crate::merge::duplicates::{DuplicateGroup, DuplicateReason, Edges, Evidence, Facts};
 use crate::merge::{ContactChild, MergePlan, MergeRecord};
@@ -45,29 +43,25 @@ pub struct GroupCursor {
     pub first: ContactId,
 }
 
-/// What a merge would do, and the token that binds it to the records' versions.
+/// What a merge would do; `plan.versions` are the versions it planned from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergePreview {
     /// The plan: the survivor as it would be, and the fields that competed.
     pub plan: MergePlan,
     /// How many records of each kind would move to the survivor.
     pub moved: Vec<(ContactChild, u64)>,
-    /// Pass to [`MergeService::merge`] to merge exactly what was previewed.
-    pub token: String,
 }
 
-/// What the caller merges: the state it saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MergePrecondition {
-    /// The token of a preview.
-    Token(String),
-    /// The etag of the survivor and of each duplicate, in request order.
-    Etags {
-        /// The survivor's etag.
-        survivor: String,
-        /// Each duplicate's etag.
-        duplicates: Vec<String>,
-    },
+impl MergePreview {
+    /// The versions the preview planned from, survivor first: pass them to
+    /// [`MergeService::merge`] to merge exactly what was previewed.
+    pub fn versions(&self) -> Vec<i64> {
+        self.plan
+            .versions
+            .iter()
+            .map(|(_, version)| *version)
+            .collect()
+    }
 }
 
 /// A contact read by an id that may have been merged away.
@@ -77,82 +71,6 @@ pub struct Found {
     pub contact: Contact,
     /// The id asked for, when it was merged away and the read redirected.
     pub redirected_from: Option<ContactId>,
-}
-
-const TOKEN_PREFIX: &str = "m1";
-
-/// The token binding a plan to its contacts' versions.
-pub fn token_for(plan: &MergePlan) -> String {
-    let mut token = TOKEN_PREFIX.to_owned();
-    for (id, version) in &plan.versions {
-        token.push('.');
-        token.push_str(&id.as_uuid().simple().to_string());
-        token.push('-');
-        token.push_str(&version.to_string());
-    }
-    token
-}
-
-/// The versions a token binds, checked against the request's ids (survivor
-/// first).
-///
-/// # Errors
-/// `InvalidArgument` on `preview_token` for a token this server did not
-/// issue or one issued for other contacts.
-pub fn versions_from_token(token: &str, ids: &[ContactId]) -> Result<Vec<i64>, DomainError> {
-    let forged = || {
-        DomainError::invalid(
-            "preview_token",
-            "is not a token PreviewMergeContacts issued",
-        )
-    };
-    let mut parts = token.split('.');
-    if parts.next() != Some(TOKEN_PREFIX) {
-        return Err(forged());
-    }
-    let mut bound = Vec::new();
-    for part in parts {
-        let (id, version) = part.split_once('-').ok_or_else(forged)?;
-        let id = Uuid::try_parse(id).map_err(|_| forged())?;
-        let version: i64 = version.parse().map_err(|_| forged())?;
-        bound.push((ContactId::from_uuid(id), version));
-    }
-    if bound.iter().map(|(id, _)| *id).ne(ids.iter().copied()) {
-        return Err(DomainError::invalid(
-            "preview_token",
-            "was issued for another merge: preview these contacts, in this order",
-        ));
-    }
-    Ok(bound.into_iter().map(|(_, version)| version).collect())
-}
-
-/// The versions a precondition expects, survivor first.
-fn expected_versions(
-    precondition: &MergePrecondition,
-    ids: &[ContactId],
-) -> Result<Vec<i64>, DomainError> {
-    match precondition {
-        MergePrecondition::Token(token) => versions_from_token(token, ids),
-        MergePrecondition::Etags {
-            survivor,
-            duplicates,
-        } => {
-            if duplicates.len() + 1 != ids.len() {
-                return Err(DomainError::invalid(
-                    "duplicate_etags",
-                    "give one etag per duplicate, in the order of duplicate_ids",
-                ));
-            }
-            let mut versions = vec![kernel::version_from_etag(survivor, "survivor_etag")?];
-            for (index, etag) in duplicates.iter().enumerate() {
-                versions.push(kernel::version_from_etag(
-                    etag,
-                    &format!("duplicate_etags[{index}]"),
-                )?);
-            }
-            Ok(versions)
-        }
-    }
 }
 
 /// How the loader treats an input that was merged away.
@@ -248,10 +166,11 @@ impl MergeService {
                     entity: crate::kernel::Entity::Contact,
                     id: id.to_string(),
                 },
-                Some(into) => DomainError::FailedPrecondition(format!(
-                    "{field}: contact {id} was merged into {into} already; \
-                     merge with {into} instead"
-                )),
+                Some(into) => DomainError::FailedPrecondition(Precondition::AlreadyMerged {
+                    field,
+                    contact: *id,
+                    into,
+                }),
             });
         }
         let survivor = read.remove(0);
@@ -276,37 +195,41 @@ impl MergeService {
             .await?;
         let plan = merge::plan(&survivor, &duplicates)?;
         let moved = self.merges.count_children(tenant, &plan.duplicates).await?;
-        let token = token_for(&plan);
-        Ok(MergePreview { plan, moved, token })
+        Ok(MergePreview { plan, moved })
     }
 
     /// Merges `duplicates` into `survivor`, provided every contact is still
-    /// as the caller saw it.
+    /// as the caller saw it: `expected` holds the version the caller saw of
+    /// the survivor and of each duplicate, in that order.
     ///
     /// # Errors
     /// `InvalidArgument` naming the field; `NotFound`; `Stale` when any
     /// contact changed, was merged away or deleted since the caller's
-    /// preview or etags (nothing is written); `Unavailable`; `Internal`.
+    /// preview or etags (nothing is written); `Unavailable`; `Internal`
+    /// when `expected` does not hold one version per contact.
     pub async fn merge(
         &self,
         caller: &Caller,
         survivor: ContactId,
         duplicates: &[ContactId],
-        precondition: &MergePrecondition,
+        expected: &[i64],
         merged_by: &str,
     ) -> Result<(MergeRecord, Contact), DomainError> {
         let tenant = caller.tenant().id;
         merge::check_request(survivor, duplicates)?;
         let merged_by = merge::check_merged_by(merged_by)?;
-        let ids: Vec<ContactId> = std::iter::once(survivor)
-            .chain(duplicates.iter().copied())
-            .collect();
-        let expected = expected_versions(precondition, &ids)?;
+        if expected.len() != duplicates.len() + 1 {
+            return Err(DomainError::Internal(format!(
+                "{} expected versions for {} contacts",
+                expected.len(),
+                duplicates.len() + 1
+            )));
+        }
         let (survivor, duplicates) = self
             .load(tenant, survivor, duplicates, OnMerged::Stale)
             .await?;
         for (contact, version) in std::iter::once(&survivor).chain(&duplicates).zip(expected) {
-            if contact.version != version {
+            if contact.version != *version {
                 return Err(DomainError::Stale {
                     entity: crate::kernel::Entity::Contact,
                     id: contact.id.to_string(),
@@ -475,89 +398,5 @@ impl MergeService {
             None
         };
         Ok(Page { items, next })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn id(n: u128) -> ContactId {
-        ContactId::from_uuid(Uuid::from_u128(n))
-    }
-
-    fn plan_of(versions: Vec<(ContactId, i64)>) -> MergePlan {
-        MergePlan {
-            merged: Contact {
-                id: versions[0].0,
-                tenant_id: TenantId::from_uuid(Uuid::from_u128(7)),
-                fields: crate::contacts::ContactFields::default(),
-                identities: Vec::new(),
-                tags: Vec::new(),
-                custom_fields: crate::fields::CustomValues::new(),
-                engagement: crate::contacts::Engagement::default(),
-                tier: None,
-                version: versions[0].1,
-                create_time: time::OffsetDateTime::UNIX_EPOCH,
-                update_time: time::OffsetDateTime::UNIX_EPOCH,
-            },
-            duplicates: versions[1..].iter().map(|(id, _)| *id).collect(),
-            versions,
-            winners: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn a_token_binds_the_ids_in_order_and_their_versions() {
-        let plan = plan_of(vec![(id(1), 4), (id(2), 9)]);
-        let token = token_for(&plan);
-        assert_eq!(
-            versions_from_token(&token, &[id(1), id(2)]).unwrap(),
-            [4, 9]
-        );
-        for (ids, bad) in [
-            (vec![id(2), id(1)], "preview_token"),
-            (vec![id(1)], "preview_token"),
-            (vec![id(1), id(2), id(3)], "preview_token"),
-        ] {
-            match versions_from_token(&token, &ids) {
-                Err(DomainError::InvalidArgument(violations)) => {
-                    assert_eq!(violations[0].field, bad);
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-        for forged in ["", "m1", "x1.00", "m1.zz-1", &format!("{token}x")] {
-            assert!(
-                versions_from_token(forged, &[id(1), id(2)]).is_err(),
-                "{forged}"
-            );
-        }
-    }
-
-    #[test]
-    fn etags_must_match_the_duplicates_one_for_one() {
-        let ids = [id(1), id(2), id(3)];
-        let etags = |duplicates: Vec<&str>| MergePrecondition::Etags {
-            survivor: kernel::etag_for(2),
-            duplicates: duplicates.into_iter().map(str::to_owned).collect(),
-        };
-        assert_eq!(
-            expected_versions(&etags(vec!["W/\"5\"", "W/\"7\""]), &ids).unwrap(),
-            [2, 5, 7]
-        );
-        let field = |result: Result<Vec<i64>, DomainError>| match result {
-            Err(DomainError::InvalidArgument(violations)) => violations[0].field.clone(),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(
-            field(expected_versions(&etags(vec!["W/\"5\""]), &ids)),
-            "duplicate_etags"
-        );
-        assert_eq!(
-            field(expected_versions(&etags(vec!["W/\"5\"", "7"]), &ids)),
-            "duplicate_etags[1]"
-        );
     }
 }

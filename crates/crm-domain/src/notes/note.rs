@@ -74,12 +74,7 @@ pub struct Note {
     pub update_time: OffsetDateTime,
 }
 
-impl Note {
-    /// The weak etag of this version.
-    pub fn etag(&self) -> String {
-        crate::kernel::etag_for(self.version)
-    }
-}
+impl Note {}
 
 /// Where a page of notes continues: after this note in list order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

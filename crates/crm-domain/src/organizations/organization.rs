@@ -79,12 +79,7 @@ pub struct Organization {
     pub update_time: OffsetDateTime,
 }
 
-impl Organization {
-    /// The weak etag of this version.
-    pub fn etag(&self) -> String {
-        crate::kernel::etag_for(self.version)
-    }
-}
+impl Organization {}
 
 /// The domains of `emails` (normalised addresses) that may auto-link: not
 /// free mail, without repeats.

@@ -70,11 +70,6 @@ pub struct Tier {
 }
 
 impl Tier {
-    /// The weak etag of this version.
-    pub fn etag(&self) -> String {
-        crate::kernel::etag_for(self.version)
-    }
-
     /// What a contact on this tier shows of it.
     pub fn badge(&self) -> TierBadge {
         TierBadge {

@@ -5,10 +5,10 @@ use crm_domain::contacts::{Contact, ContactFields, LifecycleStage};
 use crm_domain::contacts::{ContactDraft, ContactPatch};
 use crm_domain::identity::IdentityInput;
 use crm_domain::identity::{MatchedBy, SenderInput};
-use crm_domain::{Channel, DomainError, FieldViolation, IdentityKind};
+use crm_domain::{Channel, DomainError, FieldViolation, IdentityKind, OrganizationId, TierId};
 use crm_proto::v1 as pb;
 
-use super::{custom_field, organization, tier, timestamp};
+use super::{custom_field, gather, optional_id, tier, timestamp};
 use crm_domain::fields::ValueChanges;
 use crm_domain::organizations::Affiliation;
 
@@ -161,21 +161,17 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
             .map(|(key, value)| (key, Some(value)))
             .collect(),
     };
-    let tier_id = match tier::optional_tier_id(&tier_id, "contact.tier_id") {
-        Ok(tier_id) => tier_id,
-        Err(DomainError::InvalidArgument(found)) => {
-            violations.extend(found);
-            None
-        }
-        Err(_) => None,
-    };
-    let affiliation = match organization::optional_id(&organization_id, "contact.organization_id") {
-        Ok(Some(id)) => Affiliation::Manual(id),
-        Ok(None) => Affiliation::None,
-        Err(violation) => {
-            violations.push(violation);
-            Affiliation::None
-        }
+    let tier_id = gather(
+        optional_id::<TierId>(&tier_id, "contact.tier_id"),
+        &mut violations,
+    )
+    .flatten();
+    let affiliation = match gather(
+        optional_id::<OrganizationId>(&organization_id, "contact.organization_id"),
+        &mut violations,
+    ) {
+        Some(Some(id)) => Affiliation::Manual(id),
+        Some(None) | None => Affiliation::None,
     };
     let stage = match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
         Ok(stage) => stage.unwrap_or_default(),
@@ -291,14 +287,10 @@ pub(crate) fn patch(
         None
     };
     let tier_id = if mask.has("tier_id") {
-        match tier::optional_tier_id(&tier_id, "contact.tier_id") {
-            Ok(tier_id) => Some(tier_id),
-            Err(DomainError::InvalidArgument(found)) => {
-                violations.extend(found);
-                None
-            }
-            Err(_) => None,
-        }
+        gather(
+            optional_id::<TierId>(&tier_id, "contact.tier_id"),
+            &mut violations,
+        )
     } else {
         None
     };
@@ -324,14 +316,11 @@ pub(crate) fn patch(
         tags: mask.has("tags").then_some(tags),
         custom_fields,
         affiliation: if mask.has("organization_id") {
-            match organization::optional_id(&organization_id, "contact.organization_id") {
-                Ok(Some(id)) => Some(Affiliation::Manual(id)),
-                Ok(None) => Some(Affiliation::Detached),
-                Err(violation) => {
-                    violations.push(violation);
-                    None
-                }
-            }
+            gather(
+                optional_id::<OrganizationId>(&organization_id, "contact.organization_id"),
+                &mut violations,
+            )
+            .map(|id| id.map_or(Affiliation::Detached, Affiliation::Manual))
         } else {
             None
         },
@@ -404,7 +393,7 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
         lifecycle_stage: lifecycle_stage_to_proto(*lifecycle_stage) as i32,
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: contact.etag(),
+        etag: crate::token::etag(contact.version),
         tier_id: tier_id.map(|id| id.to_string()).unwrap_or_default(),
         tier: badge.as_ref().map(tier::summary),
         tags: tags.clone(),

@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::mask::Mask;
-use super::timestamp;
+use super::{gather, optional_id, timestamp};
 
 pub(crate) const UPDATABLE: [&str; 7] = [
     "display_name",
@@ -360,15 +360,6 @@ fn options(options: Vec<pb::SelectOption>) -> Vec<OptionInput> {
         .collect()
 }
 
-fn optional_section(text: &str, field: &str) -> Result<Option<SectionId>, FieldViolation> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    SectionId::parse(text)
-        .map(Some)
-        .ok_or_else(|| FieldViolation::new(field, "is not a section id (a UUID)"))
-}
-
 /// The draft of a field to create.
 pub(crate) fn draft(field: pb::CustomField) -> Result<FieldDraft, DomainError> {
     let pb::CustomField {
@@ -406,10 +397,11 @@ pub(crate) fn draft(field: pb::CustomField) -> Result<FieldDraft, DomainError> {
             .ok()
     });
     let validation = validation(checks, &mut violations);
-    let section_id = optional_section(&section_id, "field.section_id")
-        .map_err(|violation| violations.push(violation))
-        .ok()
-        .flatten();
+    let section_id = gather(
+        optional_id::<SectionId>(&section_id, "field.section_id"),
+        &mut violations,
+    )
+    .flatten();
     match (entity, kind) {
         (Some(entity), Some(field_type)) if violations.is_empty() => Ok(FieldDraft {
             entity,
@@ -544,7 +536,7 @@ pub(crate) fn to_proto(field: &FieldDefinition) -> pb::CustomField {
         position: i32::try_from(*position).unwrap_or(i32::MAX),
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: field.etag(),
+        etag: crate::token::etag(field.version),
     }
 }
 
@@ -566,7 +558,7 @@ pub(crate) fn tab_to_proto(tab: &Tab) -> pb::Tab {
         position: i32::try_from(*position).unwrap_or(i32::MAX),
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: crm_domain::kernel::etag_for(*version),
+        etag: crate::token::etag(*version),
     }
 }
 
@@ -588,7 +580,7 @@ pub(crate) fn section_to_proto(section: &Section) -> pb::Section {
         position: i32::try_from(*position).unwrap_or(i32::MAX),
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: crm_domain::kernel::etag_for(*version),
+        etag: crate::token::etag(*version),
     }
 }
 

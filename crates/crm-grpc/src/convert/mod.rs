@@ -4,11 +4,15 @@
 
 pub(crate) mod contact;
 pub(crate) mod custom_field;
+pub(crate) mod id;
 pub(crate) mod mask;
 pub(crate) mod organization;
+pub(crate) mod routing;
 pub(crate) mod tier;
 
-use crm_domain::DomainError;
+use crm_domain::{DomainError, FieldViolation};
+
+pub(crate) use id::{id, ids, optional_id};
 use time::OffsetDateTime;
 
 /// A `google.protobuf.Timestamp` for an instant.
@@ -19,20 +23,22 @@ pub(crate) fn timestamp(instant: OffsetDateTime) -> prost_types::Timestamp {
     }
 }
 
-/// A contact id from a request field.
-pub(crate) fn contact_id(text: &str, field: &str) -> Result<crm_domain::ContactId, DomainError> {
-    if text.is_empty() {
-        return Err(DomainError::invalid(field, "is required"));
-    }
-    crm_domain::ContactId::parse(text)
-        .ok_or_else(|| DomainError::invalid(field, "is not a contact id (a UUID)"))
-}
-
-/// The version an optional etag names.
-pub(crate) fn etag(text: &str, field: &str) -> Result<Option<i64>, DomainError> {
-    if text.is_empty() {
-        Ok(None)
-    } else {
-        crm_domain::kernel::version_from_etag(text, field).map(Some)
+/// The value of a conversion that may fail with field violations, or `None`
+/// with its violations added to `violations`, so a request reports every bad
+/// field at once.
+pub(crate) fn gather<T>(
+    result: Result<T, DomainError>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(DomainError::InvalidArgument(found)) => {
+            violations.extend(found);
+            None
+        }
+        Err(other) => {
+            violations.push(FieldViolation::new("", other.to_string()));
+            None
+        }
     }
 }

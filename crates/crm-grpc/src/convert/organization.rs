@@ -1,36 +1,14 @@
 //! Organizations between protobuf and the domain.
 
+use crm_domain::DomainError;
 use crm_domain::fields::ValueChanges;
 use crm_domain::organizations::{Organization, OrganizationFields};
 use crm_domain::organizations::{OrganizationDraft, OrganizationPatch};
-use crm_domain::{DomainError, FieldViolation, OrganizationId};
 use crm_proto::v1 as pb;
 
 use super::{custom_field, timestamp};
 
 pub(crate) const UPDATABLE: [&str; 4] = ["name", "domains", "description", "custom_fields"];
-
-/// An organization id from an optional request field: empty means none.
-pub(crate) fn optional_id(
-    text: &str,
-    field: &str,
-) -> Result<Option<OrganizationId>, FieldViolation> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    OrganizationId::parse(text)
-        .map(Some)
-        .ok_or_else(|| FieldViolation::new(field, "is not an organization id (a UUID)"))
-}
-
-/// An organization id from a required request field.
-pub(crate) fn id(text: &str, field: &str) -> Result<OrganizationId, DomainError> {
-    match optional_id(text, field) {
-        Ok(Some(id)) => Ok(id),
-        Ok(None) => Err(DomainError::invalid(field, "is required")),
-        Err(violation) => Err(DomainError::InvalidArgument(vec![violation])),
-    }
-}
 
 pub(crate) fn draft(organization: pb::Organization) -> Result<OrganizationDraft, DomainError> {
     let pb::Organization {
@@ -133,6 +111,6 @@ pub(crate) fn to_proto(organization: &Organization) -> pb::Organization {
         member_count: i64::try_from(*member_count).unwrap_or(i64::MAX),
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: organization.etag(),
+        etag: crate::token::etag(organization.version),
     }
 }

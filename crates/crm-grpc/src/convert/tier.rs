@@ -3,30 +3,13 @@
 
 use crm_domain::tiers::TierPatch;
 use crm_domain::tiers::{SlaPolicy, Tier, TierBadge, TierFields};
-use crm_domain::{DomainError, FieldViolation, TierId};
+use crm_domain::{DomainError, FieldViolation};
 use crm_proto::v1 as pb;
 
 use super::mask::Mask;
 use super::timestamp;
 
 pub(crate) const UPDATABLE: [&str; 4] = ["name", "color", "sla_policy", "auto_tags"];
-
-/// A tier id from a request field.
-pub(crate) fn tier_id(text: &str, field: &str) -> Result<TierId, DomainError> {
-    if text.is_empty() {
-        return Err(DomainError::invalid(field, "is required"));
-    }
-    TierId::parse(text).ok_or_else(|| DomainError::invalid(field, "is not a tier id (a UUID)"))
-}
-
-/// A tier id from an optional request field: empty means none.
-pub(crate) fn optional_tier_id(text: &str, field: &str) -> Result<Option<TierId>, DomainError> {
-    if text.is_empty() {
-        Ok(None)
-    } else {
-        tier_id(text, field).map(Some)
-    }
-}
 
 fn duration(
     value: Option<prost_types::Duration>,
@@ -168,7 +151,7 @@ pub(crate) fn to_proto(tier: &Tier) -> pb::Tier {
         auto_tags: fields.auto_tags.clone(),
         create_time: Some(timestamp(*create_time)),
         update_time: Some(timestamp(*update_time)),
-        etag: tier.etag(),
+        etag: crate::token::etag(tier.version),
     }
 }
 

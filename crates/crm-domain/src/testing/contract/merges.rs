@@ -7,7 +7,7 @@ use crate::tenancy::Caller;
 /// chains one hop long and refuses a plan whose versions moved.
 pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
     use crate::merge::ContactChild;
-    use crate::merge::{MergePrecondition, MergeService};
+    use crate::merge::MergeService;
     let tenant = fixtures::tenant(world).await;
     let contacts = world.contacts();
     let merges = world.merges();
@@ -111,7 +111,7 @@ pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
             &Caller::tenant_key(tenant.clone()),
             survivor.id,
             &[duplicate.id],
-            &MergePrecondition::Token(preview.token.clone()),
+            &preview.versions(),
             "ops",
         )
         .await
@@ -174,10 +174,7 @@ pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
         ),
     )
     .await;
-    let precondition = MergePrecondition::Etags {
-        survivor: third.etag(),
-        duplicates: vec![merged.etag()],
-    };
+    let precondition = [third.version, merged.version];
     service
         .merge(
             &Caller::tenant_key(tenant.clone()),
@@ -277,7 +274,7 @@ pub fn merging_never_loses_a_child_record_and_cannot_be_repeated(
 }
 
 async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
-    use crate::merge::{ContactChild, MergePrecondition, MergeService};
+    use crate::merge::{ContactChild, MergeService};
     let tenant = fixtures::tenant(world).await;
     let contacts = world.contacts();
     let merges = world.merges();
@@ -331,7 +328,7 @@ async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
         .preview(&Caller::tenant_key(tenant.clone()), survivor, duplicates)
         .await
         .unwrap();
-    let token = MergePrecondition::Token(preview.token);
+    let token = preview.versions();
     service
         .merge(
             &Caller::tenant_key(tenant.clone()),
