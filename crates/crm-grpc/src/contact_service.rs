@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use crm_domain::contacts::ContactFilter;
 use crm_domain::contacts::ContactService;
-use crm_domain::identity::IdentityInput;
 use crm_domain::merge::MergeService;
 use crm_domain::{ContactId, DomainError};
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_server::ContactService as ContactRpc;
 
 use crate::auth::Authenticator;
+use crate::convert::contact::identity_input;
 use crate::convert::{self, contact};
 use crate::token;
 
@@ -38,29 +38,6 @@ impl ContactApi {
     }
 }
 
-fn required<T>(value: Option<T>, field: &str) -> Result<T, DomainError> {
-    value.ok_or_else(|| DomainError::invalid(field, "is required"))
-}
-
-fn identity_input(
-    identity: Option<pb::Identity>,
-    primary: bool,
-) -> Result<IdentityInput, DomainError> {
-    let pb::Identity {
-        kind,
-        value,
-        normalized_value: _,
-    } = required(identity, "identity")?;
-    let kind = contact::identity_kind(kind, "identity.kind")
-        .map_err(|violation| DomainError::InvalidArgument(vec![violation]))?;
-    Ok(IdentityInput {
-        kind,
-        raw: value,
-        primary,
-        field: "identity.value".to_owned(),
-    })
-}
-
 /// The bodies of the RPCs: each takes the authenticated caller and the
 /// request message and returns a domain result; [`crate::serve!`] does the rest.
 impl ContactApi {
@@ -73,7 +50,7 @@ impl ContactApi {
             contact,
             request_id,
         } = request;
-        let (draft, mut violations) = contact::draft(required(contact, "contact")?);
+        let (draft, mut violations) = contact::draft(convert::required(contact, "contact")?);
         if !violations.is_empty() {
             violations.extend(contacts::draft_violations(
                 &draft,
@@ -150,7 +127,7 @@ impl ContactApi {
             update_mask,
             etag,
         } = request;
-        let changes = required(changes, "contact")?;
+        let changes = convert::required(changes, "contact")?;
         let id = convert::id::<ContactId>(&changes.id, "contact.id")?;
         let expected = token::optional_version(&etag, "etag")?;
         let (patch, mut violations) = contact::patch(changes, update_mask)?;

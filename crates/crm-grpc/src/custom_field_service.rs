@@ -7,18 +7,15 @@ use crm_domain::tenancy::Caller;
 use std::sync::Arc;
 
 use crm_domain::fields::CustomFieldService;
-use crm_domain::fields::layout::{Section, Tab};
 use crm_domain::{DomainError, FieldId, SectionId, TabId};
 use crm_proto::v1 as pb;
 use crm_proto::v1::custom_field_service_server::CustomFieldService as CustomFieldRpc;
 
 use crate::auth::Authenticator;
 use crate::convert::custom_field::{self as convert_field, record_type};
-use crate::convert::{self, mask::Mask};
+use crate::convert::custom_field::{new_name, sections, tabs};
+use crate::convert::{self};
 use crate::token;
-
-/// The paths an UpdateTab or UpdateSection mask may name.
-pub(crate) const RENAMABLE: [&str; 1] = ["name"];
 
 /// The gRPC face of the custom-field use cases.
 #[derive(Debug, Clone)]
@@ -34,37 +31,6 @@ impl CustomFieldApi {
     }
 }
 
-fn required<T>(value: Option<T>, field: &str) -> Result<T, DomainError> {
-    value.ok_or_else(|| DomainError::invalid(field, "is required"))
-}
-
-/// The new name of a tab or section update: only `name` may be in the mask.
-fn new_name(
-    name: String,
-    mask: Option<prost_types::FieldMask>,
-    prefix: &str,
-) -> Result<String, DomainError> {
-    let mask = Mask::parse(mask, &RENAMABLE, vec!["name"])?;
-    if !mask.has("name") {
-        return Err(DomainError::invalid(
-            "update_mask",
-            format!("only {prefix}.name can change"),
-        ));
-    }
-    Ok(name)
-}
-
-fn tabs(tabs: &[Tab]) -> Vec<pb::Tab> {
-    tabs.iter().map(convert_field::tab_to_proto).collect()
-}
-
-fn sections(sections: &[Section]) -> Vec<pb::Section> {
-    sections
-        .iter()
-        .map(convert_field::section_to_proto)
-        .collect()
-}
-
 /// The bodies of the RPCs: each takes the authenticated caller and the
 /// request message and returns a domain result; [`crate::serve!`] does the rest.
 impl CustomFieldApi {
@@ -74,7 +40,7 @@ impl CustomFieldApi {
         request: pb::CreateCustomFieldRequest,
     ) -> Result<pb::CustomField, DomainError> {
         let pb::CreateCustomFieldRequest { field } = request;
-        let draft = convert_field::draft(required(field, "field")?)?;
+        let draft = convert_field::draft(convert::required(field, "field")?)?;
         let created = self.fields.create_field(&caller, draft).await?;
         Ok(convert_field::to_proto(&created))
     }
@@ -127,7 +93,7 @@ impl CustomFieldApi {
             update_mask,
             etag,
         } = request;
-        let field = required(field, "field")?;
+        let field = convert::required(field, "field")?;
         let field_id = convert::id::<FieldId>(&field.id, "field.id")?;
         let expected = token::optional_version(&etag, "etag")?;
         let patch = convert_field::patch(field, update_mask)?;
@@ -196,7 +162,7 @@ impl CustomFieldApi {
         request: pb::CreateTabRequest,
     ) -> Result<pb::Tab, DomainError> {
         let pb::CreateTabRequest { tab } = request;
-        let tab = required(tab, "tab")?;
+        let tab = convert::required(tab, "tab")?;
         let entity = record_type(tab.record_type, "tab.record_type")?;
         let created = self.fields.create_tab(&caller, entity, &tab.name).await?;
         Ok(convert_field::tab_to_proto(&created))
@@ -212,7 +178,7 @@ impl CustomFieldApi {
             update_mask,
             etag,
         } = request;
-        let tab = required(tab, "tab")?;
+        let tab = convert::required(tab, "tab")?;
         let tab_id = convert::id::<TabId>(&tab.id, "tab.id")?;
         let expected = token::optional_version(&etag, "etag")?;
         let name = new_name(tab.name, update_mask, "tab")?;
@@ -257,7 +223,7 @@ impl CustomFieldApi {
         request: pb::CreateSectionRequest,
     ) -> Result<pb::Section, DomainError> {
         let pb::CreateSectionRequest { section } = request;
-        let section = required(section, "section")?;
+        let section = convert::required(section, "section")?;
         let tab_id = convert::id::<TabId>(&section.tab_id, "section.tab_id")?;
         let created = self
             .fields
@@ -276,7 +242,7 @@ impl CustomFieldApi {
             update_mask,
             etag,
         } = request;
-        let section = required(section, "section")?;
+        let section = convert::required(section, "section")?;
         let section_id = convert::id::<SectionId>(&section.id, "section.id")?;
         let expected = token::optional_version(&etag, "etag")?;
         let name = new_name(section.name, update_mask, "section")?;

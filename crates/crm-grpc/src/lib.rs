@@ -130,14 +130,11 @@ mod descriptor_tests {
             ("crm.v1.Tier", &convert::tier::UPDATABLE),
             ("crm.v1.Organization", &convert::organization::UPDATABLE),
             ("crm.v1.CustomField", &convert::custom_field::UPDATABLE),
-            (
-                "crm.v1.Conversation",
-                &crate::conversation_service::UPDATABLE,
-            ),
-            ("crm.v1.Note", &crate::note_service::UPDATABLE),
-            ("crm.v1.TenantSettings", &crate::tenant_service::UPDATABLE),
-            ("crm.v1.Tab", &crate::custom_field_service::RENAMABLE),
-            ("crm.v1.Section", &crate::custom_field_service::RENAMABLE),
+            ("crm.v1.Conversation", &convert::conversation::UPDATABLE),
+            ("crm.v1.Note", &convert::note::UPDATABLE),
+            ("crm.v1.TenantSettings", &convert::tenancy::UPDATABLE),
+            ("crm.v1.Tab", &convert::custom_field::RENAMABLE),
+            ("crm.v1.Section", &convert::custom_field::RENAMABLE),
         ];
         for (resource, paths) in masks {
             assert!(messages.contains_key(resource), "{resource}");

@@ -41,10 +41,6 @@ impl OrganizationApi {
     }
 }
 
-fn required<T>(value: Option<T>, field: &str) -> Result<T, DomainError> {
-    value.ok_or_else(|| DomainError::invalid(field, "is required"))
-}
-
 /// The bodies of the RPCs: each takes the authenticated caller and the
 /// request message and returns a domain result; [`crate::serve!`] does the rest.
 impl OrganizationApi {
@@ -56,7 +52,7 @@ impl OrganizationApi {
         let pb::CreateOrganizationRequest {
             organization: given,
         } = request;
-        let draft = organization::draft(required(given, "organization")?)?;
+        let draft = organization::draft(convert::required(given, "organization")?)?;
         let created = self.organizations.create(&caller, draft).await?;
         Ok(organization::to_proto(&created))
     }
@@ -104,7 +100,7 @@ impl OrganizationApi {
             update_mask,
             etag,
         } = request;
-        let given = required(given, "organization")?;
+        let given = convert::required(given, "organization")?;
         let id = convert::id::<OrganizationId>(&given.id, "organization.id")?;
         let expected = token::optional_version(&etag, "etag")?;
         let patch = organization::patch(given, update_mask)?;

@@ -133,17 +133,13 @@ impl AttachmentService {
         page_size: u32,
     ) -> Result<Page<Attachment, AttachmentId>, DomainError> {
         let tenant = caller.tenant();
-        let mut items = self
+        let items = self
             .attachments
-            .list(tenant.id, owner, after, page_size.saturating_add(1))
+            .list(tenant.id, owner, after, crate::kernel::overfetch(page_size))
             .await?;
-        let next = if items.len() > page_size as usize {
-            items.truncate(page_size as usize);
-            items.last().map(|attachment| attachment.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |attachment| {
+            attachment.id
+        }))
     }
 
     /// Deletes an attachment, and its bytes unless another attachment of

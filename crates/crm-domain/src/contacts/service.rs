@@ -303,17 +303,16 @@ impl ContactService {
         page_size: u32,
     ) -> Result<Page<Contact, ContactId>, DomainError> {
         let tenant = caller.tenant();
-        let mut items = self
+        let items = self
             .contacts
-            .list(tenant.id, filter, after, page_size.saturating_add(1))
+            .list(
+                tenant.id,
+                filter,
+                after,
+                crate::kernel::overfetch(page_size),
+            )
             .await?;
-        let next = if items.len() > page_size as usize {
-            items.truncate(page_size as usize);
-            items.last().map(|contact| contact.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |contact| contact.id))
     }
 
     /// Applies a patch. With `expected_version`, a contact changed since gets

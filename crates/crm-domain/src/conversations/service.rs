@@ -310,22 +310,18 @@ impl ConversationService {
         let tenant = caller.tenant();
         // An unknown contact is NOT_FOUND, not an empty history.
         self.contacts.get(caller, contact).await?;
-        let mut items = self
+        let items = self
             .conversations
             .list_for_contact(
                 tenant.id,
                 contact,
                 filter,
                 after,
-                page_size.saturating_add(1),
+                crate::kernel::overfetch(page_size),
             )
             .await?;
-        let next = if items.len() > page_size as usize {
-            items.truncate(page_size as usize);
-            items.last().map(|conversation| conversation.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |conversation| {
+            conversation.id
+        }))
     }
 }

@@ -242,17 +242,16 @@ impl CustomFieldService {
         page_size: u32,
     ) -> Result<Page<FieldDefinition, FieldId>, DomainError> {
         let tenant = caller.tenant();
-        let mut items = self
+        let items = self
             .fields
-            .list_fields(tenant.id, entity, after, page_size.saturating_add(1))
+            .list_fields(
+                tenant.id,
+                entity,
+                after,
+                crate::kernel::overfetch(page_size),
+            )
             .await?;
-        let next = if items.len() > page_size as usize {
-            items.truncate(page_size as usize);
-            items.last().map(|field| field.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |field| field.id))
     }
 
     /// Applies a patch. Changing the type is refused while any record holds

@@ -32,6 +32,28 @@ pub struct Page<T, C> {
     pub next: Option<C>,
 }
 
+/// How many items to read for a page of `page_size`: one more, so the read
+/// also tells whether another page follows.
+pub fn overfetch(page_size: u32) -> u32 {
+    page_size.saturating_add(1)
+}
+
+impl<T, C> Page<T, C> {
+    /// The page of `page_size` from items read in order with [`overfetch`]:
+    /// an extra item only says that another page follows, which continues
+    /// after the `cursor` of the last item kept.
+    pub fn from_overfetch(mut items: Vec<T>, page_size: u32, cursor: impl FnOnce(&T) -> C) -> Self {
+        let size = usize::try_from(page_size).unwrap_or(usize::MAX);
+        let next = if items.len() > size {
+            items.truncate(size);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +65,26 @@ mod tests {
         assert_eq!(page_size(1000), Ok(1000));
         assert_eq!(page_size(5000), Ok(1000));
         assert!(page_size(-1).is_err());
+    }
+
+    #[test]
+    fn an_extra_item_means_a_next_page() {
+        assert_eq!(overfetch(2), 3);
+        let full = Page::from_overfetch(vec![1, 2, 3], 2, |last| *last);
+        assert_eq!(
+            full,
+            Page {
+                items: vec![1, 2],
+                next: Some(2)
+            }
+        );
+        let last = Page::from_overfetch(vec![1, 2], 2, |last| *last);
+        assert_eq!(
+            last,
+            Page {
+                items: vec![1, 2],
+                next: None
+            }
+        );
     }
 }

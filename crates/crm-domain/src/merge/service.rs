@@ -309,7 +309,7 @@ impl MergeService {
             .await?
             .into_iter()
             .collect();
-        let mut items: Vec<DuplicateGroup> = edges
+        let items: Vec<DuplicateGroup> = edges
             .groups(&marked)
             .into_iter()
             .filter(|group| match after {
@@ -319,18 +319,14 @@ impl MergeService {
                         || (group.score == cursor.score && group.contacts[0] > cursor.first)
                 }
             })
-            .take(page_size as usize + 1)
+            .take(crate::kernel::overfetch(page_size) as usize)
             .collect();
-        let next = if items.len() > page_size as usize {
-            items.truncate(page_size as usize);
-            items.last().map(|group| GroupCursor {
+        Ok(Page::from_overfetch(items, page_size, |group| {
+            GroupCursor {
                 score: group.score,
                 first: group.contacts[0],
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+            }
+        }))
     }
 
     /// Marks `ids` as not one person: every pair among them stops counting
@@ -387,16 +383,10 @@ impl MergeService {
         {
             return Err(DomainError::contact_not_found(contact));
         }
-        let mut items = self
+        let items = self
             .merges
-            .list(tenant, contact, before, page_size.saturating_add(1))
+            .list(tenant, contact, before, crate::kernel::overfetch(page_size))
             .await?;
-        let next = if items.len() > page_size as usize {
-            items.truncate(page_size as usize);
-            items.last().map(|record| record.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |record| record.id))
     }
 }

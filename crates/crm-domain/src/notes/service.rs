@@ -98,20 +98,14 @@ impl NoteService {
         page_size: u32,
     ) -> Result<Page<Note, NoteCursor>, DomainError> {
         let tenant = caller.tenant();
-        let mut items = self
+        let items = self
             .notes
-            .list(tenant.id, owner, after, page_size.saturating_add(1))
+            .list(tenant.id, owner, after, crate::kernel::overfetch(page_size))
             .await?;
-        let next = if items.len() > page_size as usize {
-            items.truncate(page_size as usize);
-            items.last().map(|note| NoteCursor {
-                pinned: note.fields.pinned,
-                id: note.id,
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |note| NoteCursor {
+            pinned: note.fields.pinned,
+            id: note.id,
+        }))
     }
 
     /// Applies a patch at `expected_version` (if given).

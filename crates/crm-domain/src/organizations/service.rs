@@ -174,17 +174,13 @@ impl OrganizationService {
         page_size: u32,
     ) -> Result<Page<Organization, OrganizationId>, DomainError> {
         let tenant = caller.tenant();
-        let mut items = self
+        let items = self
             .organizations
-            .list(tenant.id, after, page_size.saturating_add(1))
+            .list(tenant.id, after, crate::kernel::overfetch(page_size))
             .await?;
-        let next = if items.len() > page_size as usize {
-            items.truncate(page_size as usize);
-            items.last().map(|organization| organization.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |organization| {
+            organization.id
+        }))
     }
 
     /// Applies a patch; domains it adds pick up the unaffiliated contacts there.

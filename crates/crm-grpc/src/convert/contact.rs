@@ -553,3 +553,22 @@ pub(crate) fn matched_by(matched: Option<MatchedBy>) -> pb::MatchedBy {
         Some(MatchedBy::Phone) => pb::MatchedBy::Phone,
     }
 }
+
+pub(crate) fn identity_input(
+    identity: Option<pb::Identity>,
+    primary: bool,
+) -> Result<IdentityInput, DomainError> {
+    let pb::Identity {
+        kind,
+        value,
+        normalized_value: _,
+    } = super::required(identity, "identity")?;
+    let kind = identity_kind(kind, "identity.kind")
+        .map_err(|violation| DomainError::InvalidArgument(vec![violation]))?;
+    Ok(IdentityInput {
+        kind,
+        raw: value,
+        primary,
+        field: "identity.value".to_owned(),
+    })
+}

@@ -19,6 +19,9 @@ use rust_decimal::prelude::ToPrimitive;
 use super::mask::Mask;
 use super::{gather, optional_id, timestamp};
 
+/// The paths an UpdateTab or UpdateSection mask may name.
+pub(crate) const RENAMABLE: [&str; 1] = ["name"];
+
 pub(crate) const UPDATABLE: [&str; 7] = [
     "display_name",
     "description",
@@ -604,6 +607,30 @@ pub(crate) fn layout_to_proto(layout: &Layout) -> pb::Layout {
             .collect(),
         unplaced_fields: layout.unplaced.iter().map(to_proto).collect(),
     }
+}
+
+/// The new name of a tab or section update: only `name` may be in the mask.
+pub(crate) fn new_name(
+    name: String,
+    mask: Option<prost_types::FieldMask>,
+    prefix: &str,
+) -> Result<String, DomainError> {
+    let mask = Mask::parse(mask, &RENAMABLE, vec!["name"])?;
+    if !mask.has("name") {
+        return Err(DomainError::invalid(
+            "update_mask",
+            format!("only {prefix}.name can change"),
+        ));
+    }
+    Ok(name)
+}
+
+pub(crate) fn tabs(tabs: &[Tab]) -> Vec<pb::Tab> {
+    tabs.iter().map(tab_to_proto).collect()
+}
+
+pub(crate) fn sections(sections: &[Section]) -> Vec<pb::Section> {
+    sections.iter().map(section_to_proto).collect()
 }
 
 #[cfg(test)]

@@ -2,12 +2,17 @@
 //! so a field added to the proto breaks the build here until someone decides
 //! what it means.
 
+pub(crate) mod attachment;
 pub(crate) mod contact;
+pub(crate) mod conversation;
 pub(crate) mod custom_field;
 pub(crate) mod id;
 pub(crate) mod mask;
+pub(crate) mod merge;
+pub(crate) mod note;
 pub(crate) mod organization;
 pub(crate) mod routing;
+pub(crate) mod tenancy;
 pub(crate) mod tier;
 
 use crm_domain::{DomainError, FieldViolation};
@@ -41,4 +46,12 @@ pub(crate) fn gather<T>(
             None
         }
     }
+}
+
+/// A required message field.
+///
+/// # Errors
+/// `InvalidArgument` on `field` when it is unset.
+pub(crate) fn required<T>(value: Option<T>, field: &str) -> Result<T, DomainError> {
+    value.ok_or_else(|| DomainError::invalid(field, "is required"))
 }
