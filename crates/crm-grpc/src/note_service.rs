@@ -60,7 +60,12 @@ impl NoteApi {
             format: format_from(format, "note.format")?,
             pinned,
         };
-        let created = self.notes.create(&caller, owner, fields).await?;
+        // The domain reports paths inside the note; the request holds it in `note`.
+        let created = self
+            .notes
+            .create(&caller, owner, fields)
+            .await
+            .map_err(|error| error.scoped("note"))?;
         Ok(to_proto(&created))
     }
 
@@ -154,7 +159,11 @@ impl NoteApi {
             },
             pinned: mask.has("pinned").then_some(pinned),
         };
-        let updated = self.notes.update(&caller, id, patch, expected).await?;
+        let updated = self
+            .notes
+            .update(&caller, id, patch, expected)
+            .await
+            .map_err(|error| error.scoped("note"))?;
         Ok(to_proto(&updated))
     }
 

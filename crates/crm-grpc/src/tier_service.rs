@@ -54,7 +54,12 @@ impl TierApi {
         let pb::CreateTierRequest { tier: created } = request;
         let created = created.ok_or_else(|| DomainError::invalid("tier", "is required"))?;
         let fields = tier::fields(created)?;
-        let stored = self.tiers.create(&caller, fields).await?;
+        // The domain reports paths inside the tier; the request holds it in `tier`.
+        let stored = self
+            .tiers
+            .create(&caller, fields)
+            .await
+            .map_err(|error| error.scoped("tier"))?;
         Ok(tier::to_proto(&stored))
     }
 
@@ -95,7 +100,11 @@ impl TierApi {
         let id = convert::id::<TierId>(&changes.id, "tier.id")?;
         let expected = token::optional_version(&etag, "etag")?;
         let patch = tier::patch(changes, update_mask)?;
-        let updated = self.tiers.update(&caller, id, patch, expected).await?;
+        let updated = self
+            .tiers
+            .update(&caller, id, patch, expected)
+            .await
+            .map_err(|error| error.scoped("tier"))?;
         Ok(tier::to_proto(&updated))
     }
 

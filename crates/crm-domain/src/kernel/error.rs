@@ -67,6 +67,21 @@ impl FieldViolation {
             description: description.into(),
         }
     }
+
+    /// The violation with its path placed inside `scope`: `name` in `tier`
+    /// is `tier.name`, `[2]` in `tags` is `tags[2]`. Inner code reports
+    /// paths relative to what it validates; the adapter that knows the
+    /// request adds the scope (as IOx's `FieldViolation::scope`).
+    pub fn scoped(self, scope: &str) -> Self {
+        let field = if self.field.is_empty() {
+            scope.to_owned()
+        } else if self.field.starts_with('[') {
+            format!("{scope}{}", self.field)
+        } else {
+            format!("{scope}.{}", self.field)
+        };
+        Self { field, ..self }
+    }
 }
 
 /// Why a request conflicts with the current state of the records: the typed
@@ -234,11 +249,48 @@ impl DomainError {
         DomainError::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
 
+    /// The error with the paths of its field violations placed inside
+    /// `scope` (see [`FieldViolation::scoped`]); other errors are unchanged.
+    pub fn scoped(self, scope: &str) -> Self {
+        match self {
+            DomainError::InvalidArgument(violations) => DomainError::InvalidArgument(
+                violations
+                    .into_iter()
+                    .map(|violation| violation.scoped(scope))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// Not found, for a contact id.
     pub fn contact_not_found(id: impl ToString) -> Self {
         DomainError::NotFound {
             entity: Entity::Contact,
             id: id.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoping_prefixes_relative_paths() {
+        let error = DomainError::InvalidArgument(vec![
+            FieldViolation::new("name", "bad"),
+            FieldViolation::new("[1]", "bad"),
+            FieldViolation::new("", "bad"),
+        ]);
+        let DomainError::InvalidArgument(scoped) = error.scoped("tier") else {
+            panic!("still invalid argument");
+        };
+        let paths: Vec<&str> = scoped.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, ["tier.name", "tier[1]", "tier"]);
+        assert_eq!(
+            DomainError::Unavailable.scoped("tier"),
+            DomainError::Unavailable
+        );
     }
 }

@@ -85,11 +85,12 @@ pub struct NoteCursor {
     pub id: NoteId,
 }
 
-/// Validates what a caller wrote (`prefix` is the request path of the note).
+/// Validates what a caller wrote. Violations name paths inside the note
+/// (`author`, `body`); the adapter scopes them.
 ///
 /// # Errors
 /// `InvalidArgument` listing every bad field.
-pub fn validate(fields: NoteFields, prefix: &str) -> Result<NoteFields, DomainError> {
+pub fn validate(fields: NoteFields) -> Result<NoteFields, DomainError> {
     let mut violations = Vec::new();
     let author = fields.author.trim().to_owned();
     if author.is_empty()
@@ -97,18 +98,15 @@ pub fn validate(fields: NoteFields, prefix: &str) -> Result<NoteFields, DomainEr
         || author.chars().any(char::is_control)
     {
         violations.push(FieldViolation::new(
-            format!("{prefix}.author"),
+            "author",
             format!("must be 1 to {MAX_AUTHOR_CHARS} characters without control characters"),
         ));
     }
     if fields.body.trim().is_empty() {
-        violations.push(FieldViolation::new(
-            format!("{prefix}.body"),
-            "must not be empty",
-        ));
+        violations.push(FieldViolation::new("body", "must not be empty"));
     } else if fields.body.len() > MAX_BODY_BYTES {
         violations.push(FieldViolation::new(
-            format!("{prefix}.body"),
+            "body",
             format!("must be at most {MAX_BODY_BYTES} bytes"),
         ));
     }
@@ -132,23 +130,20 @@ mod tests {
             ..NoteFields::default()
         };
         assert_eq!(
-            validate(
-                fields(" agent-7 ", "Prefers first-name basis".into()),
-                "note"
-            )
-            .unwrap()
-            .author,
+            validate(fields(" agent-7 ", "Prefers first-name basis".into()))
+                .unwrap()
+                .author,
             "agent-7"
         );
         let DomainError::InvalidArgument(violations) =
-            validate(fields("", " ".into()), "note").unwrap_err()
+            validate(fields("", " ".into())).unwrap_err()
         else {
             panic!("expected invalid argument");
         };
         let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(paths, ["note.author", "note.body"]);
-        assert!(validate(fields("a", "x".repeat(MAX_BODY_BYTES)), "note").is_ok());
-        assert!(validate(fields("a", "x".repeat(MAX_BODY_BYTES + 1)), "note").is_err());
+        assert_eq!(paths, ["author", "body"]);
+        assert!(validate(fields("a", "x".repeat(MAX_BODY_BYTES))).is_ok());
+        assert!(validate(fields("a", "x".repeat(MAX_BODY_BYTES + 1))).is_err());
         assert_eq!(
             NoteFormat::parse(NoteFormat::Markdown.as_str()),
             Some(NoteFormat::Markdown)

@@ -60,7 +60,7 @@ impl NoteService {
         fields: NoteFields,
     ) -> Result<Note, DomainError> {
         let tenant = caller.tenant();
-        let fields = validate(fields, "note")?;
+        let fields = validate(fields)?;
         let now = self.clock.now();
         let note = Note {
             id: NoteId::from_uuid(self.ids.new_id()),
@@ -138,7 +138,7 @@ impl NoteService {
             fields.pinned = pinned;
         }
         let updated = Note {
-            fields: validate(fields, "note")?,
+            fields: validate(fields)?,
             update_time: self.clock.now(),
             ..current
         };

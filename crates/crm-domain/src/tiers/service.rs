@@ -68,7 +68,7 @@ impl TierService {
     /// at [`tiers::MAX_TIERS`]; `Unavailable`; `Internal`.
     pub async fn create(&self, caller: &Caller, fields: TierFields) -> Result<Tier, DomainError> {
         let tenant = caller.tenant();
-        let fields = tiers::validate(fields, "tier")?;
+        let fields = tiers::validate(fields)?;
         let now = self.clock.now();
         let tier = Tier {
             id: TierId::from_uuid(self.ids.new_id()),
@@ -138,7 +138,7 @@ impl TierService {
                 fields.auto_tags.clone_from(auto_tags);
             }
             let updated = Tier {
-                fields: tiers::validate(fields, "tier")?,
+                fields: tiers::validate(fields)?,
                 update_time: self.clock.now(),
                 ..current.clone()
             };
@@ -275,7 +275,7 @@ mod tests {
             .create(&Caller::tenant_key(tenant()), TierFields::default())
             .await
             .unwrap_err();
-        assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "tier.name"));
+        assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "name"));
     }
 
     #[tokio::test]

@@ -102,31 +102,31 @@ pub fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-/// Validates and normalises what a caller wrote on a tier; `prefix` is the
-/// request path of the tier message (`tier`).
+/// Validates and normalises what a caller wrote on a tier. Violations name
+/// paths inside the tier (`name`, `auto_tags[1]`); the adapter scopes them.
 ///
 /// # Errors
 /// `InvalidArgument` listing every bad field.
-pub fn validate(fields: TierFields, prefix: &str) -> Result<TierFields, DomainError> {
+pub fn validate(fields: TierFields) -> Result<TierFields, DomainError> {
     let mut violations = Vec::new();
     let name = fields.name.trim().to_owned();
     if name.is_empty() {
-        violations.push(FieldViolation::new(format!("{prefix}.name"), "is required"));
+        violations.push(FieldViolation::new("name", "is required"));
     } else if name.chars().count() > MAX_NAME_CHARS {
         violations.push(FieldViolation::new(
-            format!("{prefix}.name"),
+            "name",
             format!("must be at most {MAX_NAME_CHARS} characters"),
         ));
     } else if name.chars().any(char::is_control) {
         violations.push(FieldViolation::new(
-            format!("{prefix}.name"),
+            "name",
             "must not contain control characters",
         ));
     }
     let color = match normalize_color(&fields.color) {
         Ok(color) => color,
         Err(problem) => {
-            violations.push(FieldViolation::new(format!("{prefix}.color"), problem));
+            violations.push(FieldViolation::new("color", problem));
             String::new()
         }
     };
@@ -138,7 +138,7 @@ pub fn validate(fields: TierFields, prefix: &str) -> Result<TierFields, DomainEr
             && (target <= Duration::ZERO || target > MAX_TARGET)
         {
             violations.push(FieldViolation::new(
-                format!("{prefix}.sla_policy.{field}"),
+                format!("sla_policy.{field}"),
                 "must be positive and at most 366 days",
             ));
         }
@@ -147,11 +147,11 @@ pub fn validate(fields: TierFields, prefix: &str) -> Result<TierFields, DomainEr
         && resolution < first
     {
         violations.push(FieldViolation::new(
-            format!("{prefix}.sla_policy.resolution_target"),
+            "sla_policy.resolution_target",
             "must not be shorter than the first-response target",
         ));
     }
-    let auto_tags = match tag::normalize_tags(&fields.auto_tags, &format!("{prefix}.auto_tags")) {
+    let auto_tags = match tag::normalize_tags(&fields.auto_tags, "auto_tags") {
         Ok(tags) => tags,
         Err(DomainError::InvalidArgument(found)) => {
             violations.extend(found);
@@ -272,29 +272,29 @@ mod tests {
             resolution: Some(Duration::minutes(5)),
         };
         bad.auto_tags = vec!["ok".into(), "".into()];
-        let DomainError::InvalidArgument(violations) = validate(bad, "tier").unwrap_err() else {
+        let DomainError::InvalidArgument(violations) = validate(bad).unwrap_err() else {
             panic!("expected invalid argument");
         };
         let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             paths,
             [
-                "tier.name",
-                "tier.color",
-                "tier.sla_policy.resolution_target",
-                "tier.auto_tags[1]"
+                "name",
+                "color",
+                "sla_policy.resolution_target",
+                "auto_tags[1]"
             ]
         );
         let mut negative = fields("Gold", "#FFD700");
         negative.sla.first_response = Some(Duration::seconds(-1));
-        assert!(validate(negative, "tier").is_err());
+        assert!(validate(negative).is_err());
     }
 
     #[test]
     fn valid_tiers_come_back_normalised() {
         let mut gold = fields("  Gold ", "#ffd700");
         gold.auto_tags = vec!["VIP".into(), "vip".into()];
-        let gold = validate(gold, "tier").unwrap();
+        let gold = validate(gold).unwrap();
         assert_eq!(gold.name, "Gold");
         assert_eq!(gold.color, "#FFD700");
         assert_eq!(gold.auto_tags, ["vip"]);
