@@ -926,7 +926,7 @@ fn locate_taken(error: DomainError, inputs: &[IdentityInput], region: Region) ->
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use crate::kernel::TenantId;
+
     use mockall::predicate::always;
     use time::OffsetDateTime;
     use uuid::Uuid;
@@ -935,19 +935,6 @@ mod tests {
     use crate::contacts::MockContactRepository;
     use crate::identity::Channel;
     use crate::kernel::{ATTEMPTS, MockClock, MockIdGenerator};
-
-    fn tenant() -> Tenant {
-        Tenant {
-            id: TenantId::from_uuid(Uuid::now_v7()),
-            name: "Acme".into(),
-            default_region: Region::parse("US").unwrap(),
-            free_mail_domains: Vec::new(),
-            shared_addresses: Vec::new(),
-            version: 1,
-            create_time: OffsetDateTime::UNIX_EPOCH,
-            update_time: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
 
     fn service(repository: MockContactRepository) -> ContactService {
         let mut clock = MockClock::new();
@@ -985,7 +972,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lost_creation_race_reads_again_and_returns_the_winner() {
-        let tenant = tenant();
+        let tenant = Tenant::for_tests();
         let winner = Contact {
             id: ContactId::from_uuid(Uuid::now_v7()),
             tenant_id: tenant.id,
@@ -1066,7 +1053,7 @@ mod tests {
             Arc::new(clock),
             Arc::new(ids),
         );
-        let tenant = tenant();
+        let tenant = Tenant::for_tests();
         let linked = service
             .resolve_sender(&Caller::tenant_key(tenant.clone()), sender("ana@acme.com"))
             .await
@@ -1092,7 +1079,10 @@ mod tests {
             .times(ATTEMPTS)
             .returning(|_| Ok(ResolvedCreate::Raced));
         let error = service(repository)
-            .resolve_sender(&Caller::tenant_key(tenant()), sender("ana@example.com"))
+            .resolve_sender(
+                &Caller::tenant_key(Tenant::for_tests()),
+                sender("ana@example.com"),
+            )
             .await
             .unwrap_err();
         assert_eq!(error, DomainError::Contention("sender resolution"));
@@ -1102,7 +1092,10 @@ mod tests {
     async fn invalid_senders_never_reach_storage() {
         let repository = MockContactRepository::new();
         let error = service(repository)
-            .resolve_sender(&Caller::tenant_key(tenant()), sender("not an email"))
+            .resolve_sender(
+                &Caller::tenant_key(Tenant::for_tests()),
+                sender("not an email"),
+            )
             .await
             .unwrap_err();
         assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "address"));
@@ -1143,7 +1136,7 @@ mod tests {
             custom_fields: Default::default(),
         };
         let error = service(repository)
-            .create(&Caller::tenant_key(tenant()), draft, None)
+            .create(&Caller::tenant_key(Tenant::for_tests()), draft, None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -1159,7 +1152,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stale_etag_is_refused_before_any_write() {
-        let tenant = tenant();
+        let tenant = Tenant::for_tests();
         let current = Contact {
             id: ContactId::from_uuid(Uuid::now_v7()),
             tenant_id: tenant.id,

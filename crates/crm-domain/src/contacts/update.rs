@@ -280,26 +280,13 @@ pub(crate) fn diff(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use crate::identity::{IdentityInput, IdentityKey};
-    use crate::kernel::{ContactId, TenantId};
+    use crate::kernel::ContactId;
     use crate::tenancy::Tenant;
 
     use time::OffsetDateTime;
     use uuid::Uuid;
 
     use super::*;
-
-    fn tenant() -> Tenant {
-        Tenant {
-            id: TenantId::from_uuid(Uuid::now_v7()),
-            name: "Acme".into(),
-            default_region: Region::parse("US").unwrap(),
-            free_mail_domains: Vec::new(),
-            shared_addresses: Vec::new(),
-            version: 1,
-            create_time: OffsetDateTime::UNIX_EPOCH,
-            update_time: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
 
     fn held(kind: IdentityKind, value: &str, primary: bool) -> ContactIdentity {
         ContactIdentity {
@@ -312,7 +299,7 @@ mod tests {
 
     #[test]
     fn replacing_emails_diffs_against_what_is_held() {
-        let tenant = tenant();
+        let tenant = Tenant::for_tests();
         let current = Contact {
             id: ContactId::from_uuid(Uuid::now_v7()),
             tenant_id: tenant.id,
@@ -374,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_patch_may_not_smuggle_a_kind_into_the_wrong_list() {
-        let tenant = tenant();
+        let tenant = Tenant::for_tests();
         let current = Contact {
             id: ContactId::from_uuid(Uuid::now_v7()),
             tenant_id: tenant.id,

@@ -144,26 +144,12 @@ impl RoutingService {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use crate::tenancy::Tenant;
-    use time::OffsetDateTime;
+
     use uuid::Uuid;
 
     use super::*;
     use crate::contacts::MockContactRepository;
-    use crate::identity::{Channel, Region};
-    use crate::kernel::TenantId;
-
-    fn tenant() -> Tenant {
-        Tenant {
-            id: TenantId::from_uuid(Uuid::now_v7()),
-            name: "t".into(),
-            default_region: Region::parse("US").unwrap(),
-            free_mail_domains: Vec::new(),
-            shared_addresses: Vec::new(),
-            version: 1,
-            create_time: OffsetDateTime::UNIX_EPOCH,
-            update_time: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
+    use crate::identity::Channel;
 
     #[tokio::test]
     async fn routing_reports_bad_senders_at_their_index() {
@@ -179,7 +165,7 @@ mod tests {
             }),
         ];
         let error = RoutingService::new(Arc::new(MockContactRepository::new()))
-            .routing_priority(&Caller::tenant_key(tenant()), subjects)
+            .routing_priority(&Caller::tenant_key(Tenant::for_tests()), subjects)
             .await
             .unwrap_err();
         assert!(

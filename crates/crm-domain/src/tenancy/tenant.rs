@@ -149,6 +149,24 @@ pub fn validate_tenant_name(name: &str) -> Result<String, DomainError> {
 }
 
 #[cfg(test)]
+impl Tenant {
+    /// A tenant for the domain's unit tests: a fresh id, region US, no
+    /// extra free-mail domains and no shared addresses.
+    pub(crate) fn for_tests() -> Tenant {
+        Tenant {
+            id: TenantId::from_uuid(uuid::Uuid::now_v7()),
+            name: "Acme".into(),
+            default_region: Region::parse("US").expect("US is a region"),
+            free_mail_domains: Vec::new(),
+            shared_addresses: Vec::new(),
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;

@@ -243,23 +243,9 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::identity::Region;
-    use crate::kernel::TenantId;
+
     use crate::kernel::{MockClock, MockIdGenerator};
     use crate::tiers::MockTierRepository;
-
-    fn tenant() -> Tenant {
-        Tenant {
-            id: TenantId::from_uuid(Uuid::now_v7()),
-            name: "t".into(),
-            default_region: Region::parse("US").unwrap(),
-            free_mail_domains: Vec::new(),
-            shared_addresses: Vec::new(),
-            version: 1,
-            create_time: OffsetDateTime::UNIX_EPOCH,
-            update_time: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
 
     fn service(tiers: MockTierRepository) -> TierService {
         let mut clock = MockClock::new();
@@ -272,7 +258,10 @@ mod tests {
     #[tokio::test]
     async fn an_invalid_tier_never_reaches_storage() {
         let error = service(MockTierRepository::new())
-            .create(&Caller::tenant_key(tenant()), TierFields::default())
+            .create(
+                &Caller::tenant_key(Tenant::for_tests()),
+                TierFields::default(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "name"));
@@ -283,7 +272,7 @@ mod tests {
         let id = TierId::from_uuid(Uuid::now_v7());
         let error = service(MockTierRepository::new())
             .delete(
-                &Caller::tenant_key(tenant()),
+                &Caller::tenant_key(Tenant::for_tests()),
                 id,
                 None,
                 OnDelete::MoveTo(id),
@@ -299,7 +288,7 @@ mod tests {
     async fn a_reorder_that_loses_a_race_is_planned_again() {
         let a = TierId::from_uuid(Uuid::now_v7());
         let b = TierId::from_uuid(Uuid::now_v7());
-        let tenant = tenant();
+        let tenant = Tenant::for_tests();
         let tenant_id = tenant.id;
         let stored = move |id: TierId, rank: u32| Tier {
             id,
