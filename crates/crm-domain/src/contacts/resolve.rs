@@ -102,28 +102,16 @@ pub fn decide(candidates: &[Candidate], holders: Vec<Contact>, display_name: &st
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use crate::identity::Region;
-    use crate::identity::{Channel, SenderInput, candidates};
     use time::OffsetDateTime;
     use uuid::Uuid;
 
     use super::*;
     use crate::contacts::ContactFields;
+    use crate::identity::{Channel, Region, SenderInput, candidates};
     use crate::kernel::{ContactId, TenantId};
 
     fn region() -> Region {
         Region::parse("US").unwrap()
-    }
-
-    fn input(channel: Channel, address: &str) -> SenderInput {
-        SenderInput {
-            channel,
-            address: address.into(),
-            display_name: String::new(),
-            email: String::new(),
-            phone: String::new(),
-            external_id: String::new(),
-        }
     }
 
     fn contact_with(identities: &[(IdentityKind, &str)]) -> Contact {
@@ -154,7 +142,7 @@ mod tests {
     fn the_highest_ranked_holder_wins() {
         let request = SenderInput {
             email: "ana@example.com".into(),
-            ..input(Channel::Whatsapp, "16502530000")
+            ..SenderInput::address(Channel::Whatsapp, "16502530000")
         };
         let found = candidates(&request, region()).unwrap();
         let by_email = contact_with(&[(IdentityKind::Email, "ana@example.com")]);
@@ -182,7 +170,7 @@ mod tests {
         let request = SenderInput {
             email: "ana@example.com".into(),
             external_id: "crm-1".into(),
-            ..input(Channel::Whatsapp, "16502530000")
+            ..SenderInput::address(Channel::Whatsapp, "16502530000")
         };
         let found = candidates(&request, region()).unwrap();
         let holder = contact_with(&[(IdentityKind::Phone, "+16502530000")]);
@@ -203,7 +191,7 @@ mod tests {
     fn a_contact_keeps_its_external_id() {
         let request = SenderInput {
             external_id: "new-id".into(),
-            ..input(Channel::Email, "ana@example.com")
+            ..SenderInput::address(Channel::Email, "ana@example.com")
         };
         let found = candidates(&request, region()).unwrap();
         let holder = contact_with(&[
@@ -220,7 +208,7 @@ mod tests {
     fn nobody_holding_anything_creates_with_every_address() {
         let request = SenderInput {
             email: "John.Doe@Example.com".into(),
-            ..input(Channel::Instagram, "@JohnD")
+            ..SenderInput::address(Channel::Instagram, "@JohnD")
         };
         let found = candidates(&request, region()).unwrap();
         let Decision::New {
@@ -247,7 +235,11 @@ mod tests {
 
     #[test]
     fn a_given_display_name_is_kept() {
-        let found = candidates(&input(Channel::Webchat, "visitor-1"), region()).unwrap();
+        let found = candidates(
+            &SenderInput::address(Channel::Webchat, "visitor-1"),
+            region(),
+        )
+        .unwrap();
         let Decision::New { display_name, .. } = decide(&found, Vec::new(), " Ana ") else {
             panic!("expected a new contact");
         };

@@ -25,6 +25,20 @@ pub struct SenderInput {
     pub external_id: String,
 }
 
+impl SenderInput {
+    /// A sender known only by its address on `channel`: no name, no hints.
+    pub fn address(channel: Channel, address: impl Into<String>) -> Self {
+        Self {
+            channel,
+            address: address.into(),
+            display_name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            external_id: String::new(),
+        }
+    }
+}
+
 /// Which address of the request found the contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MatchedBy {
@@ -139,24 +153,13 @@ mod tests {
         Region::parse("US").unwrap()
     }
 
-    fn input(channel: Channel, address: &str) -> SenderInput {
-        SenderInput {
-            channel,
-            address: address.into(),
-            display_name: String::new(),
-            email: String::new(),
-            phone: String::new(),
-            external_id: String::new(),
-        }
-    }
-
     #[test]
     fn candidates_come_in_matching_order_without_repeats() {
         let request = SenderInput {
             email: "Ana@Example.com".into(),
             phone: "+1 650 253 0000".into(),
             external_id: "crm-42".into(),
-            ..input(Channel::Email, "ana@example.com")
+            ..SenderInput::address(Channel::Email, "ana@example.com")
         };
         let found = candidates(&request, region()).unwrap();
         let order: Vec<_> = found.iter().map(|c| (c.source, c.identity.kind)).collect();
@@ -172,8 +175,16 @@ mod tests {
 
     #[test]
     fn whatsapp_and_sms_share_the_phone_space() {
-        let whatsapp = candidates(&input(Channel::Whatsapp, "16502530000"), region()).unwrap();
-        let sms = candidates(&input(Channel::Sms, "(650) 253-0000"), region()).unwrap();
+        let whatsapp = candidates(
+            &SenderInput::address(Channel::Whatsapp, "16502530000"),
+            region(),
+        )
+        .unwrap();
+        let sms = candidates(
+            &SenderInput::address(Channel::Sms, "(650) 253-0000"),
+            region(),
+        )
+        .unwrap();
         assert_eq!(whatsapp[0].identity.key(), sms[0].identity.key());
     }
 
@@ -182,7 +193,7 @@ mod tests {
         let request = SenderInput {
             email: "not-an-email".into(),
             phone: "12".into(),
-            ..input(Channel::Email, "")
+            ..SenderInput::address(Channel::Email, "")
         };
         let DomainError::InvalidArgument(violations) = candidates(&request, region()).unwrap_err()
         else {

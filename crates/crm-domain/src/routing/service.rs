@@ -155,14 +155,7 @@ mod tests {
     async fn routing_reports_bad_senders_at_their_index() {
         let subjects = vec![
             RoutingSubject::Contact(ContactId::from_uuid(Uuid::now_v7())),
-            RoutingSubject::Sender(SenderInput {
-                channel: Channel::Email,
-                address: "not an email".into(),
-                display_name: String::new(),
-                email: String::new(),
-                phone: String::new(),
-                external_id: String::new(),
-            }),
+            RoutingSubject::Sender(SenderInput::address(Channel::Email, "not an email")),
         ];
         let error = RoutingService::new(Arc::new(MockContactRepository::new()))
             .routing_priority(&Caller::tenant_key(Tenant::for_tests()), subjects)
