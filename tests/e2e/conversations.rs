@@ -274,7 +274,7 @@ async fn a_conversation_from_a_new_sender_creates_the_contact_once() {
             }))
             .await
             .unwrap_err();
-        assert_invalid(&bad_sender, &["conversation.sender.address"]);
+        assert_invalid(&bad_sender, &["sender.address"]);
         let nobody = client
             .record_conversation(server.req(pb::RecordConversationRequest {
                 subject: Some(pb::record_conversation_request::Subject::ContactId(

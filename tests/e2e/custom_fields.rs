@@ -767,7 +767,7 @@ async fn the_layout_holds_tabs_sections_and_fields_in_order() {
             .create_section(server.req(section(&uuid::Uuid::now_v7().to_string(), "X")))
             .await
             .unwrap_err();
-        assert_invalid(&bad_tab, &["tab_id"]);
+        assert_invalid(&bad_tab, &["section.tab_id"]);
         let unknown_section = client
             .move_custom_field(server.req(pb::MoveCustomFieldRequest {
                 id: vat.id.clone(),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crm_domain::contacts::ContactFilter;
 use crm_domain::contacts::ContactService;
+use crm_domain::kernel::RequestId;
 use crm_domain::merge::MergeService;
 use crm_domain::{ContactId, DomainError};
 use crm_proto::v1 as pb;
@@ -50,16 +51,23 @@ impl ContactApi {
             contact,
             request_id,
         } = request;
-        let (draft, mut violations) = contact::draft(convert::required(contact, "contact")?);
+        let contact = convert::required(contact, "contact")?;
+        let request_id = RequestId::parse(request_id)
+            .map_err(|problem| DomainError::invalid("request_id", problem))?;
+        let (draft, mut violations) = contact::draft(contact);
+        let in_contact = |error: DomainError| error.scoped("contact");
         if !violations.is_empty() {
             violations.extend(contacts::draft_violations(
                 &draft,
                 caller.tenant().default_region,
             ));
-            return Err(DomainError::InvalidArgument(violations));
+            return Err(in_contact(DomainError::InvalidArgument(violations)));
         }
-        let request_id = (!request_id.is_empty()).then_some(request_id);
-        let created = self.contacts.create(&caller, draft, request_id).await?;
+        let created = self
+            .contacts
+            .create(&caller, draft, request_id)
+            .await
+            .map_err(in_contact)?;
         Ok(contact::to_proto(&created))
     }
 
@@ -131,14 +139,19 @@ impl ContactApi {
         let id = convert::id::<ContactId>(&changes.id, "contact.id")?;
         let expected = token::optional_version(&etag, "etag")?;
         let (patch, mut violations) = contact::patch(changes, update_mask)?;
+        let in_contact = |error: DomainError| error.scoped("contact");
         if !violations.is_empty() {
             violations.extend(contacts::patch_violations(
                 &patch,
                 caller.tenant().default_region,
             ));
-            return Err(DomainError::InvalidArgument(violations));
+            return Err(in_contact(DomainError::InvalidArgument(violations)));
         }
-        let updated = self.contacts.update(&caller, id, patch, expected).await?;
+        let updated = self
+            .contacts
+            .update(&caller, id, patch, expected)
+            .await
+            .map_err(in_contact)?;
         Ok(contact::to_proto(&updated))
     }
 
@@ -185,7 +198,8 @@ impl ContactApi {
         let updated = self
             .contacts
             .add_identity(&caller, id, input, expected)
-            .await?;
+            .await
+            .map_err(|error| error.scoped("identity"))?;
         Ok(contact::to_proto(&updated))
     }
 
@@ -205,7 +219,8 @@ impl ContactApi {
         let updated = self
             .contacts
             .remove_identity(&caller, id, input, expected)
-            .await?;
+            .await
+            .map_err(|error| error.scoped("identity"))?;
         Ok(contact::to_proto(&updated))
     }
 

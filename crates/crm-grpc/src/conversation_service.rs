@@ -279,7 +279,8 @@ impl ConversationApi {
         let updated = self
             .conversations
             .update(&caller, id, patch, expected)
-            .await?;
+            .await
+            .map_err(|error| error.scoped("conversation"))?;
         Ok(to_proto(&updated))
     }
 

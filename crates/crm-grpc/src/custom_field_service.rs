@@ -41,7 +41,11 @@ impl CustomFieldApi {
     ) -> Result<pb::CustomField, DomainError> {
         let pb::CreateCustomFieldRequest { field } = request;
         let draft = convert_field::draft(convert::required(field, "field")?)?;
-        let created = self.fields.create_field(&caller, draft).await?;
+        let created = self
+            .fields
+            .create_field(&caller, draft)
+            .await
+            .map_err(|error| error.scoped("field"))?;
         Ok(convert_field::to_proto(&created))
     }
 
@@ -100,7 +104,8 @@ impl CustomFieldApi {
         let updated = self
             .fields
             .update_field(&caller, field_id, patch, expected)
-            .await?;
+            .await
+            .map_err(|error| error.scoped("field"))?;
         Ok(convert_field::to_proto(&updated))
     }
 
@@ -164,7 +169,11 @@ impl CustomFieldApi {
         let pb::CreateTabRequest { tab } = request;
         let tab = convert::required(tab, "tab")?;
         let entity = record_type(tab.record_type, "tab.record_type")?;
-        let created = self.fields.create_tab(&caller, entity, &tab.name).await?;
+        let created = self
+            .fields
+            .create_tab(&caller, entity, &tab.name)
+            .await
+            .map_err(|error| error.scoped("tab"))?;
         Ok(convert_field::tab_to_proto(&created))
     }
 
@@ -185,7 +194,8 @@ impl CustomFieldApi {
         let renamed = self
             .fields
             .rename_tab(&caller, tab_id, &name, expected)
-            .await?;
+            .await
+            .map_err(|error| error.scoped("tab"))?;
         Ok(convert_field::tab_to_proto(&renamed))
     }
 
@@ -228,7 +238,8 @@ impl CustomFieldApi {
         let created = self
             .fields
             .create_section(&caller, tab_id, &section.name)
-            .await?;
+            .await
+            .map_err(|error| error.scoped("section"))?;
         Ok(convert_field::section_to_proto(&created))
     }
 
@@ -249,7 +260,8 @@ impl CustomFieldApi {
         let renamed = self
             .fields
             .rename_section(&caller, section_id, &name, expected)
-            .await?;
+            .await
+            .map_err(|error| error.scoped("section"))?;
         Ok(convert_field::section_to_proto(&renamed))
     }
 

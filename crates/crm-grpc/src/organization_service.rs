@@ -53,7 +53,11 @@ impl OrganizationApi {
             organization: given,
         } = request;
         let draft = organization::draft(convert::required(given, "organization")?)?;
-        let created = self.organizations.create(&caller, draft).await?;
+        let created = self
+            .organizations
+            .create(&caller, draft)
+            .await
+            .map_err(|error| error.scoped("organization"))?;
         Ok(organization::to_proto(&created))
     }
 
@@ -107,7 +111,8 @@ impl OrganizationApi {
         let updated = self
             .organizations
             .update(&caller, id, patch, expected)
-            .await?;
+            .await
+            .map_err(|error| error.scoped("organization"))?;
         Ok(organization::to_proto(&updated))
     }
 

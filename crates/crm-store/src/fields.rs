@@ -267,7 +267,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                         .await?
                 {
                     return Err(DomainError::invalid(
-                        "field.section_id",
+                        "section_id",
                         format!("no section {section} in this record type's layout"),
                     ));
                 }
@@ -320,7 +320,7 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
                     let holder: Option<Id> = sql.fetch_optional(transaction).await?;
                     return Err(DomainError::AlreadyExists {
                         entity: Entity::CustomField,
-                        field: "field.key".to_owned(),
+                        field: "key".to_owned(),
                         value: field.key.clone(),
                         holder: holder.map(|row| row.id.to_string()).unwrap_or_default(),
                     });

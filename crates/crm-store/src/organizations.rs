@@ -132,7 +132,7 @@ impl SeaOrganizationRepository {
         let owner: Option<OwnerRow> = sql.fetch_optional(transaction).await?;
         Err(DomainError::AlreadyExists {
             entity: Entity::Organization,
-            field: "organization.domains".to_owned(),
+            field: "domains".to_owned(),
             value: taken.clone(),
             holder: owner
                 .map(|owner| owner.organization_id.to_string())

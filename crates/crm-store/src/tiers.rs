@@ -86,7 +86,7 @@ impl SeaTierRepository {
         Ok(match holder {
             Some(holder) => DomainError::AlreadyExists {
                 entity: Entity::Tier,
-                field: "tier.name".to_owned(),
+                field: "name".to_owned(),
                 value: name.to_owned(),
                 holder: holder.id.to_string(),
             },

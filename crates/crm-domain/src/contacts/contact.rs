@@ -137,52 +137,52 @@ impl Contact {
 /// Limit on city names, in characters.
 pub const MAX_CITY: usize = 128;
 
-/// Checks and canonicalises describing fields; `prefix` is the request path
-/// of the contact message (`contact`).
+/// Checks and canonicalises describing fields. Paths are relative to the
+/// contact (`country`).
 ///
 /// # Errors
 /// `InvalidArgument` listing every bad field.
-pub fn validate_fields(fields: ContactFields, prefix: &str) -> Result<ContactFields, DomainError> {
+pub fn validate_fields(fields: ContactFields) -> Result<ContactFields, DomainError> {
     let mut violations = Vec::new();
     let mut fields = fields;
     fields.display_name = fields.display_name.trim().to_owned();
     if fields.display_name.chars().count() > MAX_DISPLAY_NAME {
         violations.push(FieldViolation::new(
-            format!("{prefix}.display_name"),
+            "display_name",
             format!("must be at most {MAX_DISPLAY_NAME} characters"),
         ));
     }
     if fields.display_name.chars().any(char::is_control) {
         violations.push(FieldViolation::new(
-            format!("{prefix}.display_name"),
+            "display_name",
             "must not contain control characters",
         ));
     }
     fields.city = fields.city.trim().to_owned();
     if fields.city.chars().count() > MAX_CITY || fields.city.chars().any(char::is_control) {
         violations.push(FieldViolation::new(
-            format!("{prefix}.city"),
+            "city",
             format!("must be at most {MAX_CITY} characters without control characters"),
         ));
     }
     fields.country = fields.country.trim().to_ascii_uppercase();
     if !fields.country.is_empty() && Region::parse(&fields.country).is_err() {
         violations.push(FieldViolation::new(
-            format!("{prefix}.country"),
+            "country",
             "must be an ISO 3166-1 alpha-2 country code such as \"BR\"",
         ));
     }
     fields.language = fields.language.trim().to_owned();
     if !fields.language.is_empty() && !is_language_tag(&fields.language) {
         violations.push(FieldViolation::new(
-            format!("{prefix}.language"),
+            "language",
             "must be a BCP 47 language tag such as \"pt-BR\"",
         ));
     }
     fields.avatar_url = fields.avatar_url.trim().to_owned();
     if !fields.avatar_url.is_empty() && !is_http_url(&fields.avatar_url) {
         violations.push(FieldViolation::new(
-            format!("{prefix}.avatar_url"),
+            "avatar_url",
             format!("must be an http or https URL of at most {MAX_URL} bytes"),
         ));
     }
@@ -244,16 +244,13 @@ mod tests {
 
     #[test]
     fn fields_are_trimmed_and_canonical() {
-        let out = validate_fields(
-            ContactFields {
-                display_name: "  Ana Souza ".into(),
-                country: " br".into(),
-                language: "pt-BR".into(),
-                avatar_url: "https://cdn.example.com/a.png".into(),
-                ..fields()
-            },
-            "contact",
-        )
+        let out = validate_fields(ContactFields {
+            display_name: "  Ana Souza ".into(),
+            country: " br".into(),
+            language: "pt-BR".into(),
+            avatar_url: "https://cdn.example.com/a.png".into(),
+            ..fields()
+        })
         .unwrap();
         assert_eq!(out.display_name, "Ana Souza");
         assert_eq!(out.country, "BR");
@@ -261,24 +258,18 @@ mod tests {
 
     #[test]
     fn bad_fields_are_each_named() {
-        let error = validate_fields(
-            ContactFields {
-                country: "Brazil".into(),
-                language: "not a tag".into(),
-                avatar_url: "ftp://x".into(),
-                ..fields()
-            },
-            "contact",
-        )
+        let error = validate_fields(ContactFields {
+            country: "Brazil".into(),
+            language: "not a tag".into(),
+            avatar_url: "ftp://x".into(),
+            ..fields()
+        })
         .unwrap_err();
         let DomainError::InvalidArgument(violations) = error else {
             panic!("expected invalid argument");
         };
         let named: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(
-            named,
-            ["contact.country", "contact.language", "contact.avatar_url"]
-        );
+        assert_eq!(named, ["country", "language", "avatar_url"]);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::identity::{IdentityKind, Region};
 use crate::identity::{MatchedBy, SenderInput};
 use crate::kernel::Page;
 use crate::kernel::{Clock, IdGenerator};
-use crate::kernel::{ContactId, OrganizationId, TierId};
+use crate::kernel::{ContactId, OrganizationId, RequestId, TierId};
 use crate::kernel::{DomainError, Entity};
 use crate::organizations::Affiliation;
 use crate::organizations::OrganizationRepository;
@@ -188,28 +188,20 @@ impl ContactService {
         &self,
         caller: &Caller,
         draft: ContactDraft,
-        request_id: Option<String>,
+        request_id: Option<RequestId>,
     ) -> Result<Contact, DomainError> {
         let tenant = caller.tenant();
-        if let Some(request_id) = &request_id
-            && (request_id.chars().count() > 128 || request_id.chars().any(char::is_control))
-        {
-            return Err(DomainError::invalid(
-                "request_id",
-                "must be at most 128 characters without control characters",
-            ));
-        }
-        let fields = contacts::validate_fields(draft.fields, "contact");
+        let fields = contacts::validate_fields(draft.fields);
         let identities =
             identity::normalize_identities(draft.identities.clone(), tenant.default_region);
         let (fields, identities) = merge_violations(fields, identities)?;
         let (mut fields, mut tags) =
-            merge_violations(Ok(fields), tag::normalize_tags(&draft.tags, "contact.tags"))?;
+            merge_violations(Ok(fields), tag::normalize_tags(&draft.tags, "tags"))?;
         if fields.display_name.is_empty() {
             fields.display_name = identity::default_display_name(&identities);
         }
         let tier = match fields.tier_id {
-            Some(id) => Some(self.named_tier(tenant, id, "contact.tier_id").await?),
+            Some(id) => Some(self.named_tier(tenant, id, "tier_id").await?),
             None => None,
         };
         if let Some(tier) = &tier {
@@ -217,7 +209,7 @@ impl ContactService {
         }
         match fields.affiliation {
             Affiliation::Manual(org) => {
-                self.named_organization(tenant, org, "contact.organization_id")
+                self.named_organization(tenant, org, "organization_id")
                     .await?;
             }
             Affiliation::None => {
@@ -250,7 +242,6 @@ impl ContactService {
             &draft.custom_fields,
             &definitions,
             true,
-            "contact",
             tenant.default_region,
         )
         .map_err(DomainError::InvalidArgument)?;
@@ -270,7 +261,7 @@ impl ContactService {
         };
         match self
             .contacts
-            .create(&contact, request_id)
+            .create(&contact, request_id.map(RequestId::into_string))
             .await
             .map_err(|error| locate_taken(error, &draft.identities, tenant.default_region))?
         {
@@ -321,28 +312,14 @@ impl ContactService {
     ///
     /// # Errors
     /// `InvalidArgument`; `NotFound`; `Stale`; `IdentityTaken`; `Unavailable`;
-    /// `Contention`; `Internal`.
+    /// `Contention`; `Internal`. Paths are relative to the patch (`tier_id`,
+    /// `emails[0].address`); the adapter scopes them.
     pub async fn update(
         &self,
         caller: &Caller,
         id: ContactId,
         patch: ContactPatch,
         expected_version: Option<i64>,
-    ) -> Result<Contact, DomainError> {
-        self.apply_patch(caller, id, patch, expected_version, "contact.")
-            .await
-    }
-
-    /// Applies a patch with retries; `field_prefix` is where the patch's
-    /// fields sit in the request (`contact.` for UpdateContact, empty for
-    /// the RPCs that carry `tier_id` or `organization_id` at the top).
-    async fn apply_patch(
-        &self,
-        caller: &Caller,
-        id: ContactId,
-        patch: ContactPatch,
-        expected_version: Option<i64>,
-        field_prefix: &str,
     ) -> Result<Contact, DomainError> {
         let tenant = caller.tenant();
         let inputs: Vec<IdentityInput> = [&patch.emails, &patch.phones, &patch.channel_identities]
@@ -353,16 +330,13 @@ impl ContactService {
             .chain(patch.external_id.clone())
             .collect();
         let tier = match patch.tier_id {
-            Some(Some(tier)) => Some(
-                self.named_tier(tenant, tier, &format!("{field_prefix}tier_id"))
-                    .await?,
-            ),
+            Some(Some(tier)) => Some(self.named_tier(tenant, tier, "tier_id").await?),
             _ => None,
         };
         let auto_org = match patch.affiliation {
             Some(Affiliation::Manual(org)) => {
-                let field = format!("{field_prefix}organization_id");
-                self.named_organization(tenant, org, &field).await?;
+                self.named_organization(tenant, org, "organization_id")
+                    .await?;
                 None
             }
             Some(_) => None,
@@ -611,8 +585,7 @@ impl ContactService {
             tier_id: Some(tier),
             ..ContactPatch::default()
         };
-        self.apply_patch(caller, id, patch, expected_version, "")
-            .await
+        self.update(caller, id, patch, expected_version).await
     }
 
     /// Links a contact to an organization by hand (moving it out of any other).
@@ -631,8 +604,7 @@ impl ContactService {
             affiliation: Some(Affiliation::Manual(organization)),
             ..ContactPatch::default()
         };
-        self.apply_patch(caller, id, patch, expected_version, "")
-            .await
+        self.update(caller, id, patch, expected_version).await
     }
 
     /// Takes a contact out of an organization by hand; it is not linked
@@ -660,8 +632,7 @@ impl ContactService {
             affiliation: Some(Affiliation::Detached),
             ..ContactPatch::default()
         };
-        self.apply_patch(caller, id, patch, Some(current.version), "")
-            .await
+        self.update(caller, id, patch, Some(current.version)).await
     }
 
     async fn change_identities(
@@ -682,7 +653,7 @@ impl ContactService {
             edit(&mut identities)?;
             if identities.len() > identity::MAX_IDENTITIES {
                 return Err(DomainError::invalid(
-                    "identity",
+                    "",
                     format!(
                         "a contact may hold at most {} addresses",
                         identity::MAX_IDENTITIES
@@ -852,7 +823,7 @@ impl ContactService {
 pub fn draft_violations(draft: &ContactDraft, region: Region) -> Vec<crate::FieldViolation> {
     let mut violations = Vec::new();
     if let Err(DomainError::InvalidArgument(found)) =
-        contacts::validate_fields(draft.fields.clone(), "contact")
+        contacts::validate_fields(draft.fields.clone())
     {
         violations.extend(found);
     }
@@ -861,9 +832,7 @@ pub fn draft_violations(draft: &ContactDraft, region: Region) -> Vec<crate::Fiel
     {
         violations.extend(found);
     }
-    if let Err(DomainError::InvalidArgument(found)) =
-        tag::normalize_tags(&draft.tags, "contact.tags")
-    {
+    if let Err(DomainError::InvalidArgument(found)) = tag::normalize_tags(&draft.tags, "tags") {
         violations.extend(found);
     }
     violations
@@ -911,7 +880,7 @@ fn locate_taken(error: DomainError, inputs: &[IdentityInput], region: Region) ->
                             .is_ok_and(|normalized| normalized.value == value)
                 })
                 .map(|input| input.field.clone())
-                .unwrap_or_else(|| "contact".to_owned());
+                .unwrap_or_default();
             DomainError::IdentityTaken {
                 field,
                 kind,
@@ -1123,13 +1092,13 @@ mod tests {
                     kind: IdentityKind::Email,
                     raw: "a@x.com".into(),
                     primary: false,
-                    field: "contact.emails[0].address".into(),
+                    field: "emails[0].address".into(),
                 },
                 IdentityInput {
                     kind: IdentityKind::Email,
                     raw: "B@X.com".into(),
                     primary: false,
-                    field: "contact.emails[1].address".into(),
+                    field: "emails[1].address".into(),
                 },
             ],
             tags: Vec::new(),
@@ -1142,7 +1111,7 @@ mod tests {
         assert_eq!(
             error,
             DomainError::IdentityTaken {
-                field: "contact.emails[1].address".into(),
+                field: "emails[1].address".into(),
                 kind: "email",
                 value: "b@x.com".into(),
                 holder,

@@ -95,22 +95,17 @@ pub fn plan_update(
         }
         (None, _) => {}
     }
-    let fields = contacts::validate_fields(fields, "contact");
+    let fields = contacts::validate_fields(fields);
     let tags = match &patch.tags {
-        Some(raw) => tag::normalize_tags(raw, "contact.tags"),
+        Some(raw) => tag::normalize_tags(raw, "tags"),
         None => Ok(current.tags.clone()),
     };
     let fields = merge_violations(fields, tags);
     let custom = match &patch.custom_fields {
-        Some(changes) => fields::apply_values(
-            &current.custom_fields,
-            changes,
-            definitions,
-            false,
-            "contact",
-            region,
-        )
-        .map_err(DomainError::InvalidArgument),
+        Some(changes) => {
+            fields::apply_values(&current.custom_fields, changes, definitions, false, region)
+                .map_err(DomainError::InvalidArgument)
+        }
         None => Ok(current.custom_fields.clone()),
     };
     let fields = merge_violations(fields, custom);
@@ -167,7 +162,7 @@ pub fn plan_update(
     }
     if tags.len() > tag::MAX_TAGS {
         return Err(DomainError::invalid(
-            "contact.tags",
+            "tags",
             format!("may hold at most {} tags", tag::MAX_TAGS),
         ));
     }
@@ -175,7 +170,7 @@ pub fn plan_update(
     for identity in fresh {
         if identities.iter().any(|held| held.key() == identity.key()) {
             return Err(DomainError::invalid(
-                "contact",
+                "",
                 format!(
                     "{} {:?} is listed twice",
                     identity.kind.as_str(),
@@ -187,7 +182,7 @@ pub fn plan_update(
     }
     if identities.len() > identity::MAX_IDENTITIES {
         return Err(DomainError::invalid(
-            "contact",
+            "",
             format!("may hold at most {} addresses", identity::MAX_IDENTITIES),
         ));
     }
@@ -326,13 +321,13 @@ mod tests {
                     kind: IdentityKind::Email,
                     raw: "b@x.com".into(),
                     primary: true,
-                    field: "contact.emails[0].address".into(),
+                    field: "emails[0].address".into(),
                 },
                 IdentityInput {
                     kind: IdentityKind::Email,
                     raw: "c@x.com".into(),
                     primary: false,
-                    field: "contact.emails[1].address".into(),
+                    field: "emails[1].address".into(),
                 },
             ]),
             ..ContactPatch::default()
@@ -380,7 +375,7 @@ mod tests {
                 kind: IdentityKind::Email,
                 raw: "a@x.com".into(),
                 primary: false,
-                field: "contact.identities[0]".into(),
+                field: "identities[0]".into(),
             }]),
             ..ContactPatch::default()
         };
@@ -394,8 +389,6 @@ mod tests {
             OffsetDateTime::UNIX_EPOCH,
         )
         .unwrap_err();
-        assert!(
-            matches!(error, DomainError::InvalidArgument(v) if v[0].field == "contact.identities[0]")
-        );
+        assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "identities[0]"));
     }
 }

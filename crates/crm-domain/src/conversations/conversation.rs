@@ -119,7 +119,7 @@ pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,
 }
 
-fn short(text: &str, field: String, max: usize, violations: &mut Vec<FieldViolation>) -> String {
+fn short(text: &str, field: &str, max: usize, violations: &mut Vec<FieldViolation>) -> String {
     let text = text.trim();
     if text.chars().count() > max || text.chars().any(char::is_control) {
         violations.push(FieldViolation::new(
@@ -130,60 +130,44 @@ fn short(text: &str, field: String, max: usize, violations: &mut Vec<FieldViolat
     text.to_owned()
 }
 
-/// Validates what a source wrote (`prefix` is the request path of the
-/// conversation message).
+/// Validates what a source wrote. Paths are relative to the conversation
+/// (`handled_by.name`).
 ///
 /// # Errors
 /// `InvalidArgument` listing every bad field.
-pub fn validate(
-    fields: ConversationFields,
-    prefix: &str,
-) -> Result<ConversationFields, DomainError> {
+pub fn validate(fields: ConversationFields) -> Result<ConversationFields, DomainError> {
     let mut violations = Vec::new();
     if let Some(ended) = fields.ended_at
         && ended < fields.started_at
     {
         violations.push(FieldViolation::new(
-            format!("{prefix}.ended_at"),
+            "ended_at",
             "must not be before started_at",
         ));
     }
     if let Some(csat) = fields.csat
         && !(1..=5).contains(&csat)
     {
-        violations.push(FieldViolation::new(
-            format!("{prefix}.csat_score"),
-            "must be 1 to 5",
-        ));
+        violations.push(FieldViolation::new("csat_score", "must be 1 to 5"));
     }
     let agent_id = short(
         &fields.agent_id,
-        format!("{prefix}.handled_by.agent_id"),
+        "handled_by.agent_id",
         MAX_SHORT_CHARS,
         &mut violations,
     );
     let agent_name = short(
         &fields.agent_name,
-        format!("{prefix}.handled_by.name"),
+        "handled_by.name",
         MAX_SHORT_CHARS,
         &mut violations,
     );
-    let team = short(
-        &fields.team,
-        format!("{prefix}.team"),
-        MAX_SHORT_CHARS,
-        &mut violations,
-    );
-    let outcome = short(
-        &fields.outcome,
-        format!("{prefix}.outcome"),
-        MAX_SHORT_CHARS,
-        &mut violations,
-    );
+    let team = short(&fields.team, "team", MAX_SHORT_CHARS, &mut violations);
+    let outcome = short(&fields.outcome, "outcome", MAX_SHORT_CHARS, &mut violations);
     let subject = fields.subject.trim().to_owned();
     if subject.chars().count() > MAX_SUBJECT_CHARS {
         violations.push(FieldViolation::new(
-            format!("{prefix}.subject"),
+            "subject",
             format!("must be at most {MAX_SUBJECT_CHARS} characters"),
         ));
     }
@@ -205,11 +189,11 @@ pub fn validate(
 ///
 /// # Errors
 /// `InvalidArgument` on the offending field.
-pub fn validate_source(source: &str, source_id: &str, prefix: &str) -> Result<(), DomainError> {
+pub fn validate_source(source: &str, source_id: &str) -> Result<(), DomainError> {
     let mut violations = Vec::new();
     if source.chars().count() > MAX_SOURCE_CHARS || source.chars().any(char::is_control) {
         violations.push(FieldViolation::new(
-            format!("{prefix}.source"),
+            "source",
             format!("must be at most {MAX_SOURCE_CHARS} characters without control characters"),
         ));
     }
@@ -218,7 +202,7 @@ pub fn validate_source(source: &str, source_id: &str, prefix: &str) -> Result<()
         || source_id.chars().any(char::is_control)
     {
         violations.push(FieldViolation::new(
-            format!("{prefix}.source_conversation_id"),
+            "source_conversation_id",
             format!("must be 1 to {MAX_SOURCE_CHARS} characters without control characters"),
         ));
     }
@@ -253,28 +237,20 @@ mod tests {
 
     #[test]
     fn conversations_are_checked_field_by_field() {
-        assert_eq!(validate(fields(), "conversation").unwrap().agent_id, "a-1");
+        assert_eq!(validate(fields()).unwrap().agent_id, "a-1");
         let bad = ConversationFields {
             ended_at: Some(OffsetDateTime::UNIX_EPOCH),
             csat: Some(6),
             team: "x\u{7}y".into(),
             ..fields()
         };
-        let DomainError::InvalidArgument(violations) = validate(bad, "conversation").unwrap_err()
-        else {
+        let DomainError::InvalidArgument(violations) = validate(bad).unwrap_err() else {
             panic!("expected invalid argument");
         };
         let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "conversation.ended_at",
-                "conversation.csat_score",
-                "conversation.team"
-            ]
-        );
-        assert!(validate_source("helpdesk", "T-1", "conversation").is_ok());
-        assert!(validate_source("helpdesk", "", "conversation").is_err());
+        assert_eq!(paths, ["ended_at", "csat_score", "team"]);
+        assert!(validate_source("helpdesk", "T-1").is_ok());
+        assert!(validate_source("helpdesk", "").is_err());
     }
 
     #[test]

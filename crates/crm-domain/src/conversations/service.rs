@@ -29,7 +29,9 @@ pub enum ConversationSubject {
     Sender(SenderInput),
 }
 
-/// A conversation as a source system records it.
+/// A conversation as a source system records it. Errors name paths in its
+/// two parts: `sender.address` for the sender, `conversation.ended_at` for
+/// the conversation itself (the adapter passes them on as they are).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationRecord {
     /// Whom it was with.
@@ -140,31 +142,21 @@ impl ConversationService {
         record: ConversationRecord,
     ) -> Result<(Conversation, bool), DomainError> {
         let tenant = caller.tenant();
-        conversations::validate_source(&record.source, &record.source_id, "conversation")?;
-        let fields = conversations::validate(record.fields, "conversation")?;
+        let in_conversation = |error: DomainError| error.scoped("conversation");
+        conversations::validate_source(&record.source, &record.source_id)
+            .map_err(in_conversation)?;
+        let fields = conversations::validate(record.fields).map_err(in_conversation)?;
         let custom_fields = self
             .values(tenant, &CustomValues::new(), &record.custom_fields, true)
-            .await?;
+            .await
+            .map_err(in_conversation)?;
         let contact_id = match record.subject {
             ConversationSubject::Contact(id) => id,
             ConversationSubject::Sender(sender) => {
                 self.contacts
                     .resolve_sender(caller, sender)
                     .await
-                    .map_err(|error| match error {
-                        DomainError::InvalidArgument(found) => DomainError::InvalidArgument(
-                            found
-                                .into_iter()
-                                .map(|violation| {
-                                    crate::FieldViolation::new(
-                                        format!("conversation.sender.{}", violation.field),
-                                        violation.description,
-                                    )
-                                })
-                                .collect(),
-                        ),
-                        other => other,
-                    })?
+                    .map_err(|error| error.scoped("sender"))?
                     .contact
                     .id
             }
@@ -257,7 +249,7 @@ impl ConversationService {
             if let Some(csat) = patch.csat {
                 fields.csat = csat;
             }
-            let fields = conversations::validate(fields, "conversation")?;
+            let fields = conversations::validate(fields)?;
             let custom_fields = match &patch.custom_fields {
                 Some(changes) => {
                     self.values(tenant, &current.custom_fields, changes, false)

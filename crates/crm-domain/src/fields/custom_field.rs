@@ -431,7 +431,8 @@ pub fn is_valid_key(key: &str) -> bool {
 /// dropping an option (archive it instead) or naming an unknown key.
 ///
 /// # Errors
-/// Field violations under `prefix` (`field.options`).
+/// Field violations under `prefix`, the path of the option list
+/// (`options`).
 pub fn resolve_options(
     current: &[SelectOption],
     inputs: &[OptionInput],
@@ -511,29 +512,26 @@ pub fn resolve_options(
     }
 }
 
-/// Checks a definition's spec (`prefix` is its request path, `field`):
-/// names, type-specific validation, options, and the default value.
+/// Checks a definition's spec: names, type-specific validation, options,
+/// and the default value. Paths are relative to the definition
+/// (`validation.max`).
 ///
 /// # Errors
 /// `InvalidArgument` listing every problem.
-pub fn validate_spec(
-    spec: FieldSpec,
-    prefix: &str,
-    region: Region,
-) -> Result<FieldSpec, DomainError> {
+pub fn validate_spec(spec: FieldSpec, region: Region) -> Result<FieldSpec, DomainError> {
     let mut violations = Vec::new();
     let mut spec = spec;
     spec.display_name = spec.display_name.trim().to_owned();
     if spec.display_name.is_empty() || spec.display_name.chars().count() > MAX_NAME_CHARS {
         violations.push(FieldViolation::new(
-            format!("{prefix}.display_name"),
+            "display_name",
             format!("must be 1 to {MAX_NAME_CHARS} characters"),
         ));
     }
     spec.description = spec.description.trim().to_owned();
     if spec.description.chars().count() > MAX_DESCRIPTION_CHARS {
         violations.push(FieldViolation::new(
-            format!("{prefix}.description"),
+            "description",
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
         ));
     }
@@ -542,29 +540,29 @@ pub fn validate_spec(
     if let Some(pattern) = &validation.pattern {
         if !kind.is_text() {
             violations.push(FieldViolation::new(
-                format!("{prefix}.validation.pattern"),
+                "validation.pattern",
                 "applies to text fields only",
             ));
         } else if pattern.chars().count() > MAX_PATTERN_CHARS {
             violations.push(FieldViolation::new(
-                format!("{prefix}.validation.pattern"),
+                "validation.pattern",
                 format!("must be at most {MAX_PATTERN_CHARS} characters"),
             ));
         } else if let Err(error) = compile(pattern) {
             violations.push(FieldViolation::new(
-                format!("{prefix}.validation.pattern"),
+                "validation.pattern",
                 format!("is not a valid regular expression: {error}"),
             ));
         }
     } else if !validation.pattern_hint.is_empty() {
         violations.push(FieldViolation::new(
-            format!("{prefix}.validation.pattern_hint"),
+            "validation.pattern_hint",
             "needs a pattern",
         ));
     }
     if (validation.min.is_some() || validation.max.is_some()) && !kind.is_numeric() {
         violations.push(FieldViolation::new(
-            format!("{prefix}.validation"),
+            "validation",
             "min and max apply to number, percent and currency fields only",
         ));
     }
@@ -572,20 +570,20 @@ pub fn validate_spec(
         && min > max
     {
         violations.push(FieldViolation::new(
-            format!("{prefix}.validation.max"),
+            "validation.max",
             "must not be less than min",
         ));
     }
     if kind.is_select() {
         if spec.options.is_empty() {
             violations.push(FieldViolation::new(
-                format!("{prefix}.options"),
+                "options",
                 "a select field needs at least one option",
             ));
         }
     } else if !spec.options.is_empty() {
         violations.push(FieldViolation::new(
-            format!("{prefix}.options"),
+            "options",
             "apply to select fields only",
         ));
     }
@@ -594,10 +592,7 @@ pub fn validate_spec(
     {
         match validate_value(&spec, default, region) {
             Ok(value) => spec.default = Some(value),
-            Err(problem) => violations.push(FieldViolation::new(
-                format!("{prefix}.default_value"),
-                problem,
-            )),
+            Err(problem) => violations.push(FieldViolation::new("default_value", problem)),
         }
     }
     if violations.is_empty() {
@@ -737,7 +732,7 @@ pub struct ValueChanges {
 /// Applies `changes` to `current` and checks every written value against
 /// `definitions`; on a new record (`creating`), fills in defaults and
 /// requires every required field. Violations are named
-/// `{prefix}.custom_fields.{key}`.
+/// `custom_fields.{key}`, relative to the record.
 ///
 /// # Errors
 /// Every violation found: unknown key, wrong type, failed check, archived
@@ -747,7 +742,6 @@ pub fn apply_values(
     changes: &ValueChanges,
     definitions: &[FieldDefinition],
     creating: bool,
-    prefix: &str,
     region: Region,
 ) -> Result<CustomValues, Vec<FieldViolation>> {
     let mut values = if changes.replace_all {
@@ -756,7 +750,7 @@ pub fn apply_values(
         current.clone()
     };
     let mut violations = Vec::new();
-    let path = |key: &str| format!("{prefix}.custom_fields.{key}");
+    let path = |key: &str| format!("custom_fields.{key}");
     for (key, value) in &changes.values {
         let Some(definition) = definitions.iter().find(|d| &d.key == key) else {
             violations.push(FieldViolation::new(
@@ -1010,8 +1004,7 @@ mod tests {
         bad.validation.min = Some(decimal("5"));
         bad.validation.max = Some(decimal("1"));
         bad.options = vec![option("x", false)];
-        let DomainError::InvalidArgument(violations) =
-            validate_spec(bad, "field", region()).unwrap_err()
+        let DomainError::InvalidArgument(violations) = validate_spec(bad, region()).unwrap_err()
         else {
             panic!("expected invalid argument");
         };
@@ -1019,23 +1012,20 @@ mod tests {
         assert_eq!(
             fields,
             [
-                "field.display_name",
-                "field.validation.pattern",
-                "field.validation.max",
-                "field.options"
+                "display_name",
+                "validation.pattern",
+                "validation.max",
+                "options"
             ]
         );
         let mut select = spec(FieldType::SingleSelect);
-        assert!(validate_spec(select.clone(), "field", region()).is_err());
+        assert!(validate_spec(select.clone(), region()).is_err());
         select.options = vec![option("gold", false)];
         select.default = Some(FieldValue::Select("silver".into()));
-        let error = validate_spec(select, "field", region()).unwrap_err();
+        let error = validate_spec(select, region()).unwrap_err();
         assert_eq!(
             error,
-            DomainError::invalid(
-                "field.default_value",
-                "\"silver\" is not an option of this field"
-            )
+            DomainError::invalid("default_value", "\"silver\" is not an option of this field")
         );
     }
 
@@ -1054,7 +1044,7 @@ mod tests {
                 input("gold", "Gold", false),
                 input("", "Platinum Plus", false),
             ],
-            "field.options",
+            "options",
         )
         .unwrap();
         let keys: Vec<(&str, &str, bool)> = resolved
@@ -1069,10 +1059,10 @@ mod tests {
                 ("platinum_plus", "Platinum Plus", false)
             ]
         );
-        let dropped = resolve_options(&current, &[input("gold", "Gold", false)], "field.options");
-        assert_eq!(dropped.unwrap_err()[0].field, "field.options");
-        let unknown = resolve_options(&current, &[input("tin", "Tin", false)], "field.options");
-        assert_eq!(unknown.unwrap_err()[0].field, "field.options[0].key");
+        let dropped = resolve_options(&current, &[input("gold", "Gold", false)], "options");
+        assert_eq!(dropped.unwrap_err()[0].field, "options");
+        let unknown = resolve_options(&current, &[input("tin", "Tin", false)], "options");
+        assert_eq!(unknown.unwrap_err()[0].field, "options[0].key");
     }
 
     fn definition(key: &str, spec: FieldSpec) -> FieldDefinition {
@@ -1106,7 +1096,6 @@ mod tests {
             &set("account_id", Some("A-1")),
             &definitions,
             true,
-            "contact",
             region(),
         )
         .unwrap();
@@ -1116,20 +1105,15 @@ mod tests {
             &ValueChanges::default(),
             &definitions,
             true,
-            "contact",
             region(),
         );
-        assert_eq!(
-            missing.unwrap_err()[0].field,
-            "contact.custom_fields.account_id"
-        );
+        assert_eq!(missing.unwrap_err()[0].field, "custom_fields.account_id");
         // An update may leave a required field alone but not clear it.
         let untouched = apply_values(
             &CustomValues::new(),
             &set("plan", Some("pro")),
             &definitions,
             false,
-            "contact",
             region(),
         );
         assert!(untouched.is_ok());
@@ -1138,7 +1122,6 @@ mod tests {
             &set("account_id", None),
             &definitions,
             false,
-            "contact",
             region(),
         );
         assert_eq!(cleared.unwrap_err()[0].description, "is required");
@@ -1147,10 +1130,9 @@ mod tests {
             &set("nope", Some("x")),
             &definitions,
             false,
-            "contact",
             region(),
         );
-        assert_eq!(unknown.unwrap_err()[0].field, "contact.custom_fields.nope");
+        assert_eq!(unknown.unwrap_err()[0].field, "custom_fields.nope");
     }
 
     proptest! {

@@ -147,15 +147,15 @@ pub fn assemble(
 /// A trimmed tab or section name.
 ///
 /// # Errors
-/// `InvalidArgument` on `field` when empty, too long or with control characters.
-pub fn validate_name(name: &str, field: &str) -> Result<String, DomainError> {
+/// `InvalidArgument` on `name` when empty, too long or with control characters.
+pub fn validate_name(name: &str) -> Result<String, DomainError> {
     let name = name.trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.chars().any(char::is_control)
     {
         return Err(DomainError::invalid(
-            field,
+            "name",
             format!("must be 1 to {MAX_NAME_CHARS} characters without control characters"),
         ));
     }
@@ -322,7 +322,7 @@ mod tests {
         assert!(check_order(&[1, 2, 3], &[3, 1], "ids").is_err());
         assert!(check_order(&[1, 2], &[1, 1], "ids").is_err());
         assert!(check_order(&[1, 2], &[1, 2, 9], "ids").is_err());
-        assert_eq!(validate_name("  Billing ", "tab.name").unwrap(), "Billing");
-        assert!(validate_name(" ", "tab.name").is_err());
+        assert_eq!(validate_name("  Billing ").unwrap(), "Billing");
+        assert!(validate_name(" ").is_err());
     }
 }

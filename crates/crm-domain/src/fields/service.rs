@@ -50,7 +50,6 @@ pub async fn apply_record_values(
         changes,
         &definitions,
         creating,
-        entity.as_str(),
         tenant.default_region,
     )
     .map_err(DomainError::InvalidArgument)
@@ -149,12 +148,12 @@ impl CustomFieldService {
             && (!fields::is_valid_key(key) || reserved.contains(&key.as_str()))
         {
             return Err(DomainError::invalid(
-                "field.key",
+                "key",
                 "must be lower-case letters, digits and _, start with a letter, \
                  at most 64 characters, and not a standard field name",
             ));
         }
-        let options = fields::resolve_options(&[], &draft.options, "field.options")
+        let options = fields::resolve_options(&[], &draft.options, "options")
             .map_err(DomainError::InvalidArgument)?;
         let spec = fields::validate_spec(
             FieldSpec {
@@ -166,7 +165,6 @@ impl CustomFieldService {
                 validation: draft.validation,
                 options,
             },
-            "field",
             tenant.default_region,
         )?;
         let (wanted_key, entity, section_id) = (&draft.key, draft.entity, draft.section_id);
@@ -297,11 +295,10 @@ impl CustomFieldService {
                 spec.validation = validation.clone();
             }
             if let Some(options) = &patch.options {
-                spec.options =
-                    fields::resolve_options(&current.spec.options, options, "field.options")
-                        .map_err(DomainError::InvalidArgument)?;
+                spec.options = fields::resolve_options(&current.spec.options, options, "options")
+                    .map_err(DomainError::InvalidArgument)?;
             }
-            let spec = fields::validate_spec(spec, "field", tenant.default_region)?;
+            let spec = fields::validate_spec(spec, tenant.default_region)?;
             let type_changed = spec.field_type != current.spec.field_type;
             let updated = FieldDefinition {
                 spec,
@@ -383,7 +380,7 @@ impl CustomFieldService {
         name: &str,
     ) -> Result<Tab, DomainError> {
         let tenant = caller.tenant();
-        let name = layout::validate_name(name, "tab.name")?;
+        let name = layout::validate_name(name)?;
         let now = self.clock.now();
         let tab = Tab {
             id: TabId::from_uuid(self.ids.new_id()),
@@ -410,7 +407,7 @@ impl CustomFieldService {
         expected_version: Option<i64>,
     ) -> Result<Tab, DomainError> {
         let tenant = caller.tenant();
-        let name = layout::validate_name(name, "tab.name")?;
+        let name = layout::validate_name(name)?;
         self.fields
             .rename_tab(tenant.id, id, &name, expected_version, self.clock.now())
             .await
@@ -463,7 +460,7 @@ impl CustomFieldService {
         name: &str,
     ) -> Result<Section, DomainError> {
         let tenant = caller.tenant();
-        let name = layout::validate_name(name, "section.name")?;
+        let name = layout::validate_name(name)?;
         let now = self.clock.now();
         let section = Section {
             id: SectionId::from_uuid(self.ids.new_id()),
@@ -492,7 +489,7 @@ impl CustomFieldService {
         expected_version: Option<i64>,
     ) -> Result<Section, DomainError> {
         let tenant = caller.tenant();
-        let name = layout::validate_name(name, "section.name")?;
+        let name = layout::validate_name(name)?;
         self.fields
             .rename_section(tenant.id, id, &name, expected_version, self.clock.now())
             .await

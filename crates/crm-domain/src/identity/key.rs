@@ -72,7 +72,7 @@ pub fn normalize_identities(
     let mut identities: Vec<ContactIdentity> = Vec::with_capacity(inputs.len());
     if inputs.len() > MAX_IDENTITIES {
         return Err(DomainError::invalid(
-            "contact",
+            "",
             format!("may hold at most {MAX_IDENTITIES} addresses"),
         ));
     }
@@ -108,8 +108,8 @@ pub fn normalize_identities(
         if primaries > 1 {
             violations.push(FieldViolation::new(
                 match kind {
-                    IdentityKind::Email => "contact.emails",
-                    _ => "contact.phones",
+                    IdentityKind::Email => "emails",
+                    _ => "phones",
                 },
                 "at most one may be primary",
             ));
@@ -200,23 +200,13 @@ mod tests {
         let region = Region::parse("US").unwrap();
         let error = normalize_identities(
             vec![
-                input(
-                    IdentityKind::Email,
-                    "a@x.com",
-                    false,
-                    "contact.emails[0].address",
-                ),
-                input(
-                    IdentityKind::Email,
-                    "A@X.com ",
-                    false,
-                    "contact.emails[1].address",
-                ),
+                input(IdentityKind::Email, "a@x.com", false, "emails[0].address"),
+                input(IdentityKind::Email, "A@X.com ", false, "emails[1].address"),
                 input(
                     IdentityKind::Phone,
                     "not a phone",
                     false,
-                    "contact.phones[0].number",
+                    "phones[0].number",
                 ),
             ],
             region,
@@ -226,10 +216,7 @@ mod tests {
             panic!("expected invalid argument");
         };
         let named: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(
-            named,
-            ["contact.emails[1].address", "contact.phones[0].number"]
-        );
+        assert_eq!(named, ["emails[1].address", "phones[0].number"]);
     }
 
     #[test]
@@ -243,7 +230,7 @@ mod tests {
             region,
         )
         .unwrap_err();
-        assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "contact.emails"));
+        assert!(matches!(error, DomainError::InvalidArgument(v) if v[0].field == "emails"));
     }
 
     #[test]

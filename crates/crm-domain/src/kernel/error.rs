@@ -50,10 +50,14 @@ impl Entity {
     }
 }
 
-/// One bad field of a request: its full path and what is wrong with it.
+/// One bad field of a request: its path and what is wrong with it. Inside
+/// the domain the path is relative to what the code was given (`name`,
+/// `emails[1].address`); the adapter places it in the request with
+/// [`FieldViolation::scoped`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
-    /// Path of the field in the request, e.g. `contact.emails[1].address`.
+    /// Path of the field, e.g. `emails[1].address` (relative) or
+    /// `contact.emails[1].address` (scoped).
     pub field: String,
     /// What is wrong, in lowercase words.
     pub description: String,
@@ -179,7 +183,8 @@ pub enum DomainError {
     /// An address (or external id) is already held by another contact of the tenant.
     #[error("{kind} {value:?} is already held by contact {holder}")]
     IdentityTaken {
-        /// Path of the request field that carried the address.
+        /// Path of the field that carried the address, relative to what the
+        /// use case was given (the adapter scopes it).
         field: String,
         /// The identity kind, as stored.
         kind: &'static str,
@@ -194,7 +199,8 @@ pub enum DomainError {
     AlreadyExists {
         /// What kind of record holds the value.
         entity: Entity,
-        /// Path of the request field that carried the value.
+        /// Path of the field that carried the value, relative to what the use
+        /// case was given (the adapter scopes it).
         field: String,
         /// The value, as compared.
         value: String,
@@ -213,7 +219,8 @@ pub enum DomainError {
     /// maximum).
     #[error("{field} is over the limit of {limit} bytes")]
     TooLarge {
-        /// Path of the request field that is too large.
+        /// Path of the field that is too large, relative to what the use case
+        /// was given (the adapter scopes it).
         field: String,
         /// The limit, in bytes.
         limit: u64,
@@ -249,9 +256,17 @@ impl DomainError {
         DomainError::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
 
-    /// The error with the paths of its field violations placed inside
-    /// `scope` (see [`FieldViolation::scoped`]); other errors are unchanged.
+    /// The error with every request path it names placed inside `scope`
+    /// (see [`FieldViolation::scoped`]): the paths of its field violations,
+    /// and the field of an `IdentityTaken`, `AlreadyExists` or `TooLarge`.
+    /// Other errors are unchanged. The domain reports paths relative to what
+    /// it was given; the adapter that knows the request scopes them.
     pub fn scoped(self, scope: &str) -> Self {
+        let place = |field: String| {
+            FieldViolation::new(field, String::new())
+                .scoped(scope)
+                .field
+        };
         match self {
             DomainError::InvalidArgument(violations) => DomainError::InvalidArgument(
                 violations
@@ -259,6 +274,32 @@ impl DomainError {
                     .map(|violation| violation.scoped(scope))
                     .collect(),
             ),
+            DomainError::IdentityTaken {
+                field,
+                kind,
+                value,
+                holder,
+            } => DomainError::IdentityTaken {
+                field: place(field),
+                kind,
+                value,
+                holder,
+            },
+            DomainError::AlreadyExists {
+                entity,
+                field,
+                value,
+                holder,
+            } => DomainError::AlreadyExists {
+                entity,
+                field: place(field),
+                value,
+                holder,
+            },
+            DomainError::TooLarge { field, limit } => DomainError::TooLarge {
+                field: place(field),
+                limit,
+            },
             other => other,
         }
     }
@@ -292,5 +333,15 @@ mod tests {
             DomainError::Unavailable.scoped("tier"),
             DomainError::Unavailable
         );
+        let taken = DomainError::AlreadyExists {
+            entity: Entity::Tier,
+            field: "name".into(),
+            value: "Gold".into(),
+            holder: "t-1".into(),
+        };
+        assert!(matches!(
+            taken.scoped("tier"),
+            DomainError::AlreadyExists { field, .. } if field == "tier.name"
+        ));
     }
 }

@@ -80,3 +80,63 @@ id_type!(
     /// A merge of duplicate contacts into one.
     MergeId
 );
+
+/// A caller's key for making a create safe to retry: the same key in the
+/// same tenant returns what the first call created. At most
+/// [`RequestId::MAX_CHARS`] characters, none of them control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The longest request id, in characters.
+    pub const MAX_CHARS: usize = 128;
+
+    /// Checks `raw`; an empty string means "no request id".
+    ///
+    /// # Errors
+    /// What is wrong with it, in lowercase words.
+    pub fn parse(raw: String) -> Result<Option<Self>, String> {
+        if raw.is_empty() {
+            Ok(None)
+        } else if raw.chars().count() > Self::MAX_CHARS || raw.chars().any(char::is_control) {
+            Err(format!(
+                "must be at most {} characters without control characters",
+                Self::MAX_CHARS
+            ))
+        } else {
+            Ok(Some(Self(raw)))
+        }
+    }
+
+    /// The id as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The id as given, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::RequestId;
+
+    #[test]
+    fn request_ids_are_bounded_and_printable() {
+        assert_eq!(RequestId::parse(String::new()), Ok(None));
+        assert_eq!(
+            RequestId::parse("import-7".into())
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "import-7"
+        );
+        assert!(RequestId::parse("x".repeat(129)).is_err());
+        assert!(RequestId::parse("a\nb".into()).is_err());
+        assert!(RequestId::parse("é".repeat(128)).is_ok());
+    }
+}

@@ -101,11 +101,8 @@ mod tests {
     fn lists_are_sorted_without_repeats_and_name_each_bad_item() {
         let tags = normalize_tags(&["b".into(), "A".into(), " a ".into()], "tags").unwrap();
         assert_eq!(tags, ["a", "b"]);
-        let error = normalize_tags(&["ok".into(), " ".into()], "contact.tags").unwrap_err();
-        assert_eq!(
-            error,
-            DomainError::invalid("contact.tags[1]", "must not be empty")
-        );
+        let error = normalize_tags(&["ok".into(), " ".into()], "tags").unwrap_err();
+        assert_eq!(error, DomainError::invalid("tags[1]", "must not be empty"));
         let many: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
         assert!(normalize_tags(&many, "tags").is_err());
     }

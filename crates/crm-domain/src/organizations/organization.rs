@@ -97,15 +97,12 @@ pub fn auto_link_domains<'a>(
     domains
 }
 
-/// Validates and normalises what a caller wrote (`prefix` is the request
-/// path of the organization message).
+/// Validates and normalises what a caller wrote. Paths are relative to the
+/// organization (`domains[1]`).
 ///
 /// # Errors
 /// `InvalidArgument` listing every bad field.
-pub fn validate(
-    fields: OrganizationFields,
-    prefix: &str,
-) -> Result<OrganizationFields, DomainError> {
+pub fn validate(fields: OrganizationFields) -> Result<OrganizationFields, DomainError> {
     let mut violations = Vec::new();
     let name = fields.name.trim().to_owned();
     if name.is_empty()
@@ -113,14 +110,14 @@ pub fn validate(
         || name.chars().any(char::is_control)
     {
         violations.push(FieldViolation::new(
-            format!("{prefix}.name"),
+            "name",
             format!("must be 1 to {MAX_NAME_CHARS} characters without control characters"),
         ));
     }
     let description = fields.description.trim().to_owned();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         violations.push(FieldViolation::new(
-            format!("{prefix}.description"),
+            "description",
             format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
         ));
     }
@@ -128,19 +125,18 @@ pub fn validate(
     for (index, raw) in fields.domains.iter().enumerate() {
         match normalize_domain(raw) {
             Ok(domain) if domains.contains(&domain) => violations.push(FieldViolation::new(
-                format!("{prefix}.domains[{index}]"),
+                format!("domains[{index}]"),
                 "is listed twice",
             )),
             Ok(domain) => domains.push(domain),
-            Err(problem) => violations.push(FieldViolation::new(
-                format!("{prefix}.domains[{index}]"),
-                problem,
-            )),
+            Err(problem) => {
+                violations.push(FieldViolation::new(format!("domains[{index}]"), problem))
+            }
         }
     }
     if domains.len() > MAX_DOMAINS {
         violations.push(FieldViolation::new(
-            format!("{prefix}.domains"),
+            "domains",
             format!("may hold at most {MAX_DOMAINS} domains"),
         ));
     }
@@ -186,7 +182,7 @@ mod tests {
             domains: vec!["ACME.com".into(), "acme.io".into()],
             description: "Rockets".into(),
         };
-        let valid = validate(fields, "organization").unwrap();
+        let valid = validate(fields).unwrap();
         assert_eq!(valid.name, "Acme");
         assert_eq!(valid.domains, ["acme.com", "acme.io"]);
         let bad = OrganizationFields {
@@ -194,19 +190,11 @@ mod tests {
             domains: vec!["acme.com".into(), "Acme.com".into(), "nope".into()],
             description: String::new(),
         };
-        let DomainError::InvalidArgument(violations) = validate(bad, "organization").unwrap_err()
-        else {
+        let DomainError::InvalidArgument(violations) = validate(bad).unwrap_err() else {
             panic!("expected invalid argument");
         };
         let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "organization.name",
-                "organization.domains[1]",
-                "organization.domains[2]"
-            ]
-        );
+        assert_eq!(paths, ["name", "domains[1]", "domains[2]"]);
         assert_eq!(Affiliation::Detached.organization(), None);
     }
 }

@@ -120,7 +120,7 @@ impl OrganizationService {
         draft: OrganizationDraft,
     ) -> Result<Organization, DomainError> {
         let tenant = caller.tenant();
-        let fields = organizations::validate(draft.fields, "organization");
+        let fields = organizations::validate(draft.fields);
         let values = self
             .values(tenant, &CustomValues::new(), &draft.custom_fields, true)
             .await;
@@ -215,7 +215,7 @@ impl OrganizationService {
             if let Some(description) = &patch.description {
                 fields.description.clone_from(description);
             }
-            let fields = organizations::validate(fields, "organization")?;
+            let fields = organizations::validate(fields)?;
             let custom_fields = match &patch.custom_fields {
                 Some(changes) => {
                     self.values(tenant, &current.custom_fields, changes, false)

@@ -59,7 +59,7 @@ fn addresses(
                 kind: IdentityKind::Email,
                 raw: address,
                 primary,
-                field: format!("contact.emails[{index}].address"),
+                field: format!("emails[{index}].address"),
             }
         })
         .collect();
@@ -76,7 +76,7 @@ fn addresses(
                 kind: IdentityKind::Phone,
                 raw: number,
                 primary,
-                field: format!("contact.phones[{index}].number"),
+                field: format!("phones[{index}].number"),
             }
         })
         .collect();
@@ -89,10 +89,10 @@ fn addresses(
                 value,
                 normalized_value: _,
             } = identity;
-            match identity_kind(kind, &format!("contact.identities[{index}].kind")) {
+            match identity_kind(kind, &format!("identities[{index}].kind")) {
                 Ok(IdentityKind::Email | IdentityKind::Phone) => {
                     violations.push(FieldViolation::new(
-                        format!("contact.identities[{index}].kind"),
+                        format!("identities[{index}].kind"),
                         "email addresses and phone numbers belong in `emails` and `phones`",
                     ));
                     None
@@ -101,7 +101,7 @@ fn addresses(
                     kind,
                     raw: value,
                     primary: false,
-                    field: format!("contact.identities[{index}].value"),
+                    field: format!("identities[{index}].value"),
                 }),
                 Err(violation) => {
                     violations.push(violation);
@@ -114,7 +114,7 @@ fn addresses(
         kind: IdentityKind::ExternalId,
         raw: external_id,
         primary: false,
-        field: "contact.external_id".to_owned(),
+        field: "external_id".to_owned(),
     });
     Addresses {
         emails,
@@ -126,7 +126,9 @@ fn addresses(
 
 /// A create request's contact as a draft, with the violations only the
 /// protobuf side can see (unknown enum values, misplaced kinds). The caller
-/// reports those together with the domain's own checks of the draft.
+/// reports those together with the domain's own checks of the draft. Paths
+/// are relative to the contact message, as the domain's are; the service
+/// scopes both at once.
 pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>) {
     let pb::Contact {
         id: _,
@@ -156,24 +158,20 @@ pub(crate) fn draft(contact: pb::Contact) -> (ContactDraft, Vec<FieldViolation>)
     let mut violations = Vec::new();
     let custom_fields = ValueChanges {
         replace_all: false,
-        values: custom_field::values(custom_fields, "contact", &mut violations)
+        values: custom_field::values(custom_fields, "", &mut violations)
             .into_iter()
             .map(|(key, value)| (key, Some(value)))
             .collect(),
     };
-    let tier_id = gather(
-        optional_id::<TierId>(&tier_id, "contact.tier_id"),
-        &mut violations,
-    )
-    .flatten();
+    let tier_id = gather(optional_id::<TierId>(&tier_id, "tier_id"), &mut violations).flatten();
     let affiliation = match gather(
-        optional_id::<OrganizationId>(&organization_id, "contact.organization_id"),
+        optional_id::<OrganizationId>(&organization_id, "organization_id"),
         &mut violations,
     ) {
         Some(Some(id)) => Affiliation::Manual(id),
         Some(None) | None => Affiliation::None,
     };
-    let stage = match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
+    let stage = match lifecycle_stage_from(lifecycle_stage, "lifecycle_stage") {
         Ok(stage) => stage.unwrap_or_default(),
         Err(violation) => {
             violations.push(violation);
@@ -265,15 +263,15 @@ pub(crate) fn patch(
         custom_keys,
         mask_given,
         custom_fields,
-        "contact",
+        "",
         &mut violations,
     );
     let stage = if mask.has("lifecycle_stage") {
-        match lifecycle_stage_from(lifecycle_stage, "contact.lifecycle_stage") {
+        match lifecycle_stage_from(lifecycle_stage, "lifecycle_stage") {
             Ok(Some(stage)) => Some(stage),
             Ok(None) => {
                 violations.push(FieldViolation::new(
-                    "contact.lifecycle_stage",
+                    "lifecycle_stage",
                     "must be set when named in update_mask",
                 ));
                 None
@@ -287,10 +285,7 @@ pub(crate) fn patch(
         None
     };
     let tier_id = if mask.has("tier_id") {
-        gather(
-            optional_id::<TierId>(&tier_id, "contact.tier_id"),
-            &mut violations,
-        )
+        gather(optional_id::<TierId>(&tier_id, "tier_id"), &mut violations)
     } else {
         None
     };
@@ -317,7 +312,7 @@ pub(crate) fn patch(
         custom_fields,
         affiliation: if mask.has("organization_id") {
             gather(
-                optional_id::<OrganizationId>(&organization_id, "contact.organization_id"),
+                optional_id::<OrganizationId>(&organization_id, "organization_id"),
                 &mut violations,
             )
             .map(|id| id.map_or(Affiliation::Detached, Affiliation::Manual))
@@ -569,6 +564,6 @@ pub(crate) fn identity_input(
         kind,
         raw: value,
         primary,
-        field: "identity.value".to_owned(),
+        field: "value".to_owned(),
     })
 }

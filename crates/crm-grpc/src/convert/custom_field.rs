@@ -200,7 +200,8 @@ pub(crate) fn value_to_proto(value: &FieldValue) -> pb::CustomFieldValue {
     pb::CustomFieldValue { value: Some(value) }
 }
 
-/// Every value of a record's map, each at `{prefix}.custom_fields.KEY`.
+/// Every value of a record's map, each at `custom_fields.KEY` in the
+/// message at `prefix` (empty: relative to the record).
 pub(crate) fn values(
     map: std::collections::HashMap<String, pb::CustomFieldValue>,
     prefix: &str,
@@ -208,9 +209,10 @@ pub(crate) fn values(
 ) -> Vec<(String, FieldValue)> {
     let mut out = Vec::with_capacity(map.len());
     for (key, item) in map {
-        match value(item, &format!("{prefix}.custom_fields.{key}")) {
+        match value(item, &format!("custom_fields.{key}")) {
             Ok(parsed) => out.push((key, parsed)),
-            Err(violation) => violations.push(violation),
+            Err(violation) if prefix.is_empty() => violations.push(violation),
+            Err(violation) => violations.push(violation.scoped(prefix)),
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
