@@ -20,6 +20,7 @@ mod m0006_conversations;
 mod m0007_attachments;
 mod m0008_merges;
 mod m0009_duplicates;
+mod m0010_conversation_channels;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_attachments::Migration),
             Box::new(m0008_merges::Migration),
             Box::new(m0009_duplicates::Migration),
+            Box::new(m0010_conversation_channels::Migration),
         ]
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! A conversation is unique per (tenant, source, source id), so recording
 //! it again updates it. The figures on `contacts` (counts, first and last
-//! contact, CSAT sum and count, channels used) are recomputed from the
-//! contact's conversations inside every transaction that changes one, under
-//! the contact's row lock, so a read never scans history.
+//! contact, CSAT sum and count, channels used) move with every transaction
+//! that changes a conversation, under the contact's row lock, so a read
+//! never scans history (and, since m0010, neither does a write).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;

@@ -1,22 +1,28 @@
 //! `ConversationRepository` on sea-orm. Every write locks the contact rows it
 //! touches (where the dialect locks rows; see `Backend::locks_rows`), then
-//! recomputes those contacts' engagement figures from their conversations in
-//! the same transaction, so the figures on a contact are always those of
-//! its history and no read scans it.
+//! moves those contacts' engagement figures by what the write changed, in the
+//! same transaction ([`shift_engagement`]): counts and sums by deltas, first
+//! and last contact read back from the `(tenant, contact, started_at)` index,
+//! and a channel dropped only when no conversation of the contact uses it
+//! any more (one probe of the `(tenant, contact, channel)` index). No write
+//! reads the contact's whole history, so a contact with 20,000 conversations
+//! costs what one with 20 does, and the figures always equal a recount
+//! (`conversations::engagement_of`; a contract check compares them).
 
 use async_trait::async_trait;
+use crm_domain::contacts::Engagement;
 use crm_domain::conversations::ConversationRepository;
 use crm_domain::conversations::{Conversation, ConversationFilter};
-use crm_domain::{ContactId, ConversationId, DomainError, Entity, TenantId};
+use crm_domain::{Channel, ContactId, ConversationId, DomainError, Entity, TenantId};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use uuid::Uuid;
 
-use crate::dialect::Backend;
 use crate::error::{is_unique_violation, storage};
 use crate::pools::Pools;
-use crate::rows::Count;
+use crate::rows::contacts::{ENGAGEMENT_COLUMNS, EngagementRow, channels};
 use crate::rows::conversations::{COLUMNS, ConversationRow, ExistingRow};
 use crate::rows::custom_values::values_to_json;
+use crate::rows::{Count, Text};
 use crate::sql::Sql;
 
 /// Conversations in SQLite or PostgreSQL.
@@ -89,16 +95,6 @@ impl SeaConversationRepository {
         Ok(usize::try_from(counted).unwrap_or(0))
     }
 
-    /// Recomputes a contact's engagement figures from its conversations.
-    async fn recompute(
-        &self,
-        transaction: &DatabaseTransaction,
-        tenant: TenantId,
-        contact: ContactId,
-    ) -> Result<(), DomainError> {
-        recompute_engagement(transaction, tenant, contact).await
-    }
-
     fn push_fields(sql: &mut Sql, conversation: &Conversation) {
         let fields = &conversation.fields;
         sql.push("contact_id = ")
@@ -132,42 +128,206 @@ impl SeaConversationRepository {
     }
 }
 
-/// Recomputes a contact's engagement figures from its conversations, in
-/// the caller's transaction (which should hold the contact's row lock).
-pub(crate) async fn recompute_engagement(
+/// What one conversation adds to its contact's engagement figures.
+#[derive(Debug, Clone, Copy)]
+struct Share {
+    contact: ContactId,
+    channel: Channel,
+    messages: i64,
+    csat: Option<i64>,
+}
+
+impl Share {
+    fn of(conversation: &Conversation) -> Self {
+        Self {
+            contact: conversation.contact_id,
+            channel: conversation.fields.channel,
+            messages: i64::from(conversation.fields.message_count),
+            csat: conversation.fields.csat.map(i64::from),
+        }
+    }
+
+    /// `(conversations, messages, csat sum, csat count)` it adds.
+    fn figures(self) -> [i64; 4] {
+        [
+            1,
+            self.messages,
+            self.csat.unwrap_or(0),
+            i64::from(self.csat.is_some()),
+        ]
+    }
+}
+
+/// Moves the engagement figures of the contacts a write touched: `gone` is
+/// what the conversation contributed before the write (none for a new one),
+/// `now` what it contributes after (none for a delete). Runs after the
+/// conversation row is written, in the same transaction, with the contacts'
+/// rows locked.
+async fn shift_engagement(
+    transaction: &DatabaseTransaction,
+    tenant: TenantId,
+    gone: Option<Share>,
+    now: Option<Share>,
+) -> Result<(), DomainError> {
+    let mut touched: Vec<ContactId> = gone.iter().chain(&now).map(|share| share.contact).collect();
+    touched.dedup();
+    for contact in touched {
+        let mut delta = [0_i64; 4];
+        for (share, sign) in [(gone, -1), (now, 1)] {
+            if let Some(share) = share.filter(|share| share.contact == contact) {
+                for (total, figure) in delta.iter_mut().zip(share.figures()) {
+                    *total += sign * figure;
+                }
+            }
+        }
+        let channels = shifted_channels(transaction, tenant, contact, gone, now).await?;
+        let [conversations, messages, csat_sum, csat_count] = delta;
+        let mut sql = Sql::new("UPDATE contacts SET conversation_count = conversation_count + ");
+        sql.bind(conversations)
+            .push(", message_count = message_count + ")
+            .bind(messages)
+            .push(", csat_sum = csat_sum + ")
+            .bind(csat_sum)
+            .push(", csat_count = csat_count + ")
+            .bind(csat_count);
+        for (column, direction) in [("first_contact_time", "ASC"), ("last_contact_time", "DESC")] {
+            // One step down the (tenant, contact, started_at) index.
+            sql.push(", ")
+                .push(column)
+                .push(" = (SELECT started_at FROM conversations WHERE tenant_id = ")
+                .bind(tenant.as_uuid())
+                .push(" AND contact_id = ")
+                .bind(contact.as_uuid())
+                .push(" ORDER BY started_at ")
+                .push(direction)
+                .push(" LIMIT 1)");
+        }
+        if let Some(channels) = channels {
+            sql.push(", channels_used = ").bind(channels);
+        }
+        sql.push(" WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(contact.as_uuid());
+        sql.execute(transaction).await?;
+    }
+    Ok(())
+}
+
+/// The contact's new `channels_used`, or `None` when it stays as it is: the
+/// channel `now` uses joins; the channel `gone` used leaves only when no
+/// conversation of the contact still uses it.
+async fn shifted_channels(
     transaction: &DatabaseTransaction,
     tenant: TenantId,
     contact: ContactId,
-) -> Result<(), DomainError> {
-    let (json_array_open, json_array_close) = Backend::of(transaction).json_array_agg();
-    let of_contact = |sql: &mut Sql| {
-        sql.push(" FROM conversations WHERE tenant_id = ")
-            .bind(tenant.as_uuid())
-            .push(" AND contact_id = ")
-            .bind(contact.as_uuid())
-            .push(")");
+    gone: Option<Share>,
+    now: Option<Share>,
+) -> Result<Option<String>, DomainError> {
+    let joins = now
+        .filter(|share| share.contact == contact)
+        .map(|share| share.channel);
+    let leaves = gone
+        .filter(|share| share.contact == contact && Some(share.channel) != joins)
+        .map(|share| share.channel);
+    let leaves = match leaves {
+        Some(channel) => {
+            let mut probe = Sql::new(
+                "SELECT count(*) AS n FROM (SELECT 1 AS one FROM conversations WHERE tenant_id = ",
+            );
+            probe
+                .bind(tenant.as_uuid())
+                .push(" AND contact_id = ")
+                .bind(contact.as_uuid())
+                .push(" AND channel = ")
+                .bind(channel.as_str())
+                .push(" LIMIT 1) used");
+            let still_used = probe
+                .fetch_optional::<_, Count>(transaction)
+                .await?
+                .is_some_and(|row| row.n > 0);
+            (!still_used).then_some(channel)
+        }
+        None => None,
     };
-    let mut sql = Sql::new("UPDATE contacts SET conversation_count = (SELECT count(*)");
-    of_contact(&mut sql);
-    sql.push(", message_count = (SELECT coalesce(sum(message_count), 0)");
-    of_contact(&mut sql);
-    sql.push(", first_contact_time = (SELECT min(started_at)");
-    of_contact(&mut sql);
-    sql.push(", last_contact_time = (SELECT max(started_at)");
-    of_contact(&mut sql);
-    sql.push(", csat_sum = (SELECT coalesce(sum(csat), 0)");
-    of_contact(&mut sql);
-    sql.push(", csat_count = (SELECT count(csat)");
-    of_contact(&mut sql);
-    sql.push(", channels_used = (SELECT ")
-        .push(json_array_open)
-        .push("DISTINCT channel")
-        .push(json_array_close);
-    of_contact(&mut sql);
-    sql.push(" WHERE tenant_id = ")
-        .bind(tenant.as_uuid())
+    if joins.is_none() && leaves.is_none() {
+        return Ok(None);
+    }
+    let mut sql = Sql::new("SELECT channels_used AS text FROM contacts WHERE tenant_id = ");
+    sql.bind(tenant.as_uuid())
         .push(" AND id = ")
         .bind(contact.as_uuid());
+    let stored = sql
+        .fetch_optional::<_, Text>(transaction)
+        .await?
+        .map(|row| row.text)
+        .unwrap_or_else(|| "[]".to_owned());
+    let mut channels = channels(&stored)?;
+    let before = channels.clone();
+    channels.retain(|channel| Some(*channel) != leaves);
+    if let Some(channel) = joins
+        && !channels.contains(&channel)
+    {
+        channels.push(channel);
+        channels.sort_by_key(|channel| channel.as_str());
+    }
+    if channels == before {
+        return Ok(None);
+    }
+    let names: Vec<&str> = channels.iter().map(|channel| channel.as_str()).collect();
+    serde_json::to_string(&names)
+        .map(Some)
+        .map_err(|error| DomainError::Internal(format!("channels do not serialise: {error}")))
+}
+
+/// Moves the survivor's figures by its duplicates' (a merge), with every
+/// row locked: the figures combine exactly (`Engagement::combined`), so the
+/// survivor's history is never recounted.
+pub(crate) async fn absorb_engagement(
+    transaction: &DatabaseTransaction,
+    tenant: TenantId,
+    survivor: ContactId,
+    duplicates: &[ContactId],
+) -> Result<(), DomainError> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(ENGAGEMENT_COLUMNS)
+        .push(" FROM contacts WHERE tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND id IN ")
+        .ids(duplicates.iter().chain([&survivor]).map(ContactId::as_uuid));
+    let combined = sql
+        .fetch(transaction, EngagementRow::into_domain)
+        .await?
+        .into_iter()
+        .fold(Engagement::default(), |total, figures| {
+            total.combined(&figures)
+        });
+    let names: Vec<&str> = combined
+        .channels
+        .iter()
+        .map(|channel| channel.as_str())
+        .collect();
+    let channels = serde_json::to_string(&names)
+        .map_err(|error| DomainError::Internal(format!("channels do not serialise: {error}")))?;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut sql = Sql::new("UPDATE contacts SET conversation_count = ");
+    sql.bind(count(combined.conversation_count))
+        .push(", message_count = ")
+        .bind(count(combined.message_count))
+        .push(", first_contact_time = ")
+        .bind(combined.first_contact)
+        .push(", last_contact_time = ")
+        .bind(combined.last_contact)
+        .push(", csat_sum = ")
+        .bind(count(combined.csat_sum))
+        .push(", csat_count = ")
+        .bind(count(combined.csat_count))
+        .push(", channels_used = ")
+        .bind(channels)
+        .push(" WHERE tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND id = ")
+        .bind(survivor.as_uuid());
     sql.execute(transaction).await?;
     Ok(())
 }
@@ -201,6 +361,19 @@ impl ConversationRepository for SeaConversationRepository {
                 if self.lock_contacts(transaction, tenant, &contacts).await? < contacts.len() {
                     return Err(DomainError::contact_not_found(conversation.contact_id));
                 }
+                // The row as it stands under the lock: what it contributed
+                // so far. A writer that moved it since we looked locked other
+                // contacts than ours; try again from the start.
+                let before = match &existing {
+                    Some(existing) => {
+                        let id = ConversationId::from_uuid(existing.id);
+                        match self.read(transaction, tenant, id).await? {
+                            Some(row) if row.version == existing.version => Some(row),
+                            _ => return Err(DomainError::Contention("conversation")),
+                        }
+                    }
+                    None => None,
+                };
                 let (stored_id, created) = match &existing {
                     Some(existing) => {
                         let mut sql = Sql::new("UPDATE conversations SET ");
@@ -270,9 +443,13 @@ impl ConversationRepository for SeaConversationRepository {
                         (conversation.id, true)
                     }
                 };
-                for contact in &contacts {
-                    self.recompute(transaction, tenant, *contact).await?;
-                }
+                shift_engagement(
+                    transaction,
+                    tenant,
+                    before.as_ref().map(Share::of),
+                    Some(Share::of(conversation)),
+                )
+                .await?;
                 let stored = self
                     .read(transaction, tenant, stored_id)
                     .await?
@@ -302,6 +479,11 @@ impl ConversationRepository for SeaConversationRepository {
             .transaction(async |transaction| {
                 self.lock_contacts(transaction, tenant, &[conversation.contact_id])
                     .await?;
+                let before = match self.read(transaction, tenant, id).await? {
+                    Some(row) if row.version == expected_version => row,
+                    Some(_) => return Err(stale(id)),
+                    None => return Err(not_found(id)),
+                };
                 let mut sql = Sql::new("UPDATE conversations SET ");
                 Self::push_fields(&mut sql, conversation);
                 sql.push(", version = ")
@@ -318,8 +500,13 @@ impl ConversationRepository for SeaConversationRepository {
                         None => not_found(id),
                     });
                 }
-                self.recompute(transaction, tenant, conversation.contact_id)
-                    .await?;
+                shift_engagement(
+                    transaction,
+                    tenant,
+                    Some(Share::of(&before)),
+                    Some(Share::of(conversation)),
+                )
+                .await?;
                 self.read(transaction, tenant, id)
                     .await?
                     .ok_or_else(|| not_found(id))
@@ -354,8 +541,7 @@ impl ConversationRepository for SeaConversationRepository {
                 if sql.execute(transaction).await? == 0 {
                     return Err(stale(id));
                 }
-                self.recompute(transaction, tenant, current.contact_id)
-                    .await
+                shift_engagement(transaction, tenant, Some(Share::of(&current)), None).await
             })
             .await
     }

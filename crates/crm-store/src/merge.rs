@@ -7,8 +7,8 @@
 //! 2. re-point every table in `ContactChild::ALL` from the duplicates to the
 //!    survivor (tags by insert-and-delete, since the survivor may hold the
 //!    same tag), counting the rows;
-//! 3. write the survivor as planned, with its primaries and its engagement
-//!    recomputed from the conversations it now holds;
+//! 3. write the survivor as planned, with its primaries, and its engagement
+//!    figures combined with the duplicates' (exact, so nothing is recounted);
 //! 4. store the merge record, leave a tombstone per duplicate (re-pointing
 //!    older tombstones that named a duplicate, so chains stay one hop), and
 //!    delete the duplicates' rows, which by then hold nothing.
@@ -27,7 +27,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::contacts::{SeaContactRepository, push_assignments};
-use crate::conversations::recompute_engagement;
+use crate::conversations::absorb_engagement;
 use crate::dialect::Backend;
 use crate::error::storage;
 use crate::pools::Pools;
@@ -161,7 +161,7 @@ async fn write_survivor(
             .bind(primary.value.clone());
         promote.execute(transaction).await?;
     }
-    recompute_engagement(transaction, tenant, merged.id).await
+    absorb_engagement(transaction, tenant, merged.id, &plan.duplicates).await
 }
 
 /// Stores the record, leaves the tombstones and deletes the duplicates' rows.

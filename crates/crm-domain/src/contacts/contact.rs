@@ -231,6 +231,35 @@ impl Engagement {
     pub fn average_csat(&self) -> Option<f64> {
         (self.csat_count > 0).then(|| self.csat_sum as f64 / self.csat_count as f64)
     }
+
+    /// The figures of two histories taken together, as a merge joins them:
+    /// counts and sums add, the first contact is the earlier, the last the
+    /// later, and the channels are the union. Exact, so a merge never has to
+    /// recount the survivor's history.
+    #[must_use]
+    pub fn combined(self, other: &Engagement) -> Engagement {
+        let earliest = |a: Option<OffsetDateTime>, b: Option<OffsetDateTime>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let latest = |a: Option<OffsetDateTime>, b: Option<OffsetDateTime>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let mut channels = self.channels;
+        channels.extend(other.channels.iter().copied());
+        channels.sort_by_key(|channel| channel.as_str());
+        channels.dedup();
+        Engagement {
+            conversation_count: self.conversation_count + other.conversation_count,
+            message_count: self.message_count + other.message_count,
+            first_contact: earliest(self.first_contact, other.first_contact),
+            last_contact: latest(self.last_contact, other.last_contact),
+            csat_sum: self.csat_sum + other.csat_sum,
+            csat_count: self.csat_count + other.csat_count,
+            channels,
+        }
+    }
 }
 
 #[cfg(test)]

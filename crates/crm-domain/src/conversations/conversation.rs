@@ -213,6 +213,31 @@ pub fn validate_source(source: &str, source_id: &str) -> Result<(), DomainError>
     }
 }
 
+/// A contact's engagement figures counted from scratch over its whole
+/// history: the definition the store's incremental figures must always
+/// equal (a contract check compares the two after random writes).
+pub fn engagement_of<'a>(
+    history: impl IntoIterator<Item = &'a ConversationFields>,
+) -> crate::contacts::Engagement {
+    let mut figures = crate::contacts::Engagement::default();
+    for fields in history {
+        figures.conversation_count += 1;
+        figures.message_count += u64::from(fields.message_count);
+        if let Some(csat) = fields.csat {
+            figures.csat_sum += u64::from(csat);
+            figures.csat_count += 1;
+        }
+        let started = fields.started_at;
+        figures.first_contact = Some(figures.first_contact.map_or(started, |t| t.min(started)));
+        figures.last_contact = Some(figures.last_contact.map_or(started, |t| t.max(started)));
+        if !figures.channels.contains(&fields.channel) {
+            figures.channels.push(fields.channel);
+        }
+    }
+    figures.channels.sort_by_key(|channel| channel.as_str());
+    figures
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -251,6 +276,41 @@ mod tests {
         assert_eq!(paths, ["ended_at", "csat_score", "team"]);
         assert!(validate_source("helpdesk", "T-1").is_ok());
         assert!(validate_source("helpdesk", "").is_err());
+    }
+
+    #[test]
+    fn counted_figures_combine_like_one_history() {
+        let at = |minute: i64, channel: Channel, csat: Option<u8>| ConversationFields {
+            channel,
+            started_at: OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(minute),
+            ended_at: None,
+            status: ConversationStatus::Open,
+            agent_id: String::new(),
+            agent_name: String::new(),
+            team: String::new(),
+            subject: String::new(),
+            outcome: String::new(),
+            message_count: 3,
+            csat,
+        };
+        let ana = [at(5, Channel::Sms, Some(4)), at(1, Channel::Email, None)];
+        let bia = [
+            at(9, Channel::Email, Some(2)),
+            at(0, Channel::Whatsapp, None),
+        ];
+        let both: Vec<_> = ana.iter().chain(&bia).collect();
+        let combined = engagement_of(&ana).combined(&engagement_of(&bia));
+        assert_eq!(combined, engagement_of(both));
+        assert_eq!(combined.conversation_count, 4);
+        assert_eq!(combined.message_count, 12);
+        assert_eq!((combined.csat_sum, combined.csat_count), (6, 2));
+        assert_eq!(combined.first_contact, Some(bia[1].started_at));
+        assert_eq!(combined.last_contact, Some(bia[0].started_at));
+        assert_eq!(
+            combined.channels,
+            [Channel::Email, Channel::Sms, Channel::Whatsapp]
+        );
+        assert_eq!(engagement_of([]), Engagement::default());
     }
 
     #[test]

@@ -86,6 +86,38 @@ pub(crate) struct ContactIdentityRow {
     pub identity_create_time: Option<OffsetDateTime>,
 }
 
+/// The engagement columns of `contacts`, as [`EngagementRow`] reads them.
+pub(crate) const ENGAGEMENT_COLUMNS: &str = "conversation_count, message_count, \
+     first_contact_time, last_contact_time, csat_sum, csat_count, channels_used";
+
+/// A contact's engagement figures.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct EngagementRow {
+    pub conversation_count: i64,
+    pub message_count: i64,
+    pub first_contact_time: Option<OffsetDateTime>,
+    pub last_contact_time: Option<OffsetDateTime>,
+    pub csat_sum: i64,
+    pub csat_count: i64,
+    pub channels_used: String,
+}
+
+impl EngagementRow {
+    /// The figures as the domain holds them.
+    pub(crate) fn into_domain(self) -> Result<Engagement, DomainError> {
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(Engagement {
+            conversation_count: count(self.conversation_count),
+            message_count: count(self.message_count),
+            first_contact: self.first_contact_time,
+            last_contact: self.last_contact_time,
+            csat_sum: count(self.csat_sum),
+            csat_count: count(self.csat_count),
+            channels: channels(&self.channels_used)?,
+        })
+    }
+}
+
 /// A contact's id and version, as a merge locks it.
 #[derive(Debug, FromQueryResult)]
 pub(crate) struct VersionRow {

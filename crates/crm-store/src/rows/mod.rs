@@ -31,6 +31,12 @@ pub(crate) struct Count {
     pub n: i64,
 }
 
+/// `SELECT ... AS text`: one text column.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct Text {
+    pub text: String,
+}
+
 /// `SELECT id`.
 #[derive(Debug, FromQueryResult)]
 pub(crate) struct Id {

@@ -174,6 +174,26 @@ macro_rules! contract_suite {
                 panic!("{failure}");
             }
         }
+
+        /// The engagement figures' exactness, on one world: after random
+        /// records, moves, updates, deletes and merges they equal a recount.
+        #[test]
+        fn engagement_always_equals_a_recount() {
+            let runtime = ::tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            let world = runtime.block_on($world);
+            let verdict = $crate::testing::contract::conversations::engagement_always_equals_a_recount(
+                &world,
+                &|check| runtime.block_on(check),
+            );
+            runtime.block_on($crate::testing::contract::World::destroy(&world));
+            if let Err(failure) = verdict {
+                panic!("{failure}");
+            }
+        }
     };
     (@checks $world:expr; $($port:ident: [$($check:ident),* $(,)?];)*) => {
         $(
