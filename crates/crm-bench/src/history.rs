@@ -1,7 +1,7 @@
 //! The history case: RecordConversation as a helpdesk would call it, with
 //! the contact given by the sender's email (resolved as ResolveSender does)
 //! and a new source id each call, so every call inserts a conversation and
-//! recomputes the contact's engagement figures.
+//! moves the contact's engagement figures.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

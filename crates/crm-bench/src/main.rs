@@ -13,6 +13,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod busy;
 mod direct;
 mod files;
 mod history;
@@ -174,6 +175,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         let record_case = records::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let history = history::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let merge = merges::drive(&crmd.endpoint, &tenant.key).await?;
+        let busy = busy::drive(&crmd.endpoint, &tenant.key).await?;
         let peak = crmd.peak_rss_kib();
         crmd.stop();
         let file = files::drive(&options.crmd, &database.url, &tenant.key).await?;
@@ -244,6 +246,24 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             "MergeContacts",
             merge.merge.as_secs_f64() * 1000.0
         );
+        println!(
+            "\nOne busy contact: {} conversations from {} writers in {:.1}s (it counts {}):",
+            busy::CONVERSATIONS,
+            busy::WRITERS,
+            busy.total.as_secs_f64(),
+            busy.counted
+        );
+        println!(
+            "{:>14} | {:>8} {:>8}",
+            "writes", "mean ms", "p99 ms"
+        );
+        for (name, mean, p99) in [
+            (format!("first {}", busy::WINDOW), busy.first_mean_ms, busy.first_p99_ms),
+            (format!("last {}", busy::WINDOW), busy.last_mean_ms, busy.last_p99_ms),
+        ] {
+            println!("{name:>14} | {mean:>8.2} {p99:>8.2}");
+        }
+        println!("{:>14} | {:>7.2}x   (target: at most 1.5x)", "last/first", busy.growth());
         println!("peak server RSS (VmHWM): {:.1} MiB", peak as f64 / 1024.0);
         let mib = |kib: u64| kib as f64 / 1024.0;
         println!(

@@ -32,7 +32,11 @@ pub struct MergeTimes {
     pub merge: Duration,
 }
 
-async fn contact(channel: Channel, key: &str, address: &str) -> Result<pb::Contact, String> {
+pub(crate) async fn contact(
+    channel: Channel,
+    key: &str,
+    address: &str,
+) -> Result<pb::Contact, String> {
     ContactServiceClient::new(channel)
         .create_contact(request(
             pb::CreateContactRequest {
