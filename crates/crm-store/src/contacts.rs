@@ -19,7 +19,7 @@ use crate::dialect::{Backend, DIVISION_BY_ZERO};
 use crate::error::{sqlstate, storage};
 use crate::pools::Pools;
 use crate::rows::contact_identities::{self, HolderRow, KeyRow};
-use crate::rows::contacts::{self, ContactIdentityRow, TIER_JOIN, TierOfRow, push_joined_columns};
+use crate::rows::contacts::{self, ContactRow, TIER_JOIN, TierOfRow, push_contact_columns};
 use crate::rows::custom_values::values_to_json;
 use crate::sql::Sql;
 use crate::write::Abort;
@@ -39,12 +39,8 @@ impl SeaContactRepository {
         id: ContactId,
     ) -> Result<Option<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
-        push_joined_columns(&mut sql, Backend::of(connection));
-        sql.push(
-            " FROM contacts c LEFT JOIN contact_identities i \
-             ON i.tenant_id = c.tenant_id AND i.contact_id = c.id",
-        )
-        .push(TIER_JOIN)
+        push_contact_columns(&mut sql, Backend::of(connection));
+        sql.push(" FROM contacts c").push(TIER_JOIN)
         .push(" WHERE c.tenant_id = ")
         .bind(tenant.as_uuid())
         .push(" AND c.id = ")
@@ -57,8 +53,8 @@ impl SeaContactRepository {
         &self,
         connection: &C,
         sql: Sql,
-    ) -> Result<Vec<ContactIdentityRow>, DomainError> {
-        sql.fetch(connection, |row: ContactIdentityRow| Ok(row))
+    ) -> Result<Vec<ContactRow>, DomainError> {
+        sql.fetch(connection, |row: ContactRow| Ok(row))
             .await
     }
 
@@ -298,29 +294,23 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
 }
 
 /// The hot path: every contact holding any of `keys`, with all its
-/// identities, in one statement.
+/// identities and tags, in one statement and one row per contact.
 fn holders_sql(backend: Backend, tenant: TenantId, keys: &[IdentityKey]) -> Sql {
     let mut sql = Sql::new("SELECT ");
-    push_joined_columns(&mut sql, backend);
+    push_contact_columns(&mut sql, backend);
     sql
         // CROSS JOIN with the join conditions in WHERE: SQLite keeps this
-        // order (address by unique index, contact by primary key, the
-        // contact's identities by primary-key range) whatever its statistics
-        // say; PostgreSQL reorders freely.
-        .push(
-            " FROM contact_identities m \
-             CROSS JOIN contacts c \
-             CROSS JOIN contact_identities i",
-        )
+        // order (address by unique index, then contact by primary key; the
+        // contact's identities and tags are aggregated by primary-key range
+        // in the column list) whatever its statistics say; PostgreSQL
+        // reorders freely.
+        .push(" FROM contact_identities m CROSS JOIN contacts c")
         .push(TIER_JOIN)
         .push(" WHERE m.tenant_id = ")
         .bind(tenant.as_uuid())
         .push(" AND ")
         .keys("m", keys)
-        .push(
-            " AND c.tenant_id = m.tenant_id AND c.id = m.contact_id \
-             AND i.tenant_id = c.tenant_id AND i.contact_id = c.id",
-        );
+        .push(" AND c.tenant_id = m.tenant_id AND c.id = m.contact_id");
     sql
 }
 
@@ -383,12 +373,8 @@ impl ContactRepository for SeaContactRepository {
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
-        push_joined_columns(&mut sql, self.pools.backend);
-        sql.push(
-            " FROM contacts c LEFT JOIN contact_identities i \
-             ON i.tenant_id = c.tenant_id AND i.contact_id = c.id",
-        )
-        .push(TIER_JOIN)
+        push_contact_columns(&mut sql, self.pools.backend);
+        sql.push(" FROM contacts c").push(TIER_JOIN)
         .push(" WHERE c.tenant_id = ")
         .bind(tenant.as_uuid());
         // The page's ids come from the narrowest index: the tag index when

@@ -134,6 +134,15 @@ impl Backend {
         }
     }
 
+    /// A JSON array of the comma-separated SQL expressions `items`, as one
+    /// element of an aggregate.
+    pub(crate) fn json_array_of(self, items: &str) -> String {
+        match self {
+            Backend::Postgres => format!("json_build_array({items})"),
+            Backend::Sqlite => format!("json_array({items})"),
+        }
+    }
+
     /// The domain part of the email in `contact_identities.value`, written
     /// exactly as the expression index `contact_identities_email_domain` is
     /// on each backend, so the planner can use it: the two have different

@@ -15,11 +15,14 @@ use uuid::Uuid;
 use crate::dialect::Backend;
 use crate::sql::Sql;
 
-/// Appends the columns of the joined read: the contact's columns, its
-/// tier's, its tags as a JSON array and its identity's, with `c` the
-/// contact alias, `t` the tier alias (see [`TIER_JOIN`]) and `i` the
-/// identity alias (left-joined: may be null).
-pub(crate) fn push_joined_columns(sql: &mut Sql, backend: Backend) {
+/// Appends the columns of a contact read, one row per contact: the
+/// contact's columns, its tier's (with `t` the tier alias, see
+/// [`TIER_JOIN`]), and its tags and identities each aggregated into one JSON
+/// array by a correlated subquery on their primary key (`c` is the contact
+/// alias). Identities come primary first, then in the order they were added
+/// (see `contact_identity::insert_ignoring_held`), then by kind and value,
+/// the same on every backend. Nothing of the contact repeats per identity.
+pub(crate) fn push_contact_columns(sql: &mut Sql, backend: Backend) {
     let (json_array_open, json_array_close) = backend.json_array_agg();
     sql.push(
         "c.tenant_id, c.id, c.display_name, c.city, c.country, \
@@ -36,10 +39,15 @@ pub(crate) fn push_joined_columns(sql: &mut Sql, backend: Backend) {
     .push(json_array_close)
     .push(
         " FROM contact_tags g \
-         WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, \
-         i.kind AS identity_kind, i.value AS identity_value, \
-         i.raw_value AS identity_raw, i.is_primary AS identity_primary, \
-         i.create_time AS identity_create_time",
+         WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, (SELECT ",
+    )
+    .push(json_array_open)
+    .push(&backend.json_array_of("i.kind, i.value, i.raw_value, i.is_primary"))
+    .push(" ORDER BY i.is_primary DESC, i.create_time, i.kind, i.value")
+    .push(json_array_close)
+    .push(
+        " FROM contact_identities i \
+         WHERE i.tenant_id = c.tenant_id AND i.contact_id = c.id) AS identities_json",
     );
 }
 
@@ -47,9 +55,9 @@ pub(crate) fn push_joined_columns(sql: &mut Sql, backend: Backend) {
 pub(crate) const TIER_JOIN: &str =
     " LEFT JOIN tiers t ON t.tenant_id = c.tenant_id AND t.id = c.tier_id";
 
-/// One row of the contact-with-identities read.
+/// One row of a contact read (see [`push_contact_columns`]).
 #[derive(Debug, FromQueryResult)]
-pub(crate) struct ContactIdentityRow {
+pub(crate) struct ContactRow {
     pub tenant_id: Uuid,
     pub id: Uuid,
     pub display_name: String,
@@ -79,11 +87,7 @@ pub(crate) struct ContactIdentityRow {
     pub tier_first_response: Option<i64>,
     pub tier_resolution: Option<i64>,
     pub tags_json: String,
-    pub identity_kind: Option<String>,
-    pub identity_value: Option<String>,
-    pub identity_raw: Option<String>,
-    pub identity_primary: Option<bool>,
-    pub identity_create_time: Option<OffsetDateTime>,
+    pub identities_json: String,
 }
 
 /// The engagement columns of `contacts`, as [`EngagementRow`] reads them.
@@ -137,118 +141,103 @@ pub(crate) struct TierOfRow {
     pub tier_resolution: Option<i64>,
 }
 
-/// Folds joined rows into contacts, keeping the order in which each contact
-/// first appears and dropping repeated identity rows (a contact matched by two
-/// keys comes back twice). Identities are ordered primary first, then in the
-/// order they were added (see `contact_identity::insert_ignoring_held`), the
-/// same on every backend.
-pub(crate) fn fold(rows: Vec<ContactIdentityRow>) -> Result<Vec<Contact>, DomainError> {
-    let mut contacts: Vec<(Contact, Vec<(OffsetDateTime, ContactIdentity)>)> = Vec::new();
+/// Turns contact rows into contacts, keeping the order in which each
+/// contact first appears and dropping a contact that comes back twice (a
+/// contact matched by two keys of the hot path's read).
+pub(crate) fn fold(rows: Vec<ContactRow>) -> Result<Vec<Contact>, DomainError> {
+    let mut contacts: Vec<Contact> = Vec::with_capacity(rows.len());
     for row in rows {
         let id = ContactId::from_uuid(row.id);
-        let index = match contacts.iter().position(|(contact, _)| contact.id == id) {
-            Some(index) => index,
-            None => {
-                let stage = LifecycleStage::parse(&row.lifecycle_stage).ok_or_else(|| {
-                    DomainError::Internal(format!(
-                        "stored stage {:?} is invalid",
-                        row.lifecycle_stage
-                    ))
-                })?;
-                let mut tags: Vec<String> = serde_json::from_str(&row.tags_json)
-                    .map_err(|error| DomainError::Internal(format!("stored tags: {error}")))?;
-                tags.sort();
-                let tier_id = row.tier_id.map(TierId::from_uuid);
-                let tier = tier_badge(
-                    tier_id,
-                    row.tier_name,
-                    row.tier_color,
-                    row.tier_rank,
-                    row.tier_first_response,
-                    row.tier_resolution,
-                );
-                contacts.push((
-                    Contact {
-                        id,
-                        tenant_id: TenantId::from_uuid(row.tenant_id),
-                        fields: ContactFields {
-                            display_name: row.display_name,
-                            city: row.city,
-                            country: row.country,
-                            language: row.language,
-                            avatar_url: row.avatar_url,
-                            blocked: row.blocked,
-                            lifecycle_stage: stage,
-                            tier_id,
-                            affiliation: affiliation(
-                                row.organization_id,
-                                row.organization_link.as_deref(),
-                            )?,
-                        },
-                        identities: Vec::new(),
-                        tags,
-                        tier,
-                        custom_fields: crate::rows::custom_values::values_from_json(
-                            &row.custom_values,
-                        )?,
-                        engagement: Engagement {
-                            conversation_count: u64::try_from(row.conversation_count).unwrap_or(0),
-                            message_count: u64::try_from(row.message_count).unwrap_or(0),
-                            first_contact: row.first_contact_time,
-                            last_contact: row.last_contact_time,
-                            csat_sum: u64::try_from(row.csat_sum).unwrap_or(0),
-                            csat_count: u64::try_from(row.csat_count).unwrap_or(0),
-                            channels: channels(&row.channels_used)?,
-                        },
-                        version: row.version,
-                        create_time: row.create_time,
-                        update_time: row.update_time,
-                    },
-                    Vec::new(),
-                ));
-                contacts.len() - 1
-            }
-        };
-        if let (Some(kind), Some(value), Some(raw), Some(primary), Some(created)) = (
-            row.identity_kind,
-            row.identity_value,
-            row.identity_raw,
-            row.identity_primary,
-            row.identity_create_time,
-        ) {
+        if contacts.iter().any(|contact| contact.id == id) {
+            continue;
+        }
+        contacts.push(row.into_domain()?);
+    }
+    Ok(contacts)
+}
+
+impl ContactRow {
+    /// The contact as the domain holds it.
+    fn into_domain(self) -> Result<Contact, DomainError> {
+        let row = self;
+        let stage = LifecycleStage::parse(&row.lifecycle_stage).ok_or_else(|| {
+            DomainError::Internal(format!("stored stage {:?} is invalid", row.lifecycle_stage))
+        })?;
+        let mut tags: Vec<String> = serde_json::from_str(&row.tags_json)
+            .map_err(|error| DomainError::Internal(format!("stored tags: {error}")))?;
+        tags.sort();
+        let tier_id = row.tier_id.map(TierId::from_uuid);
+        let tier = tier_badge(
+            tier_id,
+            row.tier_name,
+            row.tier_color,
+            row.tier_rank,
+            row.tier_first_response,
+            row.tier_resolution,
+        );
+        let identities = identities(&row.identities_json)?;
+        let engagement = EngagementRow {
+            conversation_count: row.conversation_count,
+            message_count: row.message_count,
+            first_contact_time: row.first_contact_time,
+            last_contact_time: row.last_contact_time,
+            csat_sum: row.csat_sum,
+            csat_count: row.csat_count,
+            channels_used: row.channels_used,
+        }
+        .into_domain()?;
+        Ok(Contact {
+            id: ContactId::from_uuid(row.id),
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            fields: ContactFields {
+                display_name: row.display_name,
+                city: row.city,
+                country: row.country,
+                language: row.language,
+                avatar_url: row.avatar_url,
+                blocked: row.blocked,
+                lifecycle_stage: stage,
+                tier_id,
+                affiliation: affiliation(row.organization_id, row.organization_link.as_deref())?,
+            },
+            identities,
+            tags,
+            tier,
+            custom_fields: crate::rows::custom_values::values_from_json(&row.custom_values)?,
+            engagement,
+            version: row.version,
+            create_time: row.create_time,
+            update_time: row.update_time,
+        })
+    }
+}
+
+/// The aggregated identities column: a JSON array of `[kind, value, raw,
+/// primary]`, already in order. `primary` is a JSON boolean on PostgreSQL
+/// and 0 or 1 on SQLite, which has no boolean type.
+fn identities(text: &str) -> Result<Vec<ContactIdentity>, DomainError> {
+    let invalid = || DomainError::Internal("stored identities are invalid".to_owned());
+    let items: Vec<(String, String, String, serde_json::Value)> =
+        serde_json::from_str(text).map_err(|_| invalid())?;
+    items
+        .into_iter()
+        .map(|(kind, value, raw, primary)| {
             let kind = IdentityKind::parse(&kind).ok_or_else(|| {
                 DomainError::Internal(format!("stored identity kind {kind:?} is invalid"))
             })?;
-            let identities = &mut contacts[index].1;
-            if !identities
-                .iter()
-                .any(|(_, held)| held.kind == kind && held.value == value)
-            {
-                identities.push((
-                    created,
-                    ContactIdentity {
-                        kind,
-                        value,
-                        raw,
-                        primary,
-                    },
-                ));
-            }
-        }
-    }
-    Ok(contacts
-        .into_iter()
-        .map(|(mut contact, mut identities)| {
-            identities.sort_by(|(a_time, a), (b_time, b)| {
-                order_key(a, *a_time).cmp(&order_key(b, *b_time))
-            });
-            contact.identities = identities
-                .into_iter()
-                .map(|(_, identity)| identity)
-                .collect();
-            contact
+            let primary = match primary {
+                serde_json::Value::Bool(primary) => primary,
+                serde_json::Value::Number(n) => n.as_i64().is_some_and(|n| n != 0),
+                _ => return Err(invalid()),
+            };
+            Ok(ContactIdentity {
+                kind,
+                value,
+                raw,
+                primary,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The channels-used column: a JSON array of channel names.
@@ -313,18 +302,6 @@ pub(crate) fn tier_badge(
         rank: u32::try_from(rank).unwrap_or(u32::MAX),
         sla: crate::rows::tiers::sla(first_response, resolution),
     })
-}
-
-fn order_key(
-    identity: &ContactIdentity,
-    created: OffsetDateTime,
-) -> (bool, OffsetDateTime, &'static str, &str) {
-    (
-        !identity.primary,
-        created,
-        identity.kind.as_str(),
-        identity.value.as_str(),
-    )
 }
 
 /// Puts a freshly written contact's identities in the order a read returns
