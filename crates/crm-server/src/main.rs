@@ -92,6 +92,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), String> {
     let options = StoreOptions {
         max_connections: cli.db_max_connections,
+        ..StoreOptions::default()
     };
     let blobs = crm_blob::open(&cli.attachment_store).map_err(|error| error.to_string())?;
     let attachments = AttachmentOptions {

@@ -16,6 +16,7 @@ use crate::conversations::SeaConversationRepository;
 use crate::dialect::Backend;
 use crate::error::StoreError;
 use crate::fields::SeaCustomFieldRepository;
+use crate::lookups::Lookups;
 use crate::merge::SeaMergeRepository;
 use crate::notes::SeaNoteRepository;
 use crate::organizations::SeaOrganizationRepository;
@@ -48,6 +49,9 @@ pub enum ConnectError {
 pub struct StoreOptions {
     /// Most connections in the pool.
     pub max_connections: u32,
+    /// Most address look-up statements the hot path runs at once; look-ups
+    /// arriving while all are busy share the next one (see `lookups`).
+    pub lookup_statements: usize,
 }
 
 impl Default for StoreOptions {
@@ -55,8 +59,15 @@ impl Default for StoreOptions {
         // Measured: 8 to 16 connections beat 4 on a 2-core machine.
         Self {
             max_connections: 16,
+            lookup_statements: default_lookup_statements(),
         }
     }
+}
+
+/// One look-up statement in flight per core, at least two: enough to keep
+/// the database busy, few enough that a burst shares statements.
+fn default_lookup_statements() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
 }
 
 /// An open, migrated database and the repositories over it.
@@ -106,6 +117,7 @@ impl Store {
                 db,
                 writer,
                 backend,
+                lookups: Arc::new(Lookups::new(options.lookup_statements)),
             },
         })
     }

@@ -40,11 +40,12 @@ impl SeaContactRepository {
     ) -> Result<Option<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
         push_contact_columns(&mut sql, Backend::of(connection));
-        sql.push(" FROM contacts c").push(TIER_JOIN)
-        .push(" WHERE c.tenant_id = ")
-        .bind(tenant.as_uuid())
-        .push(" AND c.id = ")
-        .bind(id.as_uuid());
+        sql.push(" FROM contacts c")
+            .push(TIER_JOIN)
+            .push(" WHERE c.tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND c.id = ")
+            .bind(id.as_uuid());
         let rows = self.rows(connection, sql).await?;
         Ok(contacts::fold(rows)?.into_iter().next())
     }
@@ -54,8 +55,7 @@ impl SeaContactRepository {
         connection: &C,
         sql: Sql,
     ) -> Result<Vec<ContactRow>, DomainError> {
-        sql.fetch(connection, |row: ContactRow| Ok(row))
-            .await
+        sql.fetch(connection, |row: ContactRow| Ok(row)).await
     }
 
     async fn insert_identities(
@@ -293,27 +293,6 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
         .push(")");
 }
 
-/// The hot path: every contact holding any of `keys`, with all its
-/// identities and tags, in one statement and one row per contact.
-fn holders_sql(backend: Backend, tenant: TenantId, keys: &[IdentityKey]) -> Sql {
-    let mut sql = Sql::new("SELECT ");
-    push_contact_columns(&mut sql, backend);
-    sql
-        // CROSS JOIN with the join conditions in WHERE: SQLite keeps this
-        // order (address by unique index, then contact by primary key; the
-        // contact's identities and tags are aggregated by primary-key range
-        // in the column list) whatever its statistics say; PostgreSQL
-        // reorders freely.
-        .push(" FROM contact_identities m CROSS JOIN contacts c")
-        .push(TIER_JOIN)
-        .push(" WHERE m.tenant_id = ")
-        .bind(tenant.as_uuid())
-        .push(" AND ")
-        .keys("m", keys)
-        .push(" AND c.tenant_id = m.tenant_id AND c.id = m.contact_id");
-    sql
-}
-
 #[async_trait]
 impl ContactRepository for SeaContactRepository {
     async fn create(
@@ -374,9 +353,10 @@ impl ContactRepository for SeaContactRepository {
     ) -> Result<Vec<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
         push_contact_columns(&mut sql, self.pools.backend);
-        sql.push(" FROM contacts c").push(TIER_JOIN)
-        .push(" WHERE c.tenant_id = ")
-        .bind(tenant.as_uuid());
+        sql.push(" FROM contacts c")
+            .push(TIER_JOIN)
+            .push(" WHERE c.tenant_id = ")
+            .bind(tenant.as_uuid());
         // The page's ids come from the narrowest index: the tag index when
         // filtering by tag (ordered by contact id within a tag), else the
         // primary key.
@@ -552,13 +532,7 @@ impl ContactRepository for SeaContactRepository {
         tenant: TenantId,
         keys: &[IdentityKey],
     ) -> Result<Vec<Contact>, DomainError> {
-        contacts::fold(
-            self.rows(
-                &self.pools.db,
-                holders_sql(self.pools.backend, tenant, keys),
-            )
-            .await?,
-        )
+        self.pools.lookups.find(&self.pools, tenant, keys).await
     }
 
     async fn create_resolved(&self, contact: &Contact) -> Result<ResolvedCreate, DomainError> {
@@ -714,7 +688,11 @@ mod tests {
                 value: "+16502530000".into(),
             },
         ];
-        let holders = holders_sql(Backend::Sqlite, tenant, &keys).build(DbBackend::Sqlite);
+        let batch = [
+            crate::lookups::Waiting::for_tests(tenant, keys.to_vec()),
+            crate::lookups::Waiting::for_tests(TenantId::from_uuid(Uuid::now_v7()), keys.to_vec()),
+        ];
+        let holders = crate::lookups::batch_sql(Backend::Sqlite, &batch).build(DbBackend::Sqlite);
         let values = holders
             .values
             .clone()
@@ -736,7 +714,17 @@ mod tests {
             .collect();
         let _ = store.close().await;
         database.drop_database().await;
-        assert!(plan.iter().all(|step| !step.contains("SCAN")), "{plan:#?}");
+        // The one scan allowed is of the bound list of wanted keys.
+        assert!(
+            plan.iter()
+                .all(|step| !step.contains("SCAN") || step.starts_with("SCAN q VIRTUAL TABLE")),
+            "{plan:#?}"
+        );
+        assert!(
+            plan.iter().any(|step| step.starts_with("SEARCH m USING")
+                && step.ends_with("(tenant_id=? AND kind=? AND value=?)")),
+            "{plan:#?}"
+        );
         assert!(
             plan.iter()
                 .any(|step| step

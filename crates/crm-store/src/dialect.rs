@@ -134,6 +134,24 @@ impl Backend {
         }
     }
 
+    /// How a statement reads the elements of a JSON array of arrays bound as
+    /// one text parameter: one row `q` per element (see [`JsonElements`]).
+    /// PostgreSQL: `json_array_elements`; SQLite: the `json_each` table.
+    pub(crate) fn json_elements(self) -> JsonElements {
+        match self {
+            Backend::Postgres => JsonElements {
+                backend: self,
+                from: "json_array_elements(",
+                close: "::json) AS q(e)",
+            },
+            Backend::Sqlite => JsonElements {
+                backend: self,
+                from: "json_each(",
+                close: ") q",
+            },
+        }
+    }
+
     /// A JSON array of the comma-separated SQL expressions `items`, as one
     /// element of an aggregate.
     pub(crate) fn json_array_of(self, items: &str) -> String {
@@ -224,4 +242,36 @@ impl Backend {
 /// The SQLite JSON path of a top-level key.
 fn json_path(key: &str) -> String {
     format!("$.\"{key}\"")
+}
+
+/// Reading a bound JSON array of arrays as rows (see
+/// [`Backend::json_elements`]): `FROM {from}<parameter>{close}`, then
+/// [`JsonElements::element`] for the parts of each row's element.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonElements {
+    backend: Backend,
+    /// Opens the row source; the parameter follows.
+    pub(crate) from: &'static str,
+    /// Closes the row source after the parameter, naming it `q`.
+    pub(crate) close: &'static str,
+}
+
+impl JsonElements {
+    /// Part `index` of the current element, as SQL type `pg_type` on
+    /// PostgreSQL (SQLite's values carry their own type).
+    pub(crate) fn element(self, index: usize, pg_type: &str) -> String {
+        match self.backend {
+            Backend::Postgres => format!("(q.e->>{index})::{pg_type}"),
+            Backend::Sqlite => format!("json_extract(q.value, '$[{index}]')"),
+        }
+    }
+
+    /// Part `index` of the current element, a UUID written as 32 hex
+    /// digits, as the backend stores UUIDs (`uuid`; a 16-byte BLOB).
+    pub(crate) fn uuid(self, index: usize) -> String {
+        match self.backend {
+            Backend::Postgres => format!("(q.e->>{index})::uuid"),
+            Backend::Sqlite => format!("unhex(json_extract(q.value, '$[{index}]'))"),
+        }
+    }
 }

@@ -22,6 +22,7 @@ mod conversations;
 mod dialect;
 mod error;
 mod fields;
+mod lookups;
 mod merge;
 mod notes;
 mod ordered;

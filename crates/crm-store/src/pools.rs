@@ -16,4 +16,6 @@ pub(crate) struct Pools {
     pub(crate) writer: Writer,
     /// Which database both talk to.
     pub(crate) backend: Backend,
+    /// The hot path's coalescing reader over `db`, shared by every clone.
+    pub(crate) lookups: std::sync::Arc<crate::lookups::Lookups>,
 }

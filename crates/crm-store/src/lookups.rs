@@ -1,0 +1,347 @@
+//! The hot path's reader: address look-ups that wait at the same moment
+//! share one statement.
+//!
+//! ResolveSender's known-sender path is one look-up (the contacts holding
+//! any of a sender's addresses). One statement per call caps the service
+//! well below what the database can serve, since every statement costs a
+//! round trip, a wake-up on each side and a plan execution, whatever its
+//! size. Ingest sends bursts, so many look-ups are waiting at once: a
+//! [`Lookups`] runs at most `concurrency` statements at a time, and a
+//! look-up that arrives while they are all busy queues; the next free
+//! statement takes the whole queue (up to [`MAX_BATCH`] look-ups, any
+//! tenants) as one JSON parameter, joins it against the unique address
+//! index, and hands each caller its own contacts by the request number on
+//! each row.
+//!
+//! A lone look-up never waits for company: when a statement slot is free it
+//! goes out at once, alone. Each batch runs in a task of its own holding
+//! its slot, so a caller that gives up (a cancelled RPC) cannot strand the
+//! others in its batch.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crm_domain::contacts::Contact;
+use crm_domain::{DomainError, IdentityKey, TenantId};
+use sea_orm::FromQueryResult;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::dialect::Backend;
+use crate::pools::Pools;
+use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
+use crate::sql::Sql;
+
+/// Most look-ups one statement carries.
+pub(crate) const MAX_BATCH: usize = 128;
+
+type Answer = Result<Vec<Contact>, DomainError>;
+
+/// One caller's look-up, waiting for a statement.
+pub(crate) struct Waiting {
+    tenant: TenantId,
+    keys: Vec<IdentityKey>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// Coalesces concurrent address look-ups (see the module documentation).
+pub(crate) struct Lookups {
+    queue: Mutex<Vec<Waiting>>,
+    slots: Arc<Semaphore>,
+    statements: AtomicU64,
+}
+
+impl std::fmt::Debug for Lookups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lookups")
+            .field("free_slots", &self.slots.available_permits())
+            .field("statements", &self.statements.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// One row of a batch: a contact row and the look-up it answers.
+struct BatchRow {
+    request: i64,
+    contact: ContactRow,
+}
+
+impl FromQueryResult for BatchRow {
+    fn from_query_result(row: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            request: row.try_get(pre, "request")?,
+            contact: ContactRow::from_query_result(row, pre)?,
+        })
+    }
+}
+
+impl Lookups {
+    /// A reader running at most `concurrency` statements at a time (at
+    /// least one).
+    pub(crate) fn new(concurrency: usize) -> Self {
+        Self {
+            queue: Mutex::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            statements: AtomicU64::new(0),
+        }
+    }
+
+    /// How many statements it has sent.
+    #[cfg(test)]
+    pub(crate) fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Every contact of `tenant` holding any of `keys`, each once.
+    pub(crate) async fn find(
+        self: &Arc<Self>,
+        pools: &Pools,
+        tenant: TenantId,
+        keys: &[IdentityKey],
+    ) -> Answer {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.lock_queue().push(Waiting {
+            tenant,
+            keys: keys.to_vec(),
+            reply,
+        });
+        self.start_batches(pools);
+        answer.await.unwrap_or_else(|_| {
+            Err(DomainError::Internal(
+                "a look-up batch ended without an answer".to_owned(),
+            ))
+        })
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+        // A panic while holding the lock leaves a plain Vec behind: still
+        // sound to use.
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends what is queued while statement slots are free, each batch in a
+    /// task of its own. A batch that ends frees its slot and starts the
+    /// next, so a look-up queued while every slot was busy is always taken
+    /// by the batch that frees one (it checks the queue after freeing).
+    fn start_batches(self: &Arc<Self>, pools: &Pools) {
+        loop {
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                return;
+            };
+            let batch: Vec<Waiting> = {
+                let mut queue = self.lock_queue();
+                let take = queue.len().min(MAX_BATCH);
+                queue.drain(..take).collect()
+            };
+            if batch.is_empty() {
+                return;
+            }
+            let (this, pools) = (self.clone(), pools.clone());
+            tokio::spawn(async move {
+                this.statements.fetch_add(1, Ordering::Relaxed);
+                let answers = run_batch(&pools, &batch).await;
+                for (waiting, answer) in batch.into_iter().zip(answers) {
+                    // The caller may have gone (a cancelled call): fine.
+                    let _ = waiting.reply.send(answer);
+                }
+                drop(slot);
+                this.start_batches(&pools);
+            });
+        }
+    }
+}
+
+/// Runs one batch: one statement for all its look-ups; one answer per
+/// look-up, in order.
+async fn run_batch(pools: &Pools, batch: &[Waiting]) -> Vec<Answer> {
+    let sql = batch_sql(pools.backend, batch);
+    match sql.fetch(&pools.db, |row: BatchRow| Ok(row)).await {
+        Ok(rows) => {
+            let mut per_request: Vec<Vec<ContactRow>> = batch.iter().map(|_| Vec::new()).collect();
+            for row in rows {
+                if let Some(slot) = usize::try_from(row.request)
+                    .ok()
+                    .and_then(|index| per_request.get_mut(index))
+                {
+                    slot.push(row.contact);
+                }
+            }
+            per_request.into_iter().map(contacts::fold).collect()
+        }
+        Err(error) => batch.iter().map(|_| Err(error.clone())).collect(),
+    }
+}
+
+/// The batch statement: each key of each look-up as one element
+/// `[request, tenant, kind, value]` of a JSON array bound as one parameter
+/// (so no batch can exceed a backend's parameter or expression limits), each
+/// joined to the unique address index, then to its contact by primary key.
+pub(crate) fn batch_sql(backend: Backend, batch: &[Waiting]) -> Sql {
+    let elements: Vec<serde_json::Value> = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(request, waiting)| {
+            let tenant = waiting.tenant.as_uuid().simple().to_string();
+            waiting
+                .keys
+                .iter()
+                .map(move |key| serde_json::json!([request, tenant, key.kind.as_str(), key.value]))
+        })
+        .collect();
+    let wanted = backend.json_elements();
+    let mut sql = Sql::new("SELECT ");
+    sql.push(&wanted.element(0, "bigint")).push(" AS request, ");
+    push_contact_columns(&mut sql, backend);
+    sql
+        // CROSS JOIN with the join conditions in WHERE: SQLite keeps this
+        // order (each wanted key, its address by the unique index, its
+        // contact by primary key) whatever its statistics say; PostgreSQL
+        // reorders freely.
+        .push(" FROM ")
+        .push(wanted.from)
+        .bind(serde_json::Value::Array(elements).to_string())
+        .push(wanted.close)
+        .push(" CROSS JOIN contact_identities m CROSS JOIN contacts c")
+        .push(TIER_JOIN)
+        .push(" WHERE m.tenant_id = ")
+        .push(&wanted.uuid(1))
+        .push(" AND m.kind = ")
+        .push(&wanted.element(2, "text"))
+        .push(" AND m.value = ")
+        .push(&wanted.element(3, "text"))
+        .push(" AND c.tenant_id = m.tenant_id AND c.id = m.contact_id");
+    sql
+}
+
+#[cfg(test)]
+impl Waiting {
+    /// A look-up for a test of the statement alone.
+    pub(crate) fn for_tests(tenant: TenantId, keys: Vec<IdentityKey>) -> Self {
+        Self {
+            tenant,
+            keys,
+            reply: oneshot::channel().0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use crm_domain::contacts::{ContactRepository, CreateOutcome};
+    use crm_domain::tenancy::{Tenant, TenantRepository};
+    use crm_domain::testing::contract::fixtures;
+    use crm_domain::{ContactId, IdentityKey, IdentityKind, Region, TenantId};
+
+    use super::Lookups;
+    use crate::testing::{BOTH, TestDatabase};
+    use crate::{Store, StoreOptions};
+
+    fn email(address: &str) -> IdentityKey {
+        IdentityKey {
+            kind: IdentityKind::Email,
+            value: address.into(),
+        }
+    }
+
+    /// Look-ups queued while every statement slot is busy go out together
+    /// in one statement, across tenants, and each caller gets exactly its
+    /// own tenant's holders: the same address in three tenants is three
+    /// contacts, a miss is empty, two keys of one contact give it once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_look_ups_share_one_statement_and_keep_their_tenants() {
+        for backend in BOTH {
+            let database = TestDatabase::create(backend).await;
+            let store = Store::connect(&database.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            let repository = store.contacts();
+            let mut people: Vec<(TenantId, ContactId)> = Vec::new();
+            for _ in 0..3 {
+                let tenant = Tenant {
+                    id: TenantId::from_uuid(uuid::Uuid::now_v7()),
+                    name: "Acme".into(),
+                    default_region: Region::parse("US").unwrap(),
+                    free_mail_domains: Vec::new(),
+                    shared_addresses: Vec::new(),
+                    version: 1,
+                    create_time: fixtures::now(),
+                    update_time: fixtures::now(),
+                };
+                store
+                    .tenants()
+                    .create(&tenant, &format!("hash-{}", tenant.id))
+                    .await
+                    .unwrap();
+                let contact = fixtures::contact(
+                    &tenant,
+                    vec![
+                        fixtures::identity(IdentityKind::Email, "ana@x.com", true),
+                        fixtures::identity(IdentityKind::Email, "ana@work.com", false),
+                    ],
+                );
+                let CreateOutcome::Created(created) =
+                    repository.create(&contact, None).await.unwrap()
+                else {
+                    panic!("a fresh contact");
+                };
+                people.push((tenant.id, created.id));
+            }
+            let lookups = Arc::new(Lookups::new(1));
+            let pools = repository.pools.clone();
+            let busy = lookups.slots.clone().try_acquire_owned().unwrap();
+            let mut calls = Vec::new();
+            for (tenant, _) in &people {
+                for keys in [
+                    vec![email("ana@x.com")],
+                    vec![email("ana@x.com"), email("ana@work.com")],
+                    vec![email("nobody@x.com")],
+                ] {
+                    let (lookups, pools, tenant) = (lookups.clone(), pools.clone(), *tenant);
+                    calls.push(tokio::spawn(async move {
+                        lookups.find(&pools, tenant, &keys).await
+                    }));
+                }
+            }
+            // Every call is queued behind the busy slot before it frees.
+            let mut turns = 0;
+            while lookups.lock_queue().len() < calls.len() {
+                turns += 1;
+                assert!(turns < 100_000, "the calls never queued");
+                tokio::task::yield_now().await;
+            }
+            drop(busy);
+            lookups.start_batches(&pools);
+            for (index, call) in calls.into_iter().enumerate() {
+                let found: Vec<ContactId> = call
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .iter()
+                    .map(|contact| contact.id)
+                    .collect();
+                let (_, expected) = people[index / 3];
+                match index % 3 {
+                    2 => assert!(found.is_empty(), "{backend:?}: a miss found {found:?}"),
+                    _ => assert_eq!(found, [expected], "{backend:?}: call {index}"),
+                }
+            }
+            assert_eq!(lookups.statements(), 1, "{backend:?}: one statement");
+            // A lone look-up on an idle reader goes out at once, alone.
+            let alone = lookups
+                .find(&pools, people[0].0, &[email("ana@x.com")])
+                .await;
+            assert_eq!(alone.unwrap()[0].id, people[0].1);
+            assert_eq!(lookups.statements(), 2);
+            let _ = store.close().await;
+            database.drop_database().await;
+        }
+    }
+}
