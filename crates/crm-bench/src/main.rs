@@ -6,7 +6,7 @@
 //! same run the same lookup-or-create done directly in SQL over one pool:
 //! the ceiling the service can approach. Prints calls/s, p50, p99, the
 //! service/SQL ratio and the server's peak memory; then the record, history,
-//! merge and file cases.
+//! merge and file cases; last, once per run, the phone case (in process).
 //!
 //! Client, server and database share the machine's cores, as they do in the
 //! figures the issue quotes.
@@ -19,6 +19,7 @@ mod files;
 mod history;
 mod load;
 mod merges;
+mod phones;
 mod records;
 mod seed;
 mod server;
@@ -133,6 +134,10 @@ async fn main() -> std::process::ExitCode {
             eprintln!("crm-bench: {backend:?}: {message}");
             return std::process::ExitCode::FAILURE;
         }
+    }
+    if let Err(message) = phones::run() {
+        eprintln!("crm-bench: phones: {message}");
+        return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS
 }
