@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crm_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::attachments::SeaAttachmentRepository;
@@ -251,18 +252,25 @@ fn connect_options(url: &str, backend: Backend, max_connections: u32) -> Connect
     connect
 }
 
+/// Applies pending migrations in one transaction that excludes every other
+/// process migrating the same database (see `Backend::migration_lock`), so
+/// servers and `crmd tenant` commands starting together on a fresh database
+/// migrate it once: the first applies them, the others wait and find them
+/// applied.
 async fn migrate(db: &DatabaseConnection, backend: Backend) -> Result<(), DbErr> {
-    match backend.migration_lock() {
-        None => Migrator::up(db, None).await,
-        Some(lock) => {
-            let transaction = db.begin().await?;
-            transaction
-                .execute_raw(lock.build(backend.db_backend()))
-                .await?;
-            Migrator::up(&transaction, None).await?;
-            transaction.commit().await
-        }
+    let transaction = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    if let Some(lock) = backend.migration_lock() {
+        transaction
+            .execute_raw(lock.build(backend.db_backend()))
+            .await?;
     }
+    Migrator::up(&transaction, None).await?;
+    transaction.commit().await
 }
 
 fn create_parent_directory(url: &str) -> Result<(), ConnectError> {

@@ -95,9 +95,13 @@ impl Backend {
         }
     }
 
-    /// The statement that serialises migrations across replicas inside the
-    /// migration's transaction, if one is needed: PostgreSQL replicas share
-    /// a server and take an advisory lock; a SQLite file has one process.
+    /// The statement that serialises migrations across processes inside the
+    /// migration's transaction, if the transaction alone does not: replicas
+    /// of PostgreSQL share a server and take an advisory lock. On SQLite
+    /// the migration's transaction begins IMMEDIATE, which takes the file's
+    /// one write lock before the first read of `seaql_migrations`; a second
+    /// process waits for it in the busy handler and then finds the
+    /// migrations applied.
     pub(crate) fn migration_lock(self) -> Option<Sql> {
         match self {
             Backend::Sqlite => None,
