@@ -3,6 +3,8 @@
 //! (src/main.rs) is a thin command line over this library; the end-to-end
 //! tests start the same server through it.
 
+mod connections;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +39,8 @@ use crm_proto::v1::tier_service_server::TierServiceServer;
 pub use crm_store::{ConnectError, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::connections::Connections;
 
 /// The default SQLite database: a file under ./data, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.sqlite3";
@@ -74,6 +78,23 @@ impl AttachmentOptions {
             blobs,
             max_bytes: crm_domain::attachments::DEFAULT_MAX_BYTES,
             sweep_every: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How the server behaves around its calls.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// How long a shutdown waits for calls and streams still open before it
+    /// closes their connections.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeOptions {
+    /// Thirty seconds for a shutdown.
+    fn default() -> Self {
+        Self {
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -207,7 +228,7 @@ impl App {
     }
 
     /// Serves the API on `listener` until `shutdown` completes, then lets
-    /// calls in flight finish.
+    /// calls in flight finish, with the [`ServeOptions`] defaults.
     ///
     /// # Errors
     /// [`ServeError`] when reflection cannot be built or the transport fails.
@@ -215,6 +236,23 @@ impl App {
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        self.serve_with(listener, shutdown, &ServeOptions::default())
+            .await
+    }
+
+    /// Serves the API on `listener` until `shutdown` completes. Then it
+    /// stops accepting and lets calls in flight finish for at most
+    /// `options.shutdown_grace`, after which it closes the connections still
+    /// open (an idle stream would otherwise keep it alive) and returns.
+    ///
+    /// # Errors
+    /// [`ServeError`] when reflection cannot be built or the transport fails.
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        options: &ServeOptions,
     ) -> Result<(), ServeError> {
         let auth = Arc::new(Authenticator::new(self.tenants.clone()));
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -238,6 +276,8 @@ impl App {
             .await;
         health.set_serving::<MergeServiceServer<MergeApi>>().await;
         let sweeper = tokio::spawn(sweep_forever(self.clone()));
+        let connections = Connections::default();
+        let (signalled, was_signalled) = tokio::sync::oneshot::channel();
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
         let descriptors = [
@@ -302,11 +342,37 @@ impl App {
                 auth.clone(),
             )))
             .add_service(TenantServiceServer::new(TenantApi::new(auth)))
-            .serve_with_incoming_shutdown(no_delay(TcpListenerStream::new(listener)), shutdown)
-            .await;
+            .serve_with_incoming_shutdown(
+                connections.track(TcpListenerStream::new(listener)),
+                async move {
+                    shutdown.await;
+                    let _ = signalled.send(());
+                },
+            );
+        tokio::pin!(served);
+        let served = tokio::select! {
+            served = &mut served => served,
+            () = deadline(was_signalled, options.shutdown_grace) => {
+                let closed = connections.close_all();
+                tracing::warn!(
+                    connections = closed,
+                    grace = ?options.shutdown_grace,
+                    "shutdown deadline passed: closing the connections still open"
+                );
+                served.await
+            }
+        };
         sweeper.abort();
         served?;
         Ok(())
+    }
+}
+
+/// Completes `grace` after `signalled` fires; never, if it never does.
+async fn deadline(signalled: tokio::sync::oneshot::Receiver<()>, grace: Duration) {
+    match signalled.await {
+        Ok(()) => tokio::time::sleep(grace).await,
+        Err(_) => std::future::pending().await,
     }
 }
 
@@ -324,21 +390,4 @@ async fn sweep_forever(app: App) {
             Err(error) => tracing::warn!(%error, "attachment sweep failed"),
         }
     }
-}
-
-/// Accepted connections with Nagle's algorithm off. The builder's
-/// `tcp_nodelay` only reaches sockets tonic accepts itself; without this a
-/// response written in two parts (data, then trailers) waits out the
-/// client's delayed ACK, about 40 ms, whenever the body is large.
-fn no_delay(
-    incoming: TcpListenerStream,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    incoming.map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::warn!(%error, "cannot set TCP_NODELAY");
-            }
-        })
-    })
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use crm_server::{
     App, AttachmentOptions, DEFAULT_ATTACHMENT_STORE, DEFAULT_DATABASE_URL, DEFAULT_LISTEN,
-    StoreOptions,
+    ServeOptions, StoreOptions,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -44,6 +44,16 @@ struct Cli {
         global = true
     )]
     attachment_sweep_seconds: u64,
+    /// Seconds a shutdown (SIGINT or SIGTERM) waits for calls and streams
+    /// still open before it closes their connections and exits (0 to an hour).
+    #[arg(
+        long,
+        env = "CRM_SHUTDOWN_GRACE_SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=3600),
+        global = true
+    )]
+    shutdown_grace_seconds: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -107,8 +117,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             let listener = tokio::net::TcpListener::bind(cli.listen)
                 .await
                 .map_err(|error| format!("cannot listen on {}: {error}", cli.listen))?;
-            tracing::info!(listen = %cli.listen, database = %redact(&cli.database_url), "serving crm.v1");
-            app.serve(listener, shutdown_signal())
+            let listen = listener
+                .local_addr()
+                .map_err(|error| format!("cannot listen on {}: {error}", cli.listen))?;
+            tracing::info!(%listen, database = %redact(&cli.database_url), "serving crm.v1");
+            let serving = ServeOptions {
+                shutdown_grace: std::time::Duration::from_secs(cli.shutdown_grace_seconds),
+            };
+            app.serve_with(listener, shutdown_signal(), &serving)
                 .await
                 .map_err(|error| error.to_string())?;
             tracing::info!("stopped");

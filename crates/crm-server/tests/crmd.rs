@@ -1,0 +1,212 @@
+//! `crmd` as an operator runs it: the built binary as a process of its own
+//! over a fresh SQLite file, watched through its log and spoken to through
+//! gRPC. Waits are on events (a log line, the process's exit, a stream's
+//! message); [`FAILURE_BOUND`] only bounds a failing test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+const CRMD: &str = env!("CARGO_BIN_EXE_crmd");
+
+/// How long a test waits for what should happen at once before it fails.
+const FAILURE_BOUND: Duration = Duration::from_secs(30);
+
+/// A directory of its own for one test's database and attachments, removed
+/// when the test ends.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!("crmd-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch { dir }
+    }
+
+    /// `crmd` over this directory's database and attachment store (given
+    /// by environment, which every subcommand reads), logging at INFO.
+    fn crmd(&self) -> Command {
+        let mut command = Command::new(CRMD);
+        command
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", self.dir.join("crm.sqlite3").display()),
+            )
+            .env("CRM_ATTACHMENT_STORE", self.dir.join("attachments"))
+            .env("CRM_LOG", "info")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    /// Starts `crmd` serving on a free port with `args`, and waits until it
+    /// logs where it listens.
+    async fn serve(&self, args: &[&str]) -> Running {
+        let mut child = self
+            .crmd()
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (lines, log) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut running = Running {
+            child,
+            log,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let line = running.await_log("serving crm.v1").await;
+        running.addr = field(&line, "listen")
+            .parse()
+            .unwrap_or_else(|_| panic!("no address in {line:?}"));
+        running
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The value of `name=` in a log line.
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+}
+
+/// A serving `crmd`.
+struct Running {
+    child: Child,
+    log: mpsc::UnboundedReceiver<String>,
+    addr: SocketAddr,
+}
+
+impl Running {
+    /// Waits for the next log line that contains `text`, and returns it.
+    async fn await_log(&mut self, text: &str) -> String {
+        let mut seen = Vec::new();
+        let found = tokio::time::timeout(FAILURE_BOUND, async {
+            while let Some(line) = self.log.recv().await {
+                if line.contains(text) {
+                    return Some(line);
+                }
+                seen.push(line);
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!("crmd logged no {text:?}; it logged {seen:#?}"),
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// Sends SIGTERM, as a process supervisor stops a server.
+    fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits for the process to exit.
+    async fn exit(mut self) -> ExitStatus {
+        let waiting = tokio::task::spawn_blocking(move || {
+            let status = self.child.wait();
+            (self, status)
+        });
+        match tokio::time::timeout(FAILURE_BOUND, waiting).await {
+            Ok(joined) => joined.unwrap().1.unwrap(),
+            Err(_) => panic!("crmd did not exit within {FAILURE_BOUND:?}"),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A test that failed half-way leaves no server behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_an_idle_stream_open_exits_after_the_grace() {
+    let scratch = Scratch::new();
+    let mut crmd = scratch.serve(&["--shutdown-grace-seconds", "1"]).await;
+    let mut health = HealthClient::new(crmd.channel().await);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+
+    crmd.terminate();
+    crmd.await_log("shutdown deadline passed").await;
+    assert!(crmd.exit().await.success());
+    let after = tokio::time::timeout(FAILURE_BOUND, watch.message())
+        .await
+        .expect("the stream stays open after crmd exited");
+    assert!(
+        !matches!(after, Ok(Some(_))),
+        "the stream went on: {after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_nothing_open_exits_without_waiting_out_the_grace() {
+    let scratch = Scratch::new();
+    // An hour's grace: the test ends long before it unless the server
+    // leaves as soon as nothing is open.
+    let mut crmd = scratch.serve(&["--shutdown-grace-seconds", "3600"]).await;
+    let mut health = HealthClient::new(crmd.channel().await);
+    let checked = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(checked.status, ServingStatus::Serving as i32);
+    drop(health);
+
+    crmd.terminate();
+    crmd.await_log("stopped").await;
+    assert!(crmd.exit().await.success());
+}
