@@ -41,7 +41,10 @@ async fn stores_opened_together_on_a_fresh_database_all_open(backend: TestBacken
         }
         database.drop_database().await;
         assert!(failures.is_empty(), "{backend:?}: {failures:#?}");
-        assert!(tables.contains(&"contact_identities".to_owned()), "{tables:?}");
+        assert!(
+            tables.contains(&"contact_identities".to_owned()),
+            "{tables:?}"
+        );
     }
 }
 
