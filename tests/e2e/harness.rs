@@ -4,6 +4,7 @@
 //! stored objects they expect rather than sleeping.
 
 mod blobs;
+pub mod proxy;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::v1::tier_service_client::TierServiceClient;
-use crm_server::{App, AttachmentOptions, StoreOptions};
+use crm_server::{App, AttachmentOptions, ServeOptions, StoreOptions};
 use crm_store::testing::{TestBackend, TestDatabase};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -114,12 +115,41 @@ impl Blobs {
 
 /// Starts another server over an existing database (as a second replica).
 pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
+    serve_with(
+        database_url,
+        backend,
+        &StoreOptions::default(),
+        ServeOptions::default(),
+    )
+    .await
+}
+
+/// Starts a server over a fresh PostgreSQL database that it reaches through
+/// a [`proxy::Proxy`] the test can cut or stall, with these options.
+pub async fn spawn_behind_proxy(
+    store: &StoreOptions,
+    serving: ServeOptions,
+) -> (TestServer, proxy::Proxy) {
+    let database = TestDatabase::create(TestBackend::Postgres).await;
+    let (proxy, url) = proxy::Proxy::in_front_of(&database.url).await;
+    let mut server = serve_with(&url, TestBackend::Postgres, store, serving).await;
+    server.database = Some(database);
+    (server, proxy)
+}
+
+/// [`serve`] with these options.
+pub async fn serve_with(
+    database_url: &str,
+    backend: TestBackend,
+    store: &StoreOptions,
+    serving: ServeOptions,
+) -> TestServer {
     let blobs = Blobs::for_backend(backend);
     let blob_watch = blobs::Watch::new();
     let observed = blobs::Observed::new(blobs.port(), blob_watch.clone());
     let app = App::open(
         database_url,
-        &StoreOptions::default(),
+        store,
         AttachmentOptions::new(std::sync::Arc::new(observed)),
     )
     .await
@@ -128,12 +158,16 @@ pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let serving = app.clone();
+    let app_serving = app.clone();
     let task = tokio::spawn(async move {
-        serving
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
+        app_serving
+            .serve_with(
+                listener,
+                async {
+                    let _ = stopped.await;
+                },
+                &serving,
+            )
             .await
             .expect("server failed");
     });

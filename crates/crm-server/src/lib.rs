@@ -4,6 +4,7 @@
 //! tests start the same server through it.
 
 mod connections;
+mod health;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -88,13 +89,16 @@ pub struct ServeOptions {
     /// How long a shutdown waits for calls and streams still open before it
     /// closes their connections.
     pub shutdown_grace: Duration,
+    /// How often the database is checked for the health service.
+    pub health_check_every: Duration,
 }
 
 impl Default for ServeOptions {
-    /// Thirty seconds for a shutdown.
+    /// Thirty seconds for a shutdown, a database check every five.
     fn default() -> Self {
         Self {
             shutdown_grace: Duration::from_secs(30),
+            health_check_every: Duration::from_secs(5),
         }
     }
 }
@@ -256,25 +260,18 @@ impl App {
     ) -> Result<(), ServeError> {
         let auth = Arc::new(Authenticator::new(self.tenants.clone()));
         let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_serving::<ContactServiceServer<ContactApi>>()
-            .await;
-        health.set_serving::<TenantServiceServer<TenantApi>>().await;
-        health.set_serving::<TierServiceServer<TierApi>>().await;
-        health
-            .set_serving::<CustomFieldServiceServer<CustomFieldApi>>()
-            .await;
-        health
-            .set_serving::<OrganizationServiceServer<OrganizationApi>>()
-            .await;
-        health.set_serving::<NoteServiceServer<NoteApi>>().await;
-        health
-            .set_serving::<ConversationServiceServer<ConversationApi>>()
-            .await;
-        health
-            .set_serving::<AttachmentServiceServer<AttachmentApi>>()
-            .await;
-        health.set_serving::<MergeServiceServer<MergeApi>>().await;
+        let services = served_services();
+        for service in &services {
+            health
+                .set_service_status(*service, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        let health_checks = tokio::spawn(health::follow_the_database(
+            self.store.clone(),
+            health,
+            services,
+            options.health_check_every,
+        ));
         let sweeper = tokio::spawn(sweep_forever(self.clone()));
         let connections = Connections::default();
         let (signalled, was_signalled) = tokio::sync::oneshot::channel();
@@ -363,9 +360,26 @@ impl App {
             }
         };
         sweeper.abort();
+        health_checks.abort();
         served?;
         Ok(())
     }
+}
+
+/// The name of every `crm.v1` service the server serves, as health knows it.
+fn served_services() -> Vec<&'static str> {
+    use tonic::server::NamedService;
+    vec![
+        <ContactServiceServer<ContactApi> as NamedService>::NAME,
+        <TenantServiceServer<TenantApi> as NamedService>::NAME,
+        <TierServiceServer<TierApi> as NamedService>::NAME,
+        <CustomFieldServiceServer<CustomFieldApi> as NamedService>::NAME,
+        <OrganizationServiceServer<OrganizationApi> as NamedService>::NAME,
+        <NoteServiceServer<NoteApi> as NamedService>::NAME,
+        <ConversationServiceServer<ConversationApi> as NamedService>::NAME,
+        <AttachmentServiceServer<AttachmentApi> as NamedService>::NAME,
+        <MergeServiceServer<MergeApi> as NamedService>::NAME,
+    ]
 }
 
 /// Completes `grace` after `signalled` fires; never, if it never does.

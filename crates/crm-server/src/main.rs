@@ -54,6 +54,16 @@ struct Cli {
         global = true
     )]
     shutdown_grace_seconds: u64,
+    /// Seconds between checks of the database; health reports NOT_SERVING
+    /// from a failed check until one succeeds (1 to an hour).
+    #[arg(
+        long,
+        env = "CRM_HEALTH_CHECK_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    health_check_seconds: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -123,6 +133,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             tracing::info!(%listen, database = %redact(&cli.database_url), "serving crm.v1");
             let serving = ServeOptions {
                 shutdown_grace: std::time::Duration::from_secs(cli.shutdown_grace_seconds),
+                health_check_every: std::time::Duration::from_secs(cli.health_check_seconds),
             };
             app.serve_with(listener, shutdown_signal(), &serving)
                 .await
