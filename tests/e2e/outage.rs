@@ -73,3 +73,72 @@ async fn health_is_not_serving_while_the_database_is_away_and_serving_once_it_is
     drop(watch);
     server.stop().await;
 }
+
+/// Reads the tenant's settings: a call that reaches the database every
+/// time (authentication is cached, settings are not).
+async fn read_settings(server: &crate::harness::TestServer) -> Result<(), tonic::Status> {
+    server
+        .tenants()
+        .await
+        .get_tenant_settings(server.req(crm_proto::v1::GetTenantSettingsRequest {}))
+        .await
+        .map(drop)
+}
+
+/// Calls until one succeeds; every failure on the way must be UNAVAILABLE.
+async fn until_calls_succeed(server: &crate::harness::TestServer) {
+    tokio::time::timeout(FAILURE_BOUND, async {
+        loop {
+            match read_settings(server).await {
+                Ok(()) => return,
+                Err(status) => assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}"),
+            }
+        }
+    })
+    .await
+    .expect("calls still fail after the database came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_while_the_database_is_away_are_unavailable_and_work_once_it_is_back() {
+    let (server, proxy) =
+        spawn_behind_proxy(&StoreOptions::default(), ServeOptions::default()).await;
+    read_settings(&server).await.unwrap();
+
+    // The pool's open connections break: the first calls meet them.
+    proxy.set(Link::Cut);
+    for _ in 0..3 {
+        let status = tokio::time::timeout(FAILURE_BOUND, read_settings(&server))
+            .await
+            .expect("a call hung while the database was away")
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    }
+
+    proxy.set(Link::Up);
+    until_calls_succeed(&server).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_stalled_database_ends_unavailable_after_the_statement_timeout() {
+    let store = StoreOptions {
+        statement_timeout: Duration::from_millis(200),
+        ..StoreOptions::default()
+    };
+    let (server, proxy) = spawn_behind_proxy(&store, ServeOptions::default()).await;
+    read_settings(&server).await.unwrap();
+
+    // The database stops answering: connections stay open, no byte passes,
+    // so only the server's own bound can end the call.
+    proxy.set(Link::Stalled);
+    let status = tokio::time::timeout(FAILURE_BOUND, read_settings(&server))
+        .await
+        .expect("the call waited on the stalled database")
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+
+    proxy.set(Link::Up);
+    until_calls_succeed(&server).await;
+    server.stop().await;
+}

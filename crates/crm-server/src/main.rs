@@ -28,6 +28,17 @@ struct Cli {
         global = true
     )]
     db_max_connections: u32,
+    /// Milliseconds one database statement may run or wait for a lock; a
+    /// statement or write transaction with no answer a second later is
+    /// abandoned. Either ends the call in UNAVAILABLE.
+    #[arg(
+        long,
+        env = "CRM_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        global = true
+    )]
+    db_statement_timeout_ms: u64,
     /// Where attachment bytes go: a directory (or file://PATH),
     /// s3://BUCKET[/PREFIX] configured by the AWS_* variables, or memory://.
     #[arg(long, env = "CRM_ATTACHMENT_STORE", default_value = DEFAULT_ATTACHMENT_STORE, global = true)]
@@ -112,6 +123,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), String> {
     let options = StoreOptions {
         max_connections: cli.db_max_connections,
+        statement_timeout: std::time::Duration::from_millis(cli.db_statement_timeout_ms),
     };
     let blobs = crm_blob::open(&cli.attachment_store).map_err(|error| error.to_string())?;
     let attachments = AttachmentOptions {

@@ -20,7 +20,7 @@ use crate::fields::SeaCustomFieldRepository;
 use crate::merge::SeaMergeRepository;
 use crate::notes::SeaNoteRepository;
 use crate::organizations::SeaOrganizationRepository;
-use crate::pools::Pools;
+use crate::pools::{Bounded, Limit, Pools};
 use crate::tenancy::SeaTenantRepository;
 use crate::tiers::SeaTierRepository;
 use crate::write::Writer;
@@ -42,6 +42,17 @@ pub enum ConnectError {
     /// The database refused the connection or a migration failed.
     #[error("cannot open the database: {0}")]
     Database(#[from] StoreError),
+    /// The database records its migrations as applied, yet tables are
+    /// missing: it was changed outside `crmd`.
+    #[error(
+        "the database lacks the tables {missing} although it records its migrations as \
+         applied; it was changed outside crmd: restore it, or point the database URL at an \
+         empty database to start afresh"
+    )]
+    MissingTables {
+        /// The missing tables, comma-separated.
+        missing: String,
+    },
 }
 
 /// Pool settings.
@@ -49,6 +60,10 @@ pub enum ConnectError {
 pub struct StoreOptions {
     /// Most connections in the pool.
     pub max_connections: u32,
+    /// How long one statement may run or wait for a lock, and (with a
+    /// second more) how long a statement or a write transaction waits for
+    /// an answer before the store takes the database for unavailable.
+    pub statement_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -56,6 +71,7 @@ impl Default for StoreOptions {
         // Measured: 8 to 16 connections beat 4 on a 2-core machine.
         Self {
             max_connections: 16,
+            statement_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -87,24 +103,40 @@ impl Store {
         // schema from half-way through a migration (seen on SQLite under load
         // as "ON CONFLICT clause does not match any PRIMARY KEY").
         let driver = StoreError::from_driver;
-        let migrator = Database::connect(connect_options(url, backend, 1))
+        let migrator = Database::connect(connect_options(url, backend, 1, None))
             .await
             .map_err(driver)?;
         migrate(&migrator, backend).await.map_err(driver)?;
+        let missing = missing_tables(&migrator, backend).await.map_err(driver)?;
         migrator.close().await.map_err(driver)?;
-        let db = Database::connect(connect_options(url, backend, options.max_connections))
+        if !missing.is_empty() {
+            return Err(ConnectError::MissingTables {
+                missing: missing.join(", "),
+            });
+        }
+        let limit = Limit {
+            statement: options.statement_timeout,
+        };
+        let wait = Some(options.statement_timeout);
+        let db = Database::connect(connect_options(url, backend, options.max_connections, wait))
             .await
             .map_err(driver)?;
-        let writer = Writer::new(if backend.writes_through_one_connection() {
-            Database::connect(connect_options(url, backend, 1))
-                .await
-                .map_err(driver)?
-        } else {
-            db.clone()
-        });
+        let writer = Writer::new(
+            if backend.writes_through_one_connection() {
+                Database::connect(connect_options(url, backend, 1, wait))
+                    .await
+                    .map_err(driver)?
+            } else {
+                db.clone()
+            },
+            limit,
+        );
         Ok(Store {
             pools: Pools {
-                db,
+                db: Bounded {
+                    connection: db,
+                    limit,
+                },
                 writer,
                 backend,
             },
@@ -216,7 +248,11 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.pools.db.ping().await.map_err(StoreError::from_driver)
+        let db = &self.pools.db;
+        db.limit
+            .bound(db.connection.ping())
+            .await
+            .map_err(StoreError::from_driver)
     }
 
     /// Closes the pools.
@@ -231,11 +267,23 @@ impl Store {
                 .await
                 .map_err(StoreError::from_driver)?;
         }
-        self.pools.db.close().await.map_err(StoreError::from_driver)
+        self.pools
+            .db
+            .connection
+            .close()
+            .await
+            .map_err(StoreError::from_driver)
     }
 }
 
-fn connect_options(url: &str, backend: Backend, max_connections: u32) -> ConnectOptions {
+/// The pool's settings; `wait` bounds each statement (see
+/// `Backend::configure`).
+fn connect_options(
+    url: &str,
+    backend: Backend,
+    max_connections: u32,
+    wait: Option<Duration>,
+) -> ConnectOptions {
     let mut connect = ConnectOptions::new(url);
     connect
         .max_connections(max_connections)
@@ -248,7 +296,7 @@ fn connect_options(url: &str, backend: Backend, max_connections: u32) -> Connect
         // A ping on every acquire costs about 20% of throughput; a broken
         // connection surfaces as an error on first use and is replaced.
         .test_before_acquire(false);
-    backend.configure(&mut connect);
+    backend.configure(&mut connect, wait);
     connect
 }
 
@@ -271,6 +319,50 @@ async fn migrate(db: &DatabaseConnection, backend: Backend) -> Result<(), DbErr>
     }
     Migrator::up(&transaction, None).await?;
     transaction.commit().await
+}
+
+/// Every table the store reads or writes.
+const TABLES: [&str; 17] = [
+    "attachment_blobs",
+    "attachments",
+    "contact_identities",
+    "contact_merges",
+    "contact_tags",
+    "contacts",
+    "conversations",
+    "custom_fields",
+    "layout_sections",
+    "layout_tabs",
+    "merged_contacts",
+    "not_duplicates",
+    "notes",
+    "organization_domains",
+    "organizations",
+    "tenants",
+    "tiers",
+];
+
+/// The tables of [`TABLES`] the migrated database lacks: none, unless it
+/// was changed behind the migrations' back (tables dropped, a partial
+/// restore), which would otherwise fail every call that reaches them.
+async fn missing_tables(db: &DatabaseConnection, backend: Backend) -> Result<Vec<String>, DbErr> {
+    #[derive(sea_orm::FromQueryResult)]
+    struct Name {
+        name: String,
+    }
+    let rows = db
+        .query_all_raw(backend.tables().build(backend.db_backend()))
+        .await?;
+    let mut present = Vec::with_capacity(rows.len());
+    for row in &rows {
+        use sea_orm::FromQueryResult;
+        present.push(Name::from_query_result(row, "")?.name);
+    }
+    Ok(TABLES
+        .iter()
+        .filter(|table| !present.iter().any(|name| name == *table))
+        .map(|table| (*table).to_owned())
+        .collect())
 }
 
 fn create_parent_directory(url: &str) -> Result<(), ConnectError> {

@@ -27,10 +27,26 @@ pub(crate) const UNIQUE_VIOLATION: [&str; 3] = ["23505", "2067", "1555"];
 /// extended result code for FOREIGN KEY (787).
 pub(crate) const FOREIGN_KEY_VIOLATION: [&str; 2] = ["23503", "787"];
 
+/// Error codes that say the database is unavailable, not that it refused
+/// the statement. PostgreSQL: class 08 (connection exception), a server
+/// shutting down or starting (57P01 to 57P03), too many connections
+/// (53300) and a statement cancelled, which is what `statement_timeout`
+/// does (57014). SQLite: busy and locked, with their extended codes (a
+/// write lock held longer than the busy timeout).
+pub(crate) fn is_unavailable_code(code: &str) -> bool {
+    const POSTGRES: [&str; 5] = ["57P01", "57P02", "57P03", "53300", "57014"];
+    const SQLITE: [&str; 6] = ["5", "6", "261", "262", "517", "773"];
+    code.starts_with("08") || POSTGRES.contains(&code) || SQLITE.contains(&code)
+}
+
 /// PostgreSQL's SQLSTATE for division by zero, which the one-statement
 /// resolution raises on purpose to abort itself (see
 /// [`Backend::aborts_a_statement_on_demand`]).
 pub(crate) const DIVISION_BY_ZERO: &str = "22012";
+
+/// How long a process starting on SQLite waits for another one's
+/// migrations (PostgreSQL's advisory lock waits without a bound).
+pub(crate) const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// Key of the advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK: i64 = 0x0063_726d_6d69_6772; // "crmmigr"
@@ -78,20 +94,32 @@ impl Backend {
         self == Backend::Sqlite
     }
 
-    /// Applies the per-backend connection settings.
-    pub(crate) fn configure(self, connect: &mut ConnectOptions) {
-        if self == Backend::Sqlite {
-            connect.map_sqlx_sqlite_opts(|opts| {
-                opts.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    // WAL + NORMAL: a crash of the process loses nothing; a
-                    // power cut may lose the last transactions before the next
-                    // checkpoint, but never corrupts the file. About 40%
-                    // faster than FULL. See the README.
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
+    /// Applies the per-backend connection settings. `wait` bounds how long
+    /// one statement may run or wait for a lock: PostgreSQL cancels it
+    /// itself (`statement_timeout`), SQLite gives up waiting for the write
+    /// lock (its busy timeout). `None` leaves PostgreSQL unbounded (for
+    /// migrations, which may build indexes for longer than a call may take)
+    /// and gives SQLite [`MIGRATION_LOCK_WAIT`].
+    pub(crate) fn configure(self, connect: &mut ConnectOptions, wait: Option<Duration>) {
+        match self {
+            Backend::Sqlite => {
+                connect.map_sqlx_sqlite_opts(move |opts| {
+                    opts.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        // WAL + NORMAL: a crash of the process loses nothing; a
+                        // power cut may lose the last transactions before the next
+                        // checkpoint, but never corrupts the file. About 40%
+                        // faster than FULL. See the README.
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(wait.unwrap_or(MIGRATION_LOCK_WAIT))
+                        .foreign_keys(true)
+                });
+            }
+            Backend::Postgres => {
+                if let Some(wait) = wait {
+                    connect.statement_timeout(wait);
+                }
+            }
         }
     }
 
@@ -197,6 +225,18 @@ impl Backend {
     /// no data-modifying CTEs, so it needs a transaction of several.
     pub(crate) fn aborts_a_statement_on_demand(self) -> bool {
         self == Backend::Postgres
+    }
+
+    /// Every table the connection sees (in the schemas on PostgreSQL's
+    /// search path), one per row as `name`: each backend has its catalog.
+    pub(crate) fn tables(self) -> Sql {
+        Sql::new(match self {
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+            Backend::Postgres => {
+                "SELECT tablename::text AS name FROM pg_tables \
+                 WHERE schemaname = ANY (current_schemas(false))"
+            }
+        })
     }
 
     /// Every table with a foreign key to `contacts`, one per row as `name`,

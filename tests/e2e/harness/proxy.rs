@@ -1,7 +1,8 @@
 //! A TCP proxy between the server and PostgreSQL that a test can break: it
-//! forwards bytes while [`Link::Up`] and closes every connection and every
-//! new one while [`Link::Cut`] (the database went away). Setting
-//! [`Link::Up`] again repairs it.
+//! forwards bytes while [`Link::Up`], closes every connection and every new
+//! one while [`Link::Cut`] (the database went away), and holds every
+//! connection open without passing a byte while [`Link::Stalled`] (the
+//! database stopped answering). Setting [`Link::Up`] again repairs it.
 
 use std::net::SocketAddr;
 
@@ -16,6 +17,8 @@ pub enum Link {
     Up,
     /// Every connection is closed at once.
     Cut,
+    /// Connections stay open and no byte passes.
+    Stalled,
 }
 
 /// A running proxy; it stops when dropped.
@@ -92,6 +95,11 @@ async fn pipe(mut client: TcpStream, mut server: TcpStream, mut link: watch::Rec
         let state = *link.borrow_and_update();
         match state {
             Link::Cut => return,
+            Link::Stalled => {
+                if link.changed().await.is_err() {
+                    return;
+                }
+            }
             Link::Up => {
                 tokio::select! {
                     read = from_client.read(&mut client_bytes) => match read {
