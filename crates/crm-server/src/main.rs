@@ -14,9 +14,10 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "crmd", version, about)]
 struct Cli {
-    /// Address to serve gRPC on.
+    /// Address to serve gRPC on: HOST:PORT, where HOST is an IP address
+    /// ([::1] for IPv6) or a name such as localhost.
     #[arg(long, env = "CRM_LISTEN", default_value = DEFAULT_LISTEN, global = true)]
-    listen: std::net::SocketAddr,
+    listen: String,
     /// Database: sqlite://PATH (created on first start) or postgres://USER@HOST/DB.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     database_url: String,
@@ -136,9 +137,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let listener = tokio::net::TcpListener::bind(cli.listen)
-                .await
-                .map_err(|error| format!("cannot listen on {}: {error}", cli.listen))?;
+            let listener = bind(&cli.listen).await?;
             let listen = listener
                 .local_addr()
                 .map_err(|error| format!("cannot listen on {}: {error}", cli.listen))?;
@@ -172,6 +171,28 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Listens on `listen` (HOST:PORT, the host an address or a name): on the
+/// first address the name resolves to that can be bound.
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener, String> {
+    const HOW: &str = "write HOST:PORT, such as 127.0.0.1:50051, [::1]:50051, \
+                       0.0.0.0:50051 or localhost:50051";
+    let addresses = tokio::net::lookup_host(listen)
+        .await
+        .map_err(|error| format!("cannot listen on {listen:?}: {error}; {HOW}"))?;
+    let mut refused = Vec::new();
+    for address in addresses {
+        match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => return Ok(listener),
+            Err(error) => refused.push(format!("{address}: {error}")),
+        }
+    }
+    Err(if refused.is_empty() {
+        format!("cannot listen on {listen:?}: the name has no address; {HOW}")
+    } else {
+        format!("cannot listen on {listen:?}: {}", refused.join("; "))
+    })
 }
 
 /// Completes on SIGINT or SIGTERM, so calls in flight can finish.

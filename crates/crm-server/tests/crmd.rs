@@ -53,9 +53,14 @@ impl Scratch {
     /// Starts `crmd` serving on a free port with `args`, and waits until it
     /// logs where it listens.
     async fn serve(&self, args: &[&str]) -> Running {
+        self.serve_on("127.0.0.1:0", args).await
+    }
+
+    /// [`Scratch::serve`] on `listen`.
+    async fn serve_on(&self, listen: &str, args: &[&str]) -> Running {
         let mut child = self
             .crmd()
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -209,4 +214,63 @@ async fn sigterm_with_nothing_open_exits_without_waiting_out_the_grace() {
     crmd.terminate();
     crmd.await_log("stopped").await;
     assert!(crmd.exit().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listen_address_may_name_its_host() {
+    let scratch = Scratch::new();
+    let crmd = scratch.serve_on("localhost:0", &[]).await;
+    assert!(crmd.addr.ip().is_loopback(), "{}", crmd.addr);
+    let mut health = HealthClient::new(crmd.channel().await);
+    let checked = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(checked.status, ServingStatus::Serving as i32);
+}
+
+#[test]
+fn a_listen_address_without_a_port_is_refused_with_how_to_write_one() {
+    let scratch = Scratch::new();
+    let output = scratch
+        .crmd()
+        .args(["--listen", "localhost"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot listen on \"localhost\"") && stderr.contains("HOST:PORT"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_refused_database_port_is_named() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(CRMD)
+        .env(
+            "DATABASE_URL",
+            format!("postgres://crm:secret@127.0.0.1:{port}/crm"),
+        )
+        .env("CRM_ATTACHMENT_STORE", "memory://")
+        .args(["tenant", "create", "Acme"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot connect to PostgreSQL at 127.0.0.1:{port} (database crm, user crm)"
+        )) && stderr.to_lowercase().contains("refused")
+            && !stderr.contains("secret"),
+        "{stderr}"
+    );
 }

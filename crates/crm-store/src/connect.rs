@@ -14,7 +14,7 @@ use sea_orm::{
 use crate::attachments::SeaAttachmentRepository;
 use crate::contacts::SeaContactRepository;
 use crate::conversations::SeaConversationRepository;
-use crate::dialect::Backend;
+use crate::dialect::{Backend, sqlite_path};
 use crate::error::StoreError;
 use crate::fields::SeaCustomFieldRepository;
 use crate::merge::SeaMergeRepository;
@@ -39,7 +39,16 @@ pub enum ConnectError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The database refused the connection or a migration failed.
+    /// No connection could be opened: `target` says where it was tried
+    /// (never with the password), `reason` what the driver said.
+    #[error("cannot connect to {target}: {reason}")]
+    Unreachable {
+        /// Where the connection was tried.
+        target: String,
+        /// The driver's reason.
+        reason: String,
+    },
+    /// A migration failed, or the database failed once connected.
     #[error("cannot open the database: {0}")]
     Database(#[from] StoreError),
     /// The database records its migrations as applied, yet tables are
@@ -103,9 +112,14 @@ impl Store {
         // schema from half-way through a migration (seen on SQLite under load
         // as "ON CONFLICT clause does not match any PRIMARY KEY").
         let driver = StoreError::from_driver;
+        let unreachable = |reason: String| ConnectError::Unreachable {
+            target: backend.describe(url),
+            reason,
+        };
+        backend.probe(url).await.map_err(unreachable)?;
         let migrator = Database::connect(connect_options(url, backend, 1, None))
             .await
-            .map_err(driver)?;
+            .map_err(|error| unreachable(error.to_string()))?;
         migrate(&migrator, backend).await.map_err(driver)?;
         let missing = missing_tables(&migrator, backend).await.map_err(driver)?;
         migrator.close().await.map_err(driver)?;
@@ -366,12 +380,7 @@ async fn missing_tables(db: &DatabaseConnection, backend: Backend) -> Result<Vec
 }
 
 fn create_parent_directory(url: &str) -> Result<(), ConnectError> {
-    let path = url
-        .trim_start_matches("sqlite:")
-        .trim_start_matches("//")
-        .split('?')
-        .next()
-        .unwrap_or_default();
+    let path = sqlite_path(url);
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }

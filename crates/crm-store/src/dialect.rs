@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DbBackend};
 
@@ -44,6 +45,9 @@ pub(crate) fn is_unavailable_code(code: &str) -> bool {
 /// [`Backend::aborts_a_statement_on_demand`]).
 pub(crate) const DIVISION_BY_ZERO: &str = "22012";
 
+/// How long start-up waits for PostgreSQL to accept one connection.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a process starting on SQLite waits for another one's
 /// migrations (PostgreSQL's advisory lock waits without a bound).
 pub(crate) const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -76,6 +80,57 @@ impl Backend {
         match self {
             Backend::Sqlite => DbBackend::Sqlite,
             Backend::Postgres => DbBackend::Postgres,
+        }
+    }
+
+    /// Where `url` points, for an operator reading an error: the SQLite
+    /// file, or PostgreSQL's host and port (or socket directory), database
+    /// and user. Never the password.
+    pub(crate) fn describe(self, url: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("the SQLite file {}", sqlite_path(url)),
+            Backend::Postgres => match url.parse::<PgConnectOptions>() {
+                Ok(options) => {
+                    let host = options.get_host();
+                    let place = if host.starts_with('/') {
+                        format!("the Unix socket in {host} (port {})", options.get_port())
+                    } else if host.contains(':') {
+                        format!("[{host}]:{}", options.get_port())
+                    } else {
+                        format!("{host}:{}", options.get_port())
+                    };
+                    format!(
+                        "PostgreSQL at {place} (database {}, user {})",
+                        options.get_database().unwrap_or(options.get_username()),
+                        options.get_username()
+                    )
+                }
+                Err(_) => "PostgreSQL (the URL does not parse)".to_owned(),
+            },
+        }
+    }
+
+    /// Opens one connection to `url` and closes it again, outside any pool,
+    /// so a server that refuses, a wrong password or a missing database is
+    /// reported at once with the driver's reason (a pool retries a refused
+    /// connection until its acquire timeout and then reports only that).
+    /// SQLite has no server to ask: opening the file is the check.
+    pub(crate) async fn probe(self, url: &str) -> Result<(), String> {
+        use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+        match self {
+            Backend::Sqlite => Ok(()),
+            Backend::Postgres => {
+                let options: PgConnectOptions = url
+                    .parse()
+                    .map_err(|error: sea_orm::sqlx::Error| error.to_string())?;
+                let connection = tokio::time::timeout(PROBE_TIMEOUT, options.connect())
+                    .await
+                    .map_err(|_| format!("no answer within {PROBE_TIMEOUT:?}"))?
+                    .map_err(|error| error.to_string())?;
+                // The connection did its job; a failed goodbye changes nothing.
+                let _ = connection.close().await;
+                Ok(())
+            }
         }
     }
 
@@ -254,6 +309,15 @@ impl Backend {
             }
         })
     }
+}
+
+/// The file a `sqlite:` URL names (`:memory:` for none).
+pub(crate) fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default()
 }
 
 /// The SQLite JSON path of a top-level key.

@@ -201,3 +201,34 @@ async fn a_sqlite_write_held_up_by_a_lock_ends_unavailable_after_the_statement_t
 async fn a_postgres_write_held_up_by_a_lock_ends_unavailable_after_the_statement_timeout() {
     a_write_held_up_by_a_lock_ends_unavailable_after_the_statement_timeout(BOTH[1]).await;
 }
+
+/// A PostgreSQL port nobody listens on is reported at once, naming the host
+/// and port that refused, instead of a pool's timeout ten seconds later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_postgres_port_is_named_at_once() {
+    // Well below the pool's ten-second acquire timeout.
+    const FAILURE_BOUND: Duration = Duration::from_secs(5);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres:secret@127.0.0.1:{port}/crm");
+    let opened = tokio::time::timeout(
+        FAILURE_BOUND,
+        Store::connect(&url, &StoreOptions::default()),
+    )
+    .await
+    .expect("start-up waited instead of reporting the refusal");
+    let message = match opened {
+        Ok(_) => panic!("a port nobody listens on was opened"),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        message.contains(&format!("PostgreSQL at 127.0.0.1:{port}"))
+            && message.contains("database crm, user postgres")
+            && message.to_lowercase().contains("refused")
+            && !message.contains("secret"),
+        "{message}"
+    );
+}
