@@ -52,7 +52,14 @@ pub struct TestServer {
 /// (default region US) whose key is `server.key`.
 pub async fn spawn(backend: TestBackend) -> TestServer {
     let database = TestDatabase::create(backend).await;
-    let mut server = serve(&database.url, backend).await;
+    let mut server = start(
+        &database.url,
+        backend,
+        &StoreOptions::default(),
+        ServeOptions::default(),
+        "Test tenant",
+    )
+    .await;
     server.database = Some(database);
     server
 }
@@ -113,13 +120,15 @@ impl Blobs {
     }
 }
 
-/// Starts another server over an existing database (as a second replica).
+/// Starts another server over an existing database (as a second replica),
+/// with a tenant of its own (tenant names are unique).
 pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
-    serve_with(
+    start(
         database_url,
         backend,
         &StoreOptions::default(),
         ServeOptions::default(),
+        &format!("Replica tenant {}", uuid::Uuid::new_v4().simple()),
     )
     .await
 }
@@ -132,17 +141,19 @@ pub async fn spawn_behind_proxy(
 ) -> (TestServer, proxy::Proxy) {
     let database = TestDatabase::create(TestBackend::Postgres).await;
     let (proxy, url) = proxy::Proxy::in_front_of(&database.url).await;
-    let mut server = serve_with(&url, TestBackend::Postgres, store, serving).await;
+    let mut server = start(&url, TestBackend::Postgres, store, serving, "Test tenant").await;
     server.database = Some(database);
     (server, proxy)
 }
 
-/// [`serve`] with these options.
-pub async fn serve_with(
+/// A server over `database_url` with these options, and a tenant named
+/// `tenant` whose key is the server's.
+async fn start(
     database_url: &str,
     backend: TestBackend,
     store: &StoreOptions,
     serving: ServeOptions,
+    tenant: &str,
 ) -> TestServer {
     let blobs = Blobs::for_backend(backend);
     let blob_watch = blobs::Watch::new();
@@ -154,7 +165,7 @@ pub async fn serve_with(
     )
     .await
     .unwrap_or_else(|error| panic!("{backend:?}: {error}"));
-    let (_, key) = app.create_tenant("Test tenant", "US").await.unwrap();
+    let (_, key) = app.create_tenant(tenant, "US").await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -315,7 +326,10 @@ impl TestServer {
     /// Creates another tenant and returns its key.
     pub async fn new_tenant(&self, region: &str) -> String {
         self.app
-            .create_tenant("Other tenant", region)
+            .create_tenant(
+                &format!("Other tenant {}", uuid::Uuid::new_v4().simple()),
+                region,
+            )
             .await
             .unwrap()
             .1

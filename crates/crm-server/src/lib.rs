@@ -10,7 +10,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crm_domain::DomainError;
 use crm_domain::attachments::AttachmentService;
 pub use crm_domain::attachments::BlobStore;
 use crm_domain::contacts::ContactService;
@@ -24,6 +23,7 @@ use crm_domain::routing::RoutingService;
 use crm_domain::tenancy::Tenant;
 use crm_domain::tenancy::TenantService;
 use crm_domain::tiers::TierService;
+use crm_domain::{DomainError, TenantId};
 use crm_grpc::{
     AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, MergeApi, NoteApi,
     OrganizationApi, TenantApi, TierApi, generate_api_key, hash_api_key,
@@ -387,6 +387,77 @@ async fn deadline(signalled: tokio::sync::oneshot::Receiver<()>, grace: Duration
     match signalled.await {
         Ok(()) => tokio::time::sleep(grace).await,
         Err(_) => std::future::pending().await,
+    }
+}
+
+/// The operator's tenant commands (`crmd tenant ...`) over the store alone:
+/// no server and no attachment store.
+#[derive(Debug, Clone)]
+pub struct TenantAdmin {
+    store: Store,
+    tenants: TenantService,
+}
+
+impl TenantAdmin {
+    /// Opens (and migrates) the database at `database_url`.
+    ///
+    /// # Errors
+    /// [`ConnectError`] when the database cannot be opened or migrated.
+    pub async fn open(
+        database_url: &str,
+        options: &StoreOptions,
+    ) -> Result<TenantAdmin, ConnectError> {
+        let store = Store::connect(database_url, options).await?;
+        let tenants =
+            TenantService::new(store.tenants(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+        Ok(TenantAdmin { store, tenants })
+    }
+
+    /// Creates a tenant and returns it with its API key, which is stored
+    /// only as a hash and cannot be shown again.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a bad name or region; `AlreadyExists` for a
+    /// name a tenant has; storage errors.
+    pub async fn create(
+        &self,
+        name: &str,
+        default_region: &str,
+    ) -> Result<(Tenant, String), DomainError> {
+        let key = generate_api_key();
+        let tenant = self
+            .tenants
+            .create(name, default_region, &hash_api_key(&key))
+            .await?;
+        Ok((tenant, key))
+    }
+
+    /// Every tenant, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list(&self) -> Result<Vec<Tenant>, DomainError> {
+        self.tenants.list().await
+    }
+
+    /// Gives tenant `id` a new API key and returns the tenant with it; the
+    /// old key stops working (on a running server once its authentication
+    /// cache lets go of it, within [`crm_grpc::auth::CACHE_TTL`]).
+    ///
+    /// # Errors
+    /// `NotFound`; storage errors.
+    pub async fn rotate_key(&self, id: TenantId) -> Result<(Tenant, String), DomainError> {
+        let key = generate_api_key();
+        let tenant = self.tenants.replace_key(id, &hash_api_key(&key)).await?;
+        Ok((tenant, key))
+    }
+
+    /// Closes the store.
+    ///
+    /// # Errors
+    /// When closing fails.
+    pub async fn close(self) -> Result<(), crm_store::StoreError> {
+        self.store.close().await
     }
 }
 

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use crm_proto::v1 as pb;
+use crm_proto::v1::tenant_service_client::TenantServiceClient;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -46,8 +48,25 @@ impl Scratch {
             )
             .env("CRM_ATTACHMENT_STORE", self.dir.join("attachments"))
             .env("CRM_LOG", "info")
-            .env("NO_COLOR", "1");
+            .env_remove("NO_COLOR");
         command
+    }
+
+    /// Runs `crmd` with `args` to its end: (success, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let output = self.crmd().args(args).output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    }
+
+    /// Runs `crmd` with `args`, which must succeed, and returns its stdout.
+    fn succeed(&self, args: &[&str]) -> String {
+        let (succeeded, stdout, stderr) = self.run(args);
+        assert!(succeeded, "crmd {args:?} failed: {stderr}");
+        stdout
     }
 
     /// Starts `crmd` serving on a free port with `args`, and waits until it
@@ -273,4 +292,90 @@ fn a_refused_database_port_is_named() {
             && !stderr.contains("secret"),
         "{stderr}"
     );
+}
+
+/// The value of `name: ` in `crmd tenant create` or `rotate-key` output.
+fn printed<'a>(stdout: &'a str, name: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+        .unwrap_or_else(|| panic!("no {name} in {stdout:?}"))
+}
+
+#[test]
+fn log_lines_written_to_a_pipe_carry_no_colour_codes() {
+    let scratch = Scratch::new();
+    // Not a terminal, and no NO_COLOR: a fresh database logs its migrations.
+    let (succeeded, _, stderr) = scratch.run(&["tenant", "create", "Acme"]);
+    assert!(succeeded, "{stderr}");
+    assert!(stderr.contains(" INFO "), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_created_once_by_name_listed_and_given_new_keys() {
+    let scratch = Scratch::new();
+    let acme = scratch.succeed(&["tenant", "create", "Acme", "--default-region", "GB"]);
+    let acme_id = printed(&acme, "tenant_id").to_owned();
+    let first_key = printed(&acme, "api_key").to_owned();
+
+    let (succeeded, _, stderr) = scratch.run(&["tenant", "create", " acme "]);
+    assert!(!succeeded);
+    assert!(
+        stderr.contains(&format!(
+            "name \"acme\" is already used by tenant {acme_id}"
+        )),
+        "{stderr}"
+    );
+    let beta = scratch.succeed(&["tenant", "create", "Beta"]);
+    let beta_id = printed(&beta, "tenant_id").to_owned();
+
+    let listed = scratch.succeed(&["tenant", "list"]);
+    let rows: Vec<Vec<&str>> = listed
+        .lines()
+        .map(|line| line.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{listed}");
+    assert_eq!(
+        rows[0],
+        ["tenant_id", "name", "default_region", "create_time"]
+    );
+    assert_eq!(rows[1][..3], [acme_id.as_str(), "Acme", "GB"]);
+    assert_eq!(rows[2][..3], [beta_id.as_str(), "Beta", "US"]);
+    assert!(rows[1][3].ends_with('Z'), "{listed}");
+
+    let rotated = scratch.succeed(&["tenant", "rotate-key", &acme_id]);
+    assert_eq!(printed(&rotated, "tenant_id"), acme_id);
+    let second_key = printed(&rotated, "api_key").to_owned();
+    assert_ne!(second_key, first_key);
+    let (succeeded, _, stderr) = scratch.run(&[
+        "tenant",
+        "rotate-key",
+        "0190c6d5-7a6e-7cc3-9d2e-3f1b2a4c5d6e",
+    ]);
+    assert!(!succeeded);
+    assert!(stderr.contains("not found"), "{stderr}");
+
+    // A fresh server knows only the new key.
+    let crmd = scratch.serve(&[]).await;
+    let mut tenants = TenantServiceClient::new(crmd.channel().await);
+    let settings = |key: &str| {
+        let mut request = tonic::Request::new(pb::GetTenantSettingsRequest {});
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+        request
+    };
+    let refused = tenants
+        .get_tenant_settings(settings(&first_key))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let read = tenants
+        .get_tenant_settings(settings(&second_key))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.tenant_id, acme_id);
+    assert_eq!(read.name, "Acme");
 }
