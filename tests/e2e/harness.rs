@@ -4,6 +4,7 @@
 //! stored objects they expect rather than sleeping.
 
 mod blobs;
+pub mod proxy;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::v1::tier_service_client::TierServiceClient;
-use crm_server::{App, AttachmentOptions, StoreOptions};
+use crm_server::{App, AttachmentOptions, ServeOptions, StoreOptions};
 use crm_store::testing::{TestBackend, TestDatabase};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -51,7 +52,14 @@ pub struct TestServer {
 /// (default region US) whose key is `server.key`.
 pub async fn spawn(backend: TestBackend) -> TestServer {
     let database = TestDatabase::create(backend).await;
-    let mut server = serve(&database.url, backend).await;
+    let mut server = start(
+        &database.url,
+        backend,
+        &StoreOptions::default(),
+        ServeOptions::default(),
+        "Test tenant",
+    )
+    .await;
     server.database = Some(database);
     server
 }
@@ -112,28 +120,65 @@ impl Blobs {
     }
 }
 
-/// Starts another server over an existing database (as a second replica).
+/// Starts another server over an existing database (as a second replica),
+/// with a tenant of its own (tenant names are unique).
 pub async fn serve(database_url: &str, backend: TestBackend) -> TestServer {
+    start(
+        database_url,
+        backend,
+        &StoreOptions::default(),
+        ServeOptions::default(),
+        &format!("Replica tenant {}", uuid::Uuid::new_v4().simple()),
+    )
+    .await
+}
+
+/// Starts a server over a fresh PostgreSQL database that it reaches through
+/// a [`proxy::Proxy`] the test can cut or stall, with these options.
+pub async fn spawn_behind_proxy(
+    store: &StoreOptions,
+    serving: ServeOptions,
+) -> (TestServer, proxy::Proxy) {
+    let database = TestDatabase::create(TestBackend::Postgres).await;
+    let (proxy, url) = proxy::Proxy::in_front_of(&database.url).await;
+    let mut server = start(&url, TestBackend::Postgres, store, serving, "Test tenant").await;
+    server.database = Some(database);
+    (server, proxy)
+}
+
+/// A server over `database_url` with these options, and a tenant named
+/// `tenant` whose key is the server's.
+async fn start(
+    database_url: &str,
+    backend: TestBackend,
+    store: &StoreOptions,
+    serving: ServeOptions,
+    tenant: &str,
+) -> TestServer {
     let blobs = Blobs::for_backend(backend);
     let blob_watch = blobs::Watch::new();
     let observed = blobs::Observed::new(blobs.port(), blob_watch.clone());
     let app = App::open(
         database_url,
-        &StoreOptions::default(),
+        store,
         AttachmentOptions::new(std::sync::Arc::new(observed)),
     )
     .await
     .unwrap_or_else(|error| panic!("{backend:?}: {error}"));
-    let (_, key) = app.create_tenant("Test tenant", "US").await.unwrap();
+    let (_, key) = app.create_tenant(tenant, "US").await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let serving = app.clone();
+    let app_serving = app.clone();
     let task = tokio::spawn(async move {
-        serving
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
+        app_serving
+            .serve_with(
+                listener,
+                async {
+                    let _ = stopped.await;
+                },
+                &serving,
+            )
             .await
             .expect("server failed");
     });
@@ -281,7 +326,10 @@ impl TestServer {
     /// Creates another tenant and returns its key.
     pub async fn new_tenant(&self, region: &str) -> String {
         self.app
-            .create_tenant("Other tenant", region)
+            .create_tenant(
+                &format!("Other tenant {}", uuid::Uuid::new_v4().simple()),
+                region,
+            )
             .await
             .unwrap()
             .1

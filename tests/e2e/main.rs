@@ -17,6 +17,7 @@ mod isolation;
 mod merges;
 mod notes;
 mod organizations;
+mod outage;
 mod resolve;
 mod service;
 mod shared_addresses;

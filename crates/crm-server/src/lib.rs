@@ -3,11 +3,13 @@
 //! (src/main.rs) is a thin command line over this library; the end-to-end
 //! tests start the same server through it.
 
+mod connections;
+mod health;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crm_domain::DomainError;
 use crm_domain::attachments::AttachmentService;
 pub use crm_domain::attachments::BlobStore;
 use crm_domain::contacts::ContactService;
@@ -21,6 +23,7 @@ use crm_domain::routing::RoutingService;
 use crm_domain::tenancy::Tenant;
 use crm_domain::tenancy::TenantService;
 use crm_domain::tiers::TierService;
+use crm_domain::{DomainError, TenantId};
 use crm_grpc::{
     AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, MergeApi, NoteApi,
     OrganizationApi, TenantApi, TierApi, generate_api_key, hash_api_key,
@@ -37,6 +40,8 @@ use crm_proto::v1::tier_service_server::TierServiceServer;
 pub use crm_store::{ConnectError, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::connections::Connections;
 
 /// The default SQLite database: a file under ./data, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/crm.sqlite3";
@@ -74,6 +79,26 @@ impl AttachmentOptions {
             blobs,
             max_bytes: crm_domain::attachments::DEFAULT_MAX_BYTES,
             sweep_every: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How the server behaves around its calls.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// How long a shutdown waits for calls and streams still open before it
+    /// closes their connections.
+    pub shutdown_grace: Duration,
+    /// How often the database is checked for the health service.
+    pub health_check_every: Duration,
+}
+
+impl Default for ServeOptions {
+    /// Thirty seconds for a shutdown, a database check every five.
+    fn default() -> Self {
+        Self {
+            shutdown_grace: Duration::from_secs(30),
+            health_check_every: Duration::from_secs(5),
         }
     }
 }
@@ -207,7 +232,7 @@ impl App {
     }
 
     /// Serves the API on `listener` until `shutdown` completes, then lets
-    /// calls in flight finish.
+    /// calls in flight finish, with the [`ServeOptions`] defaults.
     ///
     /// # Errors
     /// [`ServeError`] when reflection cannot be built or the transport fails.
@@ -216,28 +241,40 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
+        self.serve_with(listener, shutdown, &ServeOptions::default())
+            .await
+    }
+
+    /// Serves the API on `listener` until `shutdown` completes. Then it
+    /// stops accepting and lets calls in flight finish for at most
+    /// `options.shutdown_grace`, after which it closes the connections still
+    /// open (an idle stream would otherwise keep it alive) and returns.
+    ///
+    /// # Errors
+    /// [`ServeError`] when reflection cannot be built or the transport fails.
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        options: &ServeOptions,
+    ) -> Result<(), ServeError> {
         let auth = Arc::new(Authenticator::new(self.tenants.clone()));
         let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_serving::<ContactServiceServer<ContactApi>>()
-            .await;
-        health.set_serving::<TenantServiceServer<TenantApi>>().await;
-        health.set_serving::<TierServiceServer<TierApi>>().await;
-        health
-            .set_serving::<CustomFieldServiceServer<CustomFieldApi>>()
-            .await;
-        health
-            .set_serving::<OrganizationServiceServer<OrganizationApi>>()
-            .await;
-        health.set_serving::<NoteServiceServer<NoteApi>>().await;
-        health
-            .set_serving::<ConversationServiceServer<ConversationApi>>()
-            .await;
-        health
-            .set_serving::<AttachmentServiceServer<AttachmentApi>>()
-            .await;
-        health.set_serving::<MergeServiceServer<MergeApi>>().await;
+        let services = served_services();
+        for service in &services {
+            health
+                .set_service_status(*service, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        let health_checks = tokio::spawn(health::follow_the_database(
+            self.store.clone(),
+            health,
+            services,
+            options.health_check_every,
+        ));
         let sweeper = tokio::spawn(sweep_forever(self.clone()));
+        let connections = Connections::default();
+        let (signalled, was_signalled) = tokio::sync::oneshot::channel();
         // The google.rpc error details are registered too, so grpcurl can show
         // BadRequest, ResourceInfo and ErrorInfo instead of raw bytes.
         let descriptors = [
@@ -302,11 +339,125 @@ impl App {
                 auth.clone(),
             )))
             .add_service(TenantServiceServer::new(TenantApi::new(auth)))
-            .serve_with_incoming_shutdown(no_delay(TcpListenerStream::new(listener)), shutdown)
-            .await;
+            .serve_with_incoming_shutdown(
+                connections.track(TcpListenerStream::new(listener)),
+                async move {
+                    shutdown.await;
+                    let _ = signalled.send(());
+                },
+            );
+        tokio::pin!(served);
+        let served = tokio::select! {
+            served = &mut served => served,
+            () = deadline(was_signalled, options.shutdown_grace) => {
+                let closed = connections.close_all();
+                tracing::warn!(
+                    connections = closed,
+                    grace = ?options.shutdown_grace,
+                    "shutdown deadline passed: closing the connections still open"
+                );
+                served.await
+            }
+        };
         sweeper.abort();
+        health_checks.abort();
         served?;
         Ok(())
+    }
+}
+
+/// The name of every `crm.v1` service the server serves, as health knows it.
+fn served_services() -> Vec<&'static str> {
+    use tonic::server::NamedService;
+    vec![
+        <ContactServiceServer<ContactApi> as NamedService>::NAME,
+        <TenantServiceServer<TenantApi> as NamedService>::NAME,
+        <TierServiceServer<TierApi> as NamedService>::NAME,
+        <CustomFieldServiceServer<CustomFieldApi> as NamedService>::NAME,
+        <OrganizationServiceServer<OrganizationApi> as NamedService>::NAME,
+        <NoteServiceServer<NoteApi> as NamedService>::NAME,
+        <ConversationServiceServer<ConversationApi> as NamedService>::NAME,
+        <AttachmentServiceServer<AttachmentApi> as NamedService>::NAME,
+        <MergeServiceServer<MergeApi> as NamedService>::NAME,
+    ]
+}
+
+/// Completes `grace` after `signalled` fires; never, if it never does.
+async fn deadline(signalled: tokio::sync::oneshot::Receiver<()>, grace: Duration) {
+    match signalled.await {
+        Ok(()) => tokio::time::sleep(grace).await,
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// The operator's tenant commands (`crmd tenant ...`) over the store alone:
+/// no server and no attachment store.
+#[derive(Debug, Clone)]
+pub struct TenantAdmin {
+    store: Store,
+    tenants: TenantService,
+}
+
+impl TenantAdmin {
+    /// Opens (and migrates) the database at `database_url`.
+    ///
+    /// # Errors
+    /// [`ConnectError`] when the database cannot be opened or migrated.
+    pub async fn open(
+        database_url: &str,
+        options: &StoreOptions,
+    ) -> Result<TenantAdmin, ConnectError> {
+        let store = Store::connect(database_url, options).await?;
+        let tenants =
+            TenantService::new(store.tenants(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+        Ok(TenantAdmin { store, tenants })
+    }
+
+    /// Creates a tenant and returns it with its API key, which is stored
+    /// only as a hash and cannot be shown again.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a bad name or region; `AlreadyExists` for a
+    /// name a tenant has; storage errors.
+    pub async fn create(
+        &self,
+        name: &str,
+        default_region: &str,
+    ) -> Result<(Tenant, String), DomainError> {
+        let key = generate_api_key();
+        let tenant = self
+            .tenants
+            .create(name, default_region, &hash_api_key(&key))
+            .await?;
+        Ok((tenant, key))
+    }
+
+    /// Every tenant, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list(&self) -> Result<Vec<Tenant>, DomainError> {
+        self.tenants.list().await
+    }
+
+    /// Gives tenant `id` a new API key and returns the tenant with it; the
+    /// old key stops working (on a running server once its authentication
+    /// cache lets go of it, within [`crm_grpc::auth::CACHE_TTL`]).
+    ///
+    /// # Errors
+    /// `NotFound`; storage errors.
+    pub async fn rotate_key(&self, id: TenantId) -> Result<(Tenant, String), DomainError> {
+        let key = generate_api_key();
+        let tenant = self.tenants.replace_key(id, &hash_api_key(&key)).await?;
+        Ok((tenant, key))
+    }
+
+    /// Closes the store.
+    ///
+    /// # Errors
+    /// When closing fails.
+    pub async fn close(self) -> Result<(), crm_store::StoreError> {
+        self.store.close().await
     }
 }
 
@@ -324,21 +475,4 @@ async fn sweep_forever(app: App) {
             Err(error) => tracing::warn!(%error, "attachment sweep failed"),
         }
     }
-}
-
-/// Accepted connections with Nagle's algorithm off. The builder's
-/// `tcp_nodelay` only reaches sockets tonic accepts itself; without this a
-/// response written in two parts (data, then trailers) waits out the
-/// client's delayed ACK, about 40 ms, whenever the body is large.
-fn no_delay(
-    incoming: TcpListenerStream,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    incoming.map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::warn!(%error, "cannot set TCP_NODELAY");
-            }
-        })
-    })
 }

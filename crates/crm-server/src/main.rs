@@ -1,23 +1,48 @@
-//! `crmd`: serves the contact ledger over gRPC, or, with `tenant create`,
-//! creates a tenant and prints its API key once.
+//! `crmd`: serves the contact ledger over gRPC, or, with `tenant`, creates,
+//! lists and re-keys tenants. The database flags apply to every command;
+//! the serving flags only to serving (`crmd` alone, or `crmd serve`).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use crm_domain::TenantId;
+use crm_domain::tenancy::Tenant;
 use crm_server::{
     App, AttachmentOptions, DEFAULT_ATTACHMENT_STORE, DEFAULT_DATABASE_URL, DEFAULT_LISTEN,
-    StoreOptions,
+    ServeOptions, StoreOptions, TenantAdmin,
 };
 use tracing_subscriber::EnvFilter;
 
-/// The contact ledger's gRPC server.
+/// Serves the contact ledger, a multi-tenant CRM, over gRPC.
 #[derive(Debug, Parser)]
-#[command(name = "crmd", version, about)]
+#[command(
+    name = "crmd",
+    version,
+    about = "Serve the contact ledger, a multi-tenant CRM, over gRPC; manage its tenants.",
+    long_about = "Serve the contact ledger, a multi-tenant CRM, over gRPC; manage its tenants.\n\n\
+        With no command, crmd serves the crm.v1 services (with gRPC health and reflection) \
+        over a SQLite file or a PostgreSQL database, which it creates and migrates as needed. \
+        Callers authenticate with a tenant's API key: create a tenant first with \
+        `crmd tenant create NAME`, which prints its key once.\n\n\
+        Every flag can also be set by the environment variable shown beside it."
+)]
 struct Cli {
-    /// Address to serve gRPC on.
-    #[arg(long, env = "CRM_LISTEN", default_value = DEFAULT_LISTEN, global = true)]
-    listen: std::net::SocketAddr,
-    /// Database: sqlite://PATH (created on first start) or postgres://USER@HOST/DB.
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Where the data lives: every command reads it.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Database")]
+struct DatabaseArgs {
+    /// Database: sqlite://PATH (created on first start) or
+    /// postgres://USER[:PASS]@HOST[:PORT]/DB.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     database_url: String,
     /// Most database connections in the pool.
@@ -28,31 +53,67 @@ struct Cli {
         global = true
     )]
     db_max_connections: u32,
+    /// Milliseconds one database statement may run or wait for a lock; a
+    /// statement or write transaction with no answer a second later is
+    /// abandoned. Either ends the call in UNAVAILABLE.
+    #[arg(
+        long,
+        env = "CRM_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        global = true
+    )]
+    db_statement_timeout_ms: u64,
+}
+
+/// How the server serves: only serving reads these.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Serving")]
+struct ServeArgs {
+    /// Address to serve gRPC on: HOST:PORT, where HOST is an IP address
+    /// ([::1] for IPv6) or a name such as localhost.
+    #[arg(long, env = "CRM_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: String,
     /// Where attachment bytes go: a directory (or file://PATH),
     /// s3://BUCKET[/PREFIX] configured by the AWS_* variables, or memory://.
-    #[arg(long, env = "CRM_ATTACHMENT_STORE", default_value = DEFAULT_ATTACHMENT_STORE, global = true)]
+    #[arg(long, env = "CRM_ATTACHMENT_STORE", default_value = DEFAULT_ATTACHMENT_STORE)]
     attachment_store: String,
     /// The largest attachment accepted, in bytes (default 25 MiB).
-    #[arg(long, env = "CRM_MAX_ATTACHMENT_BYTES", default_value_t = crm_domain::attachments::DEFAULT_MAX_BYTES, global = true)]
+    #[arg(long, env = "CRM_MAX_ATTACHMENT_BYTES", default_value_t = crm_domain::attachments::DEFAULT_MAX_BYTES)]
     max_attachment_bytes: u64,
     /// Seconds between sweeps for attachment bytes no record holds (1 to a year).
     #[arg(
         long,
         env = "CRM_ATTACHMENT_SWEEP_SECONDS",
         default_value_t = 600,
-        value_parser = clap::value_parser!(u64).range(1..=31_536_000),
-        global = true
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000)
     )]
     attachment_sweep_seconds: u64,
-    #[command(subcommand)]
-    command: Option<Command>,
+    /// Seconds a shutdown (SIGINT or SIGTERM) waits for calls and streams
+    /// still open before it closes their connections and exits (0 to an hour).
+    #[arg(
+        long,
+        env = "CRM_SHUTDOWN_GRACE_SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=3600)
+    )]
+    shutdown_grace_seconds: u64,
+    /// Seconds between checks of the database; health reports NOT_SERVING
+    /// from a failed check until one succeeds (1 to an hour).
+    #[arg(
+        long,
+        env = "CRM_HEALTH_CHECK_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    health_check_seconds: u64,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API (what `crmd` does with no subcommand).
-    Serve,
-    /// Manage tenants.
+    /// Serve the API (what crmd does with no command).
+    Serve(ServeArgs),
+    /// Create, list and re-key tenants.
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
@@ -62,6 +123,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum TenantCommand {
     /// Create a tenant and print its API key (shown once, stored hashed).
+    /// A name a tenant already has is refused, ignoring case.
     Create {
         /// The tenant's name.
         name: String,
@@ -69,17 +131,64 @@ enum TenantCommand {
         #[arg(long, default_value = "US")]
         default_region: String,
     },
+    /// List every tenant, oldest first: id, name, default region, creation time.
+    List,
+    /// Give a tenant a new API key and print it; the old key stops working
+    /// (on running servers within 5 seconds).
+    RotateKey {
+        /// The tenant's id, as `tenant list` shows it.
+        tenant_id: uuid::Uuid,
+    },
+}
+
+/// Parses the command line. The serving flags belong either before any
+/// command (`crmd --listen ...`) or after `serve`; given before `serve`
+/// they would be silently overridden, so that is refused.
+fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    if matches!(cli.command, Some(Command::Serve(_))) {
+        let serving = ServeArgs::augment_args(clap::Command::new("serve"));
+        for flag in serving.get_arguments() {
+            if matches.value_source(flag.get_id().as_str())
+                == Some(clap::parser::ValueSource::CommandLine)
+            {
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{} goes after `serve`: crmd serve --{} ...",
+                        flag.get_id(),
+                        flag.get_id()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(cli)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Colour only for a person at a terminal, never in a file or a pipe
+    // (and never with NO_COLOR set, https://no-color.org).
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("CRM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
-    let cli = Cli::parse();
+    let cli = match parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -90,50 +199,124 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let options = StoreOptions {
-        max_connections: cli.db_max_connections,
+    let store = StoreOptions {
+        max_connections: cli.database.db_max_connections,
+        statement_timeout: Duration::from_millis(cli.database.db_statement_timeout_ms),
         ..StoreOptions::default()
     };
-    let blobs = crm_blob::open(&cli.attachment_store).map_err(|error| error.to_string())?;
-    let attachments = AttachmentOptions {
-        max_bytes: cli.max_attachment_bytes,
-        sweep_every: std::time::Duration::from_secs(cli.attachment_sweep_seconds),
-        ..AttachmentOptions::new(blobs)
-    };
-    let app = App::open(&cli.database_url, &options, attachments)
-        .await
-        .map_err(|error| error.to_string())?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let listener = tokio::net::TcpListener::bind(cli.listen)
-                .await
-                .map_err(|error| format!("cannot listen on {}: {error}", cli.listen))?;
-            tracing::info!(listen = %cli.listen, database = %redact(&cli.database_url), "serving crm.v1");
-            app.serve(listener, shutdown_signal())
+    match cli.command {
+        None => serve(&cli.database.database_url, &store, cli.serve).await,
+        Some(Command::Serve(serving)) => serve(&cli.database.database_url, &store, serving).await,
+        Some(Command::Tenant { command }) => {
+            let admin = TenantAdmin::open(&cli.database.database_url, &store)
                 .await
                 .map_err(|error| error.to_string())?;
-            tracing::info!("stopped");
-            Ok(())
-        }
-        Command::Tenant {
-            command:
-                TenantCommand::Create {
-                    name,
-                    default_region,
-                },
-        } => {
-            let (tenant, key) = app
-                .create_tenant(&name, &default_region)
-                .await
-                .map_err(|error| error.to_string())?;
-            println!("tenant_id: {}", tenant.id);
-            println!("name: {}", tenant.name);
-            println!("default_region: {}", tenant.default_region);
-            println!("api_key: {key}");
-            eprintln!("Keep the API key now: it is stored hashed and cannot be shown again.");
-            Ok(())
+            let done = tenant(&admin, command).await;
+            // The command's outcome matters more than a failed goodbye.
+            let _ = admin.close().await;
+            done
         }
     }
+}
+
+async fn serve(database_url: &str, store: &StoreOptions, args: ServeArgs) -> Result<(), String> {
+    // Bound first: a wrong address is reported before the database is touched.
+    let listener = bind(&args.listen).await?;
+    let blobs = crm_blob::open(&args.attachment_store).map_err(|error| error.to_string())?;
+    let attachments = AttachmentOptions {
+        max_bytes: args.max_attachment_bytes,
+        sweep_every: Duration::from_secs(args.attachment_sweep_seconds),
+        ..AttachmentOptions::new(blobs)
+    };
+    let app = App::open(database_url, store, attachments)
+        .await
+        .map_err(|error| error.to_string())?;
+    let listen = listener
+        .local_addr()
+        .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+    tracing::info!(%listen, database = %redact(database_url), "serving crm.v1");
+    let serving = ServeOptions {
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+        health_check_every: Duration::from_secs(args.health_check_seconds),
+    };
+    app.serve_with(listener, shutdown_signal(), &serving)
+        .await
+        .map_err(|error| error.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn tenant(admin: &TenantAdmin, command: TenantCommand) -> Result<(), String> {
+    match command {
+        TenantCommand::Create {
+            name,
+            default_region,
+        } => {
+            let (tenant, key) = admin
+                .create(&name, &default_region)
+                .await
+                .map_err(|error| error.to_string())?;
+            print_key(&tenant, &key);
+        }
+        TenantCommand::List => {
+            let tenants = admin.list().await.map_err(|error| error.to_string())?;
+            println!("tenant_id\tname\tdefault_region\tcreate_time");
+            for tenant in tenants {
+                let created = tenant
+                    .create_time
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .map_err(|error| error.to_string())?;
+                println!(
+                    "{}\t{}\t{}\t{created}",
+                    tenant.id,
+                    tenant.name,
+                    tenant.default_region.as_str()
+                );
+            }
+        }
+        TenantCommand::RotateKey { tenant_id } => {
+            let (tenant, key) = admin
+                .rotate_key(TenantId::from_uuid(tenant_id))
+                .await
+                .map_err(|error| error.to_string())?;
+            print_key(&tenant, &key);
+            eprintln!(
+                "The old key no longer works (running servers may accept it for up to {} seconds).",
+                crm_grpc::auth::CACHE_TTL.as_secs()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_key(tenant: &Tenant, key: &str) {
+    println!("tenant_id: {}", tenant.id);
+    println!("name: {}", tenant.name);
+    println!("default_region: {}", tenant.default_region);
+    println!("api_key: {key}");
+    eprintln!("Keep the API key now: it is stored hashed and cannot be shown again.");
+}
+
+/// Listens on `listen` (HOST:PORT, the host an address or a name): on the
+/// first address the name resolves to that can be bound.
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener, String> {
+    const HOW: &str = "write HOST:PORT, such as 127.0.0.1:50051, [::1]:50051, \
+                       0.0.0.0:50051 or localhost:50051";
+    let addresses = tokio::net::lookup_host(listen)
+        .await
+        .map_err(|error| format!("cannot listen on {listen:?}: {error}; {HOW}"))?;
+    let mut refused = Vec::new();
+    for address in addresses {
+        match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => return Ok(listener),
+            Err(error) => refused.push(format!("{address}: {error}")),
+        }
+    }
+    Err(if refused.is_empty() {
+        format!("cannot listen on {listen:?}: the name has no address; {HOW}")
+    } else {
+        format!("cannot listen on {listen:?}: {}", refused.join("; "))
+    })
 }
 
 /// Completes on SIGINT or SIGTERM, so calls in flight can finish.
@@ -170,5 +353,95 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn help(path: &[&str]) -> String {
+        let mut command = Cli::command();
+        // Building propagates the global flags into the subcommands.
+        command.build();
+        let mut current = &mut command;
+        for name in path {
+            current = current.find_subcommand_mut(name).unwrap();
+        }
+        current.render_long_help().to_string()
+    }
+
+    #[test]
+    fn the_help_opens_with_what_crmd_does_for_its_user() {
+        let help = help(&[]);
+        let first = help.lines().next().unwrap();
+        assert_eq!(
+            first,
+            "Serve the contact ledger, a multi-tenant CRM, over gRPC; manage its tenants."
+        );
+        assert!(!help.contains("Composition root"), "{help}");
+        assert!(help.contains("crmd tenant create NAME"), "{help}");
+    }
+
+    #[test]
+    fn tenant_commands_list_the_database_flags_and_no_serving_flag() {
+        for path in [
+            &["tenant"][..],
+            &["tenant", "create"],
+            &["tenant", "list"],
+            &["tenant", "rotate-key"],
+        ] {
+            let help = help(path);
+            assert!(help.contains("--database-url"), "{path:?}: {help}");
+            for serving in [
+                "--listen",
+                "--attachment-store",
+                "--max-attachment-bytes",
+                "--attachment-sweep-seconds",
+                "--shutdown-grace-seconds",
+                "--health-check-seconds",
+            ] {
+                assert!(!help.contains(serving), "{path:?} lists {serving}: {help}");
+            }
+        }
+        let serve = help(&["serve"]);
+        assert!(
+            serve.contains("--listen") && serve.contains("--database-url"),
+            "{serve}"
+        );
+    }
+
+    #[test]
+    fn serving_flags_go_before_any_command_or_after_serve() {
+        let bare = parse([
+            "crmd",
+            "--listen",
+            "127.0.0.1:1",
+            "--database-url",
+            "sqlite://x",
+        ])
+        .unwrap();
+        assert!(bare.command.is_none());
+        assert_eq!(bare.serve.listen, "127.0.0.1:1");
+        let serve = parse(["crmd", "serve", "--listen", "127.0.0.1:2"]).unwrap();
+        let Some(Command::Serve(args)) = serve.command else {
+            panic!("{serve:?}");
+        };
+        assert_eq!(args.listen, "127.0.0.1:2");
+        let misplaced = parse(["crmd", "--listen", "127.0.0.1:3", "serve"]).unwrap_err();
+        assert!(
+            misplaced
+                .to_string()
+                .contains("--listen goes after `serve`"),
+            "{misplaced}"
+        );
+        // The database flags go anywhere, as the bench and scripts write them.
+        let early = parse(["crmd", "--database-url", "sqlite://y", "tenant", "list"]).unwrap();
+        assert_eq!(early.database.database_url, "sqlite://y");
+        let late = parse(["crmd", "tenant", "list", "--database-url", "sqlite://z"]).unwrap();
+        assert_eq!(late.database.database_url, "sqlite://z");
+        assert!(parse(["crmd", "tenant", "list", "--listen", "127.0.0.1:4"]).is_err());
     }
 }

@@ -7,20 +7,21 @@ use std::time::Duration;
 
 use crm_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::attachments::SeaAttachmentRepository;
 use crate::contacts::SeaContactRepository;
 use crate::conversations::SeaConversationRepository;
-use crate::dialect::Backend;
+use crate::dialect::{Backend, sqlite_path};
 use crate::error::StoreError;
 use crate::fields::SeaCustomFieldRepository;
 use crate::lookups::Lookups;
 use crate::merge::SeaMergeRepository;
 use crate::notes::SeaNoteRepository;
 use crate::organizations::SeaOrganizationRepository;
-use crate::pools::Pools;
+use crate::pools::{Bounded, Limit, Pools};
 use crate::tenancy::SeaTenantRepository;
 use crate::tiers::SeaTierRepository;
 use crate::write::Writer;
@@ -39,9 +40,29 @@ pub enum ConnectError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The database refused the connection or a migration failed.
+    /// No connection could be opened: `target` says where it was tried
+    /// (never with the password), `reason` what the driver said.
+    #[error("cannot connect to {target}: {reason}")]
+    Unreachable {
+        /// Where the connection was tried.
+        target: String,
+        /// The driver's reason.
+        reason: String,
+    },
+    /// A migration failed, or the database failed once connected.
     #[error("cannot open the database: {0}")]
     Database(#[from] StoreError),
+    /// The database records its migrations as applied, yet tables are
+    /// missing: it was changed outside `crmd`.
+    #[error(
+        "the database lacks the tables {missing} although it records its migrations as \
+         applied; it was changed outside crmd: restore it, or point the database URL at an \
+         empty database to start afresh"
+    )]
+    MissingTables {
+        /// The missing tables, comma-separated.
+        missing: String,
+    },
 }
 
 /// Pool settings.
@@ -52,6 +73,10 @@ pub struct StoreOptions {
     /// Most address look-up statements the hot path runs at once; look-ups
     /// arriving while all are busy share the next one (see `lookups`).
     pub lookup_statements: usize,
+    /// How long one statement may run or wait for a lock, and (with a
+    /// second more) how long a statement or a write transaction waits for
+    /// an answer before the store takes the database for unavailable.
+    pub statement_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -60,6 +85,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 16,
             lookup_statements: default_lookup_statements(),
+            statement_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -97,24 +123,45 @@ impl Store {
         // schema from half-way through a migration (seen on SQLite under load
         // as "ON CONFLICT clause does not match any PRIMARY KEY").
         let driver = StoreError::from_driver;
-        let migrator = Database::connect(connect_options(url, backend, 1))
+        let unreachable = |reason: String| ConnectError::Unreachable {
+            target: backend.describe(url),
+            reason,
+        };
+        backend.probe(url).await.map_err(unreachable)?;
+        let migrator = Database::connect(connect_options(url, backend, 1, None))
             .await
-            .map_err(driver)?;
+            .map_err(|error| unreachable(error.to_string()))?;
         migrate(&migrator, backend).await.map_err(driver)?;
+        let missing = missing_tables(&migrator, backend).await.map_err(driver)?;
         migrator.close().await.map_err(driver)?;
-        let db = Database::connect(connect_options(url, backend, options.max_connections))
+        if !missing.is_empty() {
+            return Err(ConnectError::MissingTables {
+                missing: missing.join(", "),
+            });
+        }
+        let limit = Limit {
+            statement: options.statement_timeout,
+        };
+        let wait = Some(options.statement_timeout);
+        let db = Database::connect(connect_options(url, backend, options.max_connections, wait))
             .await
             .map_err(driver)?;
-        let writer = Writer::new(if backend.writes_through_one_connection() {
-            Database::connect(connect_options(url, backend, 1))
-                .await
-                .map_err(driver)?
-        } else {
-            db.clone()
-        });
+        let writer = Writer::new(
+            if backend.writes_through_one_connection() {
+                Database::connect(connect_options(url, backend, 1, wait))
+                    .await
+                    .map_err(driver)?
+            } else {
+                db.clone()
+            },
+            limit,
+        );
         Ok(Store {
             pools: Pools {
-                db,
+                db: Bounded {
+                    connection: db,
+                    limit,
+                },
                 writer,
                 backend,
                 lookups: Arc::new(Lookups::new(options.lookup_statements)),
@@ -227,7 +274,11 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.pools.db.ping().await.map_err(StoreError::from_driver)
+        let db = &self.pools.db;
+        db.limit
+            .bound(db.connection.ping())
+            .await
+            .map_err(StoreError::from_driver)
     }
 
     /// Closes the pools.
@@ -242,11 +293,23 @@ impl Store {
                 .await
                 .map_err(StoreError::from_driver)?;
         }
-        self.pools.db.close().await.map_err(StoreError::from_driver)
+        self.pools
+            .db
+            .connection
+            .close()
+            .await
+            .map_err(StoreError::from_driver)
     }
 }
 
-fn connect_options(url: &str, backend: Backend, max_connections: u32) -> ConnectOptions {
+/// The pool's settings; `wait` bounds each statement (see
+/// `Backend::configure`).
+fn connect_options(
+    url: &str,
+    backend: Backend,
+    max_connections: u32,
+    wait: Option<Duration>,
+) -> ConnectOptions {
     let mut connect = ConnectOptions::new(url);
     connect
         .max_connections(max_connections)
@@ -259,31 +322,77 @@ fn connect_options(url: &str, backend: Backend, max_connections: u32) -> Connect
         // A ping on every acquire costs about 20% of throughput; a broken
         // connection surfaces as an error on first use and is replaced.
         .test_before_acquire(false);
-    backend.configure(&mut connect);
+    backend.configure(&mut connect, wait);
     connect
 }
 
+/// Applies pending migrations in one transaction that excludes every other
+/// process migrating the same database (see `Backend::migration_lock`), so
+/// servers and `crmd tenant` commands starting together on a fresh database
+/// migrate it once: the first applies them, the others wait and find them
+/// applied.
 async fn migrate(db: &DatabaseConnection, backend: Backend) -> Result<(), DbErr> {
-    match backend.migration_lock() {
-        None => Migrator::up(db, None).await,
-        Some(lock) => {
-            let transaction = db.begin().await?;
-            transaction
-                .execute_raw(lock.build(backend.db_backend()))
-                .await?;
-            Migrator::up(&transaction, None).await?;
-            transaction.commit().await
-        }
+    let transaction = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    if let Some(lock) = backend.migration_lock() {
+        transaction
+            .execute_raw(lock.build(backend.db_backend()))
+            .await?;
     }
+    Migrator::up(&transaction, None).await?;
+    transaction.commit().await
+}
+
+/// Every table the store reads or writes.
+const TABLES: [&str; 17] = [
+    "attachment_blobs",
+    "attachments",
+    "contact_identities",
+    "contact_merges",
+    "contact_tags",
+    "contacts",
+    "conversations",
+    "custom_fields",
+    "layout_sections",
+    "layout_tabs",
+    "merged_contacts",
+    "not_duplicates",
+    "notes",
+    "organization_domains",
+    "organizations",
+    "tenants",
+    "tiers",
+];
+
+/// The tables of [`TABLES`] the migrated database lacks: none, unless it
+/// was changed behind the migrations' back (tables dropped, a partial
+/// restore), which would otherwise fail every call that reaches them.
+async fn missing_tables(db: &DatabaseConnection, backend: Backend) -> Result<Vec<String>, DbErr> {
+    #[derive(sea_orm::FromQueryResult)]
+    struct Name {
+        name: String,
+    }
+    let rows = db
+        .query_all_raw(backend.tables().build(backend.db_backend()))
+        .await?;
+    let mut present = Vec::with_capacity(rows.len());
+    for row in &rows {
+        use sea_orm::FromQueryResult;
+        present.push(Name::from_query_result(row, "")?.name);
+    }
+    Ok(TABLES
+        .iter()
+        .filter(|table| !present.iter().any(|name| name == *table))
+        .map(|table| (*table).to_owned())
+        .collect())
 }
 
 fn create_parent_directory(url: &str) -> Result<(), ConnectError> {
-    let path = url
-        .trim_start_matches("sqlite:")
-        .trim_start_matches("//")
-        .split('?')
-        .next()
-        .unwrap_or_default();
+    let path = sqlite_path(url);
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }

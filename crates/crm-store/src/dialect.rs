@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DbBackend};
 
@@ -27,10 +28,29 @@ pub(crate) const UNIQUE_VIOLATION: [&str; 3] = ["23505", "2067", "1555"];
 /// extended result code for FOREIGN KEY (787).
 pub(crate) const FOREIGN_KEY_VIOLATION: [&str; 2] = ["23503", "787"];
 
+/// Error codes that say the database is unavailable, not that it refused
+/// the statement. PostgreSQL: class 08 (connection exception), a server
+/// shutting down or starting (57P01 to 57P03), too many connections
+/// (53300) and a statement cancelled, which is what `statement_timeout`
+/// does (57014). SQLite: busy and locked, with their extended codes (a
+/// write lock held longer than the busy timeout).
+pub(crate) fn is_unavailable_code(code: &str) -> bool {
+    const POSTGRES: [&str; 5] = ["57P01", "57P02", "57P03", "53300", "57014"];
+    const SQLITE: [&str; 6] = ["5", "6", "261", "262", "517", "773"];
+    code.starts_with("08") || POSTGRES.contains(&code) || SQLITE.contains(&code)
+}
+
 /// PostgreSQL's SQLSTATE for division by zero, which the one-statement
 /// resolution raises on purpose to abort itself (see
 /// [`Backend::aborts_a_statement_on_demand`]).
 pub(crate) const DIVISION_BY_ZERO: &str = "22012";
+
+/// How long start-up waits for PostgreSQL to accept one connection.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a process starting on SQLite waits for another one's
+/// migrations (PostgreSQL's advisory lock waits without a bound).
+pub(crate) const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// Key of the advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK: i64 = 0x0063_726d_6d69_6772; // "crmmigr"
@@ -63,6 +83,57 @@ impl Backend {
         }
     }
 
+    /// Where `url` points, for an operator reading an error: the SQLite
+    /// file, or PostgreSQL's host and port (or socket directory), database
+    /// and user. Never the password.
+    pub(crate) fn describe(self, url: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("the SQLite file {}", sqlite_path(url)),
+            Backend::Postgres => match url.parse::<PgConnectOptions>() {
+                Ok(options) => {
+                    let host = options.get_host();
+                    let place = if host.starts_with('/') {
+                        format!("the Unix socket in {host} (port {})", options.get_port())
+                    } else if host.contains(':') {
+                        format!("[{host}]:{}", options.get_port())
+                    } else {
+                        format!("{host}:{}", options.get_port())
+                    };
+                    format!(
+                        "PostgreSQL at {place} (database {}, user {})",
+                        options.get_database().unwrap_or(options.get_username()),
+                        options.get_username()
+                    )
+                }
+                Err(_) => "PostgreSQL (the URL does not parse)".to_owned(),
+            },
+        }
+    }
+
+    /// Opens one connection to `url` and closes it again, outside any pool,
+    /// so a server that refuses, a wrong password or a missing database is
+    /// reported at once with the driver's reason (a pool retries a refused
+    /// connection until its acquire timeout and then reports only that).
+    /// SQLite has no server to ask: opening the file is the check.
+    pub(crate) async fn probe(self, url: &str) -> Result<(), String> {
+        use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+        match self {
+            Backend::Sqlite => Ok(()),
+            Backend::Postgres => {
+                let options: PgConnectOptions = url
+                    .parse()
+                    .map_err(|error: sea_orm::sqlx::Error| error.to_string())?;
+                let connection = tokio::time::timeout(PROBE_TIMEOUT, options.connect())
+                    .await
+                    .map_err(|_| format!("no answer within {PROBE_TIMEOUT:?}"))?
+                    .map_err(|error| error.to_string())?;
+                // The connection did its job; a failed goodbye changes nothing.
+                let _ = connection.close().await;
+                Ok(())
+            }
+        }
+    }
+
     /// Whether the store lives in a local file whose directory must exist
     /// before the first connection creates it (PostgreSQL is a server).
     pub(crate) fn is_a_local_file(self) -> bool {
@@ -78,26 +149,42 @@ impl Backend {
         self == Backend::Sqlite
     }
 
-    /// Applies the per-backend connection settings.
-    pub(crate) fn configure(self, connect: &mut ConnectOptions) {
-        if self == Backend::Sqlite {
-            connect.map_sqlx_sqlite_opts(|opts| {
-                opts.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    // WAL + NORMAL: a crash of the process loses nothing; a
-                    // power cut may lose the last transactions before the next
-                    // checkpoint, but never corrupts the file. About 40%
-                    // faster than FULL. See the README.
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
+    /// Applies the per-backend connection settings. `wait` bounds how long
+    /// one statement may run or wait for a lock: PostgreSQL cancels it
+    /// itself (`statement_timeout`), SQLite gives up waiting for the write
+    /// lock (its busy timeout). `None` leaves PostgreSQL unbounded (for
+    /// migrations, which may build indexes for longer than a call may take)
+    /// and gives SQLite [`MIGRATION_LOCK_WAIT`].
+    pub(crate) fn configure(self, connect: &mut ConnectOptions, wait: Option<Duration>) {
+        match self {
+            Backend::Sqlite => {
+                connect.map_sqlx_sqlite_opts(move |opts| {
+                    opts.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        // WAL + NORMAL: a crash of the process loses nothing; a
+                        // power cut may lose the last transactions before the next
+                        // checkpoint, but never corrupts the file. About 40%
+                        // faster than FULL. See the README.
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(wait.unwrap_or(MIGRATION_LOCK_WAIT))
+                        .foreign_keys(true)
+                });
+            }
+            Backend::Postgres => {
+                if let Some(wait) = wait {
+                    connect.statement_timeout(wait);
+                }
+            }
         }
     }
 
-    /// The statement that serialises migrations across replicas inside the
-    /// migration's transaction, if one is needed: PostgreSQL replicas share
-    /// a server and take an advisory lock; a SQLite file has one process.
+    /// The statement that serialises migrations across processes inside the
+    /// migration's transaction, if the transaction alone does not: replicas
+    /// of PostgreSQL share a server and take an advisory lock. On SQLite
+    /// the migration's transaction begins IMMEDIATE, which takes the file's
+    /// one write lock before the first read of `seaql_migrations`; a second
+    /// process waits for it in the busy handler and then finds the
+    /// migrations applied.
     pub(crate) fn migration_lock(self) -> Option<Sql> {
         match self {
             Backend::Sqlite => None,
@@ -222,6 +309,18 @@ impl Backend {
         self == Backend::Postgres
     }
 
+    /// Every table the connection sees (in the schemas on PostgreSQL's
+    /// search path), one per row as `name`: each backend has its catalog.
+    pub(crate) fn tables(self) -> Sql {
+        Sql::new(match self {
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+            Backend::Postgres => {
+                "SELECT tablename::text AS name FROM pg_tables \
+                 WHERE schemaname = ANY (current_schemas(false))"
+            }
+        })
+    }
+
     /// Every table with a foreign key to `contacts`, one per row as `name`,
     /// sorted: each backend exposes its catalog differently.
     pub(crate) fn tables_referencing_contacts(self) -> Sql {
@@ -237,6 +336,15 @@ impl Backend {
             }
         })
     }
+}
+
+/// The file a `sqlite:` URL names (`:memory:` for none).
+pub(crate) fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default()
 }
 
 /// The SQLite JSON path of a top-level key.

@@ -1,13 +1,14 @@
-//! The one place storage errors become domain errors: connection trouble is
-//! `Unavailable` (retryable), anything else unexpected is `Internal` with the
+//! The one place storage errors become domain errors: connection trouble (a
+//! database unreachable, gone away, or silent past the statement timeout)
+//! is `Unavailable` (retryable), anything else unexpected is `Internal` with the
 //! driver's text kept in the log and out of the caller's message. Outside
 //! the ports (opening, pinging, closing the store) errors are [`StoreError`],
 //! so no driver type leaves the crate.
 
 use crm_domain::DomainError;
-use sea_orm::DbErr;
+use sea_orm::{DbErr, RuntimeErr};
 
-use crate::dialect::{FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION};
+use crate::dialect::{FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, is_unavailable_code};
 
 /// Why an operation on the store itself (not through a port) failed. The
 /// driver's text is kept for the operator; no driver type is exposed.
@@ -23,37 +24,64 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn from_driver(error: DbErr) -> StoreError {
-        match error {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-                StoreError::Unavailable(error.to_string())
-            }
-            other => StoreError::Database(other.to_string()),
+        if is_connection_fault(&error) {
+            StoreError::Unavailable(error.to_string())
+        } else {
+            StoreError::Database(error.to_string())
         }
     }
 }
 
 /// Maps a driver error that no caller-level rule explains.
 pub(crate) fn storage(error: DbErr) -> DomainError {
+    if is_connection_fault(&error) {
+        tracing::warn!(%error, "database unavailable");
+        DomainError::Unavailable
+    } else {
+        tracing::error!(%error, "unexpected storage error");
+        DomainError::Internal("unexpected storage error".to_owned())
+    }
+}
+
+/// The error of a statement or transaction abandoned after `limit` without
+/// an answer: the database is taken for unavailable.
+pub(crate) fn no_answer(limit: std::time::Duration) -> DbErr {
+    DbErr::Conn(RuntimeErr::Internal(format!(
+        "no answer from the database within {limit:?}"
+    )))
+}
+
+/// Whether the error says the database could not be reached, went away or
+/// did not answer in time, rather than that it refused the statement: the
+/// call may succeed if retried. The driver's own error kinds decide first
+/// (an I/O error on a dropped connection reads "expected to read 5 bytes"),
+/// then the database's code, then, for errors without either, the text.
+fn is_connection_fault(error: &DbErr) -> bool {
     match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-            tracing::warn!(%error, "database unavailable");
-            DomainError::Unavailable
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner)) => {
+            match inner.as_ref() {
+                sea_orm::sqlx::Error::Io(_)
+                | sea_orm::sqlx::Error::Tls(_)
+                | sea_orm::sqlx::Error::Protocol(_)
+                | sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::WorkerCrashed => true,
+                sea_orm::sqlx::Error::Database(database) => database
+                    .code()
+                    .is_some_and(|code| is_unavailable_code(&code)),
+                other => mentions_a_connection_fault(&other.to_string()),
+            }
         }
-        DbErr::Query(ref runtime) | DbErr::Exec(ref runtime)
-            if is_connection_fault(&runtime.to_string()) =>
-        {
-            tracing::warn!(%error, "database unavailable");
-            DomainError::Unavailable
+        DbErr::Query(runtime) | DbErr::Exec(runtime) => {
+            mentions_a_connection_fault(&runtime.to_string())
         }
-        other => {
-            tracing::error!(error = %other, "unexpected storage error");
-            DomainError::Internal("unexpected storage error".to_owned())
-        }
+        _ => false,
     }
 }
 
 /// Whether the driver's message says the connection, not the statement, failed.
-fn is_connection_fault(message: &str) -> bool {
+fn mentions_a_connection_fault(message: &str) -> bool {
     const MARKERS: [&str; 6] = [
         "connection refused",
         "connection reset",

@@ -61,6 +61,31 @@ impl TenantRepository for SeaTenantRepository {
         self.one(sql).await
     }
 
+    async fn list(&self) -> Result<Vec<Tenant>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(COLUMNS)
+            .push(" FROM tenants ORDER BY create_time, id");
+        sql.fetch(&self.pools.db, TenantRow::into_domain).await
+    }
+
+    async fn replace_api_key_hash(
+        &self,
+        id: TenantId,
+        api_key_hash: &str,
+    ) -> Result<(), DomainError> {
+        let mut sql = Sql::new("UPDATE tenants SET api_key_hash = ");
+        sql.bind(api_key_hash.to_owned())
+            .push(" WHERE id = ")
+            .bind(id.as_uuid());
+        match self.pools.writer.statement(sql).await.map_err(storage)? {
+            0 => Err(DomainError::NotFound {
+                entity: Entity::Tenant,
+                id: id.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     async fn get(&self, id: TenantId) -> Result<Option<Tenant>, DomainError> {
         let mut sql = Sql::new("SELECT ");
         sql.push(COLUMNS)

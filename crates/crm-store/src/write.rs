@@ -11,6 +11,9 @@
 //!   (a new sender, one round trip on PostgreSQL) and single-row writes do
 //!   not pay two more round trips for `BEGIN` and `COMMIT`.
 //!
+//! Both are bounded in time by the store's [`Limit`]: a transaction as a
+//! whole (acquiring the write connection included), a statement alone.
+//!
 //! The change feed will append its events here, inside the same
 //! transaction as the write they describe, so an event is visible exactly
 //! when its write is: `transaction` appends them before it commits, and a
@@ -23,7 +26,8 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::error::storage;
+use crate::error::{no_answer, storage};
+use crate::pools::Limit;
 use crate::sql::Sql;
 
 /// What a transaction's work returns to end without its effect: `Undone`
@@ -48,11 +52,12 @@ pub(crate) struct Writer {
     /// On SQLite a pool of one connection (see
     /// `Backend::writes_through_one_connection`); on PostgreSQL the shared pool.
     connection: DatabaseConnection,
+    limit: Limit,
 }
 
 impl Writer {
-    pub(crate) fn new(connection: DatabaseConnection) -> Self {
-        Self { connection }
+    pub(crate) fn new(connection: DatabaseConnection, limit: Limit) -> Self {
+        Self { connection, limit }
     }
 
     /// Runs `work` in one write transaction: commits when it returns `Ok`,
@@ -62,6 +67,19 @@ impl Writer {
     /// `E` is [`DomainError`], or [`Abort`] for work that may end without
     /// its effect although nothing failed.
     pub(crate) async fn transaction<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
+        E: From<DomainError>,
+    {
+        // Dropped on the deadline, an open transaction rolls back.
+        let answer = self.limit.answer();
+        match tokio::time::timeout(answer, self.run(work)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(storage(no_answer(answer)).into()),
+        }
+    }
+
+    async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
         E: From<DomainError>,
@@ -89,7 +107,7 @@ impl Writer {
     /// Runs a write of one statement and returns how many rows it changed,
     /// or the driver's error for a caller that gives some errors a meaning.
     pub(crate) async fn statement(&self, sql: Sql) -> Result<u64, DbErr> {
-        sql.try_execute(&self.connection).await
+        self.limit.bound(sql.try_execute(&self.connection)).await
     }
 
     /// Closes the write pool when it is not the shared one.

@@ -23,6 +23,23 @@ pub trait TenantRepository: Send + Sync {
     async fn find_by_api_key_hash(&self, api_key_hash: &str)
     -> Result<Option<Tenant>, DomainError>;
 
+    /// Every tenant, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn list(&self) -> Result<Vec<Tenant>, DomainError>;
+
+    /// Replaces the hash of a tenant's API key: the old key matches no
+    /// tenant any more. The tenant's version and settings are unchanged.
+    ///
+    /// # Errors
+    /// `NotFound`; `Unavailable`; `Internal`.
+    async fn replace_api_key_hash(
+        &self,
+        id: TenantId,
+        api_key_hash: &str,
+    ) -> Result<(), DomainError>;
+
     /// Reads one tenant.
     ///
     /// # Errors

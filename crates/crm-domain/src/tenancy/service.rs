@@ -1,5 +1,6 @@
-//! Tenant use cases: creating a tenant with its first key, authenticating a
-//! key, and changing the tenant's settings.
+//! Tenant use cases: creating a tenant with its first key, listing tenants
+//! and replacing a key (for operators), authenticating a key, and changing
+//! the tenant's settings.
 
 use crate::identity;
 use crate::tenancy;
@@ -40,10 +41,14 @@ impl TenantService {
         }
     }
 
-    /// Creates a tenant whose API key hashes to `api_key_hash`.
+    /// Creates a tenant whose API key hashes to `api_key_hash`. A name is
+    /// taken once, ignoring case, so an operator cannot create the same
+    /// tenant twice by repeating a command (two creations racing each other
+    /// are not excluded: tenants are created by hand, one at a time).
     ///
     /// # Errors
-    /// `InvalidArgument` on `name` or `default_region`; `Unavailable`; `Internal`.
+    /// `InvalidArgument` on `name` or `default_region`; `AlreadyExists` on
+    /// `name` when a tenant has it; `Unavailable`; `Internal`.
     pub async fn create(
         &self,
         name: &str,
@@ -52,6 +57,21 @@ impl TenantService {
     ) -> Result<Tenant, DomainError> {
         let name = tenancy::validate_tenant_name(name)?;
         let default_region = parse_region(default_region, "default_region")?;
+        let folded = name.to_lowercase();
+        if let Some(holder) = self
+            .tenants
+            .list()
+            .await?
+            .into_iter()
+            .find(|tenant| tenant.name.to_lowercase() == folded)
+        {
+            return Err(DomainError::AlreadyExists {
+                entity: Entity::Tenant,
+                field: "name".to_owned(),
+                value: name,
+                holder: holder.id.to_string(),
+            });
+        }
         let now = self.clock.now();
         let tenant = Tenant {
             id: TenantId::from_uuid(self.ids.new_id()),
@@ -65,6 +85,34 @@ impl TenantService {
         };
         self.tenants.create(&tenant, api_key_hash).await?;
         Ok(tenant)
+    }
+
+    /// Every tenant, oldest first.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn list(&self) -> Result<Vec<Tenant>, DomainError> {
+        self.tenants.list().await
+    }
+
+    /// Gives a tenant a new API key, hashing to `api_key_hash`; the old
+    /// key stops working.
+    ///
+    /// # Errors
+    /// `NotFound`; `Unavailable`; `Internal`.
+    pub async fn replace_key(
+        &self,
+        id: TenantId,
+        api_key_hash: &str,
+    ) -> Result<Tenant, DomainError> {
+        self.tenants.replace_api_key_hash(id, api_key_hash).await?;
+        self.tenants
+            .get(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                entity: Entity::Tenant,
+                id: id.to_string(),
+            })
     }
 
     /// The tenant an API key hash belongs to.

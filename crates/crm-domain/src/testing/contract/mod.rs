@@ -147,7 +147,10 @@ macro_rules! contract_suite {
             merges: [a_merge_moves_everything_and_leaves_tombstones];
             notes: [notes_list_pinned_first_then_newest_and_go_with_their_record];
             organizations: [organizations_own_domains_and_pick_up_unaffiliated_contacts];
-            tenants: [tenants_are_found_by_key_hash_and_updated_under_a_version];
+            tenants: [
+                tenants_are_found_by_key_hash_and_updated_under_a_version,
+                tenants_are_listed_oldest_first_and_a_replaced_key_stops_matching,
+            ];
             tiers: [
                 tiers_rank_in_creation_order_with_unique_names_and_a_limit,
                 reordering_rewrites_ranks_and_refuses_a_stale_set,
