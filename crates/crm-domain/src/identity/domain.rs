@@ -77,7 +77,9 @@ pub const FREE_MAIL_BRANDS: &[&str] = &[
 /// # Errors
 /// A description of what is wrong.
 pub fn normalize_domain(raw: &str) -> Result<String, String> {
-    let mut trimmed = raw.trim().trim_start_matches('@').trim_end_matches('.');
+    // Lower-case before removing `www.`, so `WWW.Example.com` loses it too.
+    let lowered = raw.trim().to_lowercase();
+    let mut trimmed = lowered.trim_start_matches('@').trim_end_matches('.');
     while let Some(rest) = trimmed.strip_prefix("www.") {
         trimmed = rest;
     }
@@ -169,6 +171,8 @@ mod tests {
             ("Acme.COM", Ok("acme.com")),
             ("  @acme.com ", Ok("acme.com")),
             ("www.acme.com.", Ok("acme.com")),
+            ("WWW.Example.com", Ok("example.com")),
+            ("Www.WWW.example.com", Ok("example.com")),
             ("bücher.de", Ok("xn--bcher-kva.de")),
             ("eu.acme.co.uk", Ok("eu.acme.co.uk")),
             ("acme", Err("is not a valid domain name")),
