@@ -376,6 +376,49 @@ async fn a_merge_moves_everything_and_old_ids_keep_working() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_survivor_keeps_its_external_id_and_the_duplicates_still_resolve() {
+    on_both(|server| async move {
+        // The duplicate is the older record, so its address rows come first.
+        let dup = server
+            .create(pb::Contact {
+                external_id: "crm-a-souza".into(),
+                emails: vec![email("ana@work.com")],
+                ..Default::default()
+            })
+            .await;
+        let ana = server
+            .create(pb::Contact {
+                external_id: "crm-ana".into(),
+                emails: vec![email("ana@x.com")],
+                ..Default::default()
+            })
+            .await;
+        let previewed = preview(&server, &ana.id, &[&dup.id]).await.unwrap();
+        assert_eq!(previewed.contact.unwrap().external_id, "crm-ana");
+        let merged = merge(&server, &ana.id, &[&dup.id]).await;
+        let merged = merged.contact.unwrap();
+        assert_eq!(merged.external_id, "crm-ana");
+        assert_eq!(merged.emails[0].address, "ana@x.com");
+        assert!(merged.emails[0].primary);
+        assert_eq!(server.get(&ana.id).await.external_id, "crm-ana");
+        // The duplicate's external id still finds the survivor.
+        let found = server
+            .resolve(pb::ResolveSenderRequest {
+                channel: pb::Channel::Webchat as i32,
+                address: "visitor-1".into(),
+                external_id: "crm-a-souza".into(),
+                ..Default::default()
+            })
+            .await
+            .contact
+            .unwrap();
+        assert_eq!(found.id, ana.id);
+        assert_eq!(found.external_id, "crm-ana");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tier_stage_organization_and_custom_fields_follow_the_rules() {
     on_both(|server| async move {
         let mut tiers = server.tiers().await;

@@ -415,7 +415,10 @@ pub fn plan(survivor: &Contact, duplicates: &[Contact]) -> Result<MergePlan, Dom
 
 /// The survivor's identities in its order, then each duplicate's that are
 /// new, sorted by kind and value (so the order of the duplicates does not
-/// matter); each kind keeps at most one primary, the survivor's first.
+/// matter). Each kind keeps one primary: for a kind the survivor holds, its
+/// primary (its first of the kind when none is flagged), so the survivor
+/// keeps its external id, email and phone; for a kind it lacks, the
+/// duplicates' first primary in that sorted order.
 fn unite_identities(all: &[&Contact]) -> Vec<ContactIdentity> {
     let mut united: Vec<ContactIdentity> = Vec::new();
     let mut keys = BTreeSet::new();
@@ -427,10 +430,28 @@ fn unite_identities(all: &[&Contact]) -> Vec<ContactIdentity> {
         .flat_map(|contact| contact.identities.iter())
         .collect();
     incoming.sort_by(|a, b| (a.kind, &a.value, !a.primary).cmp(&(b.kind, &b.value, !b.primary)));
-    let survivors = survivor
+    let survivors: Vec<&ContactIdentity> = survivor
         .iter()
-        .flat_map(|contact| contact.identities.iter());
-    for identity in survivors.chain(incoming) {
+        .flat_map(|contact| contact.identities.iter())
+        .collect();
+    // The survivor's primary of each kind it holds: the flagged one, else its first.
+    let survivor_primary = |identity: &ContactIdentity| {
+        let mut of_kind = survivors.iter().filter(|held| held.kind == identity.kind);
+        let chosen = of_kind
+            .clone()
+            .find(|held| held.primary)
+            .or_else(|| of_kind.next());
+        chosen.is_some_and(|chosen| chosen.key() == identity.key())
+    };
+    for identity in survivors.iter().copied() {
+        if keys.insert(identity.key()) {
+            united.push(ContactIdentity {
+                primary: survivor_primary(identity),
+                ..identity.clone()
+            });
+        }
+    }
+    for identity in incoming {
         if !keys.insert(identity.key()) {
             continue;
         }
@@ -702,6 +723,46 @@ mod tests {
         assert_eq!(plan.winners[5].value, "gold");
         assert_eq!(plan.winners[5].overruled[0].value, "silver");
         assert_eq!(plan.versions, [(id(1), 3), (id(2), 3), (id(3), 3)]);
+    }
+
+    #[test]
+    fn the_survivor_keeps_its_external_id_and_primaries() {
+        // The survivor's addresses carry no primary flag (as rows written
+        // before primaries were kept for every kind); the duplicate's do.
+        let mut survivor = contact(1);
+        survivor.identities = vec![
+            address(IdentityKind::ExternalId, "crm-ana", false),
+            address(IdentityKind::Email, "ana@x.com", false),
+        ];
+        let mut duplicate = contact(2);
+        duplicate.identities = vec![
+            address(IdentityKind::ExternalId, "crm-a-souza", true),
+            address(IdentityKind::Email, "ana@work.com", true),
+        ];
+        let planned = plan(&survivor, std::slice::from_ref(&duplicate)).unwrap();
+        let merged = &planned.merged;
+        assert_eq!(merged.external_id(), Some("crm-ana"));
+        let primaries: Vec<&str> = merged
+            .identities
+            .iter()
+            .filter(|identity| identity.primary)
+            .map(|identity| identity.value.as_str())
+            .collect();
+        assert_eq!(primaries, ["crm-ana", "ana@x.com"]);
+        // Read back from a store (primary first, then in the order added),
+        // the duplicate's older external id comes second: still the survivor's.
+        let mut stored = merged.clone();
+        stored.identities.sort_by_key(|identity| !identity.primary);
+        assert_eq!(stored.external_id(), Some("crm-ana"));
+        let mut reversed = merged.clone();
+        reversed.identities.reverse();
+        assert_eq!(reversed.external_id(), Some("crm-ana"));
+
+        // A survivor without one takes the duplicates' external id.
+        let mut bare = contact(3);
+        bare.identities = vec![address(IdentityKind::Email, "bare@x.com", true)];
+        let planned = plan(&bare, &[duplicate]).unwrap();
+        assert_eq!(planned.merged.external_id(), Some("crm-a-souza"));
     }
 
     #[test]
