@@ -98,6 +98,23 @@ pub fn to_status(error: DomainError) -> Status {
                 ]),
             )
         }
+        DomainError::MergedAway { contact, into } => {
+            details.set_resource_info(
+                resource_type(Entity::Contact),
+                contact.to_string(),
+                "",
+                format!("merged into contact {into}; use that id"),
+            );
+            (
+                Code::NotFound,
+                ErrorReason::ContactAlreadyMerged,
+                metadata([
+                    ("resource_type", resource_type(Entity::Contact).to_owned()),
+                    ("resource_id", contact.to_string()),
+                    ("merged_into_contact_id", into.to_string()),
+                ]),
+            )
+        }
         DomainError::IdentityTaken {
             field,
             kind,
@@ -239,18 +256,6 @@ fn precondition(cause: Precondition) -> (ErrorReason, HashMap<String, String>) {
                 ("organization_id", organization.to_string()),
             ]),
         ),
-        Precondition::AlreadyMerged {
-            field,
-            contact,
-            into,
-        } => (
-            ErrorReason::ContactAlreadyMerged,
-            metadata([
-                ("field", field),
-                ("contact_id", contact.to_string()),
-                ("merged_into_contact_id", into.to_string()),
-            ]),
-        ),
     }
 }
 
@@ -298,6 +303,7 @@ mod tests {
                 (Code::InvalidArgument, ErrorReason::InvalidArgument)
             }
             DomainError::NotFound { .. } => (Code::NotFound, ErrorReason::NotFound),
+            DomainError::MergedAway { .. } => (Code::NotFound, ErrorReason::ContactAlreadyMerged),
             DomainError::IdentityTaken { .. } => {
                 (Code::AlreadyExists, ErrorReason::IdentityAlreadyClaimed)
             }
@@ -322,10 +328,13 @@ mod tests {
                     Precondition::SectionLimit { .. } => ErrorReason::SectionLimitReached,
                     Precondition::SectionNotEmpty { .. } => ErrorReason::SectionNotEmpty,
                     Precondition::NotAMember { .. } => ErrorReason::NotAMember,
-                    Precondition::AlreadyMerged { .. } => ErrorReason::ContactAlreadyMerged,
                 },
             ),
         }
+    }
+
+    fn survivor() -> ContactId {
+        ContactId::from_uuid(uuid::Uuid::from_u128(42))
     }
 
     /// One error of every variant and every precondition.
@@ -344,11 +353,6 @@ mod tests {
                 contact: holder,
                 organization,
             },
-            Precondition::AlreadyMerged {
-                field: "duplicate_ids[0]".into(),
-                contact: holder,
-                into: holder,
-            },
         ];
         let mut samples = vec![
             DomainError::InvalidArgument(vec![FieldViolation::new(
@@ -358,6 +362,10 @@ mod tests {
             DomainError::NotFound {
                 entity: Entity::Contact,
                 id: "x".into(),
+            },
+            DomainError::MergedAway {
+                contact: holder,
+                into: survivor(),
             },
             DomainError::IdentityTaken {
                 field: "contact.emails[0].address".into(),
@@ -449,6 +457,17 @@ mod tests {
                     details.resource_info().map(|r| r.resource_name.clone()),
                     Some(holder.to_string())
                 ),
+                DomainError::MergedAway { contact, into } => {
+                    let info = details.error_info().cloned().unwrap();
+                    assert_eq!(
+                        info.metadata.get("merged_into_contact_id"),
+                        Some(&into.to_string())
+                    );
+                    assert_eq!(
+                        details.resource_info().map(|r| r.resource_name.clone()),
+                        Some(contact.to_string())
+                    );
+                }
                 DomainError::FailedPrecondition(cause) => assert_eq!(
                     details
                         .precondition_failure()

@@ -375,6 +375,14 @@ impl ContactRepository for SeaContactRepository {
         self.read(&self.pools.db, tenant, id).await
     }
 
+    async fn merged_into(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<Option<ContactId>, DomainError> {
+        crate::records::merged_into(&self.pools.db, tenant, id).await
+    }
+
     async fn list(
         &self,
         tenant: TenantId,

@@ -27,6 +27,7 @@ mod notes;
 mod ordered;
 mod organizations;
 mod pools;
+mod records;
 mod rows;
 mod sql;
 mod tenancy;

@@ -82,6 +82,17 @@ pub trait ContactRepository: Send + Sync {
     /// `Unavailable`; `Internal`.
     async fn get(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, DomainError>;
 
+    /// The contact `id` was merged into (chains followed), or `None` when it
+    /// was never merged away.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn merged_into(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<Option<ContactId>, DomainError>;
+
     /// Reads up to `limit` contacts that pass `filter` with ids greater than
     /// `after`, by id.
     ///

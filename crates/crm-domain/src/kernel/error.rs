@@ -154,16 +154,6 @@ pub enum Precondition {
         /// The organization it is not a member of.
         organization: OrganizationId,
     },
-    /// A contact of a merge preview was merged into another already.
-    #[error("{field}: contact {contact} was merged into {into} already; merge with {into} instead")]
-    AlreadyMerged {
-        /// The request field that named it (relative, e.g. `duplicate_ids[0]`).
-        field: String,
-        /// The contact that was merged away.
-        contact: ContactId,
-        /// The contact it was merged into.
-        into: ContactId,
-    },
 }
 
 /// Everything a use case or port can fail with.
@@ -179,6 +169,16 @@ pub enum DomainError {
         entity: Entity,
         /// The id that was asked for, as given.
         id: String,
+    },
+    /// The contact was merged into another: every call but the reads that
+    /// follow merges (GetContact, ListMerges) reports it this way, naming the
+    /// contact to use instead.
+    #[error("contact {contact} was merged into contact {into}; use {into}")]
+    MergedAway {
+        /// The id asked for.
+        contact: ContactId,
+        /// The contact it now resolves to (chains followed).
+        into: ContactId,
     },
     /// An address (or external id) is already held by another contact of the tenant.
     #[error("{kind} {value:?} is already held by contact {holder}")]

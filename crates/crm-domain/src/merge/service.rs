@@ -18,7 +18,7 @@ use crate::identity::IdentityKey;
 use crate::kernel::Page;
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{ContactId, MergeId, TenantId};
-use crate::kernel::{DomainError, Precondition};
+use crate::kernel::DomainError;
 use crate::merge::MergeRepository;
 use crate::merge::duplicates::{DuplicateGroup, DuplicateReason, Edges, Evidence, Facts};
 use crate::merge::{ContactChild, MergePlan, MergeRecord};
@@ -76,7 +76,8 @@ pub struct Found {
 /// How the loader treats an input that was merged away.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum OnMerged {
-    /// Refuse, saying where it went (a preview: the caller should look again).
+    /// Refuse with `MergedAway`, naming where it went (a preview: the
+    /// caller should look again, at the survivor).
     Refuse,
     /// Report it as changed since the caller's preview (a merge).
     Stale,
@@ -152,10 +153,8 @@ impl MergeService {
         on_merged: OnMerged,
     ) -> Result<(Contact, Vec<Contact>), DomainError> {
         merge::check_request(survivor, duplicates)?;
-        let fields = std::iter::once("survivor_id".to_owned())
-            .chain((0..duplicates.len()).map(|index| format!("duplicate_ids[{index}]")));
         let mut read = Vec::with_capacity(duplicates.len() + 1);
-        for (id, field) in std::iter::once(&survivor).chain(duplicates).zip(fields) {
+        for id in std::iter::once(&survivor).chain(duplicates) {
             if let Some(contact) = self.contacts.get(tenant, *id).await? {
                 read.push(contact);
                 continue;
@@ -166,11 +165,7 @@ impl MergeService {
                     entity: crate::kernel::Entity::Contact,
                     id: id.to_string(),
                 },
-                Some(into) => DomainError::FailedPrecondition(Precondition::AlreadyMerged {
-                    field,
-                    contact: *id,
-                    into,
-                }),
+                Some(into) => DomainError::MergedAway { contact: *id, into },
             });
         }
         let survivor = read.remove(0);
@@ -181,8 +176,8 @@ impl MergeService {
     ///
     /// # Errors
     /// `InvalidArgument` naming `survivor_id` or `duplicate_ids[i]`;
-    /// `NotFound` for a contact not in the tenant; `FailedPrecondition` for
-    /// one merged away already; `Unavailable`; `Internal`.
+    /// `NotFound` for a contact not in the tenant; `MergedAway` for one
+    /// merged away already; `Unavailable`; `Internal`.
     pub async fn preview(
         &self,
         caller: &Caller,
@@ -357,7 +352,9 @@ impl MergeService {
         })?;
         for id in ids {
             if self.contacts.get(tenant, *id).await?.is_none() {
-                return Err(DomainError::contact_not_found(*id));
+                return Err(DomainError::contact_not_found(*id)
+                    .or_merged(|id| self.merges.merged_into(tenant, id))
+                    .await);
             }
         }
         self.merges

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::kernel::DomainError;
-use crate::kernel::RecordRef;
+use crate::kernel::{Presence, RecordRef};
 use crate::kernel::{NoteId, TenantId};
 use crate::notes::{Note, NoteCursor};
 
@@ -16,6 +16,13 @@ pub trait NoteRepository: Send + Sync {
     /// # Errors
     /// `NotFound` when its record does not exist; `Unavailable`; `Internal`.
     async fn create(&self, note: &Note) -> Result<Note, DomainError>;
+
+    /// Whether the contact or organization exists in the tenant, or (a
+    /// contact) was merged into another.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn locate(&self, tenant: TenantId, owner: RecordRef) -> Result<Presence, DomainError>;
 
     /// Reads one note.
     ///

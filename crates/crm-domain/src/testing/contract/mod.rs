@@ -90,7 +90,7 @@ pub(crate) mod prelude {
         FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, SelectOption, Validation,
     };
     pub(crate) use crate::identity::ContactIdentity;
-    pub(crate) use crate::kernel::RecordRef;
+    pub(crate) use crate::kernel::{Presence, RecordRef};
     pub(crate) use crate::kernel::{SystemClock, UuidV7Ids};
     pub(crate) use crate::notes::{Note, NoteCursor, NoteFields, NoteFormat};
     pub(crate) use crate::organizations::{Affiliation, Organization, OrganizationFields};
