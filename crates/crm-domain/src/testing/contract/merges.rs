@@ -385,7 +385,7 @@ async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
         service
             .preview(&Caller::tenant_key(tenant.clone()), survivor, duplicates)
             .await,
-        Err(DomainError::FailedPrecondition(_))
+        Err(DomainError::MergedAway { into, .. }) if into == survivor
     ));
     assert!(matches!(
         service
