@@ -442,6 +442,23 @@ async fn routing_orders_contacts_and_senders_by_tier() {
         assert_eq!(response.entries[0].tier.as_ref().map(|t| t.rank), Some(1));
         assert!(response.entries[2].tier.is_none());
 
+        // The documented maximum, 1000 subjects, all senders: one statement
+        // that no backend's expression or parameter limit refuses.
+        let mut many: Vec<pb::RoutingSubject> = (1..1000)
+            .map(|n| by_sender(&format!("sender{n}@x.com")))
+            .collect();
+        many.push(by_sender("gold@x.com"));
+        let ranked = tiers
+            .get_routing_priority(server.req(pb::GetRoutingPriorityRequest { subjects: many }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ranked.entries.len(), 1000);
+        assert_eq!(
+            (ranked.entries[0].subject_index, ranked.entries[0].contact_id.as_str()),
+            (999, gold_contact.id.as_str())
+        );
+
         let bad = tiers
             .get_routing_priority(server.req(pb::GetRoutingPriorityRequest {
                 subjects: vec![

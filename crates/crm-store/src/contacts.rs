@@ -324,6 +324,32 @@ fn holders_sql(backend: Backend, tenant: TenantId, keys: &[IdentityKey]) -> Sql 
     sql
 }
 
+/// `holders_sql` for many keys (a routing request's senders): the same
+/// rows, with the keys as one `IN (VALUES ...)` instead of a chain of `OR`s,
+/// and each holder read once however many of the keys it holds (joining
+/// every matched key with every identity would repeat a contact's rows once
+/// per key it holds: a million rows for a merged contact with 1,000
+/// addresses).
+fn many_holders_sql(backend: Backend, tenant: TenantId, keys: &[IdentityKey]) -> Sql {
+    let mut sql = Sql::new("SELECT ");
+    push_joined_columns(&mut sql, backend);
+    sql.push(" FROM contacts c CROSS JOIN contact_identities i")
+        .push(TIER_JOIN)
+        .push(" WHERE c.tenant_id = ")
+        .bind(tenant.as_uuid())
+        // The keys drive: each is one probe of the unique index on
+        // (tenant, kind, value), in the order CROSS JOIN fixes on SQLite.
+        .push(" AND c.id IN (SELECT m.contact_id FROM ")
+        .key_table(keys)
+        .push(" k CROSS JOIN contact_identities m WHERE m.tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(
+            " AND m.kind = k.column1 AND m.value = k.column2) \
+             AND i.tenant_id = c.tenant_id AND i.contact_id = c.id",
+        );
+    sql
+}
+
 #[async_trait]
 impl ContactRepository for SeaContactRepository {
     async fn create(
@@ -498,7 +524,7 @@ impl ContactRepository for SeaContactRepository {
                         .push(" AND contact_id = ")
                         .bind(change.id.as_uuid())
                         .push(" AND ")
-                        .keys("contact_identities", &change.remove);
+                        .key_values("contact_identities", &change.remove);
                     sql.execute(transaction).await?;
                 }
                 for identity in &change.restate {
@@ -578,6 +604,23 @@ impl ContactRepository for SeaContactRepository {
             self.rows(
                 &self.pools.db,
                 holders_sql(self.pools.backend, tenant, keys),
+            )
+            .await?,
+        )
+    }
+
+    async fn find_many_by_identities(
+        &self,
+        tenant: TenantId,
+        keys: &[IdentityKey],
+    ) -> Result<Vec<Contact>, DomainError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        contacts::fold(
+            self.rows(
+                &self.pools.db,
+                many_holders_sql(self.pools.backend, tenant, keys),
             )
             .await?,
         )

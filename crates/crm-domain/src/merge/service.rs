@@ -284,7 +284,10 @@ impl MergeService {
         drop(facts);
         for chunk in held_as_data.chunks(LOOKUP_BATCH) {
             let keys: Vec<IdentityKey> = chunk.iter().map(|(_, key, _)| key.clone()).collect();
-            let holders = self.contacts.find_by_identities(tenant.id, &keys).await?;
+            let holders = self
+                .contacts
+                .find_many_by_identities(tenant.id, &keys)
+                .await?;
             for (owner, key, field) in chunk {
                 if let Some(holder) = holders.iter().find(|holder| holder.holds(key)) {
                     edges.add(
