@@ -85,11 +85,15 @@ pub fn is_free_mail(domain: &str, extra: &[String]) -> bool {
     }
 }
 
+/// The most free-mail domains a tenant may add.
+pub const MAX_EXTRA_FREE_MAIL: usize = 1000;
+
 /// Normalises a tenant's additions to the free-mail list.
 ///
 /// # Errors
 /// `InvalidArgument` naming each bad domain under `field`.
 pub fn normalize_free_mail(raw: &[String], field: &str) -> Result<Vec<String>, DomainError> {
+    DomainError::check_count(field, raw.len(), MAX_EXTRA_FREE_MAIL, "domains")?;
     let mut violations = Vec::new();
     let mut domains = Vec::new();
     for (index, domain) in raw.iter().enumerate() {
@@ -102,9 +106,6 @@ pub fn normalize_free_mail(raw: &[String], field: &str) -> Result<Vec<String>, D
     }
     domains.sort();
     domains.dedup();
-    if domains.len() > 1000 {
-        violations.push(FieldViolation::new(field, "may hold at most 1000 domains"));
-    }
     if violations.is_empty() {
         Ok(domains)
     } else {
@@ -118,6 +119,25 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_free_mail_list_is_refused_before_its_domains_are_read() {
+        let raw = vec!["not a domain".to_owned(); 5_000];
+        only_the_count(
+            normalize_free_mail(&raw, "extra_free_mail_domains").unwrap_err(),
+            "extra_free_mail_domains",
+        );
+    }
 
     #[test]
     fn domains_are_bare_lower_case_ascii() {

@@ -304,6 +304,23 @@ impl DomainError {
         }
     }
 
+    /// `InvalidArgument` on `field` when a caller's list holds more than
+    /// `max` items. Checked first, before any work on the list, so an
+    /// oversized request costs nothing and its error repeats none of it.
+    ///
+    /// # Errors
+    /// As described.
+    pub fn check_count(field: &str, len: usize, max: usize, noun: &str) -> Result<(), Self> {
+        if len > max {
+            Err(DomainError::invalid(
+                field,
+                format!("holds {len} {noun}; at most {max} are allowed"),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Not found, for a contact id.
     pub fn contact_not_found(id: impl ToString) -> Self {
         DomainError::NotFound {

@@ -218,17 +218,18 @@ pub fn check_merged_by(merged_by: &str) -> Result<String, DomainError> {
 /// `InvalidArgument` for no duplicates, more than [`MAX_DUPLICATES`], the
 /// survivor among the duplicates, or a duplicate listed twice.
 pub fn check_request(survivor: ContactId, duplicates: &[ContactId]) -> Result<(), DomainError> {
+    // The count first: nothing is looked at in a list over the limit.
+    if duplicates.len() > MAX_DUPLICATES {
+        return Err(DomainError::invalid(
+            "duplicate_ids",
+            format!("at most {MAX_DUPLICATES} contacts merge at once"),
+        ));
+    }
     let mut violations = Vec::new();
     if duplicates.is_empty() {
         violations.push(FieldViolation::new(
             "duplicate_ids",
             "name at least one contact to merge into the survivor",
-        ));
-    }
-    if duplicates.len() > MAX_DUPLICATES {
-        violations.push(FieldViolation::new(
-            "duplicate_ids",
-            format!("at most {MAX_DUPLICATES} contacts merge at once"),
         ));
     }
     let mut seen = BTreeSet::new();
@@ -549,6 +550,24 @@ fn unite_engagement(all: &[&Contact]) -> crate::contacts::Engagement {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_merge_is_refused_before_its_ids_are_read() {
+        only_the_count(
+            check_request(id(1), &vec![id(2); 10_000]).unwrap_err(),
+            "duplicate_ids",
+        );
+    }
     use crate::contacts::{ContactFields, LifecycleStage};
     use crate::identity::IdentityKind;
     use crate::kernel::{OrganizationId, TenantId, TierId};

@@ -340,8 +340,8 @@ impl MergeService {
         marked_by: &str,
     ) -> Result<(), DomainError> {
         let tenant = caller.tenant().id;
-        let pairs = duplicates::pairs(ids);
-        if pairs.is_empty() || ids.len() > MAX_MARKED {
+        let pairs = duplicates::pairs(ids)?;
+        if pairs.is_empty() {
             return Err(DomainError::invalid(
                 "contact_ids",
                 format!("name 2 to {MAX_MARKED} different contacts"),

@@ -110,6 +110,8 @@ pub fn validate(
     owned: &[String],
     extra_free_mail: &[String],
 ) -> Result<OrganizationFields, DomainError> {
+    // The count first: a list over the limit is not looked at.
+    DomainError::check_count("domains", fields.domains.len(), MAX_DOMAINS, "domains")?;
     let mut violations = Vec::new();
     let name = fields.name.trim().to_owned();
     if name.is_empty()
@@ -150,12 +152,6 @@ pub fn validate(
             }
         }
     }
-    if domains.len() > MAX_DOMAINS {
-        violations.push(FieldViolation::new(
-            "domains",
-            format!("may hold at most {MAX_DOMAINS} domains"),
-        ));
-    }
     domains.sort();
     if violations.is_empty() {
         Ok(OrganizationFields {
@@ -173,6 +169,26 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_domain_list_is_refused_before_its_domains_are_read() {
+        let fields = OrganizationFields {
+            name: "Acme".into(),
+            domains: vec!["acme.com".into(); 10_000],
+            description: String::new(),
+        };
+        only_the_count(validate(fields, &[], &[]).unwrap_err(), "domains");
+    }
 
     #[test]
     fn free_mail_never_auto_links() {
