@@ -547,3 +547,48 @@ async fn another_tenant_cannot_see_or_use_a_tier() {
     })
     .await;
 }
+
+/// A huge bad request gets a small error: Python's grpcio refuses response
+/// headers past 16 KiB, and the message travels in one (and again, base64,
+/// in the details).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_bad_requests_get_small_errors() {
+    on_both(|server| async move {
+        let small = |status: &tonic::Status| {
+            let size = status.message().len() + status.details().len();
+            assert!(size < 8 * 1024, "{size} bytes: {status:?}");
+        };
+        create_tier(&server, tier("Gold", "#FFD700", &[])).await;
+        let mut tiers = server.tiers().await;
+        // 1,000 unknown ids: the case that once returned a 50 KB message.
+        let unknown: Vec<String> = (0..1000)
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
+        let reorder = tiers
+            .reorder_tiers(server.req(pb::ReorderTiersRequest { tier_ids: unknown }))
+            .await
+            .unwrap_err();
+        assert_invalid(&reorder, &["tier_ids"]);
+        small(&reorder);
+        // 100 bad addresses of 2,000 characters each, all within the count limit.
+        let emails: Vec<pb::EmailAddress> = (0..100)
+            .map(|n| email(&format!("{n}{}", "é".repeat(1000))))
+            .collect();
+        let created = server
+            .contacts()
+            .await
+            .create_contact(server.req(pb::CreateContactRequest {
+                contact: Some(pb::Contact {
+                    display_name: "x".repeat(100_000),
+                    emails,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(created.code(), tonic::Code::InvalidArgument);
+        small(&created);
+    })
+    .await;
+}

@@ -505,7 +505,7 @@ pub fn resolve_options(
             prefix,
             format!(
                 "options cannot be removed, since stored values may use them; archive {} instead",
-                dropped.join(", ")
+                crate::kernel::some_of(dropped)
             ),
         ));
     }

@@ -242,12 +242,48 @@ pub enum DomainError {
     Internal(String),
 }
 
+/// How many items of a caller's list an error message repeats.
+pub const ITEMS_SHOWN: usize = 5;
+
+/// A few of `items` for an error message: `a, b, c` or, past
+/// [`ITEMS_SHOWN`], `a, b, c, d, e and 7 more`. Errors never repeat a
+/// caller's list whole.
+pub fn some_of<I>(items: I) -> String
+where
+    I: IntoIterator,
+    I::Item: std::fmt::Display,
+{
+    let mut shown = Vec::with_capacity(ITEMS_SHOWN);
+    let mut more = 0_usize;
+    for item in items {
+        if shown.len() < ITEMS_SHOWN {
+            shown.push(item.to_string());
+        } else {
+            more += 1;
+        }
+    }
+    let listed = shown.join(", ");
+    if more == 0 {
+        listed
+    } else {
+        format!("{listed} and {more} more")
+    }
+}
+
+/// The message of an `InvalidArgument`: the first few violations (the
+/// `BadRequest` detail lists them), then how many more there are.
 fn describe(violations: &[FieldViolation]) -> String {
-    violations
+    let shown: Vec<String> = violations
         .iter()
+        .take(ITEMS_SHOWN)
         .map(|violation| format!("{}: {}", violation.field, violation.description))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect();
+    let more = violations.len().saturating_sub(ITEMS_SHOWN);
+    if more == 0 {
+        shown.join("; ")
+    } else {
+        format!("{}; and {more} more", shown.join("; "))
+    }
 }
 
 impl DomainError {

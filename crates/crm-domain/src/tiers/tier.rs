@@ -213,15 +213,14 @@ pub fn plan_reorder(
             ));
         }
     }
-    let missing: Vec<String> = current
-        .iter()
-        .filter(|id| !order.contains(id))
-        .map(ToString::to_string)
-        .collect();
+    let missing: Vec<&TierId> = current.iter().filter(|id| !order.contains(id)).collect();
     if !missing.is_empty() {
         violations.push(FieldViolation::new(
             "tier_ids",
-            format!("must list every tier; missing {}", missing.join(", ")),
+            format!(
+                "must list every tier; missing {}",
+                crate::kernel::some_of(missing)
+            ),
         ));
     }
     if !violations.is_empty() {
