@@ -11,7 +11,7 @@
 //! upload) discards the staged bytes: no record, no orphaned bytes.
 
 use crate::attachments::validate;
-use crate::attachments::{Attachment, NewAttachment, Sha256};
+use crate::attachments::{Attachment, MAX_CHUNK_BYTES, NewAttachment, Sha256};
 use std::fmt;
 use std::sync::Arc;
 
@@ -207,10 +207,17 @@ impl Upload {
     /// Hashes and stages the next chunk.
     ///
     /// # Errors
-    /// `TooLarge` past the size limit; `InvalidArgument` past the declared
+    /// `TooLarge` past the size limit; `InvalidArgument` on `chunk` for a
+    /// chunk over [`MAX_CHUNK_BYTES`], on `metadata.size` past the declared
     /// size; `Unavailable` when the blob store fails. The upload should be
     /// aborted after an error.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), DomainError> {
+        if chunk.len() > MAX_CHUNK_BYTES {
+            return Err(DomainError::invalid(
+                "chunk",
+                format!("carries {} bytes; a chunk holds at most {MAX_CHUNK_BYTES} (3 MiB)", chunk.len()),
+            ));
+        }
         let received = self.received.saturating_add(chunk.len() as u64);
         if received > self.service.max_bytes {
             return Err(DomainError::TooLarge {
