@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use crate::attachments::{Attachment, BlobKey};
 use crate::kernel::DomainError;
-use crate::kernel::{Presence, RecordRef};
 use crate::kernel::{AttachmentId, TenantId};
+use crate::kernel::{Presence, RecordRef};
 
 /// Storage of attachment records, and the claims on blobs that keep bytes
 /// and records in step.

@@ -19,10 +19,10 @@ use sha2::Digest;
 
 use crate::attachments::{AttachmentRepository, BlobStore, StagedBlob};
 use crate::kernel::Page;
-use crate::kernel::{Presence, RecordRef};
 use crate::kernel::{AttachmentId, TenantId};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
+use crate::kernel::{Presence, RecordRef};
 use crate::tenancy::Caller;
 
 /// Attachment use cases.
@@ -215,7 +215,10 @@ impl Upload {
         if chunk.len() > MAX_CHUNK_BYTES {
             return Err(DomainError::invalid(
                 "chunk",
-                format!("carries {} bytes; a chunk holds at most {MAX_CHUNK_BYTES} (3 MiB)", chunk.len()),
+                format!(
+                    "carries {} bytes; a chunk holds at most {MAX_CHUNK_BYTES} (3 MiB)",
+                    chunk.len()
+                ),
             ));
         }
         let received = self.received.saturating_add(chunk.len() as u64);

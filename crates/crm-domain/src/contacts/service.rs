@@ -293,8 +293,11 @@ impl ContactService {
     pub async fn get(&self, caller: &Caller, id: ContactId) -> Result<Contact, DomainError> {
         let tenant = caller.tenant();
         let found = self.contacts.get(tenant.id, id).await?;
-        self.settle(tenant.id, found.ok_or_else(|| DomainError::contact_not_found(id)))
-            .await
+        self.settle(
+            tenant.id,
+            found.ok_or_else(|| DomainError::contact_not_found(id)),
+        )
+        .await
     }
 
     /// `result`, with a contact's `NotFound` turned into `MergedAway` when

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::kernel::DomainError;
-use crate::kernel::{Presence, RecordRef};
 use crate::kernel::{NoteId, TenantId};
+use crate::kernel::{Presence, RecordRef};
 use crate::notes::{Note, NoteCursor};
 
 /// Storage of notes.

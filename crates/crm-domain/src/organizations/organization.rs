@@ -254,7 +254,10 @@ mod tests {
             panic!("expected invalid argument");
         };
         let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(paths, ["domains[1]", "domains[2]", "domains[3]", "domains[4]"]);
+        assert_eq!(
+            paths,
+            ["domains[1]", "domains[2]", "domains[3]", "domains[4]"]
+        );
         assert!(violations[0].description.contains("mail.yahoo.co.jp"));
         // A brand name as a first label is a company's own domain.
         let valid = validate(fields(&["live.acme-events.com"]), &[], &extra).unwrap();
@@ -272,10 +275,7 @@ mod tests {
     #[test]
     fn subdomains_of_free_mail_never_auto_link() {
         assert_eq!(
-            auto_link_domains(
-                ["kenji@mail.yahoo.co.jp", "ana@live.acme-events.com"],
-                &[]
-            ),
+            auto_link_domains(["kenji@mail.yahoo.co.jp", "ana@live.acme-events.com"], &[]),
             ["live.acme-events.com"]
         );
     }

@@ -179,7 +179,11 @@ mod tests {
     #[test]
     fn an_oversized_shared_list_is_refused_before_its_addresses_are_read() {
         let inputs = vec![
-            (IdentityKind::Email, "not an email".to_owned(), AddressUse::Shared);
+            (
+                IdentityKind::Email,
+                "not an email".to_owned(),
+                AddressUse::Shared
+            );
             MAX_SHARED_ADDRESSES + 1
         ];
         let region = Region::parse("US").unwrap();

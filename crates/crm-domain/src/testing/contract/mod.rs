@@ -82,7 +82,6 @@ pub(crate) mod prelude {
         ContactChange, ContactFilter, ContactRepository, CreateOutcome, MAX_KEYS_PER_READ,
         ResolvedCreate,
     };
-    pub(crate) use crate::routing::MAX_ROUTING_SUBJECTS;
     pub(crate) use crate::conversations::{
         Conversation, ConversationFields, ConversationFilter, ConversationStatus,
     };
@@ -96,6 +95,7 @@ pub(crate) mod prelude {
     pub(crate) use crate::kernel::{SystemClock, UuidV7Ids};
     pub(crate) use crate::notes::{Note, NoteCursor, NoteFields, NoteFormat};
     pub(crate) use crate::organizations::{Affiliation, Organization, OrganizationFields};
+    pub(crate) use crate::routing::MAX_ROUTING_SUBJECTS;
     pub(crate) use crate::tenancy::Tenant;
     pub(crate) use crate::tiers::TierContacts;
     pub(crate) use crate::tiers::{SlaPolicy, Tier, TierFields};
