@@ -455,7 +455,10 @@ async fn routing_orders_contacts_and_senders_by_tier() {
             .into_inner();
         assert_eq!(ranked.entries.len(), 1000);
         assert_eq!(
-            (ranked.entries[0].subject_index, ranked.entries[0].contact_id.as_str()),
+            (
+                ranked.entries[0].subject_index,
+                ranked.entries[0].contact_id.as_str()
+            ),
             (999, gold_contact.id.as_str())
         );
 
