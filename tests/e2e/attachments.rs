@@ -428,6 +428,7 @@ async fn another_tenant_cannot_reach_a_file() {
             .await
             .unwrap_err();
         assert_code(&status, tonic::Code::NotFound);
+        // Another tenant's contact is unknown here, as any unknown id.
         let listed = client
             .list_attachments(with_key(
                 pb::ListAttachmentsRequest {
@@ -437,9 +438,8 @@ async fn another_tenant_cannot_reach_a_file() {
                 &other,
             ))
             .await
-            .unwrap()
-            .into_inner();
-        assert!(listed.attachments.is_empty());
+            .unwrap_err();
+        assert_code(&listed, tonic::Code::NotFound);
         let status = upload_with(&server, &other, metadata(&ana, "x.bin", 1), &[1])
             .await
             .unwrap_err();
@@ -495,6 +495,46 @@ async fn bytes_of_a_deleted_contact_go_with_the_next_sweep() {
         server.await_blobs(1).await;
         assert_eq!(server.sweep_attachments().await, 1);
         server.await_blobs(0).await;
+    })
+    .await;
+}
+
+/// A chunk of exactly the documented maximum goes through (it and its
+/// framing fit the 4 MiB message limit); one byte more is refused, naming
+/// `chunk`, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_of_the_documented_maximum_uploads() {
+    on_both(|server| async move {
+        let ana = contact_with_email(&server, "ana@x.com").await;
+        let max = crm_domain::attachments::MAX_CHUNK_BYTES;
+        let data: Vec<u8> = (0..max + 1).map(|n| (n % 251) as u8).collect();
+        let messages = vec![
+            first(metadata(&ana.id, "big.bin", data.len())),
+            chunk(&data[..max]),
+            chunk(&data[max..]),
+        ];
+        let stored = server
+            .attachments()
+            .await
+            .upload_attachment(with_key(tokio_stream::iter(messages), &server.key))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stored.size, data.len() as u64);
+        let (_, bytes) = download(&server, &server.key, &stored.id).await.unwrap();
+        assert_eq!(bytes, data);
+
+        let too_big = vec![
+            first(metadata(&ana.id, "bigger.bin", data.len())),
+            chunk(&data),
+        ];
+        let refused = server
+            .attachments()
+            .await
+            .upload_attachment(with_key(tokio_stream::iter(too_big), &server.key))
+            .await
+            .unwrap_err();
+        assert_invalid(&refused, &["chunk"]);
     })
     .await;
 }

@@ -9,8 +9,8 @@ use crm_proto::v1 as pb;
 use tonic::Code;
 
 use crate::fixtures::{
-    all_pages, assert_code, assert_invalid, contact_with_email, create_org, email, org, phone,
-    sender, write_note,
+    all_pages, assert_code, assert_invalid, assert_merged_into, contact_with_email, create_org,
+    email, org, phone, sender, write_note,
 };
 use crate::harness::{TestServer, on_both, with_key};
 
@@ -353,7 +353,7 @@ async fn a_merge_moves_everything_and_old_ids_keep_working() {
             }))
             .await
             .unwrap_err();
-        assert_code(&refused, Code::NotFound);
+        assert_merged_into(&refused, &dup.id, &ana.id);
         for id in [&ana.id, &dup.id] {
             let history = list_merges(&server, id).await;
             assert_eq!(history.len(), 1);
@@ -362,8 +362,7 @@ async fn a_merge_moves_everything_and_old_ids_keep_working() {
 
         // Merging it again is refused, saying where it went.
         let again = preview(&server, &ana.id, &[&dup.id]).await.unwrap_err();
-        assert_code(&again, Code::FailedPrecondition);
-        assert!(again.message().contains(&ana.id), "{}", again.message());
+        assert_merged_into(&again, &dup.id, &ana.id);
         let replay = merge_with(
             &server,
             by_token(&ana.id, &[&dup.id], &previewed.preview_token),
@@ -371,6 +370,183 @@ async fn a_merge_moves_everything_and_old_ids_keep_working() {
         .await
         .unwrap_err();
         assert_code(&replay, Code::Aborted);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_merged_away_ids_get_one_answer_from_every_call() {
+    on_both(|server| async move {
+        let (ana, dup) = ana_twice(&server).await;
+        merge(&server, &ana.id, &[&dup.id]).await;
+        let unknown = uuid::Uuid::now_v7().to_string();
+        let mut notes = server.notes().await;
+        let mut files = server.attachments().await;
+        let mut conversations = server.conversations().await;
+        let mut contacts = server.contacts().await;
+        let mut tiers = server.tiers().await;
+        let mut organizations = server.organizations().await;
+        let acme = create_org(&server, org("Acme", &[])).await;
+
+        // Each call, with a contact id that never existed and with the
+        // merged-away one: NOT_FOUND, the latter naming the survivor.
+        for (id, merged) in [(unknown.as_str(), false), (dup.id.as_str(), true)] {
+            let contact_id = || id.to_owned();
+            let answers: Vec<(&str, tonic::Status)> = vec![
+                (
+                    "ListNotes",
+                    notes
+                        .list_notes(server.req(pb::ListNotesRequest {
+                            owner: Some(pb::list_notes_request::Owner::ContactId(contact_id())),
+                            page_size: 0,
+                            page_token: String::new(),
+                        }))
+                        .await
+                        .unwrap_err(),
+                ),
+                (
+                    "ListAttachments",
+                    files
+                        .list_attachments(server.req(pb::ListAttachmentsRequest {
+                            owner: Some(pb::list_attachments_request::Owner::ContactId(
+                                contact_id(),
+                            )),
+                            page_size: 0,
+                            page_token: String::new(),
+                        }))
+                        .await
+                        .unwrap_err(),
+                ),
+                (
+                    "ListContactConversations",
+                    conversations
+                        .list_contact_conversations(server.req(
+                            pb::ListContactConversationsRequest {
+                                contact_id: contact_id(),
+                                ..Default::default()
+                            },
+                        ))
+                        .await
+                        .unwrap_err(),
+                ),
+                (
+                    "AddContactTags",
+                    contacts
+                        .add_contact_tags(server.req(pb::AddContactTagsRequest {
+                            contact_id: contact_id(),
+                            tags: vec!["x".into()],
+                            etag: String::new(),
+                        }))
+                        .await
+                        .unwrap_err(),
+                ),
+                (
+                    "SetContactTier",
+                    tiers
+                        .set_contact_tier(server.req(pb::SetContactTierRequest {
+                            contact_id: contact_id(),
+                            tier_id: String::new(),
+                            etag: String::new(),
+                        }))
+                        .await
+                        .unwrap_err(),
+                ),
+                (
+                    "AddOrganizationMember",
+                    organizations
+                        .add_organization_member(server.req(pb::AddOrganizationMemberRequest {
+                            organization_id: acme.id.clone(),
+                            contact_id: contact_id(),
+                            etag: String::new(),
+                        }))
+                        .await
+                        .unwrap_err(),
+                ),
+                (
+                    "PreviewMergeContacts",
+                    preview(&server, &ana.id, &[id]).await.unwrap_err(),
+                ),
+            ];
+            for (call, status) in answers {
+                if merged {
+                    assert_merged_into(&status, id, &ana.id);
+                } else {
+                    assert_code(&status, Code::NotFound);
+                }
+                assert!(
+                    status.message().contains(id),
+                    "{call}: {}",
+                    status.message()
+                );
+            }
+        }
+        // GetContact and ListMerges follow the redirect.
+        assert_eq!(server.get(&dup.id).await.id, ana.id);
+        assert_eq!(list_merges(&server, &dup.id).await.len(), 1);
+
+        // An unknown organization is NOT_FOUND for membership calls too.
+        let nowhere = uuid::Uuid::now_v7().to_string();
+        let added = organizations
+            .add_organization_member(server.req(pb::AddOrganizationMemberRequest {
+                organization_id: nowhere.clone(),
+                contact_id: ana.id.clone(),
+                etag: String::new(),
+            }))
+            .await
+            .unwrap_err();
+        assert_code(&added, Code::NotFound);
+        let removed = organizations
+            .remove_organization_member(server.req(pb::RemoveOrganizationMemberRequest {
+                organization_id: nowhere,
+                contact_id: ana.id.clone(),
+                etag: String::new(),
+            }))
+            .await
+            .unwrap_err();
+        assert_code(&removed, Code::NotFound);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_survivor_keeps_its_external_id_and_the_duplicates_still_resolve() {
+    on_both(|server| async move {
+        // The duplicate is the older record, so its address rows come first.
+        let dup = server
+            .create(pb::Contact {
+                external_id: "crm-a-souza".into(),
+                emails: vec![email("ana@work.com")],
+                ..Default::default()
+            })
+            .await;
+        let ana = server
+            .create(pb::Contact {
+                external_id: "crm-ana".into(),
+                emails: vec![email("ana@x.com")],
+                ..Default::default()
+            })
+            .await;
+        let previewed = preview(&server, &ana.id, &[&dup.id]).await.unwrap();
+        assert_eq!(previewed.contact.unwrap().external_id, "crm-ana");
+        let merged = merge(&server, &ana.id, &[&dup.id]).await;
+        let merged = merged.contact.unwrap();
+        assert_eq!(merged.external_id, "crm-ana");
+        assert_eq!(merged.emails[0].address, "ana@x.com");
+        assert!(merged.emails[0].primary);
+        assert_eq!(server.get(&ana.id).await.external_id, "crm-ana");
+        // The duplicate's external id still finds the survivor.
+        let found = server
+            .resolve(pb::ResolveSenderRequest {
+                channel: pb::Channel::Webchat as i32,
+                address: "visitor-1".into(),
+                external_id: "crm-a-souza".into(),
+                ..Default::default()
+            })
+            .await
+            .contact
+            .unwrap();
+        assert_eq!(found.id, ana.id);
+        assert_eq!(found.external_id, "crm-ana");
     })
     .await;
 }

@@ -87,6 +87,57 @@ async fn contacts_auto_link_by_email_domain_but_never_by_free_mail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_mail_domains_and_their_subdomains_are_refused_and_brand_names_are_not() {
+    on_both(|server| async move {
+        let mut client = server.organizations().await;
+        let refused = client
+            .create_organization(server.req(pb::CreateOrganizationRequest {
+                organization: Some(org(
+                    "Kenji's",
+                    &["kenji.example", "Mail.Yahoo.co.jp", "hotmail.co.uk"],
+                )),
+            }))
+            .await
+            .unwrap_err();
+        assert_invalid(
+            &refused,
+            &["organization.domains[1]", "organization.domains[2]"],
+        );
+        // A company whose domain starts with a provider's name is a company.
+        let events = create_org(&server, org("Acme Events", &["live.acme-events.com"])).await;
+        let ana = server
+            .resolve(sender(pb::Channel::Email, "ana@live.acme-events.com"))
+            .await
+            .contact
+            .unwrap();
+        assert_eq!(
+            (ana.organization_id.as_str(), ana.organization_link),
+            (events.id.as_str(), AUTO)
+        );
+        // A sender at a subdomain of free mail is never linked.
+        let kenji = server
+            .resolve(sender(pb::Channel::Email, "kenji@mail.yahoo.co.jp"))
+            .await
+            .contact
+            .unwrap();
+        assert_eq!(kenji.organization_id, "");
+        // An update adding free mail is refused too, at its place in the request.
+        let mut update = events.clone();
+        update.domains = vec!["live.acme-events.com".into(), "gmail.com".into()];
+        let refused = client
+            .update_organization(server.req(pb::UpdateOrganizationRequest {
+                organization: Some(update),
+                update_mask: mask(&["domains"]),
+                etag: String::new(),
+            }))
+            .await
+            .unwrap_err();
+        assert_invalid(&refused, &["organization.domains[1]"]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_domain_picks_up_unaffiliated_contacts_and_manual_links_win() {
     on_both(|server| async move {
         let mut client = server.organizations().await;

@@ -442,6 +442,26 @@ async fn routing_orders_contacts_and_senders_by_tier() {
         assert_eq!(response.entries[0].tier.as_ref().map(|t| t.rank), Some(1));
         assert!(response.entries[2].tier.is_none());
 
+        // The documented maximum, 1000 subjects, all senders: one statement
+        // that no backend's expression or parameter limit refuses.
+        let mut many: Vec<pb::RoutingSubject> = (1..1000)
+            .map(|n| by_sender(&format!("sender{n}@x.com")))
+            .collect();
+        many.push(by_sender("gold@x.com"));
+        let ranked = tiers
+            .get_routing_priority(server.req(pb::GetRoutingPriorityRequest { subjects: many }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ranked.entries.len(), 1000);
+        assert_eq!(
+            (
+                ranked.entries[0].subject_index,
+                ranked.entries[0].contact_id.as_str()
+            ),
+            (999, gold_contact.id.as_str())
+        );
+
         let bad = tiers
             .get_routing_priority(server.req(pb::GetRoutingPriorityRequest {
                 subjects: vec![
@@ -527,6 +547,51 @@ async fn another_tenant_cannot_see_or_use_a_tier() {
             .await
             .unwrap_err();
         assert_code(&denied, tonic::Code::Unauthenticated);
+    })
+    .await;
+}
+
+/// A huge bad request gets a small error: Python's grpcio refuses response
+/// headers past 16 KiB, and the message travels in one (and again, base64,
+/// in the details).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_bad_requests_get_small_errors() {
+    on_both(|server| async move {
+        let small = |status: &tonic::Status| {
+            let size = status.message().len() + status.details().len();
+            assert!(size < 8 * 1024, "{size} bytes: {status:?}");
+        };
+        create_tier(&server, tier("Gold", "#FFD700", &[])).await;
+        let mut tiers = server.tiers().await;
+        // 1,000 unknown ids: the case that once returned a 50 KB message.
+        let unknown: Vec<String> = (0..1000)
+            .map(|_| uuid::Uuid::now_v7().to_string())
+            .collect();
+        let reorder = tiers
+            .reorder_tiers(server.req(pb::ReorderTiersRequest { tier_ids: unknown }))
+            .await
+            .unwrap_err();
+        assert_invalid(&reorder, &["tier_ids"]);
+        small(&reorder);
+        // 100 bad addresses of 2,000 characters each, all within the count limit.
+        let emails: Vec<pb::EmailAddress> = (0..100)
+            .map(|n| email(&format!("{n}{}", "é".repeat(1000))))
+            .collect();
+        let created = server
+            .contacts()
+            .await
+            .create_contact(server.req(pb::CreateContactRequest {
+                contact: Some(pb::Contact {
+                    display_name: "x".repeat(100_000),
+                    emails,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(created.code(), tonic::Code::InvalidArgument);
+        small(&created);
     })
     .await;
 }

@@ -220,7 +220,8 @@ impl CustomFieldApi {
             tab_ids,
         } = request;
         let entity = record_type(entity, "record_type")?;
-        let order = convert::ids::<TabId>(&tab_ids, "tab_ids")?;
+        let order =
+            convert::ids::<TabId>(&tab_ids, "tab_ids", crm_domain::fields::layout::MAX_ITEMS)?;
         let reordered = self.fields.reorder_tabs(&caller, entity, &order).await?;
         Ok(pb::ReorderTabsResponse {
             tabs: tabs(&reordered),
@@ -286,7 +287,11 @@ impl CustomFieldApi {
             section_ids,
         } = request;
         let tab = convert::id::<TabId>(&tab_id, "tab_id")?;
-        let order = convert::ids::<SectionId>(&section_ids, "section_ids")?;
+        let order = convert::ids::<SectionId>(
+            &section_ids,
+            "section_ids",
+            crm_domain::fields::layout::MAX_ITEMS,
+        )?;
         let reordered = self.fields.reorder_sections(&caller, tab, &order).await?;
         Ok(pb::ReorderSectionsResponse {
             sections: sections(&reordered),

@@ -61,7 +61,7 @@ impl MergeApi {
             contact_ids,
             marked_by,
         } = request;
-        let ids = convert::ids::<ContactId>(&contact_ids, "contact_ids")?;
+        let ids = convert::ids::<ContactId>(&contact_ids, "contact_ids", merge::MAX_MARKED)?;
         self.merges
             .mark_not_duplicates(&caller, &ids, &marked_by)
             .await?;

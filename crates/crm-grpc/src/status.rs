@@ -14,6 +14,33 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The `ErrorInfo.domain` of every error this service raises.
 pub const ERROR_DOMAIN: &str = "crm.v1";
 
+/// The longest status message, in bytes. The message travels as the
+/// `grpc-message` header and again inside `grpc-status-details-bin`; some
+/// clients (Python's grpcio) refuse headers past 16 KiB, so an error never
+/// repeats a caller's input at length.
+pub const MAX_MESSAGE_BYTES: usize = 1000;
+
+/// The most `BadRequest` field violations a status lists; `ErrorInfo`
+/// metadata `violations` gives the full count.
+pub const MAX_VIOLATIONS: usize = 10;
+
+/// The longest field path, description, metadata value or resource text
+/// a status repeats, in bytes.
+pub const MAX_DETAIL_BYTES: usize = 200;
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…`
+/// marking the cut.
+fn capped(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// What an RPC body fails with: a domain error, or for a client-streaming
 /// RPC the transport failing under the stream (already a status).
 #[derive(Debug)]
@@ -63,23 +90,34 @@ fn metadata<const N: usize>(pairs: [(&str, String); N]) -> HashMap<String, Strin
 /// Maps a domain error to a status: its code, its `ErrorInfo` (a reason
 /// from [`ErrorReason`], the one table of them) and the details a client
 /// can act on.
+///
+/// Whatever the error, the message and the details stay small (well under
+/// 8 KiB together): the message is cut at [`MAX_MESSAGE_BYTES`], at most
+/// [`MAX_VIOLATIONS`] violations are listed, and every repeated text is cut
+/// at [`MAX_DETAIL_BYTES`].
 pub fn to_status(error: DomainError) -> Status {
-    let message = error.to_string();
+    let message = capped(error.to_string(), MAX_MESSAGE_BYTES);
     let mut details = ErrorDetails::new();
+    let cap = |text: String| capped(text, MAX_DETAIL_BYTES);
     let (code, reason, metadata) = match error {
         DomainError::InvalidArgument(violations) => {
-            let fields = violations
+            let total = violations.len();
+            let listed: Vec<_> = violations.into_iter().take(MAX_VIOLATIONS).collect();
+            let mut fields = listed
                 .iter()
-                .map(|violation| violation.field.as_str())
+                .map(|violation| cap(violation.field.clone()))
                 .collect::<Vec<_>>()
                 .join(",");
-            for violation in violations {
-                details.add_bad_request_violation(violation.field, violation.description);
+            if total > listed.len() {
+                fields.push_str(&format!(",… ({} more)", total - listed.len()));
+            }
+            for violation in listed {
+                details.add_bad_request_violation(cap(violation.field), cap(violation.description));
             }
             (
                 Code::InvalidArgument,
                 ErrorReason::InvalidArgument,
-                metadata([("fields", fields)]),
+                metadata([("fields", fields), ("violations", total.to_string())]),
             )
         }
         DomainError::NotFound { entity, id } => {
@@ -95,6 +133,23 @@ pub fn to_status(error: DomainError) -> Status {
                 metadata([
                     ("resource_type", resource_type(entity).to_owned()),
                     ("resource_id", id),
+                ]),
+            )
+        }
+        DomainError::MergedAway { contact, into } => {
+            details.set_resource_info(
+                resource_type(Entity::Contact),
+                contact.to_string(),
+                "",
+                format!("merged into contact {into}; use that id"),
+            );
+            (
+                Code::NotFound,
+                ErrorReason::ContactAlreadyMerged,
+                metadata([
+                    ("resource_type", resource_type(Entity::Contact).to_owned()),
+                    ("resource_id", contact.to_string()),
+                    ("merged_into_contact_id", into.to_string()),
                 ]),
             )
         }
@@ -156,8 +211,10 @@ pub fn to_status(error: DomainError) -> Status {
             )
         }
         DomainError::TooLarge { field, limit } => {
-            details
-                .add_quota_failure_violation(field.clone(), format!("the limit is {limit} bytes"));
+            details.add_quota_failure_violation(
+                cap(field.clone()),
+                format!("the limit is {limit} bytes"),
+            );
             (
                 Code::ResourceExhausted,
                 ErrorReason::TooLarge,
@@ -165,7 +222,7 @@ pub fn to_status(error: DomainError) -> Status {
             )
         }
         DomainError::FailedPrecondition(cause) => {
-            details.add_precondition_failure_violation("STATE", "request", cause.to_string());
+            details.add_precondition_failure_violation("STATE", "request", cap(cause.to_string()));
             let (reason, metadata) = precondition(cause);
             (Code::FailedPrecondition, reason, metadata)
         }
@@ -191,6 +248,26 @@ pub fn to_status(error: DomainError) -> Status {
             (Code::Internal, ErrorReason::Internal, HashMap::new())
         }
     };
+    let metadata: HashMap<String, String> = metadata
+        .into_iter()
+        .map(|(key, value)| {
+            // The field list may hold MAX_VIOLATIONS paths; other values one.
+            let max = if key == "fields" {
+                MAX_VIOLATIONS * MAX_DETAIL_BYTES / 2
+            } else {
+                MAX_DETAIL_BYTES
+            };
+            (key, capped(value, max))
+        })
+        .collect();
+    if let Some(resource) = details.resource_info().cloned() {
+        details.set_resource_info(
+            resource.resource_type,
+            cap(resource.resource_name),
+            resource.owner,
+            cap(resource.description),
+        );
+    }
     details.set_error_info(reason.as_str_name(), ERROR_DOMAIN, metadata);
     Status::with_error_details(code, message, details)
 }
@@ -237,18 +314,6 @@ fn precondition(cause: Precondition) -> (ErrorReason, HashMap<String, String>) {
             metadata([
                 ("contact_id", contact.to_string()),
                 ("organization_id", organization.to_string()),
-            ]),
-        ),
-        Precondition::AlreadyMerged {
-            field,
-            contact,
-            into,
-        } => (
-            ErrorReason::ContactAlreadyMerged,
-            metadata([
-                ("field", field),
-                ("contact_id", contact.to_string()),
-                ("merged_into_contact_id", into.to_string()),
             ]),
         ),
     }
@@ -298,6 +363,7 @@ mod tests {
                 (Code::InvalidArgument, ErrorReason::InvalidArgument)
             }
             DomainError::NotFound { .. } => (Code::NotFound, ErrorReason::NotFound),
+            DomainError::MergedAway { .. } => (Code::NotFound, ErrorReason::ContactAlreadyMerged),
             DomainError::IdentityTaken { .. } => {
                 (Code::AlreadyExists, ErrorReason::IdentityAlreadyClaimed)
             }
@@ -322,10 +388,13 @@ mod tests {
                     Precondition::SectionLimit { .. } => ErrorReason::SectionLimitReached,
                     Precondition::SectionNotEmpty { .. } => ErrorReason::SectionNotEmpty,
                     Precondition::NotAMember { .. } => ErrorReason::NotAMember,
-                    Precondition::AlreadyMerged { .. } => ErrorReason::ContactAlreadyMerged,
                 },
             ),
         }
+    }
+
+    fn survivor() -> ContactId {
+        ContactId::from_uuid(uuid::Uuid::from_u128(42))
     }
 
     /// One error of every variant and every precondition.
@@ -344,11 +413,6 @@ mod tests {
                 contact: holder,
                 organization,
             },
-            Precondition::AlreadyMerged {
-                field: "duplicate_ids[0]".into(),
-                contact: holder,
-                into: holder,
-            },
         ];
         let mut samples = vec![
             DomainError::InvalidArgument(vec![FieldViolation::new(
@@ -358,6 +422,10 @@ mod tests {
             DomainError::NotFound {
                 entity: Entity::Contact,
                 id: "x".into(),
+            },
+            DomainError::MergedAway {
+                contact: holder,
+                into: survivor(),
             },
             DomainError::IdentityTaken {
                 field: "contact.emails[0].address".into(),
@@ -417,6 +485,67 @@ mod tests {
     }
 
     #[test]
+    fn no_error_repeats_its_input_at_length() {
+        let long = |byte: char, len: usize| byte.to_string().repeat(len);
+        let holder = ContactId::from_uuid(uuid::Uuid::now_v7());
+        let mut huge = vec![
+            DomainError::InvalidArgument(
+                (0..10_000)
+                    .map(|index| {
+                        FieldViolation::new(
+                            format!("tier_ids[{index}]{}", long('x', 1_000)),
+                            format!("no tier {}", long('é', 5_000)),
+                        )
+                    })
+                    .collect(),
+            ),
+            DomainError::NotFound {
+                entity: Entity::Contact,
+                id: long('n', 100_000),
+            },
+            DomainError::IdentityTaken {
+                field: long('f', 100_000),
+                kind: "email",
+                value: long('v', 100_000),
+                holder,
+            },
+            DomainError::AlreadyExists {
+                entity: Entity::Tier,
+                field: long('f', 100_000),
+                value: long('v', 100_000),
+                holder: long('h', 100_000),
+            },
+            DomainError::Stale {
+                entity: Entity::Note,
+                id: long('s', 100_000),
+            },
+            DomainError::TooLarge {
+                field: long('t', 100_000),
+                limit: 1,
+            },
+            DomainError::Internal(long('i', 100_000)),
+            DomainError::FailedPrecondition(Precondition::CustomFieldHasValues {
+                key: long('k', 100_000),
+            }),
+        ];
+        huge.extend(samples(holder));
+        for error in huge {
+            let status = to_status(error.clone());
+            let size = status.message().len() + status.details().len();
+            assert!(size < 8 * 1024, "{size} bytes for {:?}", status.code());
+            assert!(status.message().len() <= MAX_MESSAGE_BYTES);
+            let details = status.get_error_details();
+            assert!(details.error_info().is_some(), "still carries its reason");
+            if let DomainError::InvalidArgument(violations) = &error {
+                let listed = details.bad_request().map(|b| b.field_violations.len());
+                assert_eq!(listed, Some(violations.len().min(MAX_VIOLATIONS)));
+                let info = details.error_info().cloned().unwrap();
+                assert_eq!(info.metadata["violations"], violations.len().to_string());
+            }
+        }
+    }
+
+    #[test]
     fn reasons_clients_depend_on_keep_their_names() {
         for (reason, name) in [
             (
@@ -449,6 +578,17 @@ mod tests {
                     details.resource_info().map(|r| r.resource_name.clone()),
                     Some(holder.to_string())
                 ),
+                DomainError::MergedAway { contact, into } => {
+                    let info = details.error_info().cloned().unwrap();
+                    assert_eq!(
+                        info.metadata.get("merged_into_contact_id"),
+                        Some(&into.to_string())
+                    );
+                    assert_eq!(
+                        details.resource_info().map(|r| r.resource_name.clone()),
+                        Some(contact.to_string())
+                    );
+                }
                 DomainError::FailedPrecondition(cause) => assert_eq!(
                     details
                         .precondition_failure()

@@ -145,7 +145,7 @@ impl TierApi {
         request: pb::ReorderTiersRequest,
     ) -> Result<pb::ReorderTiersResponse, DomainError> {
         let pb::ReorderTiersRequest { tier_ids } = request;
-        let order = convert::ids::<TierId>(&tier_ids, "tier_ids")?;
+        let order = convert::ids::<TierId>(&tier_ids, "tier_ids", crm_domain::tiers::MAX_TIERS)?;
         let tiers = self.tiers.reorder(&caller, &order).await?;
         Ok(pb::ReorderTiersResponse {
             tiers: tiers.iter().map(tier::to_proto).collect(),

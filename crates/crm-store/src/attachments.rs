@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use crm_domain::attachments::{Attachment, BlobKey};
 use crm_domain::attachments::{AttachmentRepository, BlobStore, StagedBlob};
-use crm_domain::kernel::RecordRef;
+use crm_domain::kernel::{Presence, RecordRef};
 use crm_domain::{AttachmentId, DomainError, Entity, TenantId};
 use sea_orm::DatabaseTransaction;
 use time::OffsetDateTime;
@@ -165,18 +165,8 @@ impl SeaAttachmentRepository {
 
 #[async_trait]
 impl AttachmentRepository for SeaAttachmentRepository {
-    async fn owner_exists(&self, tenant: TenantId, owner: RecordRef) -> Result<bool, DomainError> {
-        let mut sql = Sql::new(match owner {
-            RecordRef::Contact(_) => "SELECT 1 AS found FROM contacts WHERE tenant_id = ",
-            RecordRef::Organization(_) => "SELECT 1 AS found FROM organizations WHERE tenant_id = ",
-        });
-        sql.bind(tenant.as_uuid())
-            .push(" AND id = ")
-            .bind(owner_column(owner).1);
-        Ok(!sql
-            .fetch(&self.pools.db, |row: Found| Ok(row))
-            .await?
-            .is_empty())
+    async fn locate(&self, tenant: TenantId, owner: RecordRef) -> Result<Presence, DomainError> {
+        crate::records::locate(&self.pools.db, tenant, owner).await
     }
 
     async fn claim_blob(&self, key: &BlobKey, now: OffsetDateTime) -> Result<(), DomainError> {

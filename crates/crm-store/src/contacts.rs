@@ -293,6 +293,27 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
         .push(")");
 }
 
+/// Every contact of `tenant` holding any of `keys`, for many keys (a
+/// routing request's senders): the keys as one `IN (VALUES ...)` instead of
+/// a chain of `OR`s, and each holder read once however many of the keys it
+/// holds, one row per contact.
+fn many_holders_sql(backend: Backend, tenant: TenantId, keys: &[IdentityKey]) -> Sql {
+    let mut sql = Sql::new("SELECT ");
+    push_contact_columns(&mut sql, backend);
+    sql.push(" FROM contacts c")
+        .push(TIER_JOIN)
+        .push(" WHERE c.tenant_id = ")
+        .bind(tenant.as_uuid())
+        // The keys drive: each is one probe of the unique index on
+        // (tenant, kind, value), in the order CROSS JOIN fixes on SQLite.
+        .push(" AND c.id IN (SELECT m.contact_id FROM ")
+        .key_table(keys)
+        .push(" k CROSS JOIN contact_identities m WHERE m.tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND m.kind = k.column1 AND m.value = k.column2)");
+    sql
+}
+
 #[async_trait]
 impl ContactRepository for SeaContactRepository {
     async fn create(
@@ -342,6 +363,14 @@ impl ContactRepository for SeaContactRepository {
 
     async fn get(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, DomainError> {
         self.read(&self.pools.db, tenant, id).await
+    }
+
+    async fn merged_into(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<Option<ContactId>, DomainError> {
+        crate::records::merged_into(&self.pools.db, tenant, id).await
     }
 
     async fn list(
@@ -456,7 +485,7 @@ impl ContactRepository for SeaContactRepository {
                         .push(" AND contact_id = ")
                         .bind(change.id.as_uuid())
                         .push(" AND ")
-                        .keys("contact_identities", &change.remove);
+                        .key_values("contact_identities", &change.remove);
                     sql.execute(transaction).await?;
                 }
                 for identity in &change.restate {
@@ -533,6 +562,23 @@ impl ContactRepository for SeaContactRepository {
         keys: &[IdentityKey],
     ) -> Result<Vec<Contact>, DomainError> {
         self.pools.lookups.find(&self.pools, tenant, keys).await
+    }
+
+    async fn find_many_by_identities(
+        &self,
+        tenant: TenantId,
+        keys: &[IdentityKey],
+    ) -> Result<Vec<Contact>, DomainError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        contacts::fold(
+            self.rows(
+                &self.pools.db,
+                many_holders_sql(self.pools.backend, tenant, keys),
+            )
+            .await?,
+        )
     }
 
     async fn create_resolved(&self, contact: &Contact) -> Result<ResolvedCreate, DomainError> {

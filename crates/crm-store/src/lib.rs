@@ -28,6 +28,7 @@ mod notes;
 mod ordered;
 mod organizations;
 mod pools;
+mod records;
 mod rows;
 mod sql;
 mod tenancy;

@@ -34,7 +34,6 @@ use crate::pools::Pools;
 use crate::rows::KindCount;
 use crate::rows::contact_merges::{COLUMNS, MergeRow, moved_json, winners_json};
 use crate::rows::contacts::VersionRow;
-use crate::rows::merged_contacts::SurvivorRow;
 use crate::rows::not_duplicates::PairRow;
 use crate::sql::Sql;
 
@@ -299,14 +298,7 @@ impl MergeRepository for SeaMergeRepository {
         tenant: TenantId,
         id: ContactId,
     ) -> Result<Option<ContactId>, DomainError> {
-        let mut sql = Sql::new("SELECT survivor_id FROM merged_contacts WHERE tenant_id = ");
-        sql.bind(tenant.as_uuid())
-            .push(" AND id = ")
-            .bind(id.as_uuid());
-        let found: Vec<SurvivorRow> = sql.fetch(&self.pools.db, Ok).await?;
-        Ok(found
-            .first()
-            .map(|row| ContactId::from_uuid(row.survivor_id)))
+        crate::records::merged_into(&self.pools.db, tenant, id).await
     }
 
     async fn list(

@@ -2,7 +2,7 @@
 //! pinned first, then newest first, by keyset paging over (pinned, id).
 
 use async_trait::async_trait;
-use crm_domain::kernel::RecordRef;
+use crm_domain::kernel::{Presence, RecordRef};
 use crm_domain::notes::NoteRepository;
 use crm_domain::notes::{Note, NoteCursor};
 use crm_domain::{DomainError, Entity, NoteId, TenantId};
@@ -54,6 +54,10 @@ impl SeaNoteRepository {
 
 #[async_trait]
 impl NoteRepository for SeaNoteRepository {
+    async fn locate(&self, tenant: TenantId, owner: RecordRef) -> Result<Presence, DomainError> {
+        crate::records::locate(&self.pools.db, tenant, owner).await
+    }
+
     async fn create(&self, note: &Note) -> Result<Note, DomainError> {
         let (contact, organization) = owner_columns(note.owner);
         let mut sql = Sql::new("INSERT INTO notes (");

@@ -47,25 +47,37 @@ impl Sql {
         self.push(")")
     }
 
-    /// Appends `((alias.kind = $a AND alias.value = $b) OR ...)`.
-    pub(crate) fn keys(&mut self, alias: &str, keys: &[IdentityKey]) -> &mut Self {
-        self.push("(");
+    /// Appends `(alias.kind, alias.value) IN (VALUES ($a, $b), ...)`: a
+    /// filter on any number of keys that stays one expression, whatever the
+    /// count (a chain of `OR`s grows SQLite's expression tree past its depth
+    /// limit of 1000). Only the parameter limit bounds it: 2 per key, so up
+    /// to 16,383 keys on SQLite (32,766 parameters), more on PostgreSQL.
+    /// `keys` must not be empty.
+    pub(crate) fn key_values(&mut self, alias: &str, keys: &[IdentityKey]) -> &mut Self {
+        self.push("(")
+            .push(alias)
+            .push(".kind, ")
+            .push(alias)
+            .push(".value) IN ")
+            .key_table(keys)
+    }
+
+    /// Appends `(VALUES ($a, $b), ...)`: the keys as a table whose columns
+    /// are `column1` (kind) and `column2` (value) on both backends, to join
+    /// by index (`FROM <table> k CROSS JOIN contact_identities m WHERE
+    /// m.kind = k.column1 ...`). Bounded only by the parameter limit, as
+    /// [`Sql::key_values`]. `keys` must not be empty.
+    pub(crate) fn key_table(&mut self, keys: &[IdentityKey]) -> &mut Self {
+        self.push("(VALUES ");
         for (index, key) in keys.iter().enumerate() {
             if index > 0 {
-                self.push(" OR ");
+                self.push(", ");
             }
             self.push("(")
-                .push(alias)
-                .push(".kind = ")
                 .bind(key.kind.as_str())
-                .push(" AND ")
-                .push(alias)
-                .push(".value = ")
+                .push(", ")
                 .bind(key.value.clone())
                 .push(")");
-        }
-        if keys.is_empty() {
-            self.push("1 = 0");
         }
         self.push(")")
     }

@@ -13,6 +13,11 @@ use crate::kernel::{DomainError, FieldViolation};
 /// The largest attachment when the operator configures none: 25 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 25 * 1024 * 1024;
 
+/// The largest chunk of an upload, in bytes: 3 MiB, so a chunk and its
+/// framing fit well inside gRPC's default message limit of 4 MiB, which
+/// the server keeps (a 4 MiB chunk would exceed it).
+pub const MAX_CHUNK_BYTES: usize = 3 * 1024 * 1024;
+
 /// Longest file name, in characters.
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 

@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use crate::attachments::{Attachment, BlobKey};
 use crate::kernel::DomainError;
-use crate::kernel::RecordRef;
 use crate::kernel::{AttachmentId, TenantId};
+use crate::kernel::{Presence, RecordRef};
 
 /// Storage of attachment records, and the claims on blobs that keep bytes
 /// and records in step.
@@ -21,11 +21,12 @@ use crate::kernel::{AttachmentId, TenantId};
 /// the use-case tests use a small fake instead.
 #[async_trait]
 pub trait AttachmentRepository: Send + Sync {
-    /// Whether the contact or organization exists in the tenant.
+    /// Whether the contact or organization exists in the tenant, or (a
+    /// contact) was merged into another.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
-    async fn owner_exists(&self, tenant: TenantId, owner: RecordRef) -> Result<bool, DomainError>;
+    async fn locate(&self, tenant: TenantId, owner: RecordRef) -> Result<Presence, DomainError>;
 
     /// Records (and commits) a claim on `key` before its bytes are
     /// published, so a sweep can find bytes whose upload failed later.

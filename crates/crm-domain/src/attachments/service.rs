@@ -11,7 +11,7 @@
 //! upload) discards the staged bytes: no record, no orphaned bytes.
 
 use crate::attachments::validate;
-use crate::attachments::{Attachment, NewAttachment, Sha256};
+use crate::attachments::{Attachment, MAX_CHUNK_BYTES, NewAttachment, Sha256};
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,10 +19,10 @@ use sha2::Digest;
 
 use crate::attachments::{AttachmentRepository, BlobStore, StagedBlob};
 use crate::kernel::Page;
-use crate::kernel::RecordRef;
 use crate::kernel::{AttachmentId, TenantId};
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{DomainError, Entity};
+use crate::kernel::{Presence, RecordRef};
 use crate::tenancy::Caller;
 
 /// Attachment use cases.
@@ -71,7 +71,8 @@ impl AttachmentService {
     ///
     /// # Errors
     /// `TooLarge`; `InvalidArgument`; `NotFound` when the owner does not
-    /// exist; `Unavailable`; `Internal`.
+    /// exist; `MergedAway` for a merged-away contact; `Unavailable`;
+    /// `Internal`.
     pub async fn begin(
         &self,
         caller: &Caller,
@@ -80,9 +81,7 @@ impl AttachmentService {
     ) -> Result<Upload, DomainError> {
         let tenant = caller.tenant();
         let meta = validate(meta, self.max_bytes)?;
-        if !self.attachments.owner_exists(tenant.id, owner).await? {
-            return Err(owner.not_found());
-        }
+        owner.require(self.attachments.locate(tenant.id, owner).await?)?;
         let staged = self.blobs.stage().await?;
         Ok(Upload {
             service: self.clone(),
@@ -124,7 +123,8 @@ impl AttachmentService {
     /// A record's attachments, newest first, after a cursor.
     ///
     /// # Errors
-    /// `Unavailable`; `Internal`.
+    /// `NotFound` for an unknown record (not an empty list); `MergedAway`
+    /// for a merged-away contact; `Unavailable`; `Internal`.
     pub async fn list(
         &self,
         caller: &Caller,
@@ -133,6 +133,7 @@ impl AttachmentService {
         page_size: u32,
     ) -> Result<Page<Attachment, AttachmentId>, DomainError> {
         let tenant = caller.tenant();
+        owner.require(self.attachments.locate(tenant.id, owner).await?)?;
         let items = self
             .attachments
             .list(tenant.id, owner, after, crate::kernel::overfetch(page_size))
@@ -206,10 +207,20 @@ impl Upload {
     /// Hashes and stages the next chunk.
     ///
     /// # Errors
-    /// `TooLarge` past the size limit; `InvalidArgument` past the declared
+    /// `TooLarge` past the size limit; `InvalidArgument` on `chunk` for a
+    /// chunk over [`MAX_CHUNK_BYTES`], on `metadata.size` past the declared
     /// size; `Unavailable` when the blob store fails. The upload should be
     /// aborted after an error.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), DomainError> {
+        if chunk.len() > MAX_CHUNK_BYTES {
+            return Err(DomainError::invalid(
+                "chunk",
+                format!(
+                    "carries {} bytes; a chunk holds at most {MAX_CHUNK_BYTES} (3 MiB)",
+                    chunk.len()
+                ),
+            ));
+        }
         let received = self.received.saturating_add(chunk.len() as u64);
         if received > self.service.max_bytes {
             return Err(DomainError::TooLarge {
@@ -299,7 +310,16 @@ impl Upload {
                     .attachments
                     .release_blob(&attachment.blob_key(), service.blobs.as_ref())
                     .await;
-                Err(error)
+                // The owner may have been merged away during the upload.
+                let owner = self.owner;
+                Err(error
+                    .or_merged(async |_| {
+                        match service.attachments.locate(self.tenant_id, owner).await? {
+                            Presence::MergedInto(into) => Ok(Some(into)),
+                            Presence::Present | Presence::Missing => Ok(None),
+                        }
+                    })
+                    .await)
             }
         }
     }

@@ -119,10 +119,13 @@ impl Contact {
             .filter(move |identity| identity.kind == kind)
     }
 
-    /// The external id, if one is set.
+    /// The external id, if one is set. A merged contact may hold several
+    /// (all resolve to it); this is its primary one, which a merge keeps as
+    /// the survivor's, else the first.
     pub fn external_id(&self) -> Option<&str> {
         self.identities_of(IdentityKind::ExternalId)
-            .next()
+            .find(|identity| identity.primary)
+            .or_else(|| self.identities_of(IdentityKind::ExternalId).next())
             .map(|identity| identity.value.as_str())
     }
 

@@ -59,6 +59,13 @@ pub struct ContactChange {
     pub now: OffsetDateTime,
 }
 
+/// The most identity keys one bulk read may name, with room to spare: a
+/// routing request names at most 1000 senders (one or two keys each), and
+/// duplicate finding reads in batches of 500. Statements take the keys as
+/// one list, 2 parameters a key, within every backend's parameter limit
+/// (SQLite's is 32,766).
+pub const MAX_KEYS_PER_READ: usize = 8000;
+
 /// Storage of contacts and their identities.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
@@ -81,6 +88,17 @@ pub trait ContactRepository: Send + Sync {
     /// # Errors
     /// `Unavailable`; `Internal`.
     async fn get(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, DomainError>;
+
+    /// The contact `id` was merged into (chains followed), or `None` when it
+    /// was never merged away.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn merged_into(
+        &self,
+        tenant: TenantId,
+        id: ContactId,
+    ) -> Result<Option<ContactId>, DomainError>;
 
     /// Reads up to `limit` contacts that pass `filter` with ids greater than
     /// `after`, by id.
@@ -130,6 +148,19 @@ pub trait ContactRepository: Send + Sync {
     /// # Errors
     /// `Unavailable`; `Internal`.
     async fn find_by_identities(
+        &self,
+        tenant: TenantId,
+        keys: &[IdentityKey],
+    ) -> Result<Vec<Contact>, DomainError>;
+
+    /// [`ContactRepository::find_by_identities`] for many keys at once (a
+    /// routing request's senders): any number of keys up to
+    /// [`MAX_KEYS_PER_READ`], in one statement that no backend limit on
+    /// expressions refuses.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn find_many_by_identities(
         &self,
         tenant: TenantId,
         keys: &[IdentityKey],

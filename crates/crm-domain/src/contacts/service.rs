@@ -22,8 +22,9 @@ use crate::identity::{ContactIdentity, IdentityInput, IdentityKey};
 use crate::identity::{IdentityKind, Region};
 use crate::identity::{MatchedBy, SenderInput};
 use crate::kernel::Page;
+use crate::kernel::RecordRef;
 use crate::kernel::{Clock, IdGenerator};
-use crate::kernel::{ContactId, OrganizationId, RequestId, TierId};
+use crate::kernel::{ContactId, OrganizationId, RequestId, TenantId, TierId};
 use crate::kernel::{DomainError, Entity};
 use crate::organizations::Affiliation;
 use crate::organizations::OrganizationRepository;
@@ -162,6 +163,21 @@ impl ContactService {
         }
     }
 
+    /// The organization a call is about (`AddOrganizationMember`, ...).
+    ///
+    /// # Errors
+    /// `NotFound` when the tenant has no such organization.
+    async fn existing_organization(
+        &self,
+        tenant: &Tenant,
+        id: OrganizationId,
+    ) -> Result<(), DomainError> {
+        match self.organizations.get(tenant.id, id).await? {
+            Some(_) => Ok(()),
+            None => Err(RecordRef::Organization(id).not_found()),
+        }
+    }
+
     /// The organization that emails at these (normalised) addresses
     /// auto-link to, if any.
     async fn auto_organization<'a>(
@@ -276,10 +292,32 @@ impl ContactService {
     /// `NotFound`; `Unavailable`; `Internal`.
     pub async fn get(&self, caller: &Caller, id: ContactId) -> Result<Contact, DomainError> {
         let tenant = caller.tenant();
-        self.contacts
-            .get(tenant.id, id)
-            .await?
-            .ok_or_else(|| DomainError::contact_not_found(id))
+        let found = self.contacts.get(tenant.id, id).await?;
+        self.settle(
+            tenant.id,
+            found.ok_or_else(|| DomainError::contact_not_found(id)),
+        )
+        .await
+    }
+
+    /// `result`, with a contact's `NotFound` turned into `MergedAway` when
+    /// the contact was merged into another: the one rule for an id that
+    /// names a merged-away contact (every call but the reads that follow
+    /// merges).
+    ///
+    /// # Errors
+    /// `result`'s error, explained; `Unavailable`; `Internal`.
+    pub async fn settle<T>(
+        &self,
+        tenant: TenantId,
+        result: Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(error) => Err(error
+                .or_merged(|id| self.contacts.merged_into(tenant, id))
+                .await),
+        }
     }
 
     /// Lists contacts that pass `filter` by id, after a cursor.
@@ -369,7 +407,7 @@ impl ContactService {
         let inputs = &inputs;
         let patch = &patch;
         let tier = &tier;
-        retry("contact", || async move {
+        let result = retry("contact", || async move {
             let current = self.get(caller, id).await?;
             check_version(&current, expected_version)?;
             let change = plan_update(
@@ -385,7 +423,8 @@ impl ContactService {
             Attempt::again_if(result, stale_unless_expected(expected_version))
                 .map_err(|error| locate_taken(error, inputs, tenant.default_region))
         })
-        .await
+        .await;
+        self.settle(tenant.id, result).await
     }
 
     /// Deletes a contact and frees its addresses.
@@ -399,7 +438,8 @@ impl ContactService {
         expected_version: Option<i64>,
     ) -> Result<(), DomainError> {
         let tenant = caller.tenant();
-        self.contacts.delete(tenant.id, id, expected_version).await
+        let result = self.contacts.delete(tenant.id, id, expected_version).await;
+        self.settle(tenant.id, result).await
     }
 
     /// Adds one address to a contact. Adding an address it already holds
@@ -539,7 +579,7 @@ impl ContactService {
         edit: impl Fn(&[String]) -> Vec<String>,
     ) -> Result<Contact, DomainError> {
         let edit = &edit;
-        retry("contact", || async move {
+        let result = retry("contact", || async move {
             let current = self.get(caller, id).await?;
             check_version(&current, expected_version)?;
             let tags = edit(&current.tags);
@@ -565,7 +605,8 @@ impl ContactService {
                 stale_unless_expected(expected_version),
             )
         })
-        .await
+        .await;
+        self.settle(caller.tenant().id, result).await
     }
 
     /// Puts a contact on a tier (adding the tier's auto-tags) or, with
@@ -591,8 +632,8 @@ impl ContactService {
     /// Links a contact to an organization by hand (moving it out of any other).
     ///
     /// # Errors
-    /// `InvalidArgument` on `organization_id` for an unknown organization;
-    /// `NotFound`; `Stale`; `Unavailable`; `Contention`; `Internal`.
+    /// `NotFound` for an unknown organization or contact; `MergedAway`;
+    /// `Stale`; `Unavailable`; `Contention`; `Internal`.
     pub async fn join_organization(
         &self,
         caller: &Caller,
@@ -600,6 +641,8 @@ impl ContactService {
         organization: OrganizationId,
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
+        self.existing_organization(caller.tenant(), organization)
+            .await?;
         let patch = ContactPatch {
             affiliation: Some(Affiliation::Manual(organization)),
             ..ContactPatch::default()
@@ -611,7 +654,8 @@ impl ContactService {
     /// automatically again.
     ///
     /// # Errors
-    /// `FailedPrecondition` when it is not a member; `NotFound`; `Stale`;
+    /// `FailedPrecondition` when it is not a member; `NotFound` for an
+    /// unknown organization or contact; `MergedAway`; `Stale`;
     /// `Unavailable`; `Contention`; `Internal`.
     pub async fn leave_organization(
         &self,
@@ -620,6 +664,8 @@ impl ContactService {
         organization: OrganizationId,
         expected_version: Option<i64>,
     ) -> Result<Contact, DomainError> {
+        self.existing_organization(caller.tenant(), organization)
+            .await?;
         let current = self.get(caller, id).await?;
         check_version(&current, expected_version)?;
         if current.fields.affiliation.organization() != Some(organization) {
@@ -646,7 +692,7 @@ impl ContactService {
     ) -> Result<Contact, DomainError> {
         let tenant = caller.tenant();
         let edit = &edit;
-        retry("contact", || async move {
+        let result = retry("contact", || async move {
             let current = self.get(caller, id).await?;
             check_version(&current, expected_version)?;
             let mut identities = current.identities.clone();
@@ -679,7 +725,8 @@ impl ContactService {
             Attempt::again_if(result, stale_unless_expected(expected_version))
                 .map_err(|error| locate_taken(error, inputs, tenant.default_region))
         })
-        .await
+        .await;
+        self.settle(tenant.id, result).await
     }
 
     /// Finds the contact a sender is, creating it the first time.

@@ -164,7 +164,7 @@ impl ConversationService {
         let custom_fields = &custom_fields;
         let fields = &fields;
         let (source, source_id) = (&record.source, &record.source_id);
-        retry("conversation", || async move {
+        let result = retry("conversation", || async move {
             let now = self.clock.now();
             let conversation = Conversation {
                 id: ConversationId::from_uuid(self.ids.new_id()),
@@ -182,7 +182,9 @@ impl ConversationService {
                 matches!(error, DomainError::Contention(_))
             })
         })
-        .await
+        .await;
+        // A contact id that was merged away names the survivor.
+        self.contacts.settle(tenant.id, result).await
     }
 
     /// Reads one conversation.

@@ -438,6 +438,16 @@ pub fn resolve_options(
     inputs: &[OptionInput],
     prefix: &str,
 ) -> Result<Vec<SelectOption>, Vec<FieldViolation>> {
+    // The count first: a list over the limit is not looked at.
+    if inputs.len() > MAX_OPTIONS {
+        return Err(vec![FieldViolation::new(
+            prefix,
+            format!(
+                "holds {} options; at most {MAX_OPTIONS} are allowed",
+                inputs.len()
+            ),
+        )]);
+    }
     let mut violations = Vec::new();
     let mut taken: HashSet<String> = current.iter().map(|o| o.key.clone()).collect();
     let mut labels = HashSet::new();
@@ -495,14 +505,8 @@ pub fn resolve_options(
             prefix,
             format!(
                 "options cannot be removed, since stored values may use them; archive {} instead",
-                dropped.join(", ")
+                crate::kernel::some_of(dropped)
             ),
-        ));
-    }
-    if out.len() > MAX_OPTIONS {
-        violations.push(FieldViolation::new(
-            prefix,
-            format!("may hold at most {MAX_OPTIONS} options"),
         ));
     }
     if violations.is_empty() {
@@ -831,6 +835,21 @@ mod tests {
 
     fn decimal(text: &str) -> Decimal {
         Decimal::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn an_oversized_option_list_is_refused_before_its_options_are_read() {
+        let inputs = vec![
+            OptionInput {
+                key: "nope".into(),
+                label: String::new(),
+                archived: false,
+            };
+            10_000
+        ];
+        let violations = resolve_options(&[], &inputs, "options").unwrap_err();
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "options");
     }
 
     #[test]

@@ -3,73 +3,23 @@
 //! person's company (so they never auto-link, group duplicates or count as an
 //! organization's domain).
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use crate::kernel::{DomainError, FieldViolation};
 
-/// Providers whose addresses anyone can get: the domain and every subdomain
-/// of it never auto-link. Tenants add their own (see `Tenant`).
-pub const FREE_MAIL_DOMAINS: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "outlook.com",
-    "live.com",
-    "msn.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "aol.com",
-    "proton.me",
-    "protonmail.com",
-    "pm.me",
-    "gmx.com",
-    "gmx.net",
-    "gmx.de",
-    "web.de",
-    "mail.com",
-    "yandex.com",
-    "yandex.ru",
-    "mail.ru",
-    "zoho.com",
-    "fastmail.com",
-    "hey.com",
-    "tutanota.com",
-    "tuta.io",
-    "qq.com",
-    "163.com",
-    "126.com",
-    "uol.com.br",
-    "bol.com.br",
-    "terra.com.br",
-    "ig.com.br",
-    "orange.fr",
-    "free.fr",
-    "laposte.net",
-    "libero.it",
-    "t-online.de",
-    "btinternet.com",
-    "comcast.net",
-    "verizon.net",
-    "att.net",
-    "mailinator.com",
-    "guerrillamail.com",
-    "10minutemail.com",
-    "temp-mail.org",
-    "yopmail.com",
-    "trashmail.com",
-    "sharklasers.com",
-    "dispostable.com",
-];
+/// The free-mail providers' domains, one a line (a vendored snapshot of a
+/// maintained list; the file says where it comes from and how to refresh it).
+const FREE_MAIL_LIST: &str = include_str!("free_mail_domains.txt");
 
-/// Providers with a domain per country (`hotmail.co.uk`, `yahoo.com.br`):
-/// any domain whose first label is one of these is free mail.
-pub const FREE_MAIL_BRANDS: &[&str] = &[
-    "hotmail",
-    "yahoo",
-    "ymail",
-    "live",
-    "outlook",
-    "msn",
-    "windowslive",
-];
+/// [`FREE_MAIL_LIST`] as a set, built on first use.
+static FREE_MAIL: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    FREE_MAIL_LIST
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect()
+});
 
 /// A domain as stored: trimmed, without a leading `@` or `www.` or a
 /// trailing dot, lower-cased, internationalised names in ASCII.
@@ -77,7 +27,9 @@ pub const FREE_MAIL_BRANDS: &[&str] = &[
 /// # Errors
 /// A description of what is wrong.
 pub fn normalize_domain(raw: &str) -> Result<String, String> {
-    let mut trimmed = raw.trim().trim_start_matches('@').trim_end_matches('.');
+    // Lower-case before removing `www.`, so `WWW.Example.com` loses it too.
+    let lowered = raw.trim().to_lowercase();
+    let mut trimmed = lowered.trim_start_matches('@').trim_end_matches('.');
     while let Some(rest) = trimmed.strip_prefix("www.") {
         trimmed = rest;
     }
@@ -110,30 +62,38 @@ pub fn normalize_domain(raw: &str) -> Result<String, String> {
     }
 }
 
-/// Whether addresses at `domain` (normalised) are free or disposable mail,
-/// counting the tenant's own additions; subdomains count too.
+/// Whether addresses at `domain` (normalised) are free or disposable mail:
+/// the domain or a parent of it is a free-mail provider's (the vendored
+/// list), a disposable provider's (the `disposable-emails` crate) or one the
+/// tenant added (`extra`). `mail.yahoo.co.jp` is free mail because
+/// `yahoo.co.jp` is; `live.acme-events.com` is not, since no parent of it is
+/// listed.
 pub fn is_free_mail(domain: &str, extra: &[String]) -> bool {
-    let listed = FREE_MAIL_DOMAINS
-        .iter()
-        .copied()
-        .chain(extra.iter().map(String::as_str))
-        .any(|free| {
-            domain
-                .strip_suffix(free)
-                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
-        });
-    let brand = domain
-        .split('.')
-        .next()
-        .is_some_and(|first| FREE_MAIL_BRANDS.contains(&first));
-    listed || brand
+    let mut candidate = domain;
+    loop {
+        if FREE_MAIL.contains(candidate)
+            || disposable_emails::is_disposable_domain(candidate)
+            || extra.iter().any(|free| free == candidate)
+        {
+            return true;
+        }
+        // Walk up to the parent, but never to a bare top-level domain.
+        match candidate.split_once('.') {
+            Some((_, parent)) if parent.contains('.') => candidate = parent,
+            _ => return false,
+        }
+    }
 }
+
+/// The most free-mail domains a tenant may add.
+pub const MAX_EXTRA_FREE_MAIL: usize = 1000;
 
 /// Normalises a tenant's additions to the free-mail list.
 ///
 /// # Errors
 /// `InvalidArgument` naming each bad domain under `field`.
 pub fn normalize_free_mail(raw: &[String], field: &str) -> Result<Vec<String>, DomainError> {
+    DomainError::check_count(field, raw.len(), MAX_EXTRA_FREE_MAIL, "domains")?;
     let mut violations = Vec::new();
     let mut domains = Vec::new();
     for (index, domain) in raw.iter().enumerate() {
@@ -146,9 +106,6 @@ pub fn normalize_free_mail(raw: &[String], field: &str) -> Result<Vec<String>, D
     }
     domains.sort();
     domains.dedup();
-    if domains.len() > 1000 {
-        violations.push(FieldViolation::new(field, "may hold at most 1000 domains"));
-    }
     if violations.is_empty() {
         Ok(domains)
     } else {
@@ -163,12 +120,33 @@ mod tests {
 
     use super::*;
 
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_free_mail_list_is_refused_before_its_domains_are_read() {
+        let raw = vec!["not a domain".to_owned(); 5_000];
+        only_the_count(
+            normalize_free_mail(&raw, "extra_free_mail_domains").unwrap_err(),
+            "extra_free_mail_domains",
+        );
+    }
+
     #[test]
     fn domains_are_bare_lower_case_ascii() {
         for (raw, expected) in [
             ("Acme.COM", Ok("acme.com")),
             ("  @acme.com ", Ok("acme.com")),
             ("www.acme.com.", Ok("acme.com")),
+            ("WWW.Example.com", Ok("example.com")),
+            ("Www.WWW.example.com", Ok("example.com")),
             ("bücher.de", Ok("xn--bcher-kva.de")),
             ("eu.acme.co.uk", Ok("eu.acme.co.uk")),
             ("acme", Err("is not a valid domain name")),
@@ -192,29 +170,59 @@ mod tests {
     }
 
     #[test]
-    fn free_mail_providers_are_recognised() {
+    fn free_mail_providers_and_their_subdomains_are_recognised() {
         let none: Vec<String> = Vec::new();
         for free in [
             "gmail.com",
             "outlook.com",
+            "live.com",
             "hotmail.com",
             "hotmail.co.uk",
             "hotmail.fr",
             "yahoo.com.br",
             "yahoo.co.jp",
+            "mail.yahoo.co.jp",
+            "eu.mail.yahoo.com",
             "icloud.com",
             "proton.me",
             "mail.proton.me",
+            // Disposable providers, from the disposable list.
             "mailinator.com",
+            "guerrillamail.com",
+            "10minutemail.com",
         ] {
             assert!(is_free_mail(free, &none), "{free}");
         }
-        for business in ["acme.com", "gmail-tools.com", "notgmail.com", "acme.com.br"] {
+        for business in [
+            "acme.com",
+            "gmail-tools.com",
+            "notgmail.com",
+            "acme.com.br",
+            // A first label that names a provider says nothing.
+            "live.acme-events.com",
+            "outlook.acme.com",
+            "msn.example.org",
+            "hotmail.acme.io",
+            "yahoo.example.net",
+            "co.jp",
+        ] {
             assert!(!is_free_mail(business, &none), "{business}");
         }
         let extra = vec!["isp.example".to_owned()];
         assert!(is_free_mail("isp.example", &extra));
         assert!(is_free_mail("mx.isp.example", &extra));
+        assert!(!is_free_mail("isp.example", &none));
+    }
+
+    #[test]
+    fn the_free_mail_list_is_normalised_domains() {
+        assert!(FREE_MAIL.len() > 4000, "{}", FREE_MAIL.len());
+        // Each entry is what an email's domain normalises to: lower-case
+        // ASCII, at least two labels (`www.com` is a provider of its own).
+        for domain in FREE_MAIL.iter() {
+            assert_eq!(idna::domain_to_ascii(domain).ok().as_deref(), Some(*domain));
+            assert!(domain.contains('.'), "{domain}");
+        }
     }
 
     proptest! {

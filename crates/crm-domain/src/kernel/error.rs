@@ -154,16 +154,6 @@ pub enum Precondition {
         /// The organization it is not a member of.
         organization: OrganizationId,
     },
-    /// A contact of a merge preview was merged into another already.
-    #[error("{field}: contact {contact} was merged into {into} already; merge with {into} instead")]
-    AlreadyMerged {
-        /// The request field that named it (relative, e.g. `duplicate_ids[0]`).
-        field: String,
-        /// The contact that was merged away.
-        contact: ContactId,
-        /// The contact it was merged into.
-        into: ContactId,
-    },
 }
 
 /// Everything a use case or port can fail with.
@@ -179,6 +169,16 @@ pub enum DomainError {
         entity: Entity,
         /// The id that was asked for, as given.
         id: String,
+    },
+    /// The contact was merged into another: every call but the reads that
+    /// follow merges (GetContact, ListMerges) reports it this way, naming the
+    /// contact to use instead.
+    #[error("contact {contact} was merged into contact {into}; use {into}")]
+    MergedAway {
+        /// The id asked for.
+        contact: ContactId,
+        /// The contact it now resolves to (chains followed).
+        into: ContactId,
     },
     /// An address (or external id) is already held by another contact of the tenant.
     #[error("{kind} {value:?} is already held by contact {holder}")]
@@ -242,12 +242,48 @@ pub enum DomainError {
     Internal(String),
 }
 
+/// How many items of a caller's list an error message repeats.
+pub const ITEMS_SHOWN: usize = 5;
+
+/// A few of `items` for an error message: `a, b, c` or, past
+/// [`ITEMS_SHOWN`], `a, b, c, d, e and 7 more`. Errors never repeat a
+/// caller's list whole.
+pub fn some_of<I>(items: I) -> String
+where
+    I: IntoIterator,
+    I::Item: std::fmt::Display,
+{
+    let mut shown = Vec::with_capacity(ITEMS_SHOWN);
+    let mut more = 0_usize;
+    for item in items {
+        if shown.len() < ITEMS_SHOWN {
+            shown.push(item.to_string());
+        } else {
+            more += 1;
+        }
+    }
+    let listed = shown.join(", ");
+    if more == 0 {
+        listed
+    } else {
+        format!("{listed} and {more} more")
+    }
+}
+
+/// The message of an `InvalidArgument`: the first few violations (the
+/// `BadRequest` detail lists them), then how many more there are.
 fn describe(violations: &[FieldViolation]) -> String {
-    violations
+    let shown: Vec<String> = violations
         .iter()
+        .take(ITEMS_SHOWN)
         .map(|violation| format!("{}: {}", violation.field, violation.description))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect();
+    let more = violations.len().saturating_sub(ITEMS_SHOWN);
+    if more == 0 {
+        shown.join("; ")
+    } else {
+        format!("{}; and {more} more", shown.join("; "))
+    }
 }
 
 impl DomainError {
@@ -301,6 +337,23 @@ impl DomainError {
                 limit,
             },
             other => other,
+        }
+    }
+
+    /// `InvalidArgument` on `field` when a caller's list holds more than
+    /// `max` items. Checked first, before any work on the list, so an
+    /// oversized request costs nothing and its error repeats none of it.
+    ///
+    /// # Errors
+    /// As described.
+    pub fn check_count(field: &str, len: usize, max: usize, noun: &str) -> Result<(), Self> {
+        if len > max {
+            Err(DomainError::invalid(
+                field,
+                format!("holds {len} {noun}; at most {max} are allowed"),
+            ))
+        } else {
+            Ok(())
         }
     }
 

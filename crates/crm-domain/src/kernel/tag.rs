@@ -37,6 +37,8 @@ pub fn normalize_tag(raw: &str) -> Result<String, String> {
 /// `InvalidArgument` listing every bad tag, or the list when it is too long.
 pub fn normalize_tags(raw: &[String], field: &str) -> Result<Vec<String>, DomainError> {
     let mut violations = Vec::new();
+    // The count first (repeats included): a list over the limit is not looked at.
+    DomainError::check_count(field, raw.len(), MAX_TAGS, "tags")?;
     let mut tags = Vec::with_capacity(raw.len());
     for (index, tag) in raw.iter().enumerate() {
         match normalize_tag(tag) {
@@ -48,12 +50,6 @@ pub fn normalize_tags(raw: &[String], field: &str) -> Result<Vec<String>, Domain
     }
     tags.sort();
     tags.dedup();
-    if tags.len() > MAX_TAGS {
-        violations.push(FieldViolation::new(
-            field,
-            format!("may hold at most {MAX_TAGS} tags"),
-        ));
-    }
     if violations.is_empty() {
         Ok(tags)
     } else {
@@ -75,6 +71,22 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_list_is_refused_before_its_tags_are_read() {
+        let raw = vec![" ".repeat(100); 10_000];
+        only_the_count(normalize_tags(&raw, "tags").unwrap_err(), "tags");
+    }
 
     fn check(raw: &str, expected: Result<&str, &str>) {
         assert_eq!(

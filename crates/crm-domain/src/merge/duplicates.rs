@@ -30,7 +30,8 @@ use crate::contacts::Contact;
 use crate::fields::FieldValue;
 use crate::identity::IdentityKey;
 use crate::identity::IdentityKind;
-use crate::kernel::{ContactId, OrganizationId};
+use crate::kernel::{ContactId, DomainError, OrganizationId};
+use crate::merge::MAX_MARKED;
 use crate::tenancy::Tenant;
 
 /// Why two contacts look like one person.
@@ -373,8 +374,14 @@ impl Edges {
     }
 }
 
-/// Every pair among `ids`, smaller id first.
-pub fn pairs(ids: &[ContactId]) -> Vec<(ContactId, ContactId)> {
+/// Every pair among `ids` (at most [`MAX_MARKED`]), smaller id first.
+///
+/// # Errors
+/// `InvalidArgument` on `contact_ids` for more than [`MAX_MARKED`] ids,
+/// before any pair is built.
+pub fn pairs(ids: &[ContactId]) -> Result<Vec<(ContactId, ContactId)>, DomainError> {
+    // The count first: 10,000 ids would make 50 million pairs.
+    DomainError::check_count("contact_ids", ids.len(), MAX_MARKED, "contact ids")?;
     let mut sorted: Vec<ContactId> = ids.to_vec();
     sorted.sort();
     sorted.dedup();
@@ -384,13 +391,26 @@ pub fn pairs(ids: &[ContactId]) -> Vec<(ContactId, ContactId)> {
             pairs.push((*a, *b));
         }
     }
-    pairs
+    Ok(pairs)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn pairs_are_refused_past_the_limit_before_any_is_built() {
+        let many: Vec<ContactId> = (0..10_000u128)
+            .map(|n| ContactId::from_uuid(uuid::Uuid::from_u128(n)))
+            .collect();
+        let Err(DomainError::InvalidArgument(violations)) = pairs(&many) else {
+            panic!("expected invalid argument");
+        };
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "contact_ids");
+        assert_eq!(pairs(&many[..MAX_MARKED]).unwrap().len(), 50 * 49 / 2);
+    }
     use uuid::Uuid;
 
     fn id(n: u128) -> ContactId {
@@ -449,7 +469,7 @@ mod tests {
 
         let mut edges = Edges::default();
         edges.add_names(&all);
-        let marked: BTreeSet<_> = pairs(&[id(4), id(5)]).into_iter().collect();
+        let marked: BTreeSet<_> = pairs(&[id(4), id(5)]).unwrap().into_iter().collect();
         let groups = edges.groups(&marked);
         assert_eq!(
             groups.len(),

@@ -5,6 +5,7 @@ pub mod duplicates;
 pub mod planning;
 pub mod ports;
 pub mod service;
+mod unite;
 
 pub use planning::*;
 pub use ports::*;

@@ -20,10 +20,10 @@
 use std::collections::BTreeSet;
 
 use crate::contacts::Contact;
-use crate::fields::{CustomValues, FieldValue};
-use crate::identity::ContactIdentity;
+use crate::fields::FieldValue;
 use crate::kernel::{ContactId, MergeId, TenantId};
 use crate::kernel::{DomainError, FieldViolation};
+use crate::merge::unite::{unite_custom_values, unite_engagement, unite_identities};
 use time::OffsetDateTime;
 
 /// The most duplicates one merge takes.
@@ -125,7 +125,7 @@ pub fn render(value: &FieldValue) -> String {
 }
 
 /// Notes a winner when any value in `present` differs from the winning one.
-fn compete(
+pub(super) fn compete(
     winners: &mut Vec<FieldWinner>,
     field: &str,
     present: &[(ContactId, String)],
@@ -218,17 +218,18 @@ pub fn check_merged_by(merged_by: &str) -> Result<String, DomainError> {
 /// `InvalidArgument` for no duplicates, more than [`MAX_DUPLICATES`], the
 /// survivor among the duplicates, or a duplicate listed twice.
 pub fn check_request(survivor: ContactId, duplicates: &[ContactId]) -> Result<(), DomainError> {
+    // The count first: nothing is looked at in a list over the limit.
+    if duplicates.len() > MAX_DUPLICATES {
+        return Err(DomainError::invalid(
+            "duplicate_ids",
+            format!("at most {MAX_DUPLICATES} contacts merge at once"),
+        ));
+    }
     let mut violations = Vec::new();
     if duplicates.is_empty() {
         violations.push(FieldViolation::new(
             "duplicate_ids",
             "name at least one contact to merge into the survivor",
-        ));
-    }
-    if duplicates.len() > MAX_DUPLICATES {
-        violations.push(FieldViolation::new(
-            "duplicate_ids",
-            format!("at most {MAX_DUPLICATES} contacts merge at once"),
         ));
     }
     let mut seen = BTreeSet::new();
@@ -252,7 +253,7 @@ pub fn check_request(survivor: ContactId, duplicates: &[ContactId]) -> Result<()
     }
 }
 
-fn is_empty_value(value: &FieldValue) -> bool {
+pub(super) fn is_empty_value(value: &FieldValue) -> bool {
     match value {
         FieldValue::Text(text)
         | FieldValue::Link(text)
@@ -413,122 +414,31 @@ pub fn plan(survivor: &Contact, duplicates: &[Contact]) -> Result<MergePlan, Dom
     })
 }
 
-/// The survivor's identities in its order, then each duplicate's that are
-/// new, sorted by kind and value (so the order of the duplicates does not
-/// matter); each kind keeps at most one primary, the survivor's first.
-fn unite_identities(all: &[&Contact]) -> Vec<ContactIdentity> {
-    let mut united: Vec<ContactIdentity> = Vec::new();
-    let mut keys = BTreeSet::new();
-    let (survivor, duplicates) = all
-        .split_first()
-        .map_or((&[][..], &[][..]), |(s, d)| (std::slice::from_ref(s), d));
-    let mut incoming: Vec<&ContactIdentity> = duplicates
-        .iter()
-        .flat_map(|contact| contact.identities.iter())
-        .collect();
-    incoming.sort_by(|a, b| (a.kind, &a.value, !a.primary).cmp(&(b.kind, &b.value, !b.primary)));
-    let survivors = survivor
-        .iter()
-        .flat_map(|contact| contact.identities.iter());
-    for identity in survivors.chain(incoming) {
-        if !keys.insert(identity.key()) {
-            continue;
-        }
-        let has_primary = united
-            .iter()
-            .any(|held| held.kind == identity.kind && held.primary);
-        united.push(ContactIdentity {
-            primary: identity.primary && !has_primary,
-            ..identity.clone()
-        });
-    }
-    united
-}
-
-fn unite_custom_values(all: &[&Contact], winners: &mut Vec<FieldWinner>) -> CustomValues {
-    let keys: BTreeSet<&String> = all
-        .iter()
-        .flat_map(|contact| contact.custom_fields.keys())
-        .collect();
-    let mut united = CustomValues::new();
-    for key in keys {
-        let present: Vec<(ContactId, &FieldValue)> = all
-            .iter()
-            .filter_map(|contact| {
-                contact
-                    .custom_fields
-                    .get(key)
-                    .filter(|value| !is_empty_value(value))
-                    .map(|value| (contact.id, value))
-            })
-            .collect();
-        let Some((source, first)) = present.first() else {
-            continue;
-        };
-        let value = match first {
-            FieldValue::MultiSelect(_) => {
-                let mut options: Vec<String> = Vec::new();
-                for (_, value) in &present {
-                    if let FieldValue::MultiSelect(keys) = value {
-                        for option in keys {
-                            if !options.contains(option) {
-                                options.push(option.clone());
-                            }
-                        }
-                    }
-                }
-                FieldValue::MultiSelect(options)
-            }
-            other => {
-                let texts: Vec<(ContactId, String)> = present
-                    .iter()
-                    .map(|(holder, value)| (*holder, render(value)))
-                    .collect();
-                compete(
-                    winners,
-                    &format!("custom_fields.{key}"),
-                    &texts,
-                    *source,
-                    render(other),
-                );
-                (*other).clone()
-            }
-        };
-        united.insert(key.clone(), value);
-    }
-    united
-}
-
-fn unite_engagement(all: &[&Contact]) -> crate::contacts::Engagement {
-    let mut united = crate::contacts::Engagement::default();
-    let mut channels = Vec::new();
-    for contact in all {
-        let figures = &contact.engagement;
-        united.conversation_count += figures.conversation_count;
-        united.message_count += figures.message_count;
-        united.csat_sum += figures.csat_sum;
-        united.csat_count += figures.csat_count;
-        united.first_contact = match (united.first_contact, figures.first_contact) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        united.last_contact = match (united.last_contact, figures.last_contact) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        channels.extend(figures.channels.iter().copied());
-    }
-    channels.sort_by_key(|channel| channel.as_str());
-    channels.dedup();
-    united.channels = channels;
-    united
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_merge_is_refused_before_its_ids_are_read() {
+        only_the_count(
+            check_request(id(1), &vec![id(2); 10_000]).unwrap_err(),
+            "duplicate_ids",
+        );
+    }
     use crate::contacts::{ContactFields, LifecycleStage};
+    use crate::fields::CustomValues;
+    use crate::identity::ContactIdentity;
     use crate::identity::IdentityKind;
     use crate::kernel::{OrganizationId, TenantId, TierId};
     use crate::organizations::Affiliation;
@@ -702,6 +612,46 @@ mod tests {
         assert_eq!(plan.winners[5].value, "gold");
         assert_eq!(plan.winners[5].overruled[0].value, "silver");
         assert_eq!(plan.versions, [(id(1), 3), (id(2), 3), (id(3), 3)]);
+    }
+
+    #[test]
+    fn the_survivor_keeps_its_external_id_and_primaries() {
+        // The survivor's addresses carry no primary flag (as rows written
+        // before primaries were kept for every kind); the duplicate's do.
+        let mut survivor = contact(1);
+        survivor.identities = vec![
+            address(IdentityKind::ExternalId, "crm-ana", false),
+            address(IdentityKind::Email, "ana@x.com", false),
+        ];
+        let mut duplicate = contact(2);
+        duplicate.identities = vec![
+            address(IdentityKind::ExternalId, "crm-a-souza", true),
+            address(IdentityKind::Email, "ana@work.com", true),
+        ];
+        let planned = plan(&survivor, std::slice::from_ref(&duplicate)).unwrap();
+        let merged = &planned.merged;
+        assert_eq!(merged.external_id(), Some("crm-ana"));
+        let primaries: Vec<&str> = merged
+            .identities
+            .iter()
+            .filter(|identity| identity.primary)
+            .map(|identity| identity.value.as_str())
+            .collect();
+        assert_eq!(primaries, ["crm-ana", "ana@x.com"]);
+        // Read back from a store (primary first, then in the order added),
+        // the duplicate's older external id comes second: still the survivor's.
+        let mut stored = merged.clone();
+        stored.identities.sort_by_key(|identity| !identity.primary);
+        assert_eq!(stored.external_id(), Some("crm-ana"));
+        let mut reversed = merged.clone();
+        reversed.identities.reverse();
+        assert_eq!(reversed.external_id(), Some("crm-ana"));
+
+        // A survivor without one takes the duplicates' external id.
+        let mut bare = contact(3);
+        bare.identities = vec![address(IdentityKind::Email, "bare@x.com", true)];
+        let planned = plan(&bare, &[duplicate]).unwrap();
+        assert_eq!(planned.merged.external_id(), Some("crm-a-souza"));
     }
 
     #[test]

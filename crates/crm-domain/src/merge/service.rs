@@ -15,10 +15,10 @@ use std::sync::Arc;
 use crate::contacts::Contact;
 use crate::contacts::{ContactFilter, ContactRepository};
 use crate::identity::IdentityKey;
+use crate::kernel::DomainError;
 use crate::kernel::Page;
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{ContactId, MergeId, TenantId};
-use crate::kernel::{DomainError, Precondition};
 use crate::merge::MergeRepository;
 use crate::merge::duplicates::{DuplicateGroup, DuplicateReason, Edges, Evidence, Facts};
 use crate::merge::{ContactChild, MergePlan, MergeRecord};
@@ -76,7 +76,8 @@ pub struct Found {
 /// How the loader treats an input that was merged away.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum OnMerged {
-    /// Refuse, saying where it went (a preview: the caller should look again).
+    /// Refuse with `MergedAway`, naming where it went (a preview: the
+    /// caller should look again, at the survivor).
     Refuse,
     /// Report it as changed since the caller's preview (a merge).
     Stale,
@@ -152,10 +153,8 @@ impl MergeService {
         on_merged: OnMerged,
     ) -> Result<(Contact, Vec<Contact>), DomainError> {
         merge::check_request(survivor, duplicates)?;
-        let fields = std::iter::once("survivor_id".to_owned())
-            .chain((0..duplicates.len()).map(|index| format!("duplicate_ids[{index}]")));
         let mut read = Vec::with_capacity(duplicates.len() + 1);
-        for (id, field) in std::iter::once(&survivor).chain(duplicates).zip(fields) {
+        for id in std::iter::once(&survivor).chain(duplicates) {
             if let Some(contact) = self.contacts.get(tenant, *id).await? {
                 read.push(contact);
                 continue;
@@ -166,11 +165,7 @@ impl MergeService {
                     entity: crate::kernel::Entity::Contact,
                     id: id.to_string(),
                 },
-                Some(into) => DomainError::FailedPrecondition(Precondition::AlreadyMerged {
-                    field,
-                    contact: *id,
-                    into,
-                }),
+                Some(into) => DomainError::MergedAway { contact: *id, into },
             });
         }
         let survivor = read.remove(0);
@@ -181,8 +176,8 @@ impl MergeService {
     ///
     /// # Errors
     /// `InvalidArgument` naming `survivor_id` or `duplicate_ids[i]`;
-    /// `NotFound` for a contact not in the tenant; `FailedPrecondition` for
-    /// one merged away already; `Unavailable`; `Internal`.
+    /// `NotFound` for a contact not in the tenant; `MergedAway` for one
+    /// merged away already; `Unavailable`; `Internal`.
     pub async fn preview(
         &self,
         caller: &Caller,
@@ -289,7 +284,10 @@ impl MergeService {
         drop(facts);
         for chunk in held_as_data.chunks(LOOKUP_BATCH) {
             let keys: Vec<IdentityKey> = chunk.iter().map(|(_, key, _)| key.clone()).collect();
-            let holders = self.contacts.find_by_identities(tenant.id, &keys).await?;
+            let holders = self
+                .contacts
+                .find_many_by_identities(tenant.id, &keys)
+                .await?;
             for (owner, key, field) in chunk {
                 if let Some(holder) = holders.iter().find(|holder| holder.holds(key)) {
                     edges.add(
@@ -342,8 +340,8 @@ impl MergeService {
         marked_by: &str,
     ) -> Result<(), DomainError> {
         let tenant = caller.tenant().id;
-        let pairs = duplicates::pairs(ids);
-        if pairs.is_empty() || ids.len() > MAX_MARKED {
+        let pairs = duplicates::pairs(ids)?;
+        if pairs.is_empty() {
             return Err(DomainError::invalid(
                 "contact_ids",
                 format!("name 2 to {MAX_MARKED} different contacts"),
@@ -357,7 +355,9 @@ impl MergeService {
         })?;
         for id in ids {
             if self.contacts.get(tenant, *id).await?.is_none() {
-                return Err(DomainError::contact_not_found(*id));
+                return Err(DomainError::contact_not_found(*id)
+                    .or_merged(|id| self.merges.merged_into(tenant, id))
+                    .await);
             }
         }
         self.merges

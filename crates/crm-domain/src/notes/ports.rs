@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::kernel::DomainError;
-use crate::kernel::RecordRef;
 use crate::kernel::{NoteId, TenantId};
+use crate::kernel::{Presence, RecordRef};
 use crate::notes::{Note, NoteCursor};
 
 /// Storage of notes.
@@ -16,6 +16,13 @@ pub trait NoteRepository: Send + Sync {
     /// # Errors
     /// `NotFound` when its record does not exist; `Unavailable`; `Internal`.
     async fn create(&self, note: &Note) -> Result<Note, DomainError>;
+
+    /// Whether the contact or organization exists in the tenant, or (a
+    /// contact) was merged into another.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn locate(&self, tenant: TenantId, owner: RecordRef) -> Result<Presence, DomainError>;
 
     /// Reads one note.
     ///

@@ -52,7 +52,7 @@ impl NoteService {
     ///
     /// # Errors
     /// `InvalidArgument`; `NotFound` when the record does not exist;
-    /// `Unavailable`; `Internal`.
+    /// `MergedAway` for a merged-away contact; `Unavailable`; `Internal`.
     pub async fn create(
         &self,
         caller: &Caller,
@@ -61,6 +61,7 @@ impl NoteService {
     ) -> Result<Note, DomainError> {
         let tenant = caller.tenant();
         let fields = validate(fields)?;
+        owner.require(self.notes.locate(tenant.id, owner).await?)?;
         let now = self.clock.now();
         let note = Note {
             id: NoteId::from_uuid(self.ids.new_id()),
@@ -89,7 +90,8 @@ impl NoteService {
     /// A record's notes, pinned first, then newest first, after a cursor.
     ///
     /// # Errors
-    /// `Unavailable`; `Internal`.
+    /// `NotFound` for an unknown record (not an empty list); `MergedAway`
+    /// for a merged-away contact; `Unavailable`; `Internal`.
     pub async fn list(
         &self,
         caller: &Caller,
@@ -98,6 +100,7 @@ impl NoteService {
         page_size: u32,
     ) -> Result<Page<Note, NoteCursor>, DomainError> {
         let tenant = caller.tenant();
+        owner.require(self.notes.locate(tenant.id, owner).await?)?;
         let items = self
             .notes
             .list(tenant.id, owner, after, crate::kernel::overfetch(page_size))

@@ -98,11 +98,20 @@ pub fn auto_link_domains<'a>(
 }
 
 /// Validates and normalises what a caller wrote. Paths are relative to the
-/// organization (`domains[1]`).
+/// organization (`domains[1]`). A free-mail or disposable domain (the
+/// tenant's `extra_free_mail` included) is refused unless the organization
+/// already owns it (`owned`): it would link no one, and says nothing about a
+/// company.
 ///
 /// # Errors
 /// `InvalidArgument` listing every bad field.
-pub fn validate(fields: OrganizationFields) -> Result<OrganizationFields, DomainError> {
+pub fn validate(
+    fields: OrganizationFields,
+    owned: &[String],
+    extra_free_mail: &[String],
+) -> Result<OrganizationFields, DomainError> {
+    // The count first: a list over the limit is not looked at.
+    DomainError::check_count("domains", fields.domains.len(), MAX_DOMAINS, "domains")?;
     let mut violations = Vec::new();
     let name = fields.name.trim().to_owned();
     if name.is_empty()
@@ -128,17 +137,20 @@ pub fn validate(fields: OrganizationFields) -> Result<OrganizationFields, Domain
                 format!("domains[{index}]"),
                 "is listed twice",
             )),
+            Ok(domain) if !owned.contains(&domain) && is_free_mail(&domain, extra_free_mail) => {
+                violations.push(FieldViolation::new(
+                    format!("domains[{index}]"),
+                    format!(
+                        "{domain} belongs to a free-mail or disposable provider, \
+                         so it cannot be an organization's domain"
+                    ),
+                ))
+            }
             Ok(domain) => domains.push(domain),
             Err(problem) => {
                 violations.push(FieldViolation::new(format!("domains[{index}]"), problem))
             }
         }
-    }
-    if domains.len() > MAX_DOMAINS {
-        violations.push(FieldViolation::new(
-            "domains",
-            format!("may hold at most {MAX_DOMAINS} domains"),
-        ));
     }
     domains.sort();
     if violations.is_empty() {
@@ -157,6 +169,26 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_domain_list_is_refused_before_its_domains_are_read() {
+        let fields = OrganizationFields {
+            name: "Acme".into(),
+            domains: vec!["acme.com".into(); 10_000],
+            description: String::new(),
+        };
+        only_the_count(validate(fields, &[], &[]).unwrap_err(), "domains");
+    }
 
     #[test]
     fn free_mail_never_auto_links() {
@@ -182,7 +214,7 @@ mod tests {
             domains: vec!["ACME.com".into(), "acme.io".into()],
             description: "Rockets".into(),
         };
-        let valid = validate(fields).unwrap();
+        let valid = validate(fields, &[], &[]).unwrap();
         assert_eq!(valid.name, "Acme");
         assert_eq!(valid.domains, ["acme.com", "acme.io"]);
         let bad = OrganizationFields {
@@ -190,11 +222,61 @@ mod tests {
             domains: vec!["acme.com".into(), "Acme.com".into(), "nope".into()],
             description: String::new(),
         };
-        let DomainError::InvalidArgument(violations) = validate(bad).unwrap_err() else {
+        let DomainError::InvalidArgument(violations) = validate(bad, &[], &[]).unwrap_err() else {
             panic!("expected invalid argument");
         };
         let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(paths, ["name", "domains[1]", "domains[2]"]);
         assert_eq!(Affiliation::Detached.organization(), None);
+    }
+
+    #[test]
+    fn free_mail_domains_are_refused_unless_already_owned() {
+        let fields = |domains: &[&str]| OrganizationFields {
+            name: "Acme".into(),
+            domains: domains.iter().map(|&domain| domain.to_owned()).collect(),
+            description: String::new(),
+        };
+        let extra = vec!["isp.example".to_owned()];
+        let refused = validate(
+            fields(&[
+                "acme.com",
+                "Mail.Yahoo.co.jp",
+                "hotmail.co.uk",
+                "mx.isp.example",
+                "mailinator.com",
+            ]),
+            &[],
+            &extra,
+        )
+        .unwrap_err();
+        let DomainError::InvalidArgument(violations) = refused else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["domains[1]", "domains[2]", "domains[3]", "domains[4]"]
+        );
+        assert!(violations[0].description.contains("mail.yahoo.co.jp"));
+        // A brand name as a first label is a company's own domain.
+        let valid = validate(fields(&["live.acme-events.com"]), &[], &extra).unwrap();
+        assert_eq!(valid.domains, ["live.acme-events.com"]);
+        // A domain owned before it became free mail stays editable.
+        let kept = validate(
+            fields(&["acme.com", "isp.example"]),
+            &["isp.example".to_owned()],
+            &extra,
+        )
+        .unwrap();
+        assert_eq!(kept.domains, ["acme.com", "isp.example"]);
+    }
+
+    #[test]
+    fn subdomains_of_free_mail_never_auto_link() {
+        assert_eq!(
+            auto_link_domains(["kenji@mail.yahoo.co.jp", "ana@live.acme-events.com"], &[]),
+            ["live.acme-events.com"]
+        );
     }
 }

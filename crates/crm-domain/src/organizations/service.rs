@@ -120,7 +120,7 @@ impl OrganizationService {
         draft: OrganizationDraft,
     ) -> Result<Organization, DomainError> {
         let tenant = caller.tenant();
-        let fields = organizations::validate(draft.fields);
+        let fields = organizations::validate(draft.fields, &[], &tenant.free_mail_domains);
         let values = self
             .values(tenant, &CustomValues::new(), &draft.custom_fields, true)
             .await;
@@ -215,7 +215,11 @@ impl OrganizationService {
             if let Some(description) = &patch.description {
                 fields.description.clone_from(description);
             }
-            let fields = organizations::validate(fields)?;
+            let fields = organizations::validate(
+                fields,
+                &current.fields.domains,
+                &tenant.free_mail_domains,
+            )?;
             let custom_fields = match &patch.custom_fields {
                 Some(changes) => {
                     self.values(tenant, &current.custom_fields, changes, false)

@@ -62,13 +62,8 @@ pub fn normalize_shared(
     region: Region,
     field: &str,
 ) -> Result<Vec<SharedAddress>, DomainError> {
+    DomainError::check_count(field, inputs.len(), MAX_SHARED_ADDRESSES, "addresses")?;
     let mut violations = Vec::new();
-    if inputs.len() > MAX_SHARED_ADDRESSES {
-        violations.push(FieldViolation::new(
-            field,
-            format!("lists at most {MAX_SHARED_ADDRESSES} addresses"),
-        ));
-    }
     let mut found: std::collections::BTreeMap<IdentityKey, AddressUse> = Default::default();
     for (index, (kind, raw, usage)) in inputs.iter().enumerate() {
         match identity::normalize(*kind, raw, region) {
@@ -170,6 +165,33 @@ impl Tenant {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_shared_list_is_refused_before_its_addresses_are_read() {
+        let inputs = vec![
+            (
+                IdentityKind::Email,
+                "not an email".to_owned(),
+                AddressUse::Shared
+            );
+            MAX_SHARED_ADDRESSES + 1
+        ];
+        let region = Region::parse("US").unwrap();
+        only_the_count(
+            normalize_shared(&inputs, region, "shared_addresses").unwrap_err(),
+            "shared_addresses",
+        );
+    }
 
     #[test]
     fn shared_addresses_are_normalised_sorted_and_named_when_bad() {

@@ -194,6 +194,9 @@ pub fn plan_reorder(
     current: &[TierId],
     order: &[TierId],
 ) -> Result<Vec<(TierId, u32)>, DomainError> {
+    // More ids than the tenant has tiers cannot be a valid order: refused
+    // before any id is looked at.
+    DomainError::check_count("tier_ids", order.len(), current.len(), "ids")?;
     let known: HashSet<TierId> = current.iter().copied().collect();
     let mut seen = HashSet::new();
     let mut violations = Vec::new();
@@ -210,15 +213,14 @@ pub fn plan_reorder(
             ));
         }
     }
-    let missing: Vec<String> = current
-        .iter()
-        .filter(|id| !order.contains(id))
-        .map(ToString::to_string)
-        .collect();
+    let missing: Vec<&TierId> = current.iter().filter(|id| !order.contains(id)).collect();
     if !missing.is_empty() {
         violations.push(FieldViolation::new(
             "tier_ids",
-            format!("must list every tier; missing {}", missing.join(", ")),
+            format!(
+                "must list every tier; missing {}",
+                crate::kernel::some_of(missing)
+            ),
         ));
     }
     if !violations.is_empty() {
@@ -237,6 +239,22 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+
+    /// A list over its limit gets one violation, on the list, and nothing
+    /// in it is looked at.
+    fn only_the_count(error: DomainError, field: &str) {
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("expected invalid argument");
+        };
+        let paths: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(paths, [field]);
+    }
+
+    #[test]
+    fn an_oversized_reorder_is_refused_before_its_ids_are_read() {
+        let unknown = ids(1000);
+        only_the_count(plan_reorder(&ids(2), &unknown).unwrap_err(), "tier_ids");
+    }
 
     fn fields(name: &str, color: &str) -> TierFields {
         TierFields {

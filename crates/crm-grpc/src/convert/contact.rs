@@ -352,7 +352,8 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
     let mut emails = Vec::new();
     let mut phones = Vec::new();
     let mut channel = Vec::new();
-    let mut external_id = String::new();
+    // A merged contact may hold several external ids; it shows its primary one.
+    let external_id = contact.external_id().unwrap_or_default().to_owned();
     for identity in identities {
         match identity.kind {
             IdentityKind::Email => emails.push(pb::EmailAddress {
@@ -365,7 +366,7 @@ pub(crate) fn to_proto(contact: &Contact) -> pb::Contact {
                 e164: identity.value.clone(),
                 primary: identity.primary,
             }),
-            IdentityKind::ExternalId => external_id.clone_from(&identity.value),
+            IdentityKind::ExternalId => {}
             kind => channel.push(pb::Identity {
                 kind: identity_kind_to_proto(kind) as i32,
                 value: identity.raw.clone(),

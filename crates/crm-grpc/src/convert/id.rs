@@ -75,11 +75,14 @@ pub(crate) fn optional_id<T: Id>(text: &str, field: &str) -> Result<Option<T>, D
     }
 }
 
-/// A repeated id field; every bad entry is named as `field[index]`.
+/// A repeated id field of at most `max` entries; every bad entry is named
+/// as `field[index]`. The count is checked first, before any entry is read.
 ///
 /// # Errors
-/// `InvalidArgument` listing each empty or malformed entry.
-pub(crate) fn ids<T: Id>(texts: &[String], field: &str) -> Result<Vec<T>, DomainError> {
+/// `InvalidArgument` on `field` for more than `max` entries, else listing
+/// each empty or malformed entry.
+pub(crate) fn ids<T: Id>(texts: &[String], field: &str, max: usize) -> Result<Vec<T>, DomainError> {
+    DomainError::check_count(field, texts.len(), max, "ids")?;
     let mut parsed = Vec::with_capacity(texts.len());
     let mut violations = Vec::new();
     for (index, text) in texts.iter().enumerate() {
@@ -122,6 +125,7 @@ mod tests {
         let error = ids::<ContactId>(
             &[uuid.to_string(), "x".into(), String::new()],
             "contact_ids",
+            3,
         )
         .unwrap_err();
         assert_eq!(
@@ -130,6 +134,15 @@ mod tests {
                 FieldViolation::new("contact_ids[1]", "is not a contact id (a UUID)"),
                 FieldViolation::new("contact_ids[2]", "is required"),
             ])
+        );
+        // Over the limit: one violation on the list, no entry read.
+        let many = vec!["x".to_owned(); 10_000];
+        assert_eq!(
+            ids::<ContactId>(&many, "contact_ids", 50),
+            Err(DomainError::invalid(
+                "contact_ids",
+                "holds 10000 ids; at most 50 are allowed"
+            ))
         );
     }
 }

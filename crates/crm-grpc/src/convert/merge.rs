@@ -14,7 +14,14 @@ pub(crate) fn ids(
 ) -> Result<(ContactId, Vec<ContactId>), DomainError> {
     let mut violations = Vec::new();
     let survivor = convert::gather(convert::id(survivor, "survivor_id"), &mut violations);
-    let duplicates = convert::gather(convert::ids(duplicates, "duplicate_ids"), &mut violations);
+    let duplicates = convert::gather(
+        convert::ids(
+            duplicates,
+            "duplicate_ids",
+            crm_domain::merge::MAX_DUPLICATES,
+        ),
+        &mut violations,
+    );
     match (survivor, duplicates) {
         (Some(survivor), Some(duplicates)) => Ok((survivor, duplicates)),
         _ => Err(DomainError::InvalidArgument(violations)),

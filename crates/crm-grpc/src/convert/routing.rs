@@ -13,6 +13,13 @@ use crm_proto::v1 as pb;
 pub(crate) fn subjects(
     subjects: Vec<pb::RoutingSubject>,
 ) -> Result<Vec<RoutingSubject>, DomainError> {
+    // The count first: nothing in a list over the limit is read.
+    DomainError::check_count(
+        "subjects",
+        subjects.len(),
+        crm_domain::routing::MAX_ROUTING_SUBJECTS,
+        "subjects",
+    )?;
     let mut parsed = Vec::with_capacity(subjects.len());
     let mut violations = Vec::new();
     for (index, item) in subjects.into_iter().enumerate() {

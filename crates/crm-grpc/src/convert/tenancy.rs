@@ -39,6 +39,12 @@ pub(crate) fn to_proto(tenant: &Tenant) -> pb::TenantSettings {
 pub(crate) fn shared_from(
     shared: Vec<pb::SharedAddress>,
 ) -> Result<Vec<(IdentityKind, String, AddressUse)>, DomainError> {
+    DomainError::check_count(
+        "settings.shared_addresses",
+        shared.len(),
+        crm_domain::tenancy::MAX_SHARED_ADDRESSES,
+        "addresses",
+    )?;
     let mut violations = Vec::new();
     let mut parsed = Vec::with_capacity(shared.len());
     for (index, address) in shared.into_iter().enumerate() {

@@ -10,9 +10,15 @@ pub async fn attachments_list_newest_first_and_stay_in_their_tenant(world: &dyn 
     let attachments = world.attachments();
     let ana = contact_with_email(world, &tenant, "ana@x.com").await;
     let owner = RecordRef::Contact(ana.id);
-    assert!(attachments.owner_exists(tenant.id, owner).await.unwrap());
+    assert_eq!(
+        attachments.locate(tenant.id, owner).await.unwrap(),
+        Presence::Present
+    );
     let missing = RecordRef::Contact(ContactId::from_uuid(Uuid::now_v7()));
-    assert!(!attachments.owner_exists(tenant.id, missing).await.unwrap());
+    assert_eq!(
+        attachments.locate(tenant.id, missing).await.unwrap(),
+        Presence::Missing
+    );
     let first = attached(world, &tenant, owner, b"one").await;
     let second = attached(world, &tenant, owner, b"two").await;
     let third = attached(world, &tenant, owner, b"three").await;
@@ -33,7 +39,10 @@ pub async fn attachments_list_newest_first_and_stay_in_their_tenant(world: &dyn 
     assert_eq!(rest, std::slice::from_ref(&first));
 
     let other = fixtures::tenant(world).await;
-    assert!(!attachments.owner_exists(other.id, owner).await.unwrap());
+    assert_eq!(
+        attachments.locate(other.id, owner).await.unwrap(),
+        Presence::Missing
+    );
     assert_eq!(attachments.get(other.id, first.id).await.unwrap(), None);
     assert!(
         attachments

@@ -500,3 +500,57 @@ pub async fn contacts_carry_tags_and_their_tier_and_list_by_tag(world: &dyn Worl
     assert!(tiers.contains(&(ana.id, Some(gold.badge()))));
     assert!(tiers.contains(&(bob.id, None)));
 }
+
+/// Statements built from caller-sized lists take them at their documented
+/// maximum on every backend: a routing read of [`MAX_KEYS_PER_READ`] keys,
+/// the tiers of [`MAX_ROUTING_SUBJECTS`] contact ids, and an update that
+/// removes 1,100 addresses at once (a contact merged from 11 full ones).
+/// A chain of `OR`s, one per key, broke SQLite's expression depth of 1000.
+pub async fn lists_at_their_documented_maximum_fit_every_backend(world: &dyn World) {
+    let tenant = fixtures::tenant(world).await;
+    let repository = world.contacts();
+    let addresses: Vec<ContactIdentity> = (0..1100)
+        .map(|n| identity(IdentityKind::Email, &format!("a{n}@x.com"), n == 0))
+        .collect();
+    let wide = created(repository.as_ref(), &contact(&tenant, addresses)).await;
+    assert_eq!(wide.identities.len(), 1100);
+
+    let keys: Vec<IdentityKey> = (0..MAX_KEYS_PER_READ)
+        .map(|n| key(IdentityKind::Email, &format!("a{n}@x.com")))
+        .collect();
+    let found = repository
+        .find_many_by_identities(tenant.id, &keys)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, wide.id);
+    assert_eq!(found[0].identities.len(), 1100);
+
+    let mut ids: Vec<ContactId> = (1..MAX_ROUTING_SUBJECTS)
+        .map(|_| ContactId::from_uuid(Uuid::now_v7()))
+        .collect();
+    ids.push(wide.id);
+    let tiers = repository.tiers_of(tenant.id, &ids).await.unwrap();
+    assert_eq!(tiers, [(wide.id, None)]);
+
+    let remove: Vec<IdentityKey> = wide.identities[1..]
+        .iter()
+        .map(ContactIdentity::key)
+        .collect();
+    let change = ContactChange {
+        tenant_id: tenant.id,
+        id: wide.id,
+        expected_version: wide.version,
+        fields: wide.fields.clone(),
+        add: Vec::new(),
+        remove,
+        restate: Vec::new(),
+        tags_add: Vec::new(),
+        tags_remove: Vec::new(),
+        custom_fields: Default::default(),
+        now: now(),
+    };
+    let updated = repository.update(&change).await.unwrap();
+    assert_eq!(updated.identities.len(), 1);
+    assert_eq!(updated.identities[0].value, "a0@x.com");
+}

@@ -157,6 +157,37 @@ pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
         merges.merged_into(tenant.id, duplicate.id).await.unwrap(),
         Some(survivor.id)
     );
+    // Every port that names records tells a merged-away contact apart.
+    assert_eq!(
+        contacts.merged_into(tenant.id, duplicate.id).await.unwrap(),
+        Some(survivor.id)
+    );
+    assert_eq!(
+        contacts.merged_into(tenant.id, survivor.id).await.unwrap(),
+        None
+    );
+    for located in [
+        world
+            .notes()
+            .locate(tenant.id, RecordRef::Contact(duplicate.id))
+            .await
+            .unwrap(),
+        world
+            .attachments()
+            .locate(tenant.id, RecordRef::Contact(duplicate.id))
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(located, Presence::MergedInto(survivor.id));
+    }
+    assert_eq!(
+        world
+            .notes()
+            .locate(tenant.id, RecordRef::Contact(survivor.id))
+            .await
+            .unwrap(),
+        Presence::Present
+    );
     let holders = contacts
         .find_by_identities(tenant.id, &[key(IdentityKind::Phone, "+5511987654321")])
         .await
@@ -354,7 +385,7 @@ async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
         service
             .preview(&Caller::tenant_key(tenant.clone()), survivor, duplicates)
             .await,
-        Err(DomainError::FailedPrecondition(_))
+        Err(DomainError::MergedAway { into, .. }) if into == survivor
     ));
     assert!(matches!(
         service

@@ -79,7 +79,8 @@ pub(crate) mod prelude {
     pub(crate) use crate::attachments::{Attachment, BlobKey, Sha256, StagedBlob};
     pub(crate) use crate::contacts::{Contact, ContactFields, LifecycleStage};
     pub(crate) use crate::contacts::{
-        ContactChange, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate,
+        ContactChange, ContactFilter, ContactRepository, CreateOutcome, MAX_KEYS_PER_READ,
+        ResolvedCreate,
     };
     pub(crate) use crate::conversations::{
         Conversation, ConversationFields, ConversationFilter, ConversationStatus,
@@ -90,10 +91,11 @@ pub(crate) mod prelude {
         FieldDefinition, FieldEntity, FieldSpec, FieldType, FieldValue, SelectOption, Validation,
     };
     pub(crate) use crate::identity::ContactIdentity;
-    pub(crate) use crate::kernel::RecordRef;
+    pub(crate) use crate::kernel::{Presence, RecordRef};
     pub(crate) use crate::kernel::{SystemClock, UuidV7Ids};
     pub(crate) use crate::notes::{Note, NoteCursor, NoteFields, NoteFormat};
     pub(crate) use crate::organizations::{Affiliation, Organization, OrganizationFields};
+    pub(crate) use crate::routing::MAX_ROUTING_SUBJECTS;
     pub(crate) use crate::tenancy::Tenant;
     pub(crate) use crate::tiers::TierContacts;
     pub(crate) use crate::tiers::{SlaPolicy, Tier, TierFields};
@@ -137,6 +139,7 @@ macro_rules! contract_suite {
                 attaching_skips_held_addresses_and_bumps_the_version_only_on_change,
                 another_tenant_cannot_see_or_touch_a_contact,
                 contacts_carry_tags_and_their_tier_and_list_by_tag,
+                lists_at_their_documented_maximum_fit_every_backend,
             ];
             conversations: [recording_is_idempotent_and_keeps_engagement_current];
             custom_fields: [
