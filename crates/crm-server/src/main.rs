@@ -64,6 +64,17 @@ struct DatabaseArgs {
         global = true
     )]
     db_statement_timeout_ms: u64,
+    /// Most address look-up statements ResolveSender runs at once; look-ups
+    /// arriving while all are busy share the next statement. 0 means one
+    /// per core (at least two).
+    #[arg(
+        long,
+        env = "CRM_DB_LOOKUP_STATEMENTS",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u32).range(0..=1024),
+        global = true
+    )]
+    db_lookup_statements: u32,
 }
 
 /// How the server serves: only serving reads these.
@@ -203,6 +214,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         max_connections: cli.database.db_max_connections,
         statement_timeout: Duration::from_millis(cli.database.db_statement_timeout_ms),
         ..StoreOptions::default()
+    };
+    let store = match cli.database.db_lookup_statements {
+        0 => store,
+        n => StoreOptions {
+            lookup_statements: usize::try_from(n).unwrap_or(usize::MAX),
+            ..store
+        },
     };
     match cli.command {
         None => serve(&cli.database.database_url, &store, cli.serve).await,
