@@ -239,6 +239,23 @@ impl Backend {
         }
     }
 
+    /// The order of a contact's identities in an aggregate over
+    /// `contact_identities i`: primary first, then as added (each address of
+    /// one write is stamped a microsecond after the one before), then kind
+    /// and value. SQLite keeps timestamps as RFC 3339 text whose fraction
+    /// has as many digits as it needs (`...:09.09441Z` for 94,410 us), so
+    /// text order is not time order there: it compares the whole seconds as
+    /// text and the fraction as a number (`CAST` reads the numeric prefix).
+    pub(crate) fn identity_order(self) -> &'static str {
+        match self {
+            Backend::Postgres => "i.is_primary DESC, i.create_time, i.kind, i.value",
+            Backend::Sqlite => {
+                "i.is_primary DESC, substr(i.create_time, 1, 19), \
+                 CAST(substr(i.create_time, 20) AS REAL), i.kind, i.value"
+            }
+        }
+    }
+
     /// A JSON array of the comma-separated SQL expressions `items`, as one
     /// element of an aggregate.
     pub(crate) fn json_array_of(self, items: &str) -> String {

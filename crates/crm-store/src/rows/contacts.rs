@@ -43,7 +43,8 @@ pub(crate) fn push_contact_columns(sql: &mut Sql, backend: Backend) {
     )
     .push(json_array_open)
     .push(&backend.json_array_of("i.kind, i.value, i.raw_value, i.is_primary"))
-    .push(" ORDER BY i.is_primary DESC, i.create_time, i.kind, i.value")
+    .push(" ORDER BY ")
+    .push(backend.identity_order())
     .push(json_array_close)
     .push(
         " FROM contact_identities i \
