@@ -274,9 +274,13 @@ async fn shifted_channels(
     if channels == before {
         return Ok(None);
     }
+    channels_json(&channels).map(Some)
+}
+
+/// The `channels_used` column for `channels`: a JSON array of their names.
+fn channels_json(channels: &[Channel]) -> Result<String, DomainError> {
     let names: Vec<&str> = channels.iter().map(|channel| channel.as_str()).collect();
     serde_json::to_string(&names)
-        .map(Some)
         .map_err(|error| DomainError::Internal(format!("channels do not serialise: {error}")))
 }
 
@@ -302,13 +306,7 @@ pub(crate) async fn absorb_engagement(
         .fold(Engagement::default(), |total, figures| {
             total.combined(&figures)
         });
-    let names: Vec<&str> = combined
-        .channels
-        .iter()
-        .map(|channel| channel.as_str())
-        .collect();
-    let channels = serde_json::to_string(&names)
-        .map_err(|error| DomainError::Internal(format!("channels do not serialise: {error}")))?;
+    let channels = channels_json(&combined.channels)?;
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let mut sql = Sql::new("UPDATE contacts SET conversation_count = ");
     sql.bind(count(combined.conversation_count))

@@ -12,8 +12,9 @@ use crate::kernel::{ContactId, ConversationId, TenantId};
 pub trait ConversationRepository: Send + Sync {
     /// Inserts a conversation or, when one with the same tenant, source and
     /// source id exists, updates that one (keeping its id and create time,
-    /// bumping its version); then recomputes the engagement of every contact
-    /// involved, all in one transaction. Returns the stored conversation and
+    /// bumping its version); then brings the engagement of every contact
+    /// involved up to date (equal to `engagement_of` its history), all in one
+    /// transaction. Returns the stored conversation and
     /// whether it was inserted.
     ///
     /// # Errors
@@ -35,8 +36,8 @@ pub trait ConversationRepository: Send + Sync {
         id: ConversationId,
     ) -> Result<Option<Conversation>, DomainError>;
 
-    /// Writes a conversation at `expected_version` and recomputes its
-    /// contact's engagement, atomically.
+    /// Writes a conversation at `expected_version` and brings its contact's
+    /// engagement up to date, atomically.
     ///
     /// # Errors
     /// `NotFound`; `Stale`; `Unavailable`; `Internal`.
@@ -46,8 +47,8 @@ pub trait ConversationRepository: Send + Sync {
         expected_version: i64,
     ) -> Result<Conversation, DomainError>;
 
-    /// Deletes a conversation (at `expected_version` if given) and
-    /// recomputes its contact's engagement, atomically.
+    /// Deletes a conversation (at `expected_version` if given) and brings
+    /// its contact's engagement up to date, atomically.
     ///
     /// # Errors
     /// `NotFound`; `Stale`; `Unavailable`; `Internal`.

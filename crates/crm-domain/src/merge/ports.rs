@@ -27,7 +27,7 @@ pub trait MergeRepository: Send + Sync {
     /// Applies `plan` in one transaction: locks every contact involved in id
     /// order and checks each is still at the plan's version; re-points every
     /// child record of the duplicates to the survivor; writes the survivor
-    /// as planned (engagement recomputed from its conversations); turns the
+    /// as planned (its engagement combined with the duplicates'); turns the
     /// duplicates into tombstones that redirect to the survivor (tombstones
     /// that redirected to a duplicate now redirect to the survivor too); and
     /// stores `record` with the counts of what moved. Returns the record as

@@ -161,45 +161,37 @@ macro_rules! contract_suite {
             ];
         );
 
-        /// The merge's conservation property, on one world: proptest drives
-        /// the cases (each on a fresh tenant) through the caller's runtime.
-        #[test]
-        fn merging_never_loses_a_child_record_and_cannot_be_repeated() {
-            let runtime = ::tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a tokio runtime");
-            let world = runtime.block_on($world);
-            let verdict = $crate::testing::contract::merges::merging_never_loses_a_child_record_and_cannot_be_repeated(
-                &world,
-                &|check| runtime.block_on(check),
-            );
-            runtime.block_on($crate::testing::contract::World::destroy(&world));
-            if let Err(failure) = verdict {
-                panic!("{failure}");
+        $crate::contract_suite!(@property $world;
+            /// The merge's conservation property.
+            merges::merging_never_loses_a_child_record_and_cannot_be_repeated,
+            /// The engagement figures' exactness: after random records,
+            /// moves, updates, deletes and merges they equal a recount.
+            conversations::engagement_always_equals_a_recount,
+        );
+    };
+    (@property $world:expr; $($(#[$doc:meta])* $module:ident::$property:ident,)*) => {
+        $(
+            $(#[$doc])*
+            /// On one world: proptest drives the cases (each on a fresh
+            /// tenant) through the caller's runtime.
+            #[test]
+            fn $property() {
+                let runtime = ::tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("a tokio runtime");
+                let world = runtime.block_on($world);
+                let verdict = $crate::testing::contract::$module::$property(
+                    &world,
+                    &|check| runtime.block_on(check),
+                );
+                runtime.block_on($crate::testing::contract::World::destroy(&world));
+                if let Err(failure) = verdict {
+                    panic!("{failure}");
+                }
             }
-        }
-
-        /// The engagement figures' exactness, on one world: after random
-        /// records, moves, updates, deletes and merges they equal a recount.
-        #[test]
-        fn engagement_always_equals_a_recount() {
-            let runtime = ::tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a tokio runtime");
-            let world = runtime.block_on($world);
-            let verdict = $crate::testing::contract::conversations::engagement_always_equals_a_recount(
-                &world,
-                &|check| runtime.block_on(check),
-            );
-            runtime.block_on($crate::testing::contract::World::destroy(&world));
-            if let Err(failure) = verdict {
-                panic!("{failure}");
-            }
-        }
+        )*
     };
     (@checks $world:expr; $($port:ident: [$($check:ident),* $(,)?];)*) => {
         $(
