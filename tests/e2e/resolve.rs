@@ -479,3 +479,88 @@ async fn free_phone_and_external_id_hints_are_attached_once() {
     })
     .await;
 }
+
+/// ResolveSenders: a batch answers each sender as ResolveSender would, in
+/// order; one sender twice in a batch is one contact; a bad sender fails the
+/// whole batch naming `senders[i]` and resolves nothing; the count is
+/// bounded before any work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_resolves_each_sender_as_one_call_would() {
+    on_both(|server| async move {
+        let known = server
+            .resolve(sender(pb::Channel::Email, "ana@x.com"))
+            .await
+            .contact
+            .unwrap();
+        let mut client = server.contacts().await;
+        let batch = |senders: Vec<pb::ResolveSenderRequest>| pb::ResolveSendersRequest { senders };
+        let results = client
+            .resolve_senders(server.req(batch(vec![
+                sender(pb::Channel::Whatsapp, "16502530000"),
+                sender(pb::Channel::Email, "Ana@X.com"),
+                sender(pb::Channel::Sms, "(650) 253-0000"),
+                pb::ResolveSenderRequest {
+                    email: "ana@x.com".into(),
+                    ..sender(pb::Channel::Webchat, "visitor-1")
+                },
+            ])))
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        assert_eq!(results.len(), 4);
+        let ids: Vec<String> = results
+            .iter()
+            .map(|result| result.contact.as_ref().unwrap().id.clone())
+            .collect();
+        // A new sender, then a known one by its address.
+        assert!(results[0].created, "{results:?}");
+        assert!(!results[1].created);
+        assert_eq!(results[1].matched_by, pb::MatchedBy::Address as i32);
+        assert_eq!(ids[1], known.id);
+        // The number created first in the batch is found by its second form.
+        assert!(!results[2].created, "{results:?}");
+        assert_eq!(ids[2], ids[0]);
+        // A hint matches and its new address is attached, as one call would.
+        assert_eq!(results[3].matched_by, pb::MatchedBy::Email as i32);
+        assert_eq!(ids[3], known.id);
+        let attached = results[3].contact.as_ref().unwrap();
+        assert!(
+            attached
+                .identities
+                .iter()
+                .any(|identity| identity.value == "visitor-1"),
+            "{attached:?}"
+        );
+        assert_eq!(server.list_all().await.len(), 2);
+
+        // Every bad sender is named at once; nothing is resolved.
+        let status = client
+            .resolve_senders(server.req(batch(vec![
+                sender(pb::Channel::Email, "new@x.com"),
+                sender(pb::Channel::Email, "not-an-email"),
+                sender(pb::Channel::Unspecified, "16502530000"),
+            ])))
+            .await
+            .expect_err("a bad sender was accepted");
+        assert_invalid(&status, &["senders[1].address", "senders[2].channel"]);
+        assert_eq!(server.list_all().await.len(), 2);
+
+        // No senders, and more than 100, are refused by count.
+        let status = client
+            .resolve_senders(server.req(batch(Vec::new())))
+            .await
+            .expect_err("an empty batch was accepted");
+        assert_invalid(&status, &["senders"]);
+        let many = (0..101)
+            .map(|n| sender(pb::Channel::Email, &format!("n{n}@x.com")))
+            .collect();
+        let status = client
+            .resolve_senders(server.req(batch(many)))
+            .await
+            .expect_err("101 senders were accepted");
+        assert_invalid(&status, &["senders"]);
+        assert_eq!(server.list_all().await.len(), 2);
+    })
+    .await;
+}

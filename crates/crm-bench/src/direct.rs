@@ -4,14 +4,13 @@
 //! data-modifying CTEs, so there it is a lookup and, for a new sender, one
 //! IMMEDIATE transaction.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::{self, Row};
 
 use crate::Backend;
-use crate::load::{self, Measurement, Run, Sender};
+use crate::load::{self, Call, Measurement, Run, Sender};
 
 const POSTGRES_RESOLVE: &str = "\
 WITH found AS (
@@ -29,8 +28,6 @@ WITH found AS (
     RETURNING contact_id
 )
 SELECT contact_id FROM found UNION ALL SELECT contact_id FROM new_identity";
-
-type Call = Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 
 /// Drives the direct-SQL resolve at the run's concurrency.
 pub async fn drive(

@@ -10,9 +10,7 @@ use crm_proto::v1 as pb;
 use crm_proto::v1::conversation_service_client::ConversationServiceClient;
 use tonic::transport::Channel;
 
-use crate::load::{self, Measurement, Run, Sender};
-
-type Call = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+use crate::load::{self, Call, Measurement, Run, Sender};
 
 /// Drives RecordConversation at `run.callers` callers over the seeded contacts.
 pub async fn drive(endpoint: &str, key: &str, run: &Run) -> Result<Measurement, String> {

@@ -136,12 +136,45 @@ pub async fn drive<S, F, Fut>(run: &Run, setup: S) -> Result<Measurement, String
 where
     S: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = Result<F, String>>,
-    F: FnMut(
-            Sender,
-        )
-            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
-        + Send
-        + 'static,
+    F: FnMut(Sender) -> Call + Send + 'static,
+{
+    drive_drawing(run, pick, setup).await
+}
+
+/// [`drive`] with `per_call` senders in each call (a `ResolveSenders`
+/// batch).
+pub async fn drive_batches<S, F, Fut>(
+    run: &Run,
+    per_call: usize,
+    setup: S,
+) -> Result<Measurement, String>
+where
+    S: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<F, String>>,
+    F: FnMut(Vec<Sender>) -> Call + Send + 'static,
+{
+    drive_drawing(
+        run,
+        move |rng: &mut Rng, known: u64, fresh: &AtomicU64, run_tag: &str| {
+            (0..per_call)
+                .map(|_| pick(rng, known, fresh, run_tag))
+                .collect::<Vec<_>>()
+        },
+        setup,
+    )
+    .await
+}
+
+/// One call's future.
+pub type Call = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+/// The loop behind [`drive`]: each call gets what `draw` draws.
+async fn drive_drawing<T, D, S, F, Fut>(run: &Run, draw: D, setup: S) -> Result<Measurement, String>
+where
+    D: Fn(&mut Rng, u64, &AtomicU64, &str) -> T + Clone + Send + 'static,
+    S: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<F, String>>,
+    F: FnMut(T) -> Call + Send + 'static,
 {
     let fresh = Arc::new(AtomicU64::new(0));
     let run_tag = uuid::Uuid::now_v7().simple().to_string();
@@ -154,6 +187,7 @@ where
         let fresh = fresh.clone();
         let run_tag = run_tag.clone();
         let known = run.known;
+        let draw = draw.clone();
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng::new(
                 0x9e37_79b9_7f4a_7c15 ^ (caller as u64 + 1).wrapping_mul(0xff51_afd7_ed55_8ccd),
@@ -164,7 +198,7 @@ where
                 if sent >= end {
                     break;
                 }
-                let outcome = call(pick(&mut rng, known, &fresh, &run_tag)).await;
+                let outcome = call(draw(&mut rng, known, &fresh, &run_tag)).await;
                 if sent >= measure_from {
                     match outcome {
                         Ok(()) => measured
@@ -189,20 +223,12 @@ where
 
 /// Drives ResolveSender on the server at `endpoint`, one connection per caller.
 pub async fn drive_service(endpoint: &str, key: &str, run: &Run) -> Result<Measurement, String> {
-    let authorization: tonic::metadata::MetadataValue<_> = format!("Bearer {key}")
-        .parse()
-        .map_err(|_| "bad key".to_owned())?;
+    let authorization = bearer(key)?;
     drive(run, |_| {
-        let endpoint = endpoint.to_owned();
         let authorization = authorization.clone();
+        let client = connect(endpoint);
         async move {
-            let channel = Channel::from_shared(endpoint)
-                .map_err(|error| error.to_string())?
-                .tcp_nodelay(true)
-                .connect()
-                .await
-                .map_err(|error| error.to_string())?;
-            let client = ContactServiceClient::new(channel);
+            let client = client.await?;
             Ok(move |sender: Sender| {
                 let mut client = client.clone();
                 let mut request = tonic::Request::new(sender.request());
@@ -215,12 +241,74 @@ pub async fn drive_service(endpoint: &str, key: &str, run: &Run) -> Result<Measu
                         .await
                         .map(|_| ())
                         .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
-                })
-                    as std::pin::Pin<
-                        Box<dyn std::future::Future<Output = Result<(), String>> + Send>,
-                    >
+                }) as Call
             })
         }
     })
     .await
+}
+
+/// Drives ResolveSenders on the server at `endpoint` with `per_call`
+/// senders in each call, one connection per caller; checks that every
+/// sender got its result.
+pub async fn drive_service_batches(
+    endpoint: &str,
+    key: &str,
+    run: &Run,
+    per_call: usize,
+) -> Result<Measurement, String> {
+    let authorization = bearer(key)?;
+    drive_batches(run, per_call, |_| {
+        let authorization = authorization.clone();
+        let client = connect(endpoint);
+        async move {
+            let client = client.await?;
+            Ok(move |senders: Vec<Sender>| {
+                let mut client = client.clone();
+                let wanted = senders.len();
+                let mut request = tonic::Request::new(pb::ResolveSendersRequest {
+                    senders: senders.iter().map(Sender::request).collect(),
+                });
+                request
+                    .metadata_mut()
+                    .insert("authorization", authorization.clone());
+                Box::pin(async move {
+                    let results = client
+                        .resolve_senders(request)
+                        .await
+                        .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?
+                        .into_inner()
+                        .results;
+                    if results.len() == wanted {
+                        Ok(())
+                    } else {
+                        Err(format!("{} results for {wanted} senders", results.len()))
+                    }
+                }) as Call
+            })
+        }
+    })
+    .await
+}
+
+fn bearer(key: &str) -> Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>, String> {
+    format!("Bearer {key}")
+        .parse()
+        .map_err(|_| "bad key".to_owned())
+}
+
+/// A client on a connection of its own.
+fn connect(
+    endpoint: &str,
+) -> impl std::future::Future<Output = Result<ContactServiceClient<Channel>, String>> + use<> {
+    let endpoint = endpoint.to_owned();
+    async move {
+        let channel = Channel::from_shared(endpoint)
+            .map_err(|error| error.to_string())?
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(ContactServiceClient::new(channel))
+    }
 }

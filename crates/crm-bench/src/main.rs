@@ -2,10 +2,12 @@
 //! release and runs it). For each backend it seeds a fresh database with
 //! contacts holding two identities each, starts the release `crmd` on it,
 //! drives ResolveSender through real gRPC clients at several concurrency
-//! levels (90% known senders, 10% new) for a fixed time, and measures in the
-//! same run the same lookup-or-create done directly in SQL over one pool:
-//! the ceiling the service can approach. Prints calls/s, p50, p99, the
-//! service/SQL ratio and the server's peak memory; then the record, history,
+//! levels (90% known senders, 10% new) for a fixed time, then ResolveSenders
+//! with the same senders in batches, and measures in the same run the same
+//! lookup-or-create done directly in SQL over one pool: the ceiling the
+//! service can approach. Prints calls/s, p50, p99, the service/SQL ratio and
+//! the server's peak memory, and senders/s and the ratio for the batches;
+//! then the record, history,
 //! merge and file cases; last, once per run, the phone case (in process).
 //!
 //! Client, server and database share the machine's cores, as they do in the
@@ -34,6 +36,9 @@ pub enum Backend {
     /// PostgreSQL, production.
     Postgres,
 }
+
+/// Senders in each ResolveSenders call of the batch case.
+const BATCH_SENDERS: usize = 16;
 
 /// Callers of the record case (GetContact / UpdateContact on a wide contact).
 const RECORD_CALLERS: usize = 16;
@@ -159,6 +164,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         println!("seeded in {:.1}s", started.elapsed().as_secs_f64());
         let mut crmd = server::Crmd::start(&options.crmd, &database.url).await?;
         let mut rows = Vec::new();
+        let mut batches = Vec::new();
         for &callers in &options.levels {
             let run = load::Run {
                 callers,
@@ -167,9 +173,13 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
                 warmup: Duration::from_secs(options.warmup),
             };
             let service = load::drive_service(&crmd.endpoint, &tenant.key, &run).await?;
+            let batched =
+                load::drive_service_batches(&crmd.endpoint, &tenant.key, &run, BATCH_SENDERS)
+                    .await?;
             let rss = crmd.rss_kib();
             let sql = direct::drive(&database.url, backend, tenant.id, &run).await?;
             rows.push((callers, service, sql, rss));
+            batches.push(batched);
         }
         let record_run = load::Run {
             callers: RECORD_CALLERS,
@@ -202,6 +212,28 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
                 100.0 * service.rate() / sql.rate().max(1.0),
                 *rss as f64 / 1024.0,
             );
+        }
+        println!(
+            "\nResolveSenders, {BATCH_SENDERS} senders per call (same senders; ratio: senders/s to the sql/s above):"
+        );
+        println!(
+            "{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>7}",
+            "callers", "senders/s", "p50 ms", "p99 ms", "errors", "ratio"
+        );
+        for ((callers, _, sql, _), batched) in rows.iter().zip(&batches) {
+            let senders = batched.rate() * BATCH_SENDERS as f64;
+            println!(
+                "{:>7} | {:>10.0} {:>8.2} {:>8.2} {:>6} | {:>6.0}%",
+                callers,
+                senders,
+                batched.percentile_ms(50.0),
+                batched.percentile_ms(99.0),
+                batched.errors,
+                100.0 * senders / sql.rate().max(1.0),
+            );
+            if let Some(error) = &batched.first_error {
+                println!("first ResolveSenders error: {error}");
+            }
         }
         println!(
             "\nA contact with {} custom-field values, {RECORD_CALLERS} callers:",

@@ -14,12 +14,10 @@ use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
 use pb::custom_field_value::Value;
 use tonic::transport::Channel;
 
-use crate::load::{self, Measurement, Run, Sender};
+use crate::load::{self, Call, Measurement, Run, Sender};
 
 /// Values on the benchmark contact.
 pub const VALUES: usize = 200;
-
-type Call = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 
 fn request<T>(
     message: T,

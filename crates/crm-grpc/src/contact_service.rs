@@ -7,7 +7,7 @@ use crm_domain::tenancy::Caller;
 use std::sync::Arc;
 
 use crm_domain::contacts::ContactFilter;
-use crm_domain::contacts::ContactService;
+use crm_domain::contacts::{ContactService, MAX_SENDERS_PER_BATCH, Resolution};
 use crm_domain::kernel::RequestId;
 use crm_domain::merge::MergeService;
 use crm_domain::{ContactId, DomainError};
@@ -174,10 +174,44 @@ impl ContactApi {
     ) -> Result<pb::ResolveSenderResponse, DomainError> {
         let input = contact::sender(request)?;
         let resolution = self.contacts.resolve_sender(&caller, input).await?;
-        Ok(pb::ResolveSenderResponse {
-            contact: Some(contact::to_proto(&resolution.contact)),
-            created: resolution.created,
-            matched_by: contact::matched_by(resolution.matched_by) as i32,
+        Ok(resolved(&resolution))
+    }
+
+    async fn resolve_senders(
+        &self,
+        caller: Caller,
+        request: pb::ResolveSendersRequest,
+    ) -> Result<pb::ResolveSendersResponse, DomainError> {
+        let pb::ResolveSendersRequest { senders } = request;
+        DomainError::check_count("senders", senders.len(), MAX_SENDERS_PER_BATCH, "senders")?;
+        let mut inputs = Vec::with_capacity(senders.len());
+        let mut violations = Vec::new();
+        for (index, sender) in senders.into_iter().enumerate() {
+            match contact::sender(sender) {
+                Ok(input) => inputs.push((index, input)),
+                Err(error) => match error.scoped(&format!("senders[{index}]")) {
+                    DomainError::InvalidArgument(found) => violations.extend(found),
+                    other => return Err(other),
+                },
+            }
+        }
+        if !violations.is_empty() {
+            // Name the domain's findings on the other senders too, so one
+            // reply lists every bad field.
+            let region = caller.tenant().default_region;
+            for (index, input) in &inputs {
+                violations.extend(
+                    contacts::sender_violations(input, region)
+                        .into_iter()
+                        .map(|violation| violation.scoped(&format!("senders[{index}]"))),
+                );
+            }
+            return Err(DomainError::InvalidArgument(violations));
+        }
+        let inputs = inputs.into_iter().map(|(_, input)| input).collect();
+        let resolutions = self.contacts.resolve_senders(&caller, inputs).await?;
+        Ok(pb::ResolveSendersResponse {
+            results: resolutions.iter().map(resolved).collect(),
         })
     }
 
@@ -274,9 +308,19 @@ crate::serve! {
         update_contact(pb::UpdateContactRequest) -> pb::Contact;
         delete_contact(pb::DeleteContactRequest) -> ();
         resolve_sender(pb::ResolveSenderRequest) -> pb::ResolveSenderResponse;
+        resolve_senders(pb::ResolveSendersRequest) -> pb::ResolveSendersResponse;
         add_identity(pb::AddIdentityRequest) -> pb::Contact;
         remove_identity(pb::RemoveIdentityRequest) -> pb::Contact;
         add_contact_tags(pb::AddContactTagsRequest) -> pb::Contact;
         remove_contact_tags(pb::RemoveContactTagsRequest) -> pb::Contact;
+    }
+}
+
+/// A resolution as the API answers it.
+fn resolved(resolution: &Resolution) -> pb::ResolveSenderResponse {
+    pb::ResolveSenderResponse {
+        contact: Some(contact::to_proto(&resolution.contact)),
+        created: resolution.created,
+        matched_by: contact::matched_by(resolution.matched_by) as i32,
     }
 }

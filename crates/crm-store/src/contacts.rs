@@ -564,6 +564,17 @@ impl ContactRepository for SeaContactRepository {
         self.pools.lookups.find(&self.pools, tenant, keys).await
     }
 
+    async fn find_by_identities_each(
+        &self,
+        tenant: TenantId,
+        key_sets: &[Vec<IdentityKey>],
+    ) -> Result<Vec<Vec<Contact>>, DomainError> {
+        self.pools
+            .lookups
+            .find_each(&self.pools, tenant, key_sets)
+            .await
+    }
+
     async fn find_many_by_identities(
         &self,
         tenant: TenantId,

@@ -108,11 +108,45 @@ impl Lookups {
             reply,
         });
         self.start_batches(pools);
-        answer.await.unwrap_or_else(|_| {
-            Err(DomainError::Internal(
-                "a look-up batch ended without an answer".to_owned(),
-            ))
-        })
+        answer.await.unwrap_or_else(|_| Err(ended_without_answer()))
+    }
+
+    /// [`Lookups::find`] for several callers' key sets at once: they join
+    /// the queue together, so they share a statement (up to
+    /// [`MAX_BATCH`] look-ups each); one answer per set, in order.
+    pub(crate) async fn find_each(
+        self: &Arc<Self>,
+        pools: &Pools,
+        tenant: TenantId,
+        key_sets: &[Vec<IdentityKey>],
+    ) -> Result<Vec<Vec<Contact>>, DomainError> {
+        let mut answers = Vec::with_capacity(key_sets.len());
+        {
+            let mut queue = self.lock_queue();
+            for keys in key_sets {
+                let (reply, answer) = oneshot::channel();
+                if keys.is_empty() {
+                    let _ = reply.send(Ok(Vec::new()));
+                } else {
+                    queue.push(Waiting {
+                        tenant,
+                        keys: keys.clone(),
+                        reply,
+                    });
+                }
+                answers.push(answer);
+            }
+        }
+        self.start_batches(pools);
+        let mut found = Vec::with_capacity(answers.len());
+        for answer in answers {
+            found.push(
+                answer
+                    .await
+                    .unwrap_or_else(|_| Err(ended_without_answer()))?,
+            );
+        }
+        Ok(found)
     }
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
@@ -153,6 +187,10 @@ impl Lookups {
             });
         }
     }
+}
+
+fn ended_without_answer() -> DomainError {
+    DomainError::Internal("a look-up batch ended without an answer".to_owned())
 }
 
 /// Runs one batch: one statement for all its look-ups; one answer per

@@ -153,6 +153,19 @@ pub trait ContactRepository: Send + Sync {
         keys: &[IdentityKey],
     ) -> Result<Vec<Contact>, DomainError>;
 
+    /// [`ContactRepository::find_by_identities`] for several senders at
+    /// once (a `ResolveSenders` batch): one answer per set of keys, in
+    /// order, each exactly what `find_by_identities` would give for it. The
+    /// store reads them together, in as few statements as it can.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn find_by_identities_each(
+        &self,
+        tenant: TenantId,
+        key_sets: &[Vec<IdentityKey>],
+    ) -> Result<Vec<Vec<Contact>>, DomainError>;
+
     /// [`ContactRepository::find_by_identities`] for many keys at once (a
     /// routing request's senders): any number of keys up to
     /// [`MAX_KEYS_PER_READ`], in one statement that no backend limit on

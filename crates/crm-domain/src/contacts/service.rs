@@ -745,16 +745,84 @@ impl ContactService {
         input: SenderInput,
     ) -> Result<Resolution, DomainError> {
         let tenant = caller.tenant();
-        let mut candidates = identity::candidates(&input, tenant.default_region)?;
-        // Shared and blocked addresses identify nobody: they are neither
-        // matched, attached nor claimed.
-        candidates.retain(|candidate| !tenant.ignores(&candidate.identity.key()));
-        let keys = identity::keys(&candidates);
-        let candidates = &candidates;
-        let input = &input;
-        let keys = &keys;
+        let sender = Sender::prepare(tenant, input)?;
+        self.resolve_prepared(tenant, &sender, None).await
+    }
+
+    /// [`ContactService::resolve_sender`] for a batch of senders (1 to
+    /// [`MAX_SENDERS_PER_BATCH`]), one resolution per sender in order.
+    ///
+    /// Every sender is validated before anything is read, and the holders of
+    /// every address in the batch are read together, so a batch of known
+    /// senders costs one read. Senders that are new, or bring an address to
+    /// attach, then go one by one as `resolve_sender` would; a sender twice
+    /// in one batch resolves to one contact. Not atomic across senders:
+    /// when one fails (contention, an outage), those before it stay
+    /// resolved, and a retry of the whole batch is safe, since resolving is
+    /// idempotent.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming `senders[i]` fields, every bad one at once,
+    /// or `senders` when there are none or too many; as `resolve_sender`.
+    pub async fn resolve_senders(
+        &self,
+        caller: &Caller,
+        inputs: Vec<SenderInput>,
+    ) -> Result<Vec<Resolution>, DomainError> {
+        DomainError::check_count("senders", inputs.len(), MAX_SENDERS_PER_BATCH, "senders")?;
+        if inputs.is_empty() {
+            return Err(DomainError::invalid("senders", "name at least one sender"));
+        }
+        let tenant = caller.tenant();
+        let mut violations = Vec::new();
+        let mut senders = Vec::with_capacity(inputs.len());
+        for (index, input) in inputs.into_iter().enumerate() {
+            match Sender::prepare(tenant, input) {
+                Ok(sender) => senders.push(sender),
+                Err(error) => match error.scoped(&format!("senders[{index}]")) {
+                    DomainError::InvalidArgument(found) => violations.extend(found),
+                    other => return Err(other),
+                },
+            }
+        }
+        if !violations.is_empty() {
+            return Err(DomainError::InvalidArgument(violations));
+        }
+        let key_sets: Vec<Vec<IdentityKey>> =
+            senders.iter().map(|sender| sender.keys.clone()).collect();
+        let holders = self
+            .contacts
+            .find_by_identities_each(tenant.id, &key_sets)
+            .await?;
+        let mut resolutions = Vec::with_capacity(senders.len());
+        for (sender, holders) in senders.iter().zip(holders) {
+            resolutions.push(self.resolve_prepared(tenant, sender, Some(holders)).await?);
+        }
+        Ok(resolutions)
+    }
+
+    /// Resolves a validated sender; `read` is its holders when the caller
+    /// has just read them (the first attempt then reads nothing).
+    async fn resolve_prepared(
+        &self,
+        tenant: &Tenant,
+        sender: &Sender,
+        read: Option<Vec<Contact>>,
+    ) -> Result<Resolution, DomainError> {
+        let read = std::sync::Mutex::new(read);
+        let read = &read;
+        let candidates = &sender.candidates;
+        let input = &sender.input;
+        let keys = &sender.keys;
         retry("sender resolution", || async move {
-            let holders = self.contacts.find_by_identities(tenant.id, keys).await?;
+            let already = read
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            let holders = match already {
+                Some(holders) => holders,
+                None => self.contacts.find_by_identities(tenant.id, keys).await?,
+            };
             match contacts::decide(candidates, holders, &input.display_name) {
                 Decision::Known {
                     contact,
@@ -862,6 +930,40 @@ impl ContactService {
             }
         })
         .await
+    }
+}
+
+/// Most senders one `resolve_senders` call takes.
+pub const MAX_SENDERS_PER_BATCH: usize = 100;
+
+/// A sender validated for resolution: its candidate addresses (shared and
+/// blocked ones left out: they identify nobody, so they are neither matched,
+/// attached nor claimed) and the keys to look them up by.
+struct Sender {
+    input: SenderInput,
+    candidates: Vec<identity::Candidate>,
+    keys: Vec<IdentityKey>,
+}
+
+impl Sender {
+    fn prepare(tenant: &Tenant, input: SenderInput) -> Result<Self, DomainError> {
+        let mut candidates = identity::candidates(&input, tenant.default_region)?;
+        candidates.retain(|candidate| !tenant.ignores(&candidate.identity.key()));
+        let keys = identity::keys(&candidates);
+        Ok(Self {
+            input,
+            candidates,
+            keys,
+        })
+    }
+}
+
+/// Every field violation of a sender, found without storage: used to report
+/// them together with violations the caller's adapter found first.
+pub fn sender_violations(input: &SenderInput, region: Region) -> Vec<crate::FieldViolation> {
+    match identity::candidates(input, region) {
+        Err(DomainError::InvalidArgument(found)) => found,
+        _ => Vec::new(),
     }
 }
 
@@ -1081,6 +1183,91 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(free.contact.fields.affiliation, Affiliation::None);
+    }
+
+    #[tokio::test]
+    async fn a_batch_reads_every_sender_at_once_and_only_new_ones_read_again() {
+        let tenant = Tenant::for_tests();
+        let ana = Contact {
+            id: ContactId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant.id,
+            fields: ContactFields::default(),
+            identities: vec![ContactIdentity {
+                kind: IdentityKind::Email,
+                value: "ana@example.com".into(),
+                raw: "ana@example.com".into(),
+                primary: true,
+            }],
+            tags: Vec::new(),
+            tier: None,
+            custom_fields: Default::default(),
+            engagement: Default::default(),
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        };
+        let mut repository = MockContactRepository::new();
+        let found = ana.clone();
+        repository
+            .expect_find_by_identities_each()
+            .times(1)
+            .withf(|_, sets| {
+                sets == [
+                    vec![IdentityKey {
+                        kind: IdentityKind::Email,
+                        value: "ana@example.com".into(),
+                    }],
+                    vec![IdentityKey {
+                        kind: IdentityKind::Email,
+                        value: "bo@example.com".into(),
+                    }],
+                ]
+            })
+            .returning(move |_, _| Ok(vec![vec![found.clone()], Vec::new()]));
+        // The batch's read stands for each sender's first attempt: nothing
+        // reads one sender alone unless it must try again.
+        repository.expect_find_by_identities().times(0);
+        repository
+            .expect_create_resolved()
+            .times(1)
+            .returning(|contact| Ok(ResolvedCreate::Created(Box::new(contact.clone()))));
+        let resolutions = service(repository)
+            .resolve_senders(
+                &Caller::tenant_key(tenant),
+                vec![sender("Ana@Example.com"), sender("bo@example.com")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(resolutions.len(), 2);
+        assert_eq!(resolutions[0].contact.id, ana.id);
+        assert!(!resolutions[0].created);
+        assert!(resolutions[1].created);
+        assert_eq!(resolutions[1].contact.identities[0].value, "bo@example.com");
+    }
+
+    #[tokio::test]
+    async fn a_batch_names_every_bad_sender_and_bounds_its_size_before_reading() {
+        let service = service(MockContactRepository::new());
+        let caller = Caller::tenant_key(Tenant::for_tests());
+        let error = service
+            .resolve_senders(&caller, vec![sender("a@x.com"), sender("nope"), sender("")])
+            .await
+            .unwrap_err();
+        let DomainError::InvalidArgument(violations) = error else {
+            panic!("{error:?}");
+        };
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["senders[1].address", "senders[2].address"]);
+        for count in [0, MAX_SENDERS_PER_BATCH + 1] {
+            let error = service
+                .resolve_senders(&caller, vec![sender("a@x.com"); count])
+                .await
+                .unwrap_err();
+            let DomainError::InvalidArgument(violations) = error else {
+                panic!("{error:?}");
+            };
+            assert_eq!(violations[0].field, "senders", "{count} senders");
+        }
     }
 
     #[tokio::test]

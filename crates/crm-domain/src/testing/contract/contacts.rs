@@ -277,6 +277,40 @@ pub async fn holders_are_found_with_all_their_identities(world: &dyn World) {
         .await
         .unwrap();
     assert_eq!(found, [ana], "one contact, every identity once");
+
+    // Several senders at once: one answer per key set, in order, each what
+    // a lone look-up gives (an empty set finds nobody).
+    let bob = created(
+        repository.as_ref(),
+        &contact(
+            &tenant,
+            vec![identity(IdentityKind::Email, "b@x.com", true)],
+        ),
+    )
+    .await;
+    let each = repository
+        .find_by_identities_each(
+            tenant.id,
+            &[
+                vec![key(IdentityKind::Email, "b@x.com")],
+                vec![key(IdentityKind::Email, "nobody@x.com")],
+                Vec::new(),
+                vec![
+                    key(IdentityKind::Messenger, "psid-1"),
+                    key(IdentityKind::Email, "b@x.com"),
+                ],
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(each.len(), 4);
+    assert_eq!(each[0], std::slice::from_ref(&bob));
+    assert!(each[1].is_empty() && each[2].is_empty(), "{each:?}");
+    let mut both: Vec<ContactId> = each[3].iter().map(|contact| contact.id).collect();
+    both.sort();
+    let mut expected = vec![found[0].id, bob.id];
+    expected.sort();
+    assert_eq!(both, expected);
 }
 
 pub async fn a_resolved_create_is_all_or_nothing(world: &dyn World) {
