@@ -221,31 +221,72 @@ where
     Ok(Measurement::merge(parts, run.duration))
 }
 
-/// Drives ResolveSender on the server at `endpoint`, one connection per caller.
-pub async fn drive_service(endpoint: &str, key: &str, run: &Run) -> Result<Measurement, String> {
+/// The latencies of known and of new senders apart, in microseconds.
+#[derive(Debug, Default)]
+pub struct Split {
+    pub known: Vec<u32>,
+    pub new: Vec<u32>,
+}
+
+impl Split {
+    /// The `percentile` of `latencies` (sorted here) in milliseconds.
+    pub fn percentile_ms(latencies: &mut [u32], percentile: f64) -> f64 {
+        latencies.sort_unstable();
+        let measured = Measurement {
+            latencies_us: latencies.to_vec(),
+            ..Measurement::default()
+        };
+        measured.percentile_ms(percentile)
+    }
+}
+
+/// Drives ResolveSender on the server at `endpoint`, one connection per
+/// caller; also gives known and new senders' latencies apart.
+pub async fn drive_service(
+    endpoint: &str,
+    key: &str,
+    run: &Run,
+) -> Result<(Measurement, Split), String> {
     let authorization = bearer(key)?;
-    drive(run, |_| {
+    let split = Arc::new(std::sync::Mutex::new(Split::default()));
+    let measure_from = Instant::now() + run.warmup;
+    let measured = drive(run, |_| {
         let authorization = authorization.clone();
         let client = connect(endpoint);
+        let split = split.clone();
         async move {
             let client = client.await?;
             Ok(move |sender: Sender| {
                 let mut client = client.clone();
+                let split = split.clone();
+                let new = matches!(sender, Sender::NewEmail(_) | Sender::NewWebchat(_));
                 let mut request = tonic::Request::new(sender.request());
                 request
                     .metadata_mut()
                     .insert("authorization", authorization.clone());
                 Box::pin(async move {
+                    let sent = Instant::now();
                     client
                         .resolve_sender(request)
                         .await
-                        .map(|_| ())
-                        .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+                        .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?;
+                    if sent >= measure_from {
+                        let took = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
+                        let mut split = split.lock().unwrap_or_else(|e| e.into_inner());
+                        if new {
+                            split.new.push(took)
+                        } else {
+                            split.known.push(took)
+                        }
+                    }
+                    Ok(())
                 }) as Call
             })
         }
     })
-    .await
+    .await?;
+    let split = std::mem::take(&mut *split.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok((measured, split))
 }
 
 /// Drives ResolveSenders on the server at `endpoint` with `per_call`

@@ -165,6 +165,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         let mut crmd = server::Crmd::start(&options.crmd, &database.url).await?;
         let mut rows = Vec::new();
         let mut batches = Vec::new();
+        let mut splits = Vec::new();
         for &callers in &options.levels {
             let run = load::Run {
                 callers,
@@ -172,7 +173,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
                 duration: Duration::from_secs(options.seconds),
                 warmup: Duration::from_secs(options.warmup),
             };
-            let service = load::drive_service(&crmd.endpoint, &tenant.key, &run).await?;
+            let (service, split) = load::drive_service(&crmd.endpoint, &tenant.key, &run).await?;
             let batched =
                 load::drive_service_batches(&crmd.endpoint, &tenant.key, &run, BATCH_SENDERS)
                     .await?;
@@ -180,6 +181,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             let sql = direct::drive(&database.url, backend, tenant.id, &run).await?;
             rows.push((callers, service, sql, rss));
             batches.push(batched);
+            splits.push(split);
         }
         let record_run = load::Run {
             callers: RECORD_CALLERS,
@@ -211,6 +213,22 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
                 sql.percentile_ms(99.0),
                 100.0 * service.rate() / sql.rate().max(1.0),
                 *rss as f64 / 1024.0,
+            );
+        }
+        println!("\nResolveSender by sender (ms):");
+        println!(
+            "{:>7} | {:>8} {:>8} | {:>8} {:>8} {:>8}",
+            "callers", "known 50", "known 99", "new 50", "new 90", "new 99"
+        );
+        for ((callers, ..), split) in rows.iter().zip(&mut splits) {
+            println!(
+                "{:>7} | {:>8.2} {:>8.2} | {:>8.2} {:>8.2} {:>8.2}",
+                callers,
+                load::Split::percentile_ms(&mut split.known, 50.0),
+                load::Split::percentile_ms(&mut split.known, 99.0),
+                load::Split::percentile_ms(&mut split.new, 50.0),
+                load::Split::percentile_ms(&mut split.new, 90.0),
+                load::Split::percentile_ms(&mut split.new, 99.0),
             );
         }
         println!(
