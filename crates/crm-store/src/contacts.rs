@@ -600,16 +600,23 @@ impl ContactRepository for SeaContactRepository {
             .pools
             .writer
             .transaction(async |transaction| {
-                self.insert_contact_row(transaction, contact, None).await?;
-                let written = self
-                    .insert_identities(
-                        transaction,
+                // SQLite: both inserts in one round trip to the connection's
+                // thread (a batch of two statements, run in turn inside the
+                // transaction), so the one writer is held for three round
+                // trips (BEGIN, the batch, COMMIT) instead of four.
+                let mut sql = Sql::new("");
+                push_insert_contact(&mut sql, contact, None);
+                if !contact.identities.is_empty() {
+                    sql.push("; ");
+                    contact_identities::push_insert_ignoring_held(
+                        &mut sql,
                         contact.tenant_id,
                         contact.id,
                         &contact.identities,
                         contact.create_time,
-                    )
-                    .await?;
+                    );
+                }
+                let written = sql.fetch(transaction, |row: KeyRow| Ok(row)).await?;
                 if written.len() < contact.identities.len() {
                     // An address was taken meanwhile: the caller reads again.
                     return Err(Abort::Undone);
