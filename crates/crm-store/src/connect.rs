@@ -14,6 +14,7 @@ use sea_orm::{
 use crate::attachments::SeaAttachmentRepository;
 use crate::contacts::SeaContactRepository;
 use crate::conversations::SeaConversationRepository;
+use crate::creates::Creates;
 use crate::dialect::{Backend, sqlite_path};
 use crate::error::StoreError;
 use crate::fields::SeaCustomFieldRepository;
@@ -165,6 +166,7 @@ impl Store {
                 writer,
                 backend,
                 lookups: Arc::new(Lookups::new(options.lookup_statements)),
+                creates: Arc::new(Creates::new()),
             },
         })
     }

@@ -250,13 +250,27 @@ pub(crate) fn push_assignments(sql: &mut Sql, fields: &ContactFields, custom: &C
 
 /// Appends `INSERT INTO contacts (...) VALUES (...)` for a contact.
 fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str>) {
+    sql.push(INSERT_CONTACT).push(" VALUES (");
+    push_contact_values(sql, contact, request_id);
+    sql.push(")");
+}
+
+/// `INSERT INTO contacts (...) SELECT <the contact's values>`, for a caller
+/// to append a `WHERE` that decides whether the row is inserted.
+pub(crate) fn push_insert_contact_select(sql: &mut Sql, contact: &Contact) {
+    sql.push(INSERT_CONTACT).push(" SELECT ");
+    push_contact_values(sql, contact, None);
+}
+
+const INSERT_CONTACT: &str = "INSERT INTO contacts (tenant_id, id, display_name, city, country, \
+     language, avatar_url, blocked, lifecycle_stage, tier_id, custom_values, organization_id, \
+     organization_link, create_request_id, version, create_time, update_time)";
+
+/// The values of a new contact's row, comma-separated, in `INSERT_CONTACT`
+/// order.
+fn push_contact_values(sql: &mut Sql, contact: &Contact, request_id: Option<&str>) {
     let fields = &contact.fields;
     let (organization, link) = contacts::affiliation_columns(fields.affiliation);
-    sql.push(
-        "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, \
-         avatar_url, blocked, lifecycle_stage, tier_id, custom_values, organization_id, \
-         organization_link, create_request_id, version, create_time, update_time) VALUES (",
-    );
     sql.bind(contact.tenant_id.as_uuid())
         .push(", ")
         .bind(contact.id.as_uuid())
@@ -289,8 +303,7 @@ fn push_insert_contact(sql: &mut Sql, contact: &Contact, request_id: Option<&str
         .push(", ")
         .bind(contact.create_time)
         .push(", ")
-        .bind(contact.update_time)
-        .push(")");
+        .bind(contact.update_time);
 }
 
 /// Every contact of `tenant` holding any of `keys`, for many keys (a
@@ -596,41 +609,9 @@ impl ContactRepository for SeaContactRepository {
         if self.pools.backend.aborts_a_statement_on_demand() {
             return self.create_resolved_in_one_statement(contact).await;
         }
-        let outcome = self
-            .pools
-            .writer
-            .transaction(async |transaction| {
-                // SQLite: both inserts in one round trip to the connection's
-                // thread (a batch of two statements, run in turn inside the
-                // transaction), so the one writer is held for three round
-                // trips (BEGIN, the batch, COMMIT) instead of four.
-                let mut sql = Sql::new("");
-                push_insert_contact(&mut sql, contact, None);
-                if !contact.identities.is_empty() {
-                    sql.push("; ");
-                    contact_identities::push_insert_ignoring_held(
-                        &mut sql,
-                        contact.tenant_id,
-                        contact.id,
-                        &contact.identities,
-                        contact.create_time,
-                    );
-                }
-                let written = sql.fetch(transaction, |row: KeyRow| Ok(row)).await?;
-                if written.len() < contact.identities.len() {
-                    // An address was taken meanwhile: the caller reads again.
-                    return Err(Abort::Undone);
-                }
-                Ok(())
-            })
-            .await;
-        match outcome {
-            Ok(()) => Ok(ResolvedCreate::Created(Box::new(contacts::canonical(
-                contact.clone(),
-            )))),
-            Err(Abort::Undone) => Ok(ResolvedCreate::Raced),
-            Err(Abort::Failed(error)) => Err(error),
-        }
+        // SQLite: new senders waiting for the one writer share a write
+        // transaction (see `creates`).
+        self.pools.creates.create(&self.pools, contact).await
     }
 
     async fn attach_identities(

@@ -16,9 +16,11 @@
 //!   ordered sets, error mapping, the connections and opening the store.
 
 mod attachments;
+mod coalesce;
 mod connect;
 mod contacts;
 mod conversations;
+mod creates;
 mod dialect;
 mod error;
 mod fields;

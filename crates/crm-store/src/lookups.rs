@@ -18,14 +18,15 @@
 //! its slot, so a caller that gives up (a cancelled RPC) cannot strand the
 //! others in its batch.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use crm_domain::contacts::Contact;
 use crm_domain::{DomainError, IdentityKey, TenantId};
 use sea_orm::FromQueryResult;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 
+use crate::coalesce::Queue;
 use crate::dialect::Backend;
 use crate::pools::Pools;
 use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
@@ -45,15 +46,14 @@ pub(crate) struct Waiting {
 
 /// Coalesces concurrent address look-ups (see the module documentation).
 pub(crate) struct Lookups {
-    queue: Mutex<Vec<Waiting>>,
-    slots: Arc<Semaphore>,
+    queue: Queue<Waiting>,
     statements: AtomicU64,
 }
 
 impl std::fmt::Debug for Lookups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lookups")
-            .field("free_slots", &self.slots.available_permits())
+            .field("free_slots", &self.queue.free_slots())
             .field("statements", &self.statements.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -79,8 +79,7 @@ impl Lookups {
     /// least one).
     pub(crate) fn new(concurrency: usize) -> Self {
         Self {
-            queue: Mutex::new(Vec::new()),
-            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            queue: Queue::new(concurrency),
             statements: AtomicU64::new(0),
         }
     }
@@ -102,7 +101,7 @@ impl Lookups {
             return Ok(Vec::new());
         }
         let (reply, answer) = oneshot::channel();
-        self.lock_queue().push(Waiting {
+        self.queue.lock().push(Waiting {
             tenant,
             keys: keys.to_vec(),
             reply,
@@ -122,7 +121,7 @@ impl Lookups {
     ) -> Result<Vec<Vec<Contact>>, DomainError> {
         let mut answers = Vec::with_capacity(key_sets.len());
         {
-            let mut queue = self.lock_queue();
+            let mut queue = self.queue.lock();
             for keys in key_sets {
                 let (reply, answer) = oneshot::channel();
                 if keys.is_empty() {
@@ -149,31 +148,12 @@ impl Lookups {
         Ok(found)
     }
 
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
-        // A panic while holding the lock leaves a plain Vec behind: still
-        // sound to use.
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Sends what is queued while statement slots are free, each batch in a
     /// task of its own. A batch that ends frees its slot and starts the
     /// next, so a look-up queued while every slot was busy is always taken
     /// by the batch that frees one (it checks the queue after freeing).
     fn start_batches(self: &Arc<Self>, pools: &Pools) {
-        loop {
-            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-                return;
-            };
-            let batch: Vec<Waiting> = {
-                let mut queue = self.lock_queue();
-                let take = queue.len().min(MAX_BATCH);
-                queue.drain(..take).collect()
-            };
-            if batch.is_empty() {
-                return;
-            }
+        while let Some((slot, batch)) = self.queue.take(MAX_BATCH) {
             let (this, pools) = (self.clone(), pools.clone());
             tokio::spawn(async move {
                 this.statements.fetch_add(1, Ordering::Relaxed);
@@ -274,9 +254,8 @@ mod tests {
     use std::sync::Arc;
 
     use crm_domain::contacts::{ContactRepository, CreateOutcome};
-    use crm_domain::tenancy::{Tenant, TenantRepository};
     use crm_domain::testing::contract::fixtures;
-    use crm_domain::{ContactId, IdentityKey, IdentityKind, Region, TenantId};
+    use crm_domain::{ContactId, IdentityKey, IdentityKind, TenantId};
 
     use super::Lookups;
     use crate::testing::{BOTH, TestDatabase};
@@ -303,21 +282,7 @@ mod tests {
             let repository = store.contacts();
             let mut people: Vec<(TenantId, ContactId)> = Vec::new();
             for _ in 0..3 {
-                let tenant = Tenant {
-                    id: TenantId::from_uuid(uuid::Uuid::now_v7()),
-                    name: "Acme".into(),
-                    default_region: Region::parse("US").unwrap(),
-                    free_mail_domains: Vec::new(),
-                    shared_addresses: Vec::new(),
-                    version: 1,
-                    create_time: fixtures::now(),
-                    update_time: fixtures::now(),
-                };
-                store
-                    .tenants()
-                    .create(&tenant, &format!("hash-{}", tenant.id))
-                    .await
-                    .unwrap();
+                let tenant = crate::testing::tenant(&store).await;
                 let contact = fixtures::contact(
                     &tenant,
                     vec![
@@ -334,7 +299,7 @@ mod tests {
             }
             let lookups = Arc::new(Lookups::new(1));
             let pools = repository.pools.clone();
-            let busy = lookups.slots.clone().try_acquire_owned().unwrap();
+            let busy = lookups.queue.occupy();
             let mut calls = Vec::new();
             for (tenant, _) in &people {
                 for keys in [
@@ -350,7 +315,7 @@ mod tests {
             }
             // Every call is queued behind the busy slot before it frees.
             let mut turns = 0;
-            while lookups.lock_queue().len() < calls.len() {
+            while lookups.queue.lock().len() < calls.len() {
                 turns += 1;
                 assert!(turns < 100_000, "the calls never queued");
                 tokio::task::yield_now().await;

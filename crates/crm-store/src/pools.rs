@@ -32,6 +32,9 @@ pub(crate) struct Pools {
     pub(crate) backend: Backend,
     /// The hot path's coalescing reader over `db`, shared by every clone.
     pub(crate) lookups: std::sync::Arc<crate::lookups::Lookups>,
+    /// SQLite's coalescing creator of new senders over `writer`, shared by
+    /// every clone.
+    pub(crate) creates: std::sync::Arc<crate::creates::Creates>,
 }
 
 /// How long a statement may take, and how long one that gets no answer at

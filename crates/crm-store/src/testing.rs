@@ -135,3 +135,26 @@ mod tests {
         );
     }
 }
+
+/// A fresh tenant (region US) in `store`, for the store's own unit tests.
+#[cfg(test)]
+pub(crate) async fn tenant(store: &crate::Store) -> crm_domain::tenancy::Tenant {
+    use crm_domain::tenancy::{Tenant, TenantRepository};
+    let now = crm_domain::testing::contract::fixtures::now();
+    let tenant = Tenant {
+        id: crm_domain::TenantId::from_uuid(Uuid::now_v7()),
+        name: "Acme".into(),
+        default_region: crm_domain::Region::parse("US").expect("a region"),
+        free_mail_domains: Vec::new(),
+        shared_addresses: Vec::new(),
+        version: 1,
+        create_time: now,
+        update_time: now,
+    };
+    store
+        .tenants()
+        .create(&tenant, &format!("hash-{}", tenant.id))
+        .await
+        .expect("a tenant");
+    tenant
+}

@@ -33,6 +33,38 @@ pub(crate) fn push_insert_ignoring_held(
     identities: &[ContactIdentity],
     now: OffsetDateTime,
 ) {
+    sql.push(INSERT_IDENTITIES).push(" VALUES ");
+    push_identity_rows(sql, tenant, contact, identities, now);
+    sql.push(" ON CONFLICT (tenant_id, kind, value) DO NOTHING RETURNING kind, value");
+}
+
+/// `INSERT INTO contact_identities (...) SELECT * FROM (VALUES <rows>)`
+/// (rows as [`push_insert_ignoring_held`] writes them), for a caller to
+/// append a `WHERE` that decides whether they are inserted. `identities`
+/// must not be empty.
+pub(crate) fn push_insert_select(
+    sql: &mut Sql,
+    tenant: TenantId,
+    contact: ContactId,
+    identities: &[ContactIdentity],
+    now: OffsetDateTime,
+) {
+    sql.push(INSERT_IDENTITIES).push(" SELECT * FROM (VALUES ");
+    push_identity_rows(sql, tenant, contact, identities, now);
+    sql.push(")");
+}
+
+const INSERT_IDENTITIES: &str = "INSERT INTO contact_identities \
+     (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time)";
+
+/// The rows of a contact's new identities, `(...), (...)`.
+fn push_identity_rows(
+    sql: &mut Sql,
+    tenant: TenantId,
+    contact: ContactId,
+    identities: &[ContactIdentity],
+    now: OffsetDateTime,
+) {
     // Each address of one write is stamped a microsecond after the one
     // before it, so reads list them in the order they were written.
     let mut sorted: Vec<(OffsetDateTime, &ContactIdentity)> = identities
@@ -44,10 +76,6 @@ pub(crate) fn push_insert_ignoring_held(
         })
         .collect();
     sorted.sort_by(|(_, a), (_, b)| (a.kind.as_str(), &a.value).cmp(&(b.kind.as_str(), &b.value)));
-    sql.push(
-        "INSERT INTO contact_identities \
-         (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time) VALUES ",
-    );
     for (index, (created, identity)) in sorted.into_iter().enumerate() {
         if index > 0 {
             sql.push(", ");
@@ -68,7 +96,6 @@ pub(crate) fn push_insert_ignoring_held(
             .bind(created)
             .push(")");
     }
-    sql.push(" ON CONFLICT (tenant_id, kind, value) DO NOTHING RETURNING kind, value");
 }
 
 /// The identities of `wanted` that are missing from the `written` keys, in `wanted` order.
