@@ -118,24 +118,6 @@ fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::replace_database;
-
-    #[test]
-    fn database_names_are_replaced() {
-        assert_eq!(
-            replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(replace_database("postgres://h", "x"), "postgres://h/x");
-        assert_eq!(
-            replace_database("postgres://u:p@h/db?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-    }
-}
-
 /// A fresh tenant (region US) in `store`, for the store's own unit tests.
 #[cfg(test)]
 pub(crate) async fn tenant(store: &crate::Store) -> crm_domain::tenancy::Tenant {
@@ -157,4 +139,22 @@ pub(crate) async fn tenant(store: &crate::Store) -> crm_domain::tenancy::Tenant 
         .await
         .expect("a tenant");
     tenant
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database;
+
+    #[test]
+    fn database_names_are_replaced() {
+        assert_eq!(
+            replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(replace_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            replace_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+    }
 }
