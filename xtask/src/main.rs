@@ -59,7 +59,7 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "bench",
         args: "[--backend postgres|sqlite|both] [--contacts N] [--seconds S] [--concurrency 1,16,64]",
-        about: "release build, seed, and drive ResolveSender; prints calls/s, p50/p99, SQL ceiling, peak RSS",
+        about: "release build, seed, and drive ResolveSender(s) and the other cases; prints calls/s, p50/p99, SQL ceiling, peak RSS",
         run: bench::run,
         helper: false,
     },
