@@ -221,23 +221,11 @@ where
     Ok(Measurement::merge(parts, run.duration))
 }
 
-/// The latencies of known and of new senders apart, in microseconds.
+/// The latencies of known and of new senders apart.
 #[derive(Debug, Default)]
 pub struct Split {
-    pub known: Vec<u32>,
-    pub new: Vec<u32>,
-}
-
-impl Split {
-    /// The `percentile` of `latencies` (sorted here) in milliseconds.
-    pub fn percentile_ms(latencies: &mut [u32], percentile: f64) -> f64 {
-        latencies.sort_unstable();
-        let measured = Measurement {
-            latencies_us: latencies.to_vec(),
-            ..Measurement::default()
-        };
-        measured.percentile_ms(percentile)
-    }
+    pub known: Measurement,
+    pub new: Measurement,
 }
 
 /// Drives ResolveSender on the server at `endpoint`, one connection per
@@ -273,11 +261,12 @@ pub async fn drive_service(
                     if sent >= measure_from {
                         let took = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
                         let mut split = split.lock().unwrap_or_else(|e| e.into_inner());
-                        if new {
-                            split.new.push(took)
+                        let part = if new {
+                            &mut split.new
                         } else {
-                            split.known.push(took)
-                        }
+                            &mut split.known
+                        };
+                        part.latencies_us.push(took);
                     }
                     Ok(())
                 }) as Call
@@ -285,7 +274,9 @@ pub async fn drive_service(
         }
     })
     .await?;
-    let split = std::mem::take(&mut *split.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut split = std::mem::take(&mut *split.lock().unwrap_or_else(|e| e.into_inner()));
+    split.known.latencies_us.sort_unstable();
+    split.new.latencies_us.sort_unstable();
     Ok((measured, split))
 }
 

@@ -220,15 +220,15 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             "{:>7} | {:>8} {:>8} | {:>8} {:>8} {:>8}",
             "callers", "known 50", "known 99", "new 50", "new 90", "new 99"
         );
-        for ((callers, ..), split) in rows.iter().zip(&mut splits) {
+        for ((callers, ..), split) in rows.iter().zip(&splits) {
             println!(
                 "{:>7} | {:>8.2} {:>8.2} | {:>8.2} {:>8.2} {:>8.2}",
                 callers,
-                load::Split::percentile_ms(&mut split.known, 50.0),
-                load::Split::percentile_ms(&mut split.known, 99.0),
-                load::Split::percentile_ms(&mut split.new, 50.0),
-                load::Split::percentile_ms(&mut split.new, 90.0),
-                load::Split::percentile_ms(&mut split.new, 99.0),
+                split.known.percentile_ms(50.0),
+                split.known.percentile_ms(99.0),
+                split.new.percentile_ms(50.0),
+                split.new.percentile_ms(90.0),
+                split.new.percentile_ms(99.0),
             );
         }
         println!(

@@ -218,12 +218,7 @@ impl App {
         name: &str,
         default_region: &str,
     ) -> Result<(Tenant, String), DomainError> {
-        let key = generate_api_key();
-        let tenant = self
-            .tenants
-            .create(name, default_region, &hash_api_key(&key))
-            .await?;
-        Ok((tenant, key))
+        create_with_key(&self.tenants, name, default_region).await
     }
 
     /// The store, for operators' commands and tests.
@@ -390,6 +385,20 @@ async fn deadline(signalled: tokio::sync::oneshot::Receiver<()>, grace: Duration
     }
 }
 
+/// Creates a tenant with a new API key, stored only as its hash; returns
+/// the key, which cannot be shown again.
+async fn create_with_key(
+    tenants: &TenantService,
+    name: &str,
+    default_region: &str,
+) -> Result<(Tenant, String), DomainError> {
+    let key = generate_api_key();
+    let tenant = tenants
+        .create(name, default_region, &hash_api_key(&key))
+        .await?;
+    Ok((tenant, key))
+}
+
 /// The operator's tenant commands (`crmd tenant ...`) over the store alone:
 /// no server and no attachment store.
 #[derive(Debug, Clone)]
@@ -424,12 +433,7 @@ impl TenantAdmin {
         name: &str,
         default_region: &str,
     ) -> Result<(Tenant, String), DomainError> {
-        let key = generate_api_key();
-        let tenant = self
-            .tenants
-            .create(name, default_region, &hash_api_key(&key))
-            .await?;
-        Ok((tenant, key))
+        create_with_key(&self.tenants, name, default_region).await
     }
 
     /// Every tenant, oldest first.

@@ -5,7 +5,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use crm_domain::DomainError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// Work waiting for a batch, and the slots batches run in.
 pub(crate) struct Queue<W> {
@@ -53,4 +54,16 @@ impl<W> Queue<W> {
     pub(crate) fn occupy(&self) -> OwnedSemaphorePermit {
         self.slots.clone().try_acquire_owned().expect("a free slot")
     }
+}
+
+/// What a queued caller's batch answered; a batch that ended without
+/// answering (it panicked) is an internal error.
+pub(crate) async fn answer<T>(
+    receiver: oneshot::Receiver<Result<T, DomainError>>,
+) -> Result<T, DomainError> {
+    receiver.await.unwrap_or_else(|_| {
+        Err(DomainError::Internal(
+            "a batch ended without an answer".to_owned(),
+        ))
+    })
 }

@@ -27,7 +27,7 @@ use sea_orm::FromQueryResult;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::coalesce::Queue;
+use crate::coalesce::{self, Queue};
 use crate::pools::Pools;
 use crate::rows::contact_identities;
 use crate::sql::Sql;
@@ -88,11 +88,7 @@ impl Creates {
             reply,
         });
         self.start_batches(pools);
-        answer.await.unwrap_or_else(|_| {
-            Err(DomainError::Internal(
-                "a creation batch ended without an answer".to_owned(),
-            ))
-        })
+        coalesce::answer(answer).await
     }
 
     /// Sends what is queued while the writer's slot is free; a batch that

@@ -26,7 +26,7 @@ use crm_domain::{DomainError, IdentityKey, TenantId};
 use sea_orm::FromQueryResult;
 use tokio::sync::oneshot;
 
-use crate::coalesce::Queue;
+use crate::coalesce::{self, Queue};
 use crate::dialect::Backend;
 use crate::pools::Pools;
 use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
@@ -97,17 +97,8 @@ impl Lookups {
         tenant: TenantId,
         keys: &[IdentityKey],
     ) -> Answer {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (reply, answer) = oneshot::channel();
-        self.queue.lock().push(Waiting {
-            tenant,
-            keys: keys.to_vec(),
-            reply,
-        });
-        self.start_batches(pools);
-        answer.await.unwrap_or_else(|_| Err(ended_without_answer()))
+        let mut found = self.find_each(pools, tenant, &[keys.to_vec()]).await?;
+        Ok(found.pop().unwrap_or_default())
     }
 
     /// [`Lookups::find`] for several callers' key sets at once: they join
@@ -139,11 +130,7 @@ impl Lookups {
         self.start_batches(pools);
         let mut found = Vec::with_capacity(answers.len());
         for answer in answers {
-            found.push(
-                answer
-                    .await
-                    .unwrap_or_else(|_| Err(ended_without_answer()))?,
-            );
+            found.push(coalesce::answer(answer).await?);
         }
         Ok(found)
     }
@@ -167,10 +154,6 @@ impl Lookups {
             });
         }
     }
-}
-
-fn ended_without_answer() -> DomainError {
-    DomainError::Internal("a look-up batch ended without an answer".to_owned())
 }
 
 /// Runs one batch: one statement for all its look-ups; one answer per

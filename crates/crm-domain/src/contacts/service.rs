@@ -1077,21 +1077,9 @@ mod tests {
         )
     }
 
-    fn sender(address: &str) -> SenderInput {
-        SenderInput {
-            channel: Channel::Email,
-            address: address.into(),
-            display_name: String::new(),
-            email: String::new(),
-            phone: String::new(),
-            external_id: String::new(),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_lost_creation_race_reads_again_and_returns_the_winner() {
-        let tenant = Tenant::for_tests();
-        let winner = Contact {
+    /// A contact of `tenant` holding ana@example.com.
+    fn ana_on_file(tenant: &Tenant) -> Contact {
+        Contact {
             id: ContactId::from_uuid(Uuid::now_v7()),
             tenant_id: tenant.id,
             fields: ContactFields::default(),
@@ -1108,7 +1096,24 @@ mod tests {
             version: 1,
             create_time: OffsetDateTime::UNIX_EPOCH,
             update_time: OffsetDateTime::UNIX_EPOCH,
-        };
+        }
+    }
+
+    fn sender(address: &str) -> SenderInput {
+        SenderInput {
+            channel: Channel::Email,
+            address: address.into(),
+            display_name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            external_id: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_creation_race_reads_again_and_returns_the_winner() {
+        let tenant = Tenant::for_tests();
+        let winner = ana_on_file(&tenant);
         let mut repository = MockContactRepository::new();
         let mut reads = 0;
         let found = winner.clone();
@@ -1188,24 +1193,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_reads_every_sender_at_once_and_only_new_ones_read_again() {
         let tenant = Tenant::for_tests();
-        let ana = Contact {
-            id: ContactId::from_uuid(Uuid::now_v7()),
-            tenant_id: tenant.id,
-            fields: ContactFields::default(),
-            identities: vec![ContactIdentity {
-                kind: IdentityKind::Email,
-                value: "ana@example.com".into(),
-                raw: "ana@example.com".into(),
-                primary: true,
-            }],
-            tags: Vec::new(),
-            tier: None,
-            custom_fields: Default::default(),
-            engagement: Default::default(),
-            version: 1,
-            create_time: OffsetDateTime::UNIX_EPOCH,
-            update_time: OffsetDateTime::UNIX_EPOCH,
-        };
+        let ana = ana_on_file(&tenant);
         let mut repository = MockContactRepository::new();
         let found = ana.clone();
         repository
