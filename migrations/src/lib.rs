@@ -21,6 +21,7 @@ mod m0007_attachments;
 mod m0008_merges;
 mod m0009_duplicates;
 mod m0010_conversation_channels;
+mod m0011_search;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_merges::Migration),
             Box::new(m0009_duplicates::Migration),
             Box::new(m0010_conversation_channels::Migration),
+            Box::new(m0011_search::Migration),
         ]
     }
 }

@@ -19,6 +19,7 @@ mod notes;
 mod organizations;
 mod outage;
 mod resolve;
+mod search;
 mod service;
 mod shared_addresses;
 mod tags;

@@ -23,6 +23,7 @@ mod load;
 mod merges;
 mod phones;
 mod records;
+mod search;
 mod seed;
 mod server;
 
@@ -189,6 +190,11 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             duration: Duration::from_secs(options.seconds),
             warmup: Duration::from_secs(options.warmup),
         };
+        let exact_search =
+            search::drive(&crmd.endpoint, &tenant.key, &record_run, search::Mix::ExactOrPrefix)
+                .await?;
+        let infix_search =
+            search::drive(&crmd.endpoint, &tenant.key, &record_run, search::Mix::Infix).await?;
         let record_case = records::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let history = history::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let merge = merges::drive(&crmd.endpoint, &tenant.key).await?;
@@ -251,6 +257,28 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             );
             if let Some(error) = &batched.first_error {
                 println!("first ResolveSenders error: {error}");
+            }
+        }
+        println!(
+            "\nSearchContacts, {} searchers, 20 per page (targets, p95: exact or prefix 5 ms on PostgreSQL and 10 ms on SQLite; infix 50 ms):",
+            search::SEARCHERS
+        );
+        println!(
+            "{:>14} | {:>10} {:>8} {:>8} {:>8} {:>6}",
+            "case", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors"
+        );
+        for (name, measured) in [("exact/prefix", &exact_search), ("infix", &infix_search)] {
+            println!(
+                "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>6}",
+                name,
+                measured.rate(),
+                measured.percentile_ms(50.0),
+                measured.percentile_ms(95.0),
+                measured.percentile_ms(99.0),
+                measured.errors
+            );
+            if let Some(error) = &measured.first_error {
+                println!("first SearchContacts error: {error}");
             }
         }
         println!(

@@ -72,6 +72,44 @@ impl Database {
 }
 
 /// Inserts `count` contacts with two identities each for `tenant`.
+/// The seed's first and last names, as SQL `VALUES` rows `(n, 'Name')`:
+/// ASCII only, so `lower()` folds them as the store does, and common enough
+/// that a search for a first name is a common term (1 contact in 40).
+const FIRST_NAMES: &str = "(0, 'Maria'), (1, 'Jose'), (2, 'Ana'), (3, 'Joao'), (4, 'Francisca'), \
+    (5, 'Antonio'), (6, 'Adriana'), (7, 'Carlos'), (8, 'Juliana'), (9, 'Paulo'), (10, 'Marcia'), \
+    (11, 'Pedro'), (12, 'Fernanda'), (13, 'Lucas'), (14, 'Patricia'), (15, 'Luiz'), (16, 'Aline'), \
+    (17, 'Marcos'), (18, 'Sandra'), (19, 'Rafael'), (20, 'Camila'), (21, 'Daniel'), (22, 'Amanda'), \
+    (23, 'Bruno'), (24, 'Bruna'), (25, 'Eduardo'), (26, 'Leticia'), (27, 'Felipe'), (28, 'Kenji'), \
+    (29, 'Aiko'), (30, 'Olivia'), (31, 'Liam'), (32, 'Emma'), (33, 'Noah'), (34, 'Sofia'), \
+    (35, 'Mateo'), (36, 'Chloe'), (37, 'Hugo'), (38, 'Ingrid'), (39, 'Sven')";
+const LAST_NAMES: &str = "(0, 'Silva'), (1, 'Santos'), (2, 'Oliveira'), (3, 'Souza'), (4, 'Rodrigues'), \
+    (5, 'Ferreira'), (6, 'Alves'), (7, 'Pereira'), (8, 'Lima'), (9, 'Gomes'), (10, 'Costa'), \
+    (11, 'Ribeiro'), (12, 'Martins'), (13, 'Carvalho'), (14, 'Almeida'), (15, 'Lopes'), \
+    (16, 'Soares'), (17, 'Fernandes'), (18, 'Vieira'), (19, 'Barbosa'), (20, 'Rocha'), \
+    (21, 'Dias'), (22, 'Nascimento'), (23, 'Andrade'), (24, 'Moreira'), (25, 'Nunes'), \
+    (26, 'Marques'), (27, 'Machado'), (28, 'Mendes'), (29, 'Freitas'), (30, 'Tanaka'), \
+    (31, 'Smith'), (32, 'Johnson'), (33, 'Garcia'), (34, 'Muller'), (35, 'Dubois'), \
+    (36, 'Rossi'), (37, 'Novak'), (38, 'Larsen'), (39, 'Kowalski')";
+
+fn count_of(rows: &str) -> usize {
+    rows.matches('(').count()
+}
+
+/// The names of `rows` (`(n, 'Name'), ...`), in order.
+fn names_of(rows: &'static str) -> Vec<&'static str> {
+    rows.split('\'').skip(1).step_by(2).collect()
+}
+
+/// The seed's first names, in the order `i % count` picks them.
+pub fn first_names() -> Vec<&'static str> {
+    names_of(FIRST_NAMES)
+}
+
+/// The seed's last names, in the order `(i / first names) % count` picks them.
+pub fn last_names() -> Vec<&'static str> {
+    names_of(LAST_NAMES)
+}
+
 pub async fn seed(
     url: &str,
     backend: Backend,
@@ -96,10 +134,15 @@ pub async fn seed(
     };
     let statements = [
         format!(
-            "INSERT INTO contacts (tenant_id, id, display_name, city, country, language, avatar_url, \
-             blocked, lifecycle_stage, create_request_id, version, create_time, update_time) \
-             SELECT $1, {id}, 'Bench user ' || i, '', '', '', '', false, 'prospect', NULL, 1, $3, $3 \
-             FROM ({numbers}) AS numbers"
+            "INSERT INTO contacts (tenant_id, id, display_name, search_name, city, country, language, \
+             avatar_url, blocked, lifecycle_stage, create_request_id, version, create_time, update_time) \
+             SELECT $1, {id}, f.column2 || ' ' || l.column2, lower(f.column2 || ' ' || l.column2), \
+             '', '', '', '', false, 'prospect', NULL, 1, $3, $3 \
+             FROM ({numbers}) AS numbers \
+             JOIN (VALUES {FIRST_NAMES}) f ON f.column1 = i % {first_count} \
+             JOIN (VALUES {LAST_NAMES}) l ON l.column1 = (i / {first_count}) % {last_count}",
+            first_count = count_of(FIRST_NAMES),
+            last_count = count_of(LAST_NAMES),
         ),
         format!(
             "INSERT INTO contact_identities (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time) \

@@ -24,12 +24,13 @@
 //! | `notes`         | kernel, tenancy                                                                                                      |
 //! | `attachments`   | kernel, tenancy                                                                                                      |
 //! | `merge`         | kernel, identity, tenancy, tiers, fields, organizations, contacts                                                    |
-//! | `testing`       | kernel, identity, tenancy, tiers, fields, organizations, contacts, routing, conversations, notes, attachments, merge |
+//! | `search`        | kernel, identity, tenancy, contacts                                                                                  |
+//! | `testing`       | kernel, identity, tenancy, tiers, fields, organizations, contacts, routing, conversations, notes, attachments, merge, search |
 //!
 //! `testing` is no context: it holds the contract suite of every port and
 //! its fixtures (behind the `testing` feature), for any adapter to run.
 //!
-//! Next contexts take their own folder beside these: `search`, `exchange`
+//! Next contexts take their own folder beside these: `exchange`
 //! (CSV import and export), `sales`, `orders`, `objects`, `access`, `events`
 //! and `reports`.
 
@@ -49,6 +50,7 @@ pub mod attachments;
 pub mod conversations;
 pub mod merge;
 pub mod notes;
+pub mod search;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

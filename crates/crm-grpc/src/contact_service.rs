@@ -10,6 +10,7 @@ use crm_domain::contacts::ContactFilter;
 use crm_domain::contacts::{ContactService, MAX_SENDERS_PER_BATCH, Resolution};
 use crm_domain::kernel::RequestId;
 use crm_domain::merge::MergeService;
+use crm_domain::search::{MatchKind, MatchedField, SearchService};
 use crm_domain::{ContactId, DomainError};
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_server::ContactService as ContactRpc;
@@ -24,16 +25,23 @@ use crate::token;
 pub struct ContactApi {
     contacts: ContactService,
     merges: MergeService,
+    search: SearchService,
     auth: Arc<Authenticator>,
 }
 
 impl ContactApi {
     /// Serves `contacts` to callers `auth` recognises; reads follow merges
-    /// through `merges`.
-    pub fn new(contacts: ContactService, merges: MergeService, auth: Arc<Authenticator>) -> Self {
+    /// through `merges`; searches go to `search`.
+    pub fn new(
+        contacts: ContactService,
+        merges: MergeService,
+        search: SearchService,
+        auth: Arc<Authenticator>,
+    ) -> Self {
         Self {
             contacts,
             merges,
+            search,
             auth,
         }
     }
@@ -122,6 +130,49 @@ impl ContactApi {
                 .next
                 .map(|last| token::page(last.as_uuid(), &scope))
                 .unwrap_or_default(),
+        })
+    }
+
+    async fn search_contacts(
+        &self,
+        caller: Caller,
+        request: pb::SearchContactsRequest,
+    ) -> Result<pb::SearchContactsResponse, DomainError> {
+        let pb::SearchContactsRequest {
+            query,
+            page_size,
+            page_token,
+        } = request;
+        let size = kernel::page_size(page_size)?;
+        // The query's length is checked by the domain before anything else;
+        // the token is bound to the query as given.
+        let offset = token::search_offset(&page_token, &query)?;
+        let page = self
+            .search
+            .search_contacts(&caller, &query, size, offset)
+            .await?;
+        Ok(pb::SearchContactsResponse {
+            results: page
+                .hits
+                .iter()
+                .map(|hit| pb::SearchResult {
+                    contact: Some(contact::to_proto(&hit.contact)),
+                    matches: hit
+                        .matches
+                        .iter()
+                        .map(|found| pb::SearchMatch {
+                            field: search_field(found.field) as i32,
+                            r#type: search_match_type(found.kind) as i32,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            next_page_token: page
+                .next_offset
+                .map(|next| token::search_page(next, &query))
+                .unwrap_or_default(),
+            total_size: i32::try_from(page.total).unwrap_or(i32::MAX),
+            total_size_is_lower_bound: page.capped,
         })
     }
 
@@ -305,6 +356,7 @@ crate::serve! {
         create_contact(pb::CreateContactRequest) -> pb::Contact;
         get_contact(pb::GetContactRequest) -> pb::Contact;
         list_contacts(pb::ListContactsRequest) -> pb::ListContactsResponse;
+        search_contacts(pb::SearchContactsRequest) -> pb::SearchContactsResponse;
         update_contact(pb::UpdateContactRequest) -> pb::Contact;
         delete_contact(pb::DeleteContactRequest) -> ();
         resolve_sender(pb::ResolveSenderRequest) -> pb::ResolveSenderResponse;
@@ -313,6 +365,25 @@ crate::serve! {
         remove_identity(pb::RemoveIdentityRequest) -> pb::Contact;
         add_contact_tags(pb::AddContactTagsRequest) -> pb::Contact;
         remove_contact_tags(pb::RemoveContactTagsRequest) -> pb::Contact;
+    }
+}
+
+fn search_field(field: MatchedField) -> pb::SearchField {
+    match field {
+        MatchedField::Name => pb::SearchField::Name,
+        MatchedField::Email => pb::SearchField::Email,
+        MatchedField::Phone => pb::SearchField::Phone,
+        MatchedField::ExternalId => pb::SearchField::ExternalId,
+        MatchedField::OtherAddress => pb::SearchField::OtherAddress,
+        MatchedField::Organization => pb::SearchField::Organization,
+    }
+}
+
+fn search_match_type(kind: MatchKind) -> pb::SearchMatchType {
+    match kind {
+        MatchKind::Exact => pb::SearchMatchType::Exact,
+        MatchKind::Prefix => pb::SearchMatchType::Prefix,
+        MatchKind::Infix => pb::SearchMatchType::Infix,
     }
 }
 

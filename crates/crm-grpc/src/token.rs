@@ -127,6 +127,34 @@ pub(crate) fn flagged_page_after(
     }
 }
 
+/// The token of the search page that starts at `offset` of the ranked
+/// results of `query`: `s1.OFFSET.QUERY_FNV64_HEX`.
+pub(crate) fn search_page(offset: usize, query: &str) -> String {
+    format!("s1.{offset}.{:016x}", fingerprint(query))
+}
+
+/// Where a search page token starts; 0 for the first page.
+///
+/// # Errors
+/// `InvalidArgument` on `page_token` for a token this server did not issue
+/// or one issued for another query.
+pub(crate) fn search_offset(token: &str, query: &str) -> Result<usize, DomainError> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    let forged = || DomainError::invalid("page_token", "is not a token from a previous page");
+    let rest = token.strip_prefix("s1.").ok_or_else(forged)?;
+    let (offset, mark) = rest.split_once('.').ok_or_else(forged)?;
+    let offset = offset.parse::<usize>().map_err(|_| forged())?;
+    if mark != format!("{:016x}", fingerprint(query)) {
+        return Err(DomainError::invalid(
+            "page_token",
+            "was issued for a different query; start again without a token",
+        ));
+    }
+    Ok(offset)
+}
+
 /// The token of the duplicate-group page after `cursor`.
 pub(crate) fn group_page(cursor: GroupCursor) -> String {
     // Scores are in [0, 1]; hundredths are all a cursor needs.

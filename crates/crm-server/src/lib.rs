@@ -20,6 +20,7 @@ use crm_domain::merge::MergeService;
 use crm_domain::notes::NoteService;
 use crm_domain::organizations::OrganizationService;
 use crm_domain::routing::RoutingService;
+use crm_domain::search::SearchService;
 use crm_domain::tenancy::Tenant;
 use crm_domain::tenancy::TenantService;
 use crm_domain::tiers::TierService;
@@ -128,6 +129,7 @@ pub struct App {
     conversations: ConversationService,
     attachments: AttachmentService,
     merges: MergeService,
+    search: SearchService,
     sweep_every: Duration,
 }
 
@@ -181,6 +183,7 @@ impl App {
         let merges =
             MergeService::new(store.contacts(), store.merges(), clock.clone(), ids.clone());
         let tenants = TenantService::new(store.tenants(), clock, ids);
+        let search = SearchService::new(store.search());
         Ok(App {
             store,
             contacts,
@@ -193,6 +196,7 @@ impl App {
             conversations,
             attachments,
             merges,
+            search,
             sweep_every,
         })
     }
@@ -300,6 +304,7 @@ impl App {
             .add_service(ContactServiceServer::new(ContactApi::new(
                 self.contacts.clone(),
                 self.merges.clone(),
+                self.search,
                 auth.clone(),
             )))
             .add_service(MergeServiceServer::new(MergeApi::new(

@@ -129,11 +129,16 @@ impl Store {
             reason,
         };
         backend.probe(url).await.map_err(unreachable)?;
-        let migrator = Database::connect(connect_options(url, backend, 1, None))
+        let migrator = connect_migrator(url, backend)
             .await
             .map_err(|error| unreachable(error.to_string()))?;
         migrate(&migrator, backend).await.map_err(driver)?;
         let missing = missing_tables(&migrator, backend).await.map_err(driver)?;
+        if missing.is_empty() {
+            crate::search::fill_search_names(&migrator, backend)
+                .await
+                .map_err(driver)?;
+        }
         migrator.close().await.map_err(driver)?;
         if !missing.is_empty() {
             return Err(ConnectError::MissingTables {
@@ -174,6 +179,13 @@ impl Store {
     /// Which backend this store talks to.
     pub fn backend(&self) -> Backend {
         self.pools.backend
+    }
+
+    /// The search repository.
+    pub fn search(&self) -> Arc<crate::search::SeaSearchRepository> {
+        Arc::new(crate::search::SeaSearchRepository {
+            pools: self.pools.clone(),
+        })
     }
 
     /// The contact repository.
@@ -326,6 +338,30 @@ fn connect_options(
         .test_before_acquire(false);
     backend.configure(&mut connect, wait);
     connect
+}
+
+/// Opens the one connection migrations run over. On a fresh SQLite file,
+/// processes starting together race to switch it into WAL mode, and that
+/// switch takes a lock SQLite's busy handler does not wait for: the loser
+/// gets "database is locked" at once. It is tried again, briefly, until the
+/// file is in WAL mode (after which the switch is a no-op) or the migration
+/// lock's wait is over.
+async fn connect_migrator(url: &str, backend: Backend) -> Result<DatabaseConnection, DbErr> {
+    let deadline = tokio::time::Instant::now() + crate::dialect::MIGRATION_LOCK_WAIT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match Database::connect(connect_options(url, backend, 1, None)).await {
+            Err(error)
+                if backend == Backend::Sqlite
+                    && error.to_string().contains("database is locked")
+                    && tokio::time::Instant::now() + pause < deadline =>
+            {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Applies pending migrations in one transaction that excludes every other

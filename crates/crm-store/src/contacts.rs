@@ -226,6 +226,8 @@ pub(crate) fn push_assignments(sql: &mut Sql, fields: &ContactFields, custom: &C
     let (organization, link) = contacts::affiliation_columns(fields.affiliation);
     sql.push("display_name = ")
         .bind(fields.display_name.clone())
+        .push(", search_name = ")
+        .bind(crm_domain::search::fold(&fields.display_name))
         .push(", city = ")
         .bind(fields.city.clone())
         .push(", country = ")
@@ -262,7 +264,7 @@ pub(crate) fn push_insert_contact_select(sql: &mut Sql, contact: &Contact) {
     push_contact_values(sql, contact, None);
 }
 
-const INSERT_CONTACT: &str = "INSERT INTO contacts (tenant_id, id, display_name, city, country, \
+const INSERT_CONTACT: &str = "INSERT INTO contacts (tenant_id, id, display_name, search_name, city, country, \
      language, avatar_url, blocked, lifecycle_stage, tier_id, custom_values, organization_id, \
      organization_link, create_request_id, version, create_time, update_time)";
 
@@ -276,6 +278,8 @@ fn push_contact_values(sql: &mut Sql, contact: &Contact, request_id: Option<&str
         .bind(contact.id.as_uuid())
         .push(", ")
         .bind(fields.display_name.clone())
+        .push(", ")
+        .bind(crm_domain::search::fold(&fields.display_name))
         .push(", ")
         .bind(fields.city.clone())
         .push(", ")

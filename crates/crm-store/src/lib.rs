@@ -32,6 +32,7 @@ mod organizations;
 mod pools;
 mod records;
 mod rows;
+mod search;
 mod sql;
 mod tenancy;
 #[cfg(any(test, feature = "testing"))]
@@ -49,5 +50,6 @@ pub use fields::SeaCustomFieldRepository;
 pub use merge::SeaMergeRepository;
 pub use notes::SeaNoteRepository;
 pub use organizations::SeaOrganizationRepository;
+pub use search::SeaSearchRepository;
 pub use tenancy::SeaTenantRepository;
 pub use tiers::SeaTierRepository;

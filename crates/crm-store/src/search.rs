@@ -1,0 +1,561 @@
+//! Contact search (see `m0011_search` for the indexes).
+//!
+//! One statement finds the candidates of every source, each source capped
+//! before anything is ordered: a common term ("maria", "gmail") never makes
+//! the planner walk a btree in order while it filters, which costs seconds
+//! on a million contacts. The one ordered source, names by prefix, reads
+//! the `(tenant_id, search_name)` btree in its own order. The domain then
+//! ranks the candidates and one more statement reads the page's contacts.
+
+use crm_domain::contacts::Contact;
+use crm_domain::search::{Candidate, Candidates, SearchQuery, SearchRepository, Source};
+use crm_domain::{ContactId, DomainError, TenantId};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult};
+use uuid::Uuid;
+
+use crate::dialect::Backend;
+use crate::pools::Pools;
+use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
+use crate::sql::Sql;
+
+/// Most organizations whose members one search lists.
+const ORGANIZATIONS_PER_SEARCH: usize = 20;
+
+/// The search repository.
+#[derive(Debug, Clone)]
+pub struct SeaSearchRepository {
+    pub(crate) pools: Pools,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CandidateRow {
+    id: Uuid,
+    search_name: Option<String>,
+    source: i64,
+}
+
+const SOURCES: [Source; 6] = [
+    Source::ExactAddress,
+    Source::NamePrefix,
+    Source::NameInfix,
+    Source::AddressInfix,
+    Source::PhoneDigits,
+    Source::Organization,
+];
+
+/// A source's number as an SQL literal of the type the row reads.
+fn code(source: Source) -> String {
+    let number = SOURCES
+        .iter()
+        .position(|known| *known == source)
+        .unwrap_or(0);
+    format!("CAST({number} AS BIGINT)")
+}
+
+/// `text` as a LIKE pattern that matches it anywhere (`%`, `_` and `\`
+/// escaped; the statement says `ESCAPE '\'`).
+fn infix_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `text` as an FTS5 phrase: with the trigram tokenizer, a substring match.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Whether `text` is long enough for a trigram index.
+fn trigram_ready(text: &str) -> bool {
+    text.chars().count() >= crm_domain::search::MIN_INFIX_CHARS
+}
+
+/// Opens one capped source: `SELECT id, source FROM (<inner>) bN`, with
+/// `UNION ALL` before every source but the first.
+fn open_source(sql: &mut Sql, first: &mut bool) {
+    if !*first {
+        sql.push(" UNION ALL ");
+    }
+    *first = false;
+    sql.push("SELECT id, source FROM (");
+}
+
+fn close_source(sql: &mut Sql, cap: i64, index: usize) {
+    sql.push(" LIMIT ").bind(cap).push(&format!(") b{index}"));
+}
+
+/// Appends one infix source over the identity index (PostgreSQL: trigram
+/// GIN on `value`; SQLite: the FTS5 documents), limited to `phone` numbers
+/// when `phones_only`.
+fn push_address_infix(
+    sql: &mut Sql,
+    backend: Backend,
+    tenant: Uuid,
+    text: &str,
+    source: Source,
+    phones_only: bool,
+) {
+    match backend {
+        Backend::Postgres => {
+            sql.push("SELECT contact_id AS id, ")
+                .push(&code(source))
+                .push(" AS source FROM contact_identities WHERE tenant_id = ")
+                .bind(tenant);
+            if phones_only {
+                sql.push(" AND kind = 'phone' AND value LIKE ");
+            } else {
+                sql.push(" AND value ILIKE ");
+            }
+            sql.bind(infix_pattern(text)).push(" ESCAPE '\\'");
+        }
+        Backend::Sqlite => {
+            sql.push("SELECT d.contact_id AS id, ")
+                .push(&code(source))
+                .push(
+                    " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
+                     WHERE contact_search MATCH ",
+                )
+                .bind(fts_phrase(text))
+                .push(" AND d.rowid = f.rowid AND d.tenant_id = ")
+                .bind(tenant)
+                .push(if phones_only {
+                    " AND d.kind = 'phone'"
+                } else {
+                    " AND d.kind <> ''"
+                });
+        }
+    }
+}
+
+/// The statement that finds every source's candidates (see the module
+/// documentation).
+pub(crate) fn candidates_sql(
+    backend: Backend,
+    tenant: TenantId,
+    query: &SearchQuery,
+    cap: usize,
+) -> Sql {
+    let tenant = tenant.as_uuid();
+    let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+    let mut sql = Sql::new("SELECT s.id, c.search_name, s.source FROM (");
+    let mut first = true;
+    let mut index = 0;
+    // Names by prefix, in name order: always, so even a one-letter query
+    // lists the names it starts.
+    open_source(&mut sql, &mut first);
+    sql.push("SELECT id, ")
+        .push(&code(Source::NamePrefix))
+        .push(" AS source FROM contacts WHERE tenant_id = ")
+        .bind(tenant)
+        .push(" AND search_name >= ")
+        .bind(query.name.clone())
+        .push(" AND search_name < ")
+        .bind(format!("{}\u{10FFFF}", query.name))
+        .push(" ORDER BY search_name");
+    close_source(&mut sql, cap, index);
+    if !query.exact.is_empty() {
+        index += 1;
+        open_source(&mut sql, &mut first);
+        sql.push("SELECT m.contact_id AS id, ")
+            .push(&code(Source::ExactAddress))
+            .push(" AS source FROM contact_identities m WHERE m.tenant_id = ")
+            .bind(tenant)
+            .push(" AND ")
+            .key_values("m", &query.exact);
+        close_source(&mut sql, cap, index);
+    }
+    if query.infix() && trigram_ready(&query.name) {
+        index += 1;
+        open_source(&mut sql, &mut first);
+        match backend {
+            Backend::Postgres => {
+                sql.push("SELECT id, ")
+                    .push(&code(Source::NameInfix))
+                    .push(" AS source FROM contacts WHERE tenant_id = ")
+                    .bind(tenant)
+                    .push(" AND search_name LIKE ")
+                    .bind(infix_pattern(&query.name))
+                    .push(" ESCAPE '\\'");
+            }
+            Backend::Sqlite => {
+                sql.push("SELECT d.contact_id AS id, ")
+                    .push(&code(Source::NameInfix))
+                    .push(
+                        " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
+                         WHERE contact_search MATCH ",
+                    )
+                    .bind(fts_phrase(&query.name))
+                    .push(" AND d.rowid = f.rowid AND d.tenant_id = ")
+                    .bind(tenant)
+                    .push(" AND d.kind = ''");
+            }
+        }
+        close_source(&mut sql, cap, index);
+    }
+    if query.infix() && trigram_ready(&query.address) {
+        index += 1;
+        open_source(&mut sql, &mut first);
+        push_address_infix(
+            &mut sql,
+            backend,
+            tenant,
+            &query.address,
+            Source::AddressInfix,
+            false,
+        );
+        close_source(&mut sql, cap, index);
+        index += 1;
+        open_source(&mut sql, &mut first);
+        sql.push("SELECT id, ")
+            .push(&code(Source::Organization))
+            .push(" AS source FROM contacts WHERE tenant_id = ")
+            .bind(tenant)
+            .push(" AND organization_id IN (SELECT o.id FROM organizations o WHERE o.tenant_id = ")
+            .bind(tenant)
+            .push(" AND (lower(o.name) LIKE ")
+            .bind(infix_pattern(&query.address))
+            .push(
+                " ESCAPE '\\' OR EXISTS (SELECT 1 FROM organization_domains od \
+                 WHERE od.tenant_id = o.tenant_id AND od.organization_id = o.id AND od.domain LIKE ",
+            )
+            .bind(infix_pattern(&query.address))
+            .push(" ESCAPE '\\')) LIMIT ")
+            .bind(i64::try_from(ORGANIZATIONS_PER_SEARCH).unwrap_or(i64::MAX))
+            .push(")");
+        close_source(&mut sql, cap, index);
+    }
+    if let Some(digits) = query.digits.as_ref().filter(|digits| trigram_ready(digits)) {
+        index += 1;
+        open_source(&mut sql, &mut first);
+        push_address_infix(&mut sql, backend, tenant, digits, Source::PhoneDigits, true);
+        close_source(&mut sql, cap, index);
+    }
+    sql.push(") s CROSS JOIN contacts c WHERE c.tenant_id = ")
+        .bind(tenant)
+        .push(" AND c.id = s.id");
+    sql
+}
+
+/// Runs a search statement with its plan pinned to indexes. PostgreSQL's
+/// planner, seeing a `LIMIT` over a term it estimates common, prefers a
+/// sequential scan that stops at the limit, and a hash join over every
+/// contact of the tenant: fast while the estimate holds, a walk of the
+/// whole table when it does not (a rare term with a common trigram). So
+/// the statement runs in a read transaction that turns sequential scans
+/// off (`SET LOCAL`, which ends with the transaction): two more round
+/// trips for a plan whose cost is bounded by the caps. SQLite plans the
+/// FTS5 and index look-ups by rule and needs nothing.
+async fn run_pinned(
+    db: &crate::pools::Bounded,
+    backend: Backend,
+    statement: sea_orm::Statement,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    match backend {
+        Backend::Postgres => {
+            db.limit
+                .bound(async {
+                    let transaction = sea_orm::TransactionTrait::begin(&db.connection).await?;
+                    transaction
+                        .execute_unprepared("SET LOCAL enable_seqscan = off")
+                        .await?;
+                    let rows = transaction.query_all_raw(statement).await?;
+                    transaction.commit().await?;
+                    Ok(rows)
+                })
+                .await
+        }
+        Backend::Sqlite => db.query_all_raw(statement).await,
+    }
+}
+
+#[async_trait::async_trait]
+impl SearchRepository for SeaSearchRepository {
+    async fn candidates(
+        &self,
+        tenant: TenantId,
+        query: &SearchQuery,
+        cap: usize,
+    ) -> Result<Candidates, DomainError> {
+        let backend = self.pools.backend;
+        let statement = candidates_sql(backend, tenant, query, cap).build(backend.db_backend());
+        let rows = run_pinned(&self.pools.db, backend, statement)
+            .await
+            .map_err(crate::error::storage)?
+            .iter()
+            .map(|row| CandidateRow::from_query_result(row, ""))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(crate::error::storage)?;
+        let mut per_source = [0usize; SOURCES.len()];
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(index) = usize::try_from(row.source)
+                .ok()
+                .filter(|index| *index < SOURCES.len())
+            else {
+                continue;
+            };
+            let source = &SOURCES[index];
+            per_source[index] += 1;
+            found.push(Candidate {
+                id: ContactId::from_uuid(row.id),
+                name: row.search_name.unwrap_or_default(),
+                source: *source,
+            });
+        }
+        Ok(Candidates {
+            found,
+            capped: per_source.iter().any(|count| *count >= cap),
+        })
+    }
+
+    async fn contacts(
+        &self,
+        tenant: TenantId,
+        ids: &[ContactId],
+    ) -> Result<Vec<Contact>, DomainError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT ");
+        push_contact_columns(&mut sql, self.pools.backend);
+        sql.push(" FROM contacts c")
+            .push(TIER_JOIN)
+            .push(" WHERE c.tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND c.id IN ")
+            .ids(ids.iter().map(|id| id.as_uuid()));
+        contacts::fold(sql.fetch(&self.pools.db, |row: ContactRow| Ok(row)).await?)
+    }
+}
+
+/// How many contacts one pass of [`fill_search_names`] writes.
+const FILL_BATCH: u64 = 500;
+
+#[derive(Debug, FromQueryResult)]
+struct PendingRow {
+    tenant_id: Uuid,
+    id: Uuid,
+    display_name: String,
+}
+
+/// Writes the folded name of every contact written before search existed
+/// (its `search_name` is NULL), a batch per transaction, found by the
+/// `contacts_search_pending` partial index, so a database with none left
+/// costs one probe of an empty index. Returns how many it wrote.
+///
+/// # Errors
+/// The driver's.
+pub(crate) async fn fill_search_names(
+    db: &DatabaseConnection,
+    backend: Backend,
+) -> Result<u64, DbErr> {
+    let mut written = 0;
+    loop {
+        let mut select = Sql::new(
+            "SELECT tenant_id, id, display_name FROM contacts WHERE search_name IS NULL LIMIT ",
+        );
+        select.bind(i64::try_from(FILL_BATCH).unwrap_or(i64::MAX));
+        let rows = db.query_all_raw(select.build(backend.db_backend())).await?;
+        if rows.is_empty() {
+            return Ok(written);
+        }
+        let transaction = sea_orm::TransactionTrait::begin(db).await?;
+        for row in rows {
+            let pending = PendingRow::from_query_result(&row, "")?;
+            let mut update = Sql::new("UPDATE contacts SET search_name = ");
+            update
+                .bind(crm_domain::search::fold(&pending.display_name))
+                .push(" WHERE tenant_id = ")
+                .bind(pending.tenant_id)
+                .push(" AND id = ")
+                .bind(pending.id);
+            transaction
+                .execute_raw(update.build(backend.db_backend()))
+                .await?;
+            written += 1;
+        }
+        transaction.commit().await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crm_domain::Region;
+    use crm_domain::search::{SearchQuery, SearchRepository, Source};
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::candidates_sql;
+    use crate::testing::{BOTH, TestDatabase};
+    use crate::{Store, StoreOptions};
+
+    /// Contacts that exist: 40 first names in turn, so "maria" is a common
+    /// term (1 contact in 40), each with an email; the statistics a
+    /// production database would have.
+    const CONTACTS: i64 = 20_000;
+
+    async fn seed(store: &Store, tenant: uuid::Uuid) {
+        let search = store.search();
+        let db = &search.pools.db;
+        let (numbers, id, now) = match store.backend() {
+            crate::Backend::Postgres => (
+                "SELECT i FROM generate_series(1, $2::bigint) AS i",
+                "gen_random_uuid()",
+                "now()",
+            ),
+            crate::Backend::Sqlite => (
+                "SELECT i FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) SELECT i FROM n)",
+                "randomblob(16)",
+                "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+            ),
+        };
+        let names = "(0, 'Maria'), (1, 'Jose'), (2, 'Ana'), (3, 'Joao'), (4, 'Carla'), (5, 'Paulo'), \
+             (6, 'Bruna'), (7, 'Lucas'), (8, 'Pedro'), (9, 'Julia')";
+        for sql in [
+            format!(
+                "INSERT INTO contacts (tenant_id, id, display_name, search_name, city, country, language, \
+                 avatar_url, blocked, lifecycle_stage, version, create_time, update_time) \
+                 SELECT $1, {id}, f.column2 || ' Souza ' || i, lower(f.column2 || ' souza ' || i), \
+                 '', '', '', '', false, 'prospect', 1, {now}, {now} \
+                 FROM ({numbers}) AS numbers JOIN (VALUES {names}) f ON f.column1 = i % 10"
+            ),
+            format!(
+                "INSERT INTO contact_identities (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time) \
+                 SELECT tenant_id, 'email', 'user' || search_name || '@gmail.com', id, '', true, {now} \
+                 FROM contacts WHERE tenant_id = $1 AND $2 > 0"
+            ),
+        ] {
+            db.execute_raw(Statement::from_sql_and_values(
+                store.backend().db_backend(),
+                sql,
+                [tenant.into(), CONTACTS.into()],
+            ))
+            .await
+            .unwrap();
+        }
+        db.execute_unprepared("ANALYZE").await.unwrap();
+    }
+
+    /// The plan of the candidates statement for a common term uses an index
+    /// for every source: no scan of contacts or their identities, which on a
+    /// million contacts costs seconds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_common_term_is_found_through_indexes_never_a_scan() {
+        for backend in BOTH {
+            let database = TestDatabase::create(backend).await;
+            let store = Store::connect(&database.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            let tenant = crate::testing::tenant(&store).await;
+            seed(&store, tenant.id.as_uuid()).await;
+            let query = SearchQuery::parse("maria", Region::parse("US").unwrap()).unwrap();
+            let sql = candidates_sql(store.backend(), tenant.id, &query, 1000);
+            let statement = sql.build(store.backend().db_backend());
+            let explain = match store.backend() {
+                crate::Backend::Postgres => "EXPLAIN ",
+                crate::Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+            };
+            let plan_rows = super::run_pinned(
+                &store.search().pools.db,
+                store.backend(),
+                Statement::from_sql_and_values(
+                    statement.db_backend,
+                    format!("{explain}{}", statement.sql),
+                    statement.values.map(|values| values.0).unwrap_or_default(),
+                ),
+            )
+            .await
+            .unwrap();
+            let plan: Vec<String> = plan_rows
+                .iter()
+                .map(|row| {
+                    row.try_get::<String>("", "QUERY PLAN")
+                        .or_else(|_| row.try_get::<String>("", "detail"))
+                        .unwrap()
+                })
+                .collect();
+            let text = plan.join("\n");
+            // PostgreSQL: "Seq Scan on contacts c"; SQLite: "SCAN c" (a
+            // SCAN of a subquery's rows or of the FTS index is fine).
+            let tables = ["contacts", "contact_identities", "c", "m", "d"];
+            for line in &plan {
+                let scanned = line
+                    .split("Seq Scan on ")
+                    .nth(1)
+                    .or_else(|| line.trim_start().strip_prefix("SCAN "))
+                    .and_then(|rest| rest.split_whitespace().next());
+                if let Some(table) = scanned {
+                    assert!(
+                        !tables.contains(&table),
+                        "{backend:?}: a scan of {table} in\n{text}"
+                    );
+                }
+            }
+            // And it finds them, capped: 2,000 Marias (1 in 10), 1,000 listed.
+            let found = store
+                .search()
+                .candidates(tenant.id, &query, 1000)
+                .await
+                .unwrap();
+            let by_name = found
+                .found
+                .iter()
+                .filter(|candidate| candidate.source == Source::NamePrefix)
+                .count();
+            assert_eq!(by_name, 1000, "{backend:?}: capped at 1000");
+            assert!(found.capped);
+            let _ = store.close().await;
+            database.drop_database().await;
+        }
+    }
+
+    /// Contacts written before search existed get their folded name at
+    /// start-up, and are found from then on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn names_written_before_search_are_filled_in_at_start_up() {
+        for backend in BOTH {
+            let database = TestDatabase::create(backend).await;
+            let store = Store::connect(&database.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            let tenant = crate::testing::tenant(&store).await;
+            seed(&store, tenant.id.as_uuid()).await;
+            store
+                .search()
+                .pools
+                .db
+                .execute_unprepared(
+                    "UPDATE contacts SET search_name = NULL, display_name = 'José Ünal' \
+                     WHERE display_name LIKE 'Julia%'",
+                )
+                .await
+                .unwrap();
+            let _ = store.close().await;
+            let store = Store::connect(&database.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            let query = SearchQuery::parse("jose unal", Region::parse("US").unwrap()).unwrap();
+            let found = store
+                .search()
+                .candidates(tenant.id, &query, 5000)
+                .await
+                .unwrap();
+            let by_name = found
+                .found
+                .iter()
+                .filter(|candidate| candidate.source == Source::NamePrefix)
+                .count();
+            assert_eq!(by_name, 2000, "{backend:?}");
+            let _ = store.close().await;
+            database.drop_database().await;
+        }
+    }
+}
