@@ -2,10 +2,13 @@
 //! the store with the contact), a prefix index over it, and trigram indexes
 //! over names and addresses.
 //!
-//! PostgreSQL indexes the columns themselves: `pg_trgm` GIN indexes scoped
-//! by tenant (`btree_gin`) over `contacts.search_name` and
-//! `contact_identities.value`, and a btree on `(tenant_id, search_name)` in
-//! byte order for prefixes. SQLite keeps an FTS5 index with the trigram
+//! PostgreSQL indexes the columns themselves: `pg_trgm` GIN indexes over
+//! `contacts.search_name` and `contact_identities.value`, and a btree on
+//! `(tenant_id, search_name)` in byte order for prefixes. The trigram
+//! indexes are not scoped by tenant: with `btree_gin`'s `tenant_id` in the
+//! index, every search read the tenant's whole posting list (a million
+//! entries for a million-contact tenant: 23 ms of a 25 ms infix search,
+//! against 3 ms without it); the tenant is checked on the rows found. SQLite keeps an FTS5 index with the trigram
 //! tokenizer over a documents table (`contact_search_docs`: a contact's name
 //! and each of its addresses, lower-cased) that triggers keep equal to the
 //! contacts and their identities in the same transaction as every write,
@@ -31,12 +34,11 @@ impl MigrationName for Migration {
 
 const POSTGRES: &str = r#"
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE EXTENSION IF NOT EXISTS btree_gin;
 ALTER TABLE contacts ADD COLUMN IF NOT EXISTS search_name text COLLATE "C";
 CREATE INDEX IF NOT EXISTS contacts_search_pending ON contacts (tenant_id, id) WHERE search_name IS NULL;
 CREATE INDEX IF NOT EXISTS contacts_search_name_prefix ON contacts (tenant_id, search_name);
-CREATE INDEX IF NOT EXISTS contacts_search_name_trigrams ON contacts USING gin (tenant_id, search_name gin_trgm_ops);
-CREATE INDEX IF NOT EXISTS contact_identities_value_trigrams ON contact_identities USING gin (tenant_id, value gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS contacts_search_name_trigrams ON contacts USING gin (search_name gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS contact_identities_value_trigrams ON contact_identities USING gin (value gin_trgm_ops);
 "#;
 
 const SQLITE: &str = r#"

@@ -160,6 +160,7 @@ async fn contacts_list_by_tag_in_stable_pages() {
         loop {
             let page = client
                 .list_contacts(server.req(pb::ListContactsRequest {
+                    filter: String::new(),
                     page_size: 2,
                     page_token,
                     tag: " vip".into(),
@@ -175,6 +176,7 @@ async fn contacts_list_by_tag_in_stable_pages() {
             // A token is only good for the tag it was issued for.
             let mismatch = client
                 .list_contacts(server.req(pb::ListContactsRequest {
+                    filter: String::new(),
                     page_size: 2,
                     page_token: page.next_page_token.clone(),
                     tag: "standard".into(),
@@ -187,6 +189,7 @@ async fn contacts_list_by_tag_in_stable_pages() {
         assert_eq!(seen, vips);
         let none = client
             .list_contacts(server.req(pb::ListContactsRequest {
+                filter: String::new(),
                 tag: "nobody".into(),
                 ..Default::default()
             }))

@@ -104,24 +104,10 @@ impl ContactApi {
             page_size,
             page_token,
             tag,
+            filter,
         } = request;
         let size = kernel::page_size(page_size)?;
-        let filter = ContactFilter {
-            organization: None,
-            tag: if tag.is_empty() {
-                None
-            } else {
-                Some(
-                    crm_domain::kernel::tag::normalize_tag(&tag)
-                        .map_err(|problem| DomainError::invalid("tag", problem))?,
-                )
-            },
-        };
-        let scope = filter
-            .tag
-            .as_ref()
-            .map(|tag| format!("tag:{tag}"))
-            .unwrap_or_default();
+        let (filter, scope) = contact_filter(&tag, &filter)?;
         let after = token::page_after(&page_token, &scope)?.map(ContactId::from_uuid);
         let page = self.contacts.list(&caller, &filter, after, size).await?;
         Ok(pb::ListContactsResponse {
@@ -130,6 +116,20 @@ impl ContactApi {
                 .next
                 .map(|last| token::page(last.as_uuid(), &scope))
                 .unwrap_or_default(),
+        })
+    }
+
+    async fn count_contacts(
+        &self,
+        caller: Caller,
+        request: pb::CountContactsRequest,
+    ) -> Result<pb::CountContactsResponse, DomainError> {
+        let pb::CountContactsRequest { tag, filter } = request;
+        let (filter, _) = contact_filter(&tag, &filter)?;
+        let (count, capped) = self.contacts.count(&caller, &filter).await?;
+        Ok(pb::CountContactsResponse {
+            count: i64::try_from(count).unwrap_or(i64::MAX),
+            count_is_lower_bound: capped,
         })
     }
 
@@ -356,6 +356,7 @@ crate::serve! {
         create_contact(pb::CreateContactRequest) -> pb::Contact;
         get_contact(pb::GetContactRequest) -> pb::Contact;
         list_contacts(pb::ListContactsRequest) -> pb::ListContactsResponse;
+        count_contacts(pb::CountContactsRequest) -> pb::CountContactsResponse;
         search_contacts(pb::SearchContactsRequest) -> pb::SearchContactsResponse;
         update_contact(pb::UpdateContactRequest) -> pb::Contact;
         delete_contact(pb::DeleteContactRequest) -> ();
@@ -366,6 +367,35 @@ crate::serve! {
         add_contact_tags(pb::AddContactTagsRequest) -> pb::Contact;
         remove_contact_tags(pb::RemoveContactTagsRequest) -> pb::Contact;
     }
+}
+
+/// The filter a list or count request names, and the scope its page
+/// tokens are bound to (empty when unfiltered).
+fn contact_filter(tag: &str, filter: &str) -> Result<(ContactFilter, String), DomainError> {
+    let tag = if tag.is_empty() {
+        None
+    } else {
+        Some(
+            crm_domain::kernel::tag::normalize_tag(tag)
+                .map_err(|problem| DomainError::invalid("tag", problem))?,
+        )
+    };
+    let expression = contacts::Filter::parse(filter)?;
+    let mut scope = tag
+        .as_ref()
+        .map(|tag| format!("tag:{tag}"))
+        .unwrap_or_default();
+    if expression.is_some() {
+        scope.push_str(&format!("|filter:{filter}"));
+    }
+    Ok((
+        ContactFilter {
+            organization: None,
+            tag,
+            expression,
+        },
+        scope,
+    ))
 }
 
 fn search_field(field: MatchedField) -> pb::SearchField {

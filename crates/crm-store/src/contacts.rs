@@ -220,6 +220,33 @@ impl SeaContactRepository {
     }
 }
 
+/// Appends the conditions of `filter` on the contact row aliased `c2`:
+/// its tenant, organization, tag and expression.
+fn push_filtered_ids(
+    sql: &mut Sql,
+    tenant: TenantId,
+    filter: &ContactFilter,
+    expression: &crm_domain::contacts::Filter,
+) {
+    sql.push("c2.tenant_id = ").bind(tenant.as_uuid());
+    if let Some(organization) = filter.organization {
+        sql.push(" AND c2.organization_id = ")
+            .bind(organization.as_uuid());
+    }
+    if let Some(tag) = &filter.tag {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM contact_tags g WHERE g.tenant_id = c2.tenant_id \
+             AND g.contact_id = c2.id AND g.tag = ",
+        )
+        .bind(tag.clone())
+        .push(")");
+    }
+    if !matches!(expression, crm_domain::contacts::Filter::And(parts) if parts.is_empty()) {
+        sql.push(" AND ");
+        crate::filters::push_filter(sql, expression, "c2");
+    }
+}
+
 /// Appends `display_name = ..., ..., organization_link = ...`: every
 /// describing column of a contact, for an `UPDATE contacts SET`.
 pub(crate) fn push_assignments(sql: &mut Sql, fields: &ContactFields, custom: &CustomValues) {
@@ -382,6 +409,31 @@ impl ContactRepository for SeaContactRepository {
         self.read(&self.pools.db, tenant, id).await
     }
 
+    async fn count(
+        &self,
+        tenant: TenantId,
+        filter: &ContactFilter,
+        cap: u64,
+    ) -> Result<u64, DomainError> {
+        #[derive(Debug, sea_orm::FromQueryResult)]
+        struct Counted {
+            counted: i64,
+        }
+        let always = crm_domain::contacts::Filter::And(Vec::new());
+        let expression = filter.expression.as_ref().unwrap_or(&always);
+        let mut sql =
+            Sql::new("SELECT count(*) AS counted FROM (SELECT 1 AS one FROM contacts c2 WHERE ");
+        push_filtered_ids(&mut sql, tenant, filter, expression);
+        sql.push(" LIMIT ")
+            .bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
+            .push(") counted_rows");
+        let counted = sql
+            .fetch_optional::<_, Counted>(&self.pools.db)
+            .await?
+            .map_or(0, |row| row.counted);
+        Ok(u64::try_from(counted).unwrap_or(0))
+    }
+
     async fn merged_into(
         &self,
         tenant: TenantId,
@@ -404,8 +456,19 @@ impl ContactRepository for SeaContactRepository {
             .push(" WHERE c.tenant_id = ")
             .bind(tenant.as_uuid());
         // The page's ids come from the narrowest index: the tag index when
-        // filtering by tag (ordered by contact id within a tag), else the
-        // primary key.
+        // filtering by tag alone (ordered by contact id within a tag), else
+        // the primary key, in order, with the filter on each row.
+        if let Some(expression) = &filter.expression {
+            sql.push(" AND c.id IN (SELECT c2.id FROM contacts c2 WHERE ");
+            push_filtered_ids(&mut sql, tenant, filter, expression);
+            if let Some(after) = after {
+                sql.push(" AND c2.id > ").bind(after.as_uuid());
+            }
+            sql.push(" ORDER BY c2.id LIMIT ")
+                .bind(i64::from(limit))
+                .push(") ORDER BY c.id");
+            return contacts::fold(self.rows(&self.pools.db, sql).await?);
+        }
         match &filter.tag {
             Some(tag) => {
                 sql.push(" AND c.id IN (SELECT contact_id FROM contact_tags WHERE tenant_id = ")

@@ -8,7 +8,7 @@
 //! ranks the candidates and one more statement reads the page's contacts.
 
 use crm_domain::contacts::Contact;
-use crm_domain::search::{Candidate, Candidates, SearchQuery, SearchRepository, Source};
+use crm_domain::search::{Candidate, Candidates, SearchQuery, SearchRepository, Shape, Source};
 use crm_domain::{ContactId, DomainError, TenantId};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult};
 use uuid::Uuid;
@@ -34,13 +34,14 @@ struct CandidateRow {
     source: i64,
 }
 
-const SOURCES: [Source; 6] = [
+const SOURCES: [Source; 7] = [
     Source::ExactAddress,
     Source::NamePrefix,
     Source::NameInfix,
     Source::AddressInfix,
     Source::PhoneDigits,
     Source::Organization,
+    Source::EmailDomain,
 ];
 
 /// A source's number as an SQL literal of the type the row reads.
@@ -75,20 +76,6 @@ fn fts_phrase(text: &str) -> String {
 /// Whether `text` is long enough for a trigram index.
 fn trigram_ready(text: &str) -> bool {
     text.chars().count() >= crm_domain::search::MIN_INFIX_CHARS
-}
-
-/// Opens one capped source: `SELECT id, source FROM (<inner>) bN`, with
-/// `UNION ALL` before every source but the first.
-fn open_source(sql: &mut Sql, first: &mut bool) {
-    if !*first {
-        sql.push(" UNION ALL ");
-    }
-    *first = false;
-    sql.push("SELECT id, source FROM (");
-}
-
-fn close_source(sql: &mut Sql, cap: i64, index: usize) {
-    sql.push(" LIMIT ").bind(cap).push(&format!(") b{index}"));
 }
 
 /// Appends one infix source over the identity index (PostgreSQL: trigram
@@ -135,7 +122,9 @@ fn push_address_infix(
 }
 
 /// The statement that finds every source's candidates (see the module
-/// documentation).
+/// documentation). Which sources run depends on the query's shape: an
+/// address goes to the address indexes only, so a query that shares its
+/// common part with a million addresses never walks their trigrams.
 pub(crate) fn candidates_sql(
     backend: Backend,
     tenant: TenantId,
@@ -145,75 +134,95 @@ pub(crate) fn candidates_sql(
     let tenant = tenant.as_uuid();
     let cap = i64::try_from(cap).unwrap_or(i64::MAX);
     let mut sql = Sql::new("SELECT s.id, c.search_name, s.source FROM (");
-    let mut first = true;
-    let mut index = 0;
-    // Names by prefix, in name order: always, so even a one-letter query
-    // lists the names it starts.
-    open_source(&mut sql, &mut first);
-    sql.push("SELECT id, ")
-        .push(&code(Source::NamePrefix))
-        .push(" AS source FROM contacts WHERE tenant_id = ")
-        .bind(tenant)
-        .push(" AND search_name >= ")
-        .bind(query.name.clone())
-        .push(" AND search_name < ")
-        .bind(format!("{}\u{10FFFF}", query.name))
-        .push(" ORDER BY search_name");
-    close_source(&mut sql, cap, index);
+    let mut sources = Sources {
+        sql: &mut sql,
+        cap,
+        count: 0,
+    };
+    let textual = matches!(query.shape, Shape::Text | Shape::Domain);
+    if textual {
+        // Names by prefix, in name order, so even a one-letter query lists
+        // the names it starts.
+        sources.open();
+        sources
+            .sql
+            .push("SELECT id, ")
+            .push(&code(Source::NamePrefix))
+            .push(" AS source FROM contacts WHERE tenant_id = ")
+            .bind(tenant)
+            .push(" AND search_name >= ")
+            .bind(query.name.clone())
+            .push(" AND search_name < ")
+            .bind(format!("{}\u{10FFFF}", query.name))
+            .push(" ORDER BY search_name");
+        sources.close();
+    }
     if !query.exact.is_empty() {
-        index += 1;
-        open_source(&mut sql, &mut first);
-        sql.push("SELECT m.contact_id AS id, ")
+        sources.open();
+        sources
+            .sql
+            .push("SELECT m.contact_id AS id, ")
             .push(&code(Source::ExactAddress))
             .push(" AS source FROM contact_identities m WHERE m.tenant_id = ")
             .bind(tenant)
             .push(" AND ")
             .key_values("m", &query.exact);
-        close_source(&mut sql, cap, index);
+        sources.close();
     }
-    if query.infix() && trigram_ready(&query.name) {
-        index += 1;
-        open_source(&mut sql, &mut first);
-        match backend {
-            Backend::Postgres => {
-                sql.push("SELECT id, ")
-                    .push(&code(Source::NameInfix))
-                    .push(" AS source FROM contacts WHERE tenant_id = ")
-                    .bind(tenant)
-                    .push(" AND search_name LIKE ")
-                    .bind(infix_pattern(&query.name))
-                    .push(" ESCAPE '\\'");
-            }
-            Backend::Sqlite => {
-                sql.push("SELECT d.contact_id AS id, ")
-                    .push(&code(Source::NameInfix))
-                    .push(
-                        " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
-                         WHERE contact_search MATCH ",
-                    )
-                    .bind(fts_phrase(&query.name))
-                    .push(" AND d.rowid = f.rowid AND d.tenant_id = ")
-                    .bind(tenant)
-                    .push(" AND d.kind = ''");
-            }
-        }
-        close_source(&mut sql, cap, index);
+    if textual && query.infix() && trigram_ready(&query.name) {
+        sources.open();
+        push_name_infix(sources.sql, backend, tenant, &query.name);
+        sources.close();
     }
-    if query.infix() && trigram_ready(&query.address) {
-        index += 1;
-        open_source(&mut sql, &mut first);
+    if let Some(domain) = &query.domain {
+        sources.open();
+        sources
+            .sql
+            .push("SELECT contact_id AS id, ")
+            .push(&code(Source::EmailDomain))
+            .push(" AS source FROM contact_identities WHERE tenant_id = ")
+            .bind(tenant)
+            .push(" AND kind = 'email' AND ")
+            .push(backend.email_domain_of_value())
+            .push(" = ")
+            .bind(domain.clone());
+        sources.close();
+    }
+    let address_infix = match query.shape {
+        Shape::Text | Shape::Domain => true,
+        Shape::Email => query.exact.is_empty(),
+        Shape::Phone => false,
+    };
+    if address_infix && query.infix() && trigram_ready(&query.address) {
+        sources.open();
         push_address_infix(
-            &mut sql,
+            sources.sql,
             backend,
             tenant,
             &query.address,
             Source::AddressInfix,
             false,
         );
-        close_source(&mut sql, cap, index);
-        index += 1;
-        open_source(&mut sql, &mut first);
-        sql.push("SELECT id, ")
+        if let Some(domain) = &query.domain {
+            // A domain some email is at is found by the domain index; its
+            // trigrams may be common to every address on file.
+            sources
+                .sql
+                .push(" AND NOT EXISTS (SELECT 1 FROM contact_identities x WHERE x.tenant_id = ")
+                .bind(tenant)
+                .push(" AND x.kind = 'email' AND ")
+                .push(&backend.email_domain_of_value().replace("value", "x.value"))
+                .push(" = ")
+                .bind(domain.clone())
+                .push(")");
+        }
+        sources.close();
+    }
+    if textual && query.infix() && trigram_ready(&query.address) {
+        sources.open();
+        sources
+            .sql
+            .push("SELECT id, ")
             .push(&code(Source::Organization))
             .push(" AS source FROM contacts WHERE tenant_id = ")
             .bind(tenant)
@@ -229,18 +238,90 @@ pub(crate) fn candidates_sql(
             .push(" ESCAPE '\\')) LIMIT ")
             .bind(i64::try_from(ORGANIZATIONS_PER_SEARCH).unwrap_or(i64::MAX))
             .push(")");
-        close_source(&mut sql, cap, index);
+        sources.close();
     }
     if let Some(digits) = query.digits.as_ref().filter(|digits| trigram_ready(digits)) {
-        index += 1;
-        open_source(&mut sql, &mut first);
-        push_address_infix(&mut sql, backend, tenant, digits, Source::PhoneDigits, true);
-        close_source(&mut sql, cap, index);
+        sources.open();
+        push_address_infix(
+            sources.sql,
+            backend,
+            tenant,
+            digits,
+            Source::PhoneDigits,
+            true,
+        );
+        sources.close();
+    }
+    if sources.count == 0 {
+        // Nothing to look in (an email that is no address and too short to
+        // look for in part): a source that finds nothing keeps the
+        // statement whole.
+        sources.open();
+        sources
+            .sql
+            .push("SELECT id, ")
+            .push(&code(Source::NamePrefix))
+            .push(" AS source FROM contacts WHERE 1 = 0");
+        sources.close();
     }
     sql.push(") s CROSS JOIN contacts c WHERE c.tenant_id = ")
         .bind(tenant)
         .push(" AND c.id = s.id");
     sql
+}
+
+/// The capped sources of one statement, joined by `UNION ALL`.
+struct Sources<'a> {
+    sql: &'a mut Sql,
+    cap: i64,
+    count: usize,
+}
+
+impl Sources<'_> {
+    /// Opens a source: `SELECT id, source FROM (`.
+    fn open(&mut self) {
+        if self.count > 0 {
+            self.sql.push(" UNION ALL ");
+        }
+        self.sql.push("SELECT id, source FROM (");
+    }
+
+    /// Closes a source with its cap.
+    fn close(&mut self) {
+        self.sql
+            .push(" LIMIT ")
+            .bind(self.cap)
+            .push(&format!(") b{}", self.count));
+        self.count += 1;
+    }
+}
+
+/// Appends the name infix source: PostgreSQL's trigram index over
+/// `search_name`, or SQLite's FTS5 documents of kind '' (names).
+fn push_name_infix(sql: &mut Sql, backend: Backend, tenant: Uuid, name: &str) {
+    match backend {
+        Backend::Postgres => {
+            sql.push("SELECT id, ")
+                .push(&code(Source::NameInfix))
+                .push(" AS source FROM contacts WHERE tenant_id = ")
+                .bind(tenant)
+                .push(" AND search_name LIKE ")
+                .bind(infix_pattern(name))
+                .push(" ESCAPE '\\'");
+        }
+        Backend::Sqlite => {
+            sql.push("SELECT d.contact_id AS id, ")
+                .push(&code(Source::NameInfix))
+                .push(
+                    " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
+                     WHERE contact_search MATCH ",
+                )
+                .bind(fts_phrase(name))
+                .push(" AND d.rowid = f.rowid AND d.tenant_id = ")
+                .bind(tenant)
+                .push(" AND d.kind = ''");
+        }
+    }
 }
 
 /// Runs a search statement with its plan pinned to indexes. PostgreSQL's

@@ -1,14 +1,16 @@
-//! Contacts: the contact and its fields, tags, update planning, sender
+//! Contacts: the contact and its fields, tags, filters, update planning, sender
 //! resolution's decision, the contact repository port and the contact use cases
 //! (resolve included).
 
 pub mod contact;
+pub mod filter;
 pub mod ports;
 pub mod resolve;
 pub mod service;
 pub mod update;
 
 pub use contact::*;
+pub use filter::*;
 pub use ports::*;
 pub use resolve::*;
 pub use service::*;

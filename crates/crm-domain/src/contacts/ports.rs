@@ -113,6 +113,18 @@ pub trait ContactRepository: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError>;
 
+    /// How many contacts of `tenant` pass `filter`, counting at most
+    /// `cap + 1` of them (so a count over a large tenant stays bounded).
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn count(
+        &self,
+        tenant: TenantId,
+        filter: &ContactFilter,
+        cap: u64,
+    ) -> Result<u64, DomainError>;
+
     /// The tier of each of `ids` that exists, in no particular order.
     ///
     /// # Errors
@@ -210,4 +222,9 @@ pub struct ContactFilter {
     pub tag: Option<String>,
     /// Only members of this organization.
     pub organization: Option<OrganizationId>,
+    /// Only contacts that pass this filter expression.
+    pub expression: Option<crate::contacts::Filter>,
 }
+
+/// Most contacts a count counts exactly; beyond, it says "at least".
+pub const COUNT_CAP: u64 = 10_000;

@@ -14,8 +14,8 @@ use crate::organizations;
 use std::sync::Arc;
 
 use crate::contacts::Decision;
+use crate::contacts::{COUNT_CAP, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate};
 use crate::contacts::{Contact, ContactFields, LifecycleStage};
-use crate::contacts::{ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate};
 use crate::fields::{CustomFieldRepository, DefinitionsFor};
 use crate::fields::{CustomValues, FieldEntity, ValueChanges};
 use crate::identity::{ContactIdentity, IdentityInput, IdentityKey};
@@ -318,6 +318,27 @@ impl ContactService {
                 .or_merged(|id| self.contacts.merged_into(tenant, id))
                 .await),
         }
+    }
+
+    /// How many contacts pass `filter`: exact up to [`COUNT_CAP`], and
+    /// `(COUNT_CAP, true)` ("at least") beyond it.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn count(
+        &self,
+        caller: &Caller,
+        filter: &ContactFilter,
+    ) -> Result<(u64, bool), DomainError> {
+        let counted = self
+            .contacts
+            .count(caller.tenant().id, filter, COUNT_CAP)
+            .await?;
+        Ok(if counted > COUNT_CAP {
+            (COUNT_CAP, true)
+        } else {
+            (counted, false)
+        })
     }
 
     /// Lists contacts that pass `filter` by id, after a cursor.

@@ -29,9 +29,32 @@ pub fn fold(text: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// What a query looks like, which decides where it is looked for: an
+/// address goes to the address indexes only, so a query that shares its
+/// common part with a million addresses ("@gmail.com", "+1650") never
+/// walks their trigrams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Holds an `@` after its first character: an email, whole or in part.
+    Email,
+    /// Only digits and `+ - ( ) . /` and spaces, three digits or more.
+    Phone,
+    /// One word with a dot that reads as a domain (`acme.com`,
+    /// `ana.silva`): an email domain, an organization's domain, or a part
+    /// of an address or a name.
+    Domain,
+    /// Anything else: names, parts of addresses, external ids.
+    Text,
+}
+
 /// A parsed search query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
+    /// What the query looks like.
+    pub shape: Shape,
+    /// The query as an email domain (`acme.com`, `@acme.com`), when it reads
+    /// as one.
+    pub domain: Option<String>,
     /// The query as names are held ([`fold`]); never empty.
     pub name: String,
     /// The query as addresses are held: trimmed and lower-cased, punctuation
@@ -92,7 +115,23 @@ impl SearchQuery {
             })
             .collect();
         exact.dedup();
+        let one_word = !trimmed.contains(char::is_whitespace);
+        let at = trimmed.find('@');
+        let domain = (one_word && trimmed.contains('.') && at.is_none_or(|at| at == 0))
+            .then(|| identity::normalize_domain(trimmed).ok())
+            .flatten();
+        let shape = if digits.is_some() {
+            Shape::Phone
+        } else if at.is_some_and(|at| at > 0) {
+            Shape::Email
+        } else if domain.is_some() {
+            Shape::Domain
+        } else {
+            Shape::Text
+        };
         Ok(Self {
+            shape,
+            domain,
             name,
             address,
             digits,
@@ -174,6 +213,20 @@ mod tests {
         assert_eq!(query.address, "ana@example.com");
         assert_eq!(query.name, "ana example com");
         assert!(query.infix());
+        assert_eq!(query.shape, Shape::Email);
+        let shape = |text: &str| SearchQuery::parse(text, region()).map(|q| (q.shape, q.domain));
+        assert_eq!(
+            shape("acme.com"),
+            Ok((Shape::Domain, Some("acme.com".into())))
+        );
+        assert_eq!(
+            shape("@Acme.com"),
+            Ok((Shape::Domain, Some("acme.com".into())))
+        );
+        assert_eq!(shape("ana.silva@"), Ok((Shape::Email, None)));
+        assert_eq!(shape("11 98765").map(|s| s.0), Ok(Shape::Phone));
+        assert_eq!(shape("ana silva"), Ok((Shape::Text, None)));
+        assert_eq!(shape("crm-0042"), Ok((Shape::Text, None)));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum Source {
     AddressInfix,
     /// One of its phone numbers holds the query's digits.
     PhoneDigits,
+    /// One of its emails is at the query's domain.
+    EmailDomain,
     /// Its organization's name or one of its domains holds the query.
     Organization,
 }

@@ -1,0 +1,235 @@
+//! ListContacts with an AIP-160 filter and CountContacts: tags, channels,
+//! engagement, times, stages, NOT over contacts never contacted, page
+//! tokens bound to their filter, bad filters named with their position.
+
+use crm_proto::v1 as pb;
+
+use crate::fixtures::{all_pages, assert_invalid, contact_with_email};
+use crate::harness::{TestServer, on_both};
+
+async fn record(
+    server: &TestServer,
+    contact: &str,
+    source_id: &str,
+    channel: pb::Channel,
+    csat: i32,
+) {
+    server
+        .conversations()
+        .await
+        .record_conversation(server.req(pb::RecordConversationRequest {
+            subject: Some(pb::record_conversation_request::Subject::ContactId(
+                contact.into(),
+            )),
+            conversation: Some(pb::Conversation {
+                channel: channel as i32,
+                source: "helpdesk".into(),
+                source_conversation_id: source_id.into(),
+                started_at: Some(prost_types::Timestamp {
+                    seconds: 1_790_000_000,
+                    nanos: 0,
+                }),
+                message_count: 3,
+                csat_score: csat,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap_or_else(|status| panic!("record failed: {status:?}"));
+}
+
+async fn listed(server: &TestServer, filter: &str, page_size: i32) -> Vec<String> {
+    let client = server.contacts().await;
+    let mut names: Vec<String> = all_pages(|page_token| {
+        let mut client = client.clone();
+        let request = server.req(pb::ListContactsRequest {
+            page_size,
+            page_token,
+            filter: filter.into(),
+            ..Default::default()
+        });
+        async move {
+            let page = client
+                .list_contacts(request)
+                .await
+                .unwrap_or_else(|status| panic!("{filter}: {status:?}"))
+                .into_inner();
+            (page.contacts, page.next_page_token)
+        }
+    })
+    .await
+    .into_iter()
+    .map(|contact: pb::Contact| contact.emails[0].address.clone())
+    .collect();
+    names.sort();
+    names
+}
+
+async fn counted(server: &TestServer, filter: &str) -> (i64, bool) {
+    let counted = server
+        .contacts()
+        .await
+        .count_contacts(server.req(pb::CountContactsRequest {
+            filter: filter.into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_or_else(|status| panic!("{filter}: {status:?}"))
+        .into_inner();
+    (counted.count, counted.count_is_lower_bound)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_select_by_tags_channels_engagement_and_time_and_counts_agree() {
+    on_both(|server| async move {
+        let ana = contact_with_email(&server, "ana@x.com").await;
+        let bo = contact_with_email(&server, "bo@x.com").await;
+        let cy = contact_with_email(&server, "cy@x.com").await;
+        contact_with_email(&server, "di@x.com").await;
+        let mut contacts = server.contacts().await;
+        for contact in [&ana, &bo] {
+            contacts
+                .add_contact_tags(server.req(pb::AddContactTagsRequest {
+                    contact_id: contact.id.clone(),
+                    tags: vec!["VIP".into()],
+                    etag: String::new(),
+                }))
+                .await
+                .unwrap();
+        }
+        for n in 0..5 {
+            record(
+                &server,
+                &ana.id,
+                &format!("A-{n}"),
+                pb::Channel::Whatsapp,
+                5,
+            )
+            .await;
+        }
+        record(&server, &bo.id, "B-1", pb::Channel::Email, 2).await;
+        record(&server, &cy.id, "C-1", pb::Channel::Whatsapp, 0).await;
+
+        let cases: [(&str, &[&str]); 9] = [
+            ("", &["ana@x.com", "bo@x.com", "cy@x.com", "di@x.com"]),
+            ("tags:vip", &["ana@x.com", "bo@x.com"]),
+            (
+                "channels:whatsapp AND tags:vip AND engagement.conversation_count >= 5",
+                &["ana@x.com"],
+            ),
+            (
+                "tags:vip channels:email OR channels:whatsapp",
+                &["ana@x.com", "bo@x.com"],
+            ),
+            ("-tags:vip", &["cy@x.com", "di@x.com"]),
+            ("engagement.csat_average > 4.5", &["ana@x.com"]),
+            (
+                "NOT engagement.last_contact_time >= \"2026-01-01\"",
+                &["di@x.com"],
+            ),
+            (
+                "create_time >= \"2020-01-01T00:00:00Z\" AND lifecycle_stage = prospect",
+                &["ana@x.com", "bo@x.com", "cy@x.com", "di@x.com"],
+            ),
+            (
+                "(tags:vip OR channels:whatsapp) AND NOT blocked = true",
+                &["ana@x.com", "bo@x.com", "cy@x.com"],
+            ),
+        ];
+        for (filter, expected) in cases {
+            assert_eq!(listed(&server, filter, 1).await, expected, "{filter}");
+            assert_eq!(
+                counted(&server, filter).await,
+                (i64::try_from(expected.len()).unwrap(), false),
+                "{filter}"
+            );
+        }
+
+        // A token is bound to its filter.
+        let first = contacts
+            .list_contacts(server.req(pb::ListContactsRequest {
+                page_size: 1,
+                filter: "tags:vip".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let status = contacts
+            .list_contacts(server.req(pb::ListContactsRequest {
+                page_size: 1,
+                page_token: first.next_page_token,
+                filter: "channels:whatsapp".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert_invalid(&status, &["page_token"]);
+
+        // Bad filters say what and where; nothing long is echoed.
+        for (bad, says) in [
+            ("colour = red", "at position 0: unknown field `colour`"),
+            (
+                "tags:vip AND city",
+                "at position 13: `city` needs a comparator",
+            ),
+            ("engagement.conversation_count >= lots", "whole number"),
+        ] {
+            let status = contacts
+                .list_contacts(server.req(pb::ListContactsRequest {
+                    filter: bad.into(),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap_err();
+            assert_invalid(&status, &["filter"]);
+            assert!(
+                status.message().contains(says),
+                "{bad}: {}",
+                status.message()
+            );
+            let status = contacts
+                .count_contacts(server.req(pb::CountContactsRequest {
+                    filter: bad.into(),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap_err();
+            assert_invalid(&status, &["filter"]);
+        }
+        let many = vec!["tags:a"; 26].join(" AND ");
+        let status = contacts
+            .count_contacts(server.req(pb::CountContactsRequest {
+                filter: many,
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert!(
+            status.message().contains("at most 25"),
+            "{}",
+            status.message()
+        );
+        let status = contacts
+            .count_contacts(server.req(pb::CountContactsRequest {
+                filter: format!("{} = 1", "x".repeat(1900)),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert!(status.message().len() < 300, "{}", status.message());
+
+        // Another tenant counts none of them.
+        let other = server.new_tenant("US").await;
+        let theirs = contacts
+            .count_contacts(crate::harness::with_key(
+                pb::CountContactsRequest::default(),
+                &other,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(theirs.count, 0);
+    })
+    .await;
+}
