@@ -36,7 +36,7 @@ const POSTGRES: &str = r#"
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 ALTER TABLE contacts ADD COLUMN IF NOT EXISTS search_name text COLLATE "C";
 CREATE INDEX IF NOT EXISTS contacts_search_pending ON contacts (tenant_id, id) WHERE search_name IS NULL;
-CREATE INDEX IF NOT EXISTS contacts_search_name_prefix ON contacts (tenant_id, search_name);
+CREATE INDEX IF NOT EXISTS contacts_search_name_prefix ON contacts (tenant_id, search_name) INCLUDE (id);
 CREATE INDEX IF NOT EXISTS contacts_search_name_trigrams ON contacts USING gin (search_name gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS contact_identities_value_trigrams ON contact_identities USING gin (value gin_trgm_ops);
 "#;

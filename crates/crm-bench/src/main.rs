@@ -7,8 +7,10 @@
 //! lookup-or-create done directly in SQL over one pool: the ceiling the
 //! service can approach. Prints calls/s, p50, p99, the service/SQL ratio and
 //! the server's peak memory, and senders/s and the ratio for the batches;
-//! then the record, history,
-//! merge and file cases; last, once per run, the phone case (in process).
+//! then the search case (SearchContacts from 4 searchers: exact addresses
+//! and prefixes, then infixes, with p95 against the targets), the record,
+//! history, merge and file cases; last, once per run, the phone case (in
+//! process).
 //!
 //! Client, server and database share the machine's cores, as they do in the
 //! figures the issue quotes.

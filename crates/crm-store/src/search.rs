@@ -91,27 +91,31 @@ fn push_address_infix(
 ) {
     match backend {
         Backend::Postgres => {
-            sql.push("SELECT contact_id AS id, ")
+            sql.push("SELECT m.contact_id AS id, c2.search_name, ")
                 .push(&code(source))
-                .push(" AS source FROM contact_identities WHERE tenant_id = ")
+                .push(
+                    " AS source FROM contact_identities m CROSS JOIN contacts c2 \
+                     WHERE c2.tenant_id = m.tenant_id AND c2.id = m.contact_id AND m.tenant_id = ",
+                )
                 .bind(tenant);
             if phones_only {
-                sql.push(" AND kind = 'phone' AND value LIKE ");
+                sql.push(" AND m.kind = 'phone' AND m.value LIKE ");
             } else {
-                sql.push(" AND value ILIKE ");
+                sql.push(" AND m.value ILIKE ");
             }
             sql.bind(infix_pattern(text)).push(" ESCAPE '\\'");
         }
         Backend::Sqlite => {
-            sql.push("SELECT d.contact_id AS id, ")
+            sql.push("SELECT d.contact_id AS id, c2.search_name, ")
                 .push(&code(source))
                 .push(
                     " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
-                     WHERE contact_search MATCH ",
+                     CROSS JOIN contacts c2 WHERE contact_search MATCH ",
                 )
                 .bind(fts_phrase(text))
                 .push(" AND d.rowid = f.rowid AND d.tenant_id = ")
                 .bind(tenant)
+                .push(" AND c2.tenant_id = d.tenant_id AND c2.id = d.contact_id")
                 .push(if phones_only {
                     " AND d.kind = 'phone'"
                 } else {
@@ -133,7 +137,7 @@ pub(crate) fn candidates_sql(
 ) -> Sql {
     let tenant = tenant.as_uuid();
     let cap = i64::try_from(cap).unwrap_or(i64::MAX);
-    let mut sql = Sql::new("SELECT s.id, c.search_name, s.source FROM (");
+    let mut sql = Sql::new("SELECT id, search_name, source FROM (");
     let mut sources = Sources {
         sql: &mut sql,
         cap,
@@ -146,7 +150,7 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT id, ")
+            .push("SELECT id, search_name, ")
             .push(&code(Source::NamePrefix))
             .push(" AS source FROM contacts WHERE tenant_id = ")
             .bind(tenant)
@@ -161,9 +165,12 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT m.contact_id AS id, ")
+            .push("SELECT m.contact_id AS id, c2.search_name, ")
             .push(&code(Source::ExactAddress))
-            .push(" AS source FROM contact_identities m WHERE m.tenant_id = ")
+            .push(
+                " AS source FROM contact_identities m CROSS JOIN contacts c2 \
+                 WHERE c2.tenant_id = m.tenant_id AND c2.id = m.contact_id AND m.tenant_id = ",
+            )
             .bind(tenant)
             .push(" AND ")
             .key_values("m", &query.exact);
@@ -178,12 +185,15 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT contact_id AS id, ")
+            .push("SELECT m.contact_id AS id, c2.search_name, ")
             .push(&code(Source::EmailDomain))
-            .push(" AS source FROM contact_identities WHERE tenant_id = ")
+            .push(
+                " AS source FROM contact_identities m CROSS JOIN contacts c2 \
+                 WHERE c2.tenant_id = m.tenant_id AND c2.id = m.contact_id AND m.tenant_id = ",
+            )
             .bind(tenant)
-            .push(" AND kind = 'email' AND ")
-            .push(backend.email_domain_of_value())
+            .push(" AND m.kind = 'email' AND ")
+            .push(&backend.email_domain_of_value().replace("value", "m.value"))
             .push(" = ")
             .bind(domain.clone());
         sources.close();
@@ -222,7 +232,7 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT id, ")
+            .push("SELECT id, search_name, ")
             .push(&code(Source::Organization))
             .push(" AS source FROM contacts WHERE tenant_id = ")
             .bind(tenant)
@@ -259,14 +269,12 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT id, ")
+            .push("SELECT id, search_name, ")
             .push(&code(Source::NamePrefix))
             .push(" AS source FROM contacts WHERE 1 = 0");
         sources.close();
     }
-    sql.push(") s CROSS JOIN contacts c WHERE c.tenant_id = ")
-        .bind(tenant)
-        .push(" AND c.id = s.id");
+    sql.push(") s");
     sql
 }
 
@@ -278,12 +286,12 @@ struct Sources<'a> {
 }
 
 impl Sources<'_> {
-    /// Opens a source: `SELECT id, source FROM (`.
+    /// Opens a source: `SELECT id, search_name, source FROM (`.
     fn open(&mut self) {
         if self.count > 0 {
             self.sql.push(" UNION ALL ");
         }
-        self.sql.push("SELECT id, source FROM (");
+        self.sql.push("SELECT id, search_name, source FROM (");
     }
 
     /// Closes a source with its cap.
@@ -301,7 +309,7 @@ impl Sources<'_> {
 fn push_name_infix(sql: &mut Sql, backend: Backend, tenant: Uuid, name: &str) {
     match backend {
         Backend::Postgres => {
-            sql.push("SELECT id, ")
+            sql.push("SELECT id, search_name, ")
                 .push(&code(Source::NameInfix))
                 .push(" AS source FROM contacts WHERE tenant_id = ")
                 .bind(tenant)
@@ -310,7 +318,7 @@ fn push_name_infix(sql: &mut Sql, backend: Backend, tenant: Uuid, name: &str) {
                 .push(" ESCAPE '\\'");
         }
         Backend::Sqlite => {
-            sql.push("SELECT d.contact_id AS id, ")
+            sql.push("SELECT d.contact_id AS id, d.text AS search_name, ")
                 .push(&code(Source::NameInfix))
                 .push(
                     " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
