@@ -106,16 +106,15 @@ fn push_address_infix(
             sql.bind(infix_pattern(text)).push(" ESCAPE '\\'");
         }
         Backend::Sqlite => {
-            sql.push("SELECT d.contact_id AS id, c2.search_name, ")
+            sql.push("SELECT d.contact_id AS id, NULL AS search_name, ")
                 .push(&code(source))
                 .push(
                     " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
-                     CROSS JOIN contacts c2 WHERE contact_search MATCH ",
+                     WHERE contact_search MATCH ",
                 )
                 .bind(fts_phrase(text))
                 .push(" AND d.rowid = f.rowid AND d.tenant_id = ")
                 .bind(tenant)
-                .push(" AND c2.tenant_id = d.tenant_id AND c2.id = d.contact_id")
                 .push(if phones_only {
                     " AND d.kind = 'phone'"
                 } else {
@@ -137,20 +136,46 @@ pub(crate) fn candidates_sql(
 ) -> Sql {
     let tenant = tenant.as_uuid();
     let cap = i64::try_from(cap).unwrap_or(i64::MAX);
-    let mut sql = Sql::new("SELECT id, search_name, source FROM (");
+    let mut sql = Sql::new(if backend == Backend::Postgres {
+        "SELECT id, search_name, source FROM ("
+    } else {
+        "SELECT s.id, c.search_name, s.source FROM ("
+    });
     let mut sources = Sources {
         sql: &mut sql,
         cap,
         count: 0,
     };
     let textual = matches!(query.shape, Shape::Text | Shape::Domain);
+    // PostgreSQL: each source reads the name it sorts by (a join of every
+    // candidate back to its contact cost more than the sources). SQLite:
+    // the sources read ids only and one join adds the names, which its
+    // planner runs faster (measured: 3 ms against 33 ms for "maria si" on
+    // 100k contacts).
+    let inline = backend == Backend::Postgres;
+    let own_name = if inline {
+        "SELECT id, search_name, "
+    } else {
+        "SELECT id, NULL AS search_name, "
+    };
+    let identity_head = if inline {
+        "SELECT m.contact_id AS id, c2.search_name, "
+    } else {
+        "SELECT m.contact_id AS id, NULL AS search_name, "
+    };
+    let identity_from = if inline {
+        " AS source FROM contact_identities m CROSS JOIN contacts c2 \
+         WHERE c2.tenant_id = m.tenant_id AND c2.id = m.contact_id AND m.tenant_id = "
+    } else {
+        " AS source FROM contact_identities m WHERE m.tenant_id = "
+    };
     if textual {
         // Names by prefix, in name order, so even a one-letter query lists
         // the names it starts.
         sources.open();
         sources
             .sql
-            .push("SELECT id, search_name, ")
+            .push(own_name)
             .push(&code(Source::NamePrefix))
             .push(" AS source FROM contacts WHERE tenant_id = ")
             .bind(tenant)
@@ -165,12 +190,9 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT m.contact_id AS id, c2.search_name, ")
+            .push(identity_head)
             .push(&code(Source::ExactAddress))
-            .push(
-                " AS source FROM contact_identities m CROSS JOIN contacts c2 \
-                 WHERE c2.tenant_id = m.tenant_id AND c2.id = m.contact_id AND m.tenant_id = ",
-            )
+            .push(identity_from)
             .bind(tenant)
             .push(" AND ")
             .key_values("m", &query.exact);
@@ -185,12 +207,9 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT m.contact_id AS id, c2.search_name, ")
+            .push(identity_head)
             .push(&code(Source::EmailDomain))
-            .push(
-                " AS source FROM contact_identities m CROSS JOIN contacts c2 \
-                 WHERE c2.tenant_id = m.tenant_id AND c2.id = m.contact_id AND m.tenant_id = ",
-            )
+            .push(identity_from)
             .bind(tenant)
             .push(" AND m.kind = 'email' AND ")
             .push(&backend.email_domain_of_value().replace("value", "m.value"))
@@ -232,7 +251,7 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT id, search_name, ")
+            .push(own_name)
             .push(&code(Source::Organization))
             .push(" AS source FROM contacts WHERE tenant_id = ")
             .bind(tenant)
@@ -269,12 +288,17 @@ pub(crate) fn candidates_sql(
         sources.open();
         sources
             .sql
-            .push("SELECT id, search_name, ")
+            .push(own_name)
             .push(&code(Source::NamePrefix))
             .push(" AS source FROM contacts WHERE 1 = 0");
         sources.close();
     }
     sql.push(") s");
+    if !inline {
+        sql.push(" CROSS JOIN contacts c WHERE c.tenant_id = ")
+            .bind(tenant)
+            .push(" AND c.id = s.id");
+    }
     sql
 }
 
@@ -318,7 +342,7 @@ fn push_name_infix(sql: &mut Sql, backend: Backend, tenant: Uuid, name: &str) {
                 .push(" ESCAPE '\\'");
         }
         Backend::Sqlite => {
-            sql.push("SELECT d.contact_id AS id, d.text AS search_name, ")
+            sql.push("SELECT d.contact_id AS id, NULL AS search_name, ")
                 .push(&code(Source::NameInfix))
                 .push(
                     " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
