@@ -4,39 +4,10 @@
 
 use crm_proto::v1 as pb;
 
-use crate::fixtures::{all_pages, assert_invalid, contact_with_email};
+use crate::fixtures::{
+    all_pages, assert_invalid, contact_with_email, record_conversation as record,
+};
 use crate::harness::{TestServer, on_both};
-
-async fn record(
-    server: &TestServer,
-    contact: &str,
-    source_id: &str,
-    channel: pb::Channel,
-    csat: i32,
-) {
-    server
-        .conversations()
-        .await
-        .record_conversation(server.req(pb::RecordConversationRequest {
-            subject: Some(pb::record_conversation_request::Subject::ContactId(
-                contact.into(),
-            )),
-            conversation: Some(pb::Conversation {
-                channel: channel as i32,
-                source: "helpdesk".into(),
-                source_conversation_id: source_id.into(),
-                started_at: Some(prost_types::Timestamp {
-                    seconds: 1_790_000_000,
-                    nanos: 0,
-                }),
-                message_count: 3,
-                csat_score: csat,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap_or_else(|status| panic!("record failed: {status:?}"));
-}
 
 async fn listed(server: &TestServer, filter: &str, page_size: i32) -> Vec<String> {
     let client = server.contacts().await;

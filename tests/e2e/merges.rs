@@ -10,7 +10,7 @@ use tonic::Code;
 
 use crate::fixtures::{
     all_pages, assert_code, assert_invalid, assert_merged_into, contact_with_email, create_org,
-    email, org, phone, sender, write_note,
+    email, org, phone, record_conversation, sender, write_note,
 };
 use crate::harness::{TestServer, on_both, with_key};
 
@@ -100,28 +100,7 @@ async fn add_note(server: &TestServer, contact: &str, body: &str) {
 }
 
 async fn add_conversation(server: &TestServer, contact: &str, source_id: &str, csat: i32) {
-    server
-        .conversations()
-        .await
-        .record_conversation(server.req(pb::RecordConversationRequest {
-            subject: Some(pb::record_conversation_request::Subject::ContactId(
-                contact.into(),
-            )),
-            conversation: Some(pb::Conversation {
-                channel: pb::Channel::Sms as i32,
-                source: "helpdesk".into(),
-                source_conversation_id: source_id.into(),
-                started_at: Some(prost_types::Timestamp {
-                    seconds: 1_790_000_000,
-                    nanos: 0,
-                }),
-                message_count: 3,
-                csat_score: csat,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap();
+    record_conversation(server, contact, source_id, pb::Channel::Sms, csat).await;
 }
 
 async fn add_attachment(server: &TestServer, contact: &str, name: &str) {

@@ -323,14 +323,16 @@ pub async fn drive_service_batches(
     .await
 }
 
-fn bearer(key: &str) -> Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>, String> {
+pub(crate) fn bearer(
+    key: &str,
+) -> Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>, String> {
     format!("Bearer {key}")
         .parse()
         .map_err(|_| "bad key".to_owned())
 }
 
 /// A client on a connection of its own.
-fn connect(
+pub(crate) fn connect(
     endpoint: &str,
 ) -> impl std::future::Future<Output = Result<ContactServiceClient<Channel>, String>> + use<> {
     let endpoint = endpoint.to_owned();

@@ -4,8 +4,6 @@
 //! number's digits, a common part of first names).
 
 use crm_proto::v1 as pb;
-use crm_proto::v1::contact_service_client::ContactServiceClient;
-use tonic::transport::Channel;
 
 use crate::load::{self, Call, Measurement, Run, Sender};
 use crate::seed;
@@ -51,24 +49,16 @@ fn query(mix: Mix, sender: &Sender) -> String {
 
 /// Drives SearchContacts with `mix` at [`SEARCHERS`] callers.
 pub async fn drive(endpoint: &str, key: &str, run: &Run, mix: Mix) -> Result<Measurement, String> {
-    let authorization: tonic::metadata::MetadataValue<_> = format!("Bearer {key}")
-        .parse()
-        .map_err(|_| "bad key".to_owned())?;
+    let authorization = load::bearer(key)?;
     let run = Run {
         callers: SEARCHERS,
         ..run.clone()
     };
     load::drive(&run, |_| {
-        let endpoint = endpoint.to_owned();
+        let client = load::connect(endpoint);
         let authorization = authorization.clone();
         async move {
-            let channel = Channel::from_shared(endpoint)
-                .map_err(|error| error.to_string())?
-                .tcp_nodelay(true)
-                .connect()
-                .await
-                .map_err(|error| error.to_string())?;
-            let client = ContactServiceClient::new(channel);
+            let client = client.await?;
             Ok(move |sender: Sender| {
                 let mut client = client.clone();
                 let text = query(mix, &sender);

@@ -144,8 +144,9 @@ impl ContactApi {
             page_token,
         } = request;
         let size = kernel::page_size(page_size)?;
-        // The query's length is checked by the domain before anything else;
-        // the token is bound to the query as given.
+        // The query's length first: the token is bound to the query as
+        // given, and checking it reads the whole query.
+        crm_domain::search::check_length(&query)?;
         let offset = token::search_offset(&page_token, &query)?;
         let page = self
             .search

@@ -222,12 +222,7 @@ impl SeaContactRepository {
 
 /// Appends the conditions of `filter` on the contact row aliased `c2`:
 /// its tenant, organization, tag and expression.
-fn push_filtered_ids(
-    sql: &mut Sql,
-    tenant: TenantId,
-    filter: &ContactFilter,
-    expression: &crm_domain::contacts::Filter,
-) {
+fn push_filtered_ids(sql: &mut Sql, tenant: TenantId, filter: &ContactFilter) {
     sql.push("c2.tenant_id = ").bind(tenant.as_uuid());
     if let Some(organization) = filter.organization {
         sql.push(" AND c2.organization_id = ")
@@ -241,7 +236,7 @@ fn push_filtered_ids(
         .bind(tag.clone())
         .push(")");
     }
-    if !matches!(expression, crm_domain::contacts::Filter::And(parts) if parts.is_empty()) {
+    if let Some(expression) = &filter.expression {
         sql.push(" AND ");
         crate::filters::push_filter(sql, expression, "c2");
     }
@@ -419,11 +414,9 @@ impl ContactRepository for SeaContactRepository {
         struct Counted {
             counted: i64,
         }
-        let always = crm_domain::contacts::Filter::And(Vec::new());
-        let expression = filter.expression.as_ref().unwrap_or(&always);
         let mut sql =
             Sql::new("SELECT count(*) AS counted FROM (SELECT 1 AS one FROM contacts c2 WHERE ");
-        push_filtered_ids(&mut sql, tenant, filter, expression);
+        push_filtered_ids(&mut sql, tenant, filter);
         sql.push(" LIMIT ")
             .bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
             .push(") counted_rows");
@@ -458,9 +451,9 @@ impl ContactRepository for SeaContactRepository {
         // The page's ids come from the narrowest index: the tag index when
         // filtering by tag alone (ordered by contact id within a tag), else
         // the primary key, in order, with the filter on each row.
-        if let Some(expression) = &filter.expression {
+        if filter.expression.is_some() {
             sql.push(" AND c.id IN (SELECT c2.id FROM contacts c2 WHERE ");
-            push_filtered_ids(&mut sql, tenant, filter, expression);
+            push_filtered_ids(&mut sql, tenant, filter);
             if let Some(after) = after {
                 sql.push(" AND c2.id > ").bind(after.as_uuid());
             }

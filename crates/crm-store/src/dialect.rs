@@ -265,14 +265,14 @@ impl Backend {
         }
     }
 
-    /// The domain part of the email in `contact_identities.value`, written
-    /// exactly as the expression index `contact_identities_email_domain` is
-    /// on each backend, so the planner can use it: the two have different
-    /// string functions.
-    pub(crate) fn email_domain_of_value(self) -> &'static str {
+    /// The domain part of the email in `column` (`contact_identities.value`,
+    /// bare or behind an alias), written exactly as the expression index
+    /// `contact_identities_email_domain` is on each backend, so the planner
+    /// can use it: the two have different string functions.
+    pub(crate) fn email_domain_of(self, column: &str) -> String {
         match self {
-            Backend::Postgres => "split_part(value, '@', 2)",
-            Backend::Sqlite => "substr(value, instr(value, '@') + 1)",
+            Backend::Postgres => format!("split_part({column}, '@', 2)"),
+            Backend::Sqlite => format!("substr({column}, instr({column}, '@') + 1)"),
         }
     }
 

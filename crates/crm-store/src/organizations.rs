@@ -154,7 +154,7 @@ impl SeaOrganizationRepository {
             return Ok(());
         }
         // The same expression as the index `contact_identities_email_domain`.
-        let domain_of = self.pools.backend.email_domain_of_value();
+        let domain_of = self.pools.backend.email_domain_of("value");
         let mut sql = Sql::new("UPDATE contacts SET organization_id = ");
         sql.bind(organization.as_uuid())
             .push(", organization_link = 'auto', version = version + 1, update_time = ")
@@ -167,7 +167,7 @@ impl SeaOrganizationRepository {
             )
             .bind(tenant.as_uuid())
             .push(" AND kind = 'email' AND ")
-            .push(domain_of)
+            .push(&domain_of)
             .push(" IN ");
         push_list(&mut sql, domains);
         sql.push(")");

@@ -47,6 +47,22 @@ pub enum Shape {
     Text,
 }
 
+/// Refuses a query longer than [`MAX_QUERY_BYTES`]: the check an adapter
+/// makes before it does anything with the query (a page token is bound to
+/// it), and the first thing [`SearchQuery::parse`] does.
+///
+/// # Errors
+/// `InvalidArgument` on `query`.
+pub fn check_length(raw: &str) -> Result<(), DomainError> {
+    if raw.len() > MAX_QUERY_BYTES {
+        return Err(DomainError::invalid(
+            "query",
+            format!("must be at most {MAX_QUERY_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// A parsed search query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
@@ -79,12 +95,7 @@ impl SearchQuery {
     /// `InvalidArgument` on `query` when it is empty, longer than
     /// [`MAX_QUERY_BYTES`], or holds nothing to search by.
     pub fn parse(raw: &str, region: Region) -> Result<Self, DomainError> {
-        if raw.len() > MAX_QUERY_BYTES {
-            return Err(DomainError::invalid(
-                "query",
-                format!("must be at most {MAX_QUERY_BYTES} bytes"),
-            ));
-        }
+        check_length(raw)?;
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(DomainError::invalid("query", "must not be empty"));
