@@ -22,6 +22,7 @@ mod m0008_merges;
 mod m0009_duplicates;
 mod m0010_conversation_channels;
 mod m0011_search;
+mod m0012_contact_values;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_duplicates::Migration),
             Box::new(m0010_conversation_channels::Migration),
             Box::new(m0011_search::Migration),
+            Box::new(m0012_contact_values::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 //! tokens bound to their filter, bad filters named with their position.
 
 use crm_proto::v1 as pb;
+use pb::custom_field_value::Value;
 
 use crate::fixtures::{
     all_pages, assert_invalid, contact_with_email, record_conversation as record,
@@ -201,6 +202,205 @@ async fn filters_select_by_tags_channels_engagement_and_time_and_counts_agree() 
             .unwrap()
             .into_inner();
         assert_eq!(theirs.count, 0);
+    })
+    .await;
+}
+
+fn custom(name: &str, kind: pb::CustomFieldType, options: &[&str]) -> pb::CustomField {
+    pb::CustomField {
+        record_type: pb::RecordType::Contact as i32,
+        display_name: name.into(),
+        r#type: kind as i32,
+        options: options
+            .iter()
+            .map(|label| pb::SelectOption {
+                key: String::new(),
+                label: (*label).into(),
+                archived: false,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn valued(value: Value) -> pb::CustomFieldValue {
+    pb::CustomFieldValue { value: Some(value) }
+}
+
+fn date(year: i32, month: i32, day: i32) -> Value {
+    Value::DateValue(pb::Date { year, month, day })
+}
+
+async fn with_values(
+    server: &TestServer,
+    address: &str,
+    values: Vec<(&str, Value)>,
+) -> pb::Contact {
+    server
+        .create(pb::Contact {
+            custom_fields: values
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), valued(value)))
+                .collect(),
+            ..crate::fixtures::with_email(address)
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_fields_filter_by_their_type_from_the_moment_they_are_written() {
+    on_both(|server| async move {
+        for field in [
+            custom("Plan", pb::CustomFieldType::SingleSelect, &["Free", "Pro"]),
+            custom(
+                "Products",
+                pb::CustomFieldType::MultiSelect,
+                &["CRM", "Chat"],
+            ),
+            custom("Renewal date", pb::CustomFieldType::Date, &[]),
+            custom("Seats", pb::CustomFieldType::Number, &[]),
+            custom("Company", pb::CustomFieldType::Text, &[]),
+        ] {
+            crate::fixtures::define_field(&server, field).await;
+        }
+        let ana = with_values(
+            &server,
+            "ana@x.com",
+            vec![
+                ("plan", Value::SelectValue("pro".into())),
+                (
+                    "products",
+                    Value::MultiSelectValue(pb::OptionKeys {
+                        keys: vec!["crm".into(), "chat".into()],
+                    }),
+                ),
+                ("renewal_date", date(2026, 12, 31)),
+                ("seats", Value::NumberValue("9.5".into())),
+                ("company", Value::TextValue("Acme Ltda".into())),
+            ],
+        )
+        .await;
+        with_values(
+            &server,
+            "bo@x.com",
+            vec![
+                ("plan", Value::SelectValue("free".into())),
+                (
+                    "products",
+                    Value::MultiSelectValue(pb::OptionKeys {
+                        keys: vec!["chat".into()],
+                    }),
+                ),
+                ("renewal_date", date(2027, 3, 1)),
+                ("seats", Value::NumberValue("10".into())),
+            ],
+        )
+        .await;
+        with_values(
+            &server,
+            "cy@x.com",
+            vec![("seats", Value::NumberValue("-2".into()))],
+        )
+        .await;
+
+        let cases: [(&str, &[&str]); 10] = [
+            ("custom_fields.plan = \"pro\"", &["ana@x.com"]),
+            ("custom_fields.plan != pro", &["bo@x.com"]),
+            ("NOT custom_fields.plan = pro", &["bo@x.com", "cy@x.com"]),
+            ("custom_fields.products:chat", &["ana@x.com", "bo@x.com"]),
+            ("custom_fields.products:crm", &["ana@x.com"]),
+            (
+                "custom_fields.renewal_date < \"2027-01-01\"",
+                &["ana@x.com"],
+            ),
+            // Numbers compare as numbers, not as text ("9.5" < "10").
+            ("custom_fields.seats > 9.75", &["bo@x.com"]),
+            ("custom_fields.seats <= 9.5", &["ana@x.com", "cy@x.com"]),
+            ("custom_fields.plan:*", &["ana@x.com", "bo@x.com"]),
+            (
+                "custom_fields.company = \"Acme Ltda\" OR custom_fields.seats < 0",
+                &["ana@x.com", "cy@x.com"],
+            ),
+        ];
+        for (filter, expected) in cases {
+            assert_eq!(listed(&server, filter, 1).await, expected, "{filter}");
+            assert_eq!(
+                counted(&server, filter).await,
+                (i64::try_from(expected.len()).unwrap(), false),
+                "{filter}"
+            );
+        }
+
+        // A changed value is filtered by its new value as soon as the
+        // update returns; the old one no longer matches.
+        let mut contacts = server.contacts().await;
+        contacts
+            .update_contact(server.req(pb::UpdateContactRequest {
+                contact: Some(pb::Contact {
+                    id: ana.id.clone(),
+                    custom_fields:
+                        [("plan".to_owned(), valued(Value::SelectValue("free".into())))].into(),
+                    ..Default::default()
+                }),
+                update_mask: crate::fixtures::mask(&["custom_fields.plan"]),
+                etag: String::new(),
+            }))
+            .await
+            .unwrap();
+        assert_eq!(
+            listed(&server, "custom_fields.plan = free", 10).await,
+            ["ana@x.com", "bo@x.com"]
+        );
+        assert!(
+            listed(&server, "custom_fields.plan = pro", 10)
+                .await
+                .is_empty()
+        );
+
+        // Values that do not fit the field, and unknown keys, are named.
+        for (bad, says) in [
+            ("custom_fields.plan = gold", "not an option"),
+            ("custom_fields.seats > many", "takes a number"),
+            ("custom_fields.renewal_date < soon", "takes a date"),
+            ("custom_fields.products = crm", "takes `:`"),
+            (
+                "tags:vip AND custom_fields.colour = red",
+                "at position 13: unknown custom field `colour`",
+            ),
+            ("custom_fields.Bad-Key = 1", "not a custom field key"),
+        ] {
+            let status = contacts
+                .count_contacts(server.req(pb::CountContactsRequest {
+                    filter: bad.into(),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap_err();
+            assert_invalid(&status, &["filter"]);
+            assert!(
+                status.message().contains(says),
+                "{bad}: {}",
+                status.message()
+            );
+        }
+
+        // A deleted contact leaves no value behind to match.
+        contacts
+            .delete_contact(server.req(pb::DeleteContactRequest {
+                id: ana.id.clone(),
+                etag: String::new(),
+            }))
+            .await
+            .unwrap();
+        assert_eq!(
+            listed(
+                &server,
+                "custom_fields.products:crm OR custom_fields.seats = 9.5",
+                10
+            )
+            .await,
+            Vec::<String>::new()
+        );
     })
     .await;
 }

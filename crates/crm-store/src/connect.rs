@@ -138,6 +138,9 @@ impl Store {
             crate::search::fill_search_names(&migrator, backend)
                 .await
                 .map_err(driver)?;
+            crate::filters::fill_value_keys(&migrator, backend)
+                .await
+                .map_err(driver)?;
         }
         migrator.close().await.map_err(driver)?;
         if !missing.is_empty() {
@@ -386,12 +389,13 @@ async fn migrate(db: &DatabaseConnection, backend: Backend) -> Result<(), DbErr>
 }
 
 /// Every table the store reads or writes.
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 18] = [
     "attachment_blobs",
     "attachments",
     "contact_identities",
     "contact_merges",
     "contact_tags",
+    "contact_values",
     "contacts",
     "conversations",
     "custom_fields",

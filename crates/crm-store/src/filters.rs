@@ -1,10 +1,14 @@
 //! Contact filters (`contacts::Filter`, parsed from AIP-160 by the domain)
 //! compiled to SQL over the contact row: each restriction a comparison on a
-//! column of `contacts` (or an `EXISTS` on its tags), every value bound as a
-//! parameter. The same text serves both databases.
+//! column of `contacts` (or an `EXISTS` on its tags, or on the standing
+//! index of its custom values), every value bound as a parameter. The same text serves both databases.
 
-use crm_domain::contacts::{Comparator, CountField, Filter, Restriction, TextField, TimeField};
+use crm_domain::contacts::{
+    Comparator, CountField, CustomTest, Filter, Restriction, TextField, TimeField,
+};
 
+use crate::dialect::Backend;
+use crate::rows::custom_values::{values_from_json, values_to_json};
 use crate::sql::Sql;
 
 fn comparator(op: Comparator) -> &'static str {
@@ -106,6 +110,32 @@ pub(crate) fn push_filter(sql: &mut Sql, filter: &Filter, alias: &str) {
                 };
                 sql.push(&column(name)).push(comparator(*op)).bind(*at);
             }
+            Restriction::Custom(custom) => {
+                // The standing index of values (`contact_values`, kept by
+                // triggers): a semi-join the planner can drive from either
+                // side, by (field, sort key) or by contact.
+                sql.push("EXISTS (SELECT 1 FROM contact_values v WHERE v.tenant_id = ")
+                    .push(&column("tenant_id"))
+                    .push(" AND v.contact_id = ")
+                    .push(&column("id"))
+                    .push(" AND v.field_key = ")
+                    .bind(custom.key.clone());
+                match &custom.test {
+                    CustomTest::Present => {}
+                    CustomTest::Key(op, key) => {
+                        sql.push(" AND v.sort_key")
+                            .push(comparator(*op))
+                            .bind(key.clone());
+                    }
+                    CustomTest::Written { .. } => {
+                        // Typed by the service before any statement: an
+                        // untyped restriction matches nothing rather than
+                        // compare text as written.
+                        sql.push(" AND 1 = 0");
+                    }
+                }
+                sql.push(")");
+            }
             Restriction::CsatAverage(op, hundredths) => {
                 // Exact: sum / count <op> h / 100, as sum * 100 <op> h * count.
                 sql.push("(")
@@ -142,6 +172,159 @@ fn push_optional_id(sql: &mut Sql, column: &str, op: Comparator, id: Option<uuid
         }
         (_, None) => {
             sql.push(column).push(" IS NULL");
+        }
+    }
+}
+
+/// How many contacts one pass of [`fill_value_keys`] re-writes.
+const FILL_BATCH: i64 = 500;
+
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct PendingValues {
+    tenant_id: uuid::Uuid,
+    id: uuid::Uuid,
+    custom_values: String,
+}
+
+/// Re-writes the custom values of every contact written before values
+/// carried their sort keys, so the `contact_values` triggers index them: a
+/// batch per transaction, found by the `contacts_value_keys_pending`
+/// partial index. Returns how many it re-wrote.
+///
+/// # Errors
+/// The driver's; `Internal` for a stored value that does not decode.
+pub(crate) async fn fill_value_keys(
+    db: &sea_orm::DatabaseConnection,
+    backend: Backend,
+) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
+    let pending = "custom_values <> '{}' AND custom_values NOT LIKE '%\"k\":%'";
+    let mut written = 0;
+    loop {
+        let mut select = Sql::new("SELECT tenant_id, id, custom_values FROM contacts WHERE ");
+        select.push(pending).push(" LIMIT ").bind(FILL_BATCH);
+        let rows = db.query_all_raw(select.build(backend.db_backend())).await?;
+        if rows.is_empty() {
+            return Ok(written);
+        }
+        let transaction = db.begin().await?;
+        for row in rows {
+            let contact = PendingValues::from_query_result(&row, "")?;
+            let values = values_from_json(&contact.custom_values)
+                .map_err(|error| sea_orm::DbErr::Custom(error.to_string()))?;
+            let mut update = Sql::new("UPDATE contacts SET custom_values = ");
+            update
+                .bind(values_to_json(&values))
+                .push(" WHERE tenant_id = ")
+                .bind(contact.tenant_id)
+                .push(" AND id = ")
+                .bind(contact.id);
+            transaction
+                .execute_raw(update.build(backend.db_backend()))
+                .await?;
+            written += 1;
+        }
+        transaction.commit().await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crm_domain::contacts::{
+        Comparator, ContactFilter, ContactRepository, CustomRestriction, CustomTest, Filter,
+        Restriction,
+    };
+    use crm_domain::fields::sort_key;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use crate::testing::{BOTH, TestDatabase};
+    use crate::{Store, StoreOptions};
+
+    fn seats_above(number: &str) -> ContactFilter {
+        ContactFilter {
+            expression: Some(Filter::Is(Restriction::Custom(CustomRestriction {
+                key: "seats".into(),
+                position: 0,
+                test: CustomTest::Key(
+                    Comparator::Gt,
+                    sort_key::decimal_key(number.parse().unwrap()),
+                ),
+            }))),
+            ..ContactFilter::default()
+        }
+    }
+
+    /// Values stored before they carried sort keys (as every value written
+    /// before the `contact_values` index was) are keyed at start-up, and a
+    /// filter finds them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn values_written_before_the_index_are_keyed_at_start_up() {
+        for backend in BOTH {
+            let database = TestDatabase::create(backend).await;
+            let store = Store::connect(&database.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            let tenant = crate::testing::tenant(&store).await.id;
+            let now = match store.backend() {
+                crate::Backend::Postgres => "now()",
+                crate::Backend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+            };
+            for (id, seats) in [(1_u128, "9.5"), (2, "10"), (3, "100")] {
+                store
+                    .search()
+                    .pools
+                    .db
+                    .execute_raw(Statement::from_sql_and_values(
+                        store.backend().db_backend(),
+                        format!(
+                            "INSERT INTO contacts (tenant_id, id, display_name, city, country, \
+                             language, avatar_url, blocked, lifecycle_stage, custom_values, \
+                             version, create_time, update_time) VALUES ($1, $2, 'Old', '', '', \
+                             '', '', false, 'prospect', $3, 1, {now}, {now})"
+                        ),
+                        [
+                            tenant.as_uuid().into(),
+                            uuid::Uuid::from_u128(id).into(),
+                            format!("{{\"seats\":{{\"t\":\"number\",\"v\":\"{seats}\"}}}}").into(),
+                        ],
+                    ))
+                    .await
+                    .unwrap();
+            }
+            let contacts = store.contacts();
+            assert_eq!(
+                contacts
+                    .count(tenant, &seats_above("9.75"), 100)
+                    .await
+                    .unwrap(),
+                0,
+                "{backend:?}: not keyed yet"
+            );
+            let _ = store.close().await;
+            let store = Store::connect(&database.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            let contacts = store.contacts();
+            assert_eq!(
+                contacts
+                    .count(tenant, &seats_above("9.75"), 100)
+                    .await
+                    .unwrap(),
+                2,
+                "{backend:?}"
+            );
+            assert_eq!(
+                contacts
+                    .count(tenant, &seats_above("99"), 100)
+                    .await
+                    .unwrap(),
+                1,
+                "{backend:?}"
+            );
+            let _ = store.close().await;
+            database.drop_database().await;
         }
     }
 }

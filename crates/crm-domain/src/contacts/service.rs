@@ -14,7 +14,9 @@ use crate::organizations;
 use std::sync::Arc;
 
 use crate::contacts::Decision;
-use crate::contacts::{COUNT_CAP, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate};
+use crate::contacts::{
+    COUNT_CAP, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate, UntypedField,
+};
 use crate::contacts::{Contact, ContactFields, LifecycleStage};
 use crate::fields::{CustomFieldRepository, DefinitionsFor};
 use crate::fields::{CustomValues, FieldEntity, ValueChanges};
@@ -320,6 +322,51 @@ impl ContactService {
         }
     }
 
+    /// Types the custom-field restrictions of `expression` by their
+    /// fields' definitions (one read, only when it names a field not typed
+    /// yet).
+    ///
+    /// # Errors
+    /// [`UntypedField`] for a key no contact field has or a value that does
+    /// not fit; `Unavailable` and `Internal` as `UntypedField::Invalid`.
+    pub async fn type_filter(
+        &self,
+        caller: &Caller,
+        expression: &mut contacts::Filter,
+    ) -> Result<(), UntypedField> {
+        let keys = expression.untyped_custom_keys();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let tenant = caller.tenant();
+        let definitions = self
+            .fields
+            .definitions_for(tenant.id, FieldEntity::Contact, DefinitionsFor::Keys(keys))
+            .await
+            .map_err(UntypedField::Invalid)?;
+        expression.type_custom_fields(&definitions, tenant.default_region)
+    }
+
+    /// `filter` with its expression typed (a copy only when it needs typing).
+    async fn typed<'f>(
+        &self,
+        caller: &Caller,
+        filter: &'f ContactFilter,
+    ) -> Result<std::borrow::Cow<'f, ContactFilter>, DomainError> {
+        match &filter.expression {
+            Some(expression) if !expression.untyped_custom_keys().is_empty() => {
+                let mut typed = filter.clone();
+                if let Some(expression) = typed.expression.as_mut() {
+                    self.type_filter(caller, expression)
+                        .await
+                        .map_err(UntypedField::into_error)?;
+                }
+                Ok(std::borrow::Cow::Owned(typed))
+            }
+            _ => Ok(std::borrow::Cow::Borrowed(filter)),
+        }
+    }
+
     /// How many contacts pass `filter`: exact up to [`COUNT_CAP`], and
     /// `(COUNT_CAP, true)` ("at least") beyond it.
     ///
@@ -330,9 +377,10 @@ impl ContactService {
         caller: &Caller,
         filter: &ContactFilter,
     ) -> Result<(u64, bool), DomainError> {
+        let filter = self.typed(caller, filter).await?;
         let counted = self
             .contacts
-            .count(caller.tenant().id, filter, COUNT_CAP)
+            .count(caller.tenant().id, &filter, COUNT_CAP)
             .await?;
         Ok(if counted > COUNT_CAP {
             (COUNT_CAP, true)
@@ -353,11 +401,12 @@ impl ContactService {
         page_size: u32,
     ) -> Result<Page<Contact, ContactId>, DomainError> {
         let tenant = caller.tenant();
+        let filter = self.typed(caller, filter).await?;
         let items = self
             .contacts
             .list(
                 tenant.id,
-                filter,
+                &filter,
                 after,
                 crate::kernel::overfetch(page_size),
             )

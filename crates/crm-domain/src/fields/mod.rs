@@ -5,6 +5,7 @@ pub mod custom_field;
 pub mod layout;
 pub mod ports;
 pub mod service;
+pub mod sort_key;
 
 pub use custom_field::*;
 pub use ports::*;

@@ -8,7 +8,7 @@
 use std::str::FromStr;
 
 use crm_domain::DomainError;
-use crm_domain::fields::{CustomValues, FieldValue};
+use crm_domain::fields::{CustomValues, FieldValue, sort_key};
 use crm_domain::kernel::Money;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -119,7 +119,13 @@ pub(crate) fn values_to_json(values: &CustomValues) -> String {
     Value::Object(
         values
             .iter()
-            .map(|(key, value)| (key.clone(), value_to_json(value)))
+            .map(|(key, value)| {
+                let mut stored = value_to_json(value);
+                if let Value::Object(fields) = &mut stored {
+                    fields.insert("k".to_owned(), json!(sort_key::sort_keys(value)));
+                }
+                (key.clone(), stored)
+            })
             .collect(),
     )
     .to_string()
