@@ -23,6 +23,7 @@ mod m0009_duplicates;
 mod m0010_conversation_channels;
 mod m0011_search;
 mod m0012_contact_values;
+mod m0013_contact_order;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_conversation_channels::Migration),
             Box::new(m0011_search::Migration),
             Box::new(m0012_contact_values::Migration),
+            Box::new(m0013_contact_order::Migration),
         ]
     }
 }

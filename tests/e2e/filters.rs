@@ -404,3 +404,97 @@ async fn custom_fields_filter_by_their_type_from_the_moment_they_are_written() {
     })
     .await;
 }
+
+async fn ordered_names(server: &TestServer, filter: &str, order_by: &str) -> Vec<String> {
+    let client = server.contacts().await;
+    all_pages(|page_token| {
+        let mut client = client.clone();
+        let request = server.req(pb::ListContactsRequest {
+            page_size: 2,
+            page_token,
+            filter: filter.into(),
+            order_by: order_by.into(),
+            ..Default::default()
+        });
+        async move {
+            let page = client
+                .list_contacts(request)
+                .await
+                .unwrap_or_else(|status| panic!("{order_by}: {status:?}"))
+                .into_inner();
+            (page.contacts, page.next_page_token)
+        }
+    })
+    .await
+    .into_iter()
+    .map(|contact: pb::Contact| contact.display_name)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_follow_their_order_page_after_page() {
+    on_both(|server| async move {
+        let names = ["bruno", "Álvaro", "Carla", "ana", "Ana", "Davi"];
+        for (index, name) in names.iter().enumerate() {
+            server
+                .create(pb::Contact {
+                    display_name: (*name).into(),
+                    ..crate::fixtures::with_email(&format!("c{index}@x.com"))
+                })
+                .await;
+        }
+        let by_name = ordered_names(&server, "", "display_name").await;
+        assert_eq!(by_name[0], "Álvaro", "accents do not sort apart");
+        assert!(
+            by_name[1..3]
+                .iter()
+                .all(|name| name.eq_ignore_ascii_case("ana"))
+        );
+        assert_eq!(by_name[3..], ["bruno", "Carla", "Davi"], "nor does case");
+        let mut backwards = ordered_names(&server, "", "display_name desc").await;
+        backwards.reverse();
+        assert_eq!(backwards, by_name, "desc is asc reversed, ties included");
+        assert_eq!(
+            ordered_names(&server, "", "create_time desc").await,
+            ["Davi", "Ana", "ana", "Carla", "Álvaro", "bruno"]
+        );
+        assert_eq!(ordered_names(&server, "", "create_time").await, names);
+        assert_eq!(
+            ordered_names(&server, "display_name != Davi", "display_name desc").await[..2],
+            ["Carla", "bruno"]
+        );
+
+        // A token is bound to its order; a bad order is named.
+        let mut contacts = server.contacts().await;
+        let first = contacts
+            .list_contacts(server.req(pb::ListContactsRequest {
+                page_size: 1,
+                order_by: "display_name".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let replayed = contacts
+            .list_contacts(server.req(pb::ListContactsRequest {
+                page_size: 1,
+                page_token: first.next_page_token,
+                order_by: "create_time".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert_invalid(&replayed, &["page_token"]);
+        for bad in ["update_time", "display_name sideways", "display_name, id"] {
+            let status = contacts
+                .list_contacts(server.req(pb::ListContactsRequest {
+                    order_by: bad.into(),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap_err();
+            assert_invalid(&status, &["order_by"]);
+        }
+    })
+    .await;
+}

@@ -164,6 +164,7 @@ async fn contacts_list_by_tag_in_stable_pages() {
                     page_size: 2,
                     page_token,
                     tag: " vip".into(),
+                    ..Default::default()
                 }))
                 .await
                 .unwrap()
@@ -180,6 +181,7 @@ async fn contacts_list_by_tag_in_stable_pages() {
                     page_size: 2,
                     page_token: page.next_page_token.clone(),
                     tag: "standard".into(),
+                    ..Default::default()
                 }))
                 .await
                 .unwrap_err();

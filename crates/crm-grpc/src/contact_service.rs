@@ -105,16 +105,21 @@ impl ContactApi {
             page_token,
             tag,
             filter,
+            order_by,
         } = request;
         let size = kernel::page_size(page_size)?;
-        let (filter, scope) = contact_filter(&tag, &filter)?;
-        let after = token::page_after(&page_token, &scope)?.map(ContactId::from_uuid);
+        let (mut filter, mut scope) = contact_filter(&tag, &filter)?;
+        filter.order = contacts::ContactOrder::parse(&order_by)?;
+        if !filter.order.is_default() {
+            scope.push_str(&format!("|order:{order_by}"));
+        }
+        let after = token::contact_page_after(&page_token, &scope)?;
         let page = self.contacts.list(&caller, &filter, after, size).await?;
         Ok(pb::ListContactsResponse {
             contacts: page.items.iter().map(contact::to_proto).collect(),
             next_page_token: page
                 .next
-                .map(|last| token::page(last.as_uuid(), &scope))
+                .map(|last| token::contact_page(&last, &scope))
                 .unwrap_or_default(),
         })
     }
@@ -394,6 +399,7 @@ fn contact_filter(tag: &str, filter: &str) -> Result<(ContactFilter, String), Do
             organization: None,
             tag,
             expression,
+            order: contacts::ContactOrder::default(),
         },
         scope,
     ))

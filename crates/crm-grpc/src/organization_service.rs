@@ -183,7 +183,7 @@ impl OrganizationApi {
         // An unknown organization is NOT_FOUND, not an empty list.
         self.organizations.get(&caller, org).await?;
         let scope = format!("members:{org}");
-        let after = token::page_after(&page_token, &scope)?.map(ContactId::from_uuid);
+        let after = token::contact_page_after(&page_token, &scope)?;
         let filter = ContactFilter {
             organization: Some(org),
             ..ContactFilter::default()
@@ -193,7 +193,7 @@ impl OrganizationApi {
             contacts: page.items.iter().map(contact::to_proto).collect(),
             next_page_token: page
                 .next
-                .map(|last| token::page(last.as_uuid(), &scope))
+                .map(|last| token::contact_page(&last, &scope))
                 .unwrap_or_default(),
         })
     }

@@ -8,10 +8,13 @@
 //!   to the list's filter so it cannot be replayed against another
 //!   (AIP-158: INVALID_ARGUMENT), and `0c1...`/`1c1...` when the order sorts
 //!   by a flag before the id (pinned notes);
+//! - ordered contact list token `k1.KEY.` and a page token, after the
+//!   last contact's sort key and id;
 //! - duplicate-group page token `g1.SCORE_IN_HUNDREDTHS.FIRST_ID_HEX`;
 //! - merge preview token `m1.ID_HEX-VERSION...`, survivor first, binding a
 //!   merge to the version of every contact the preview read.
 
+use crm_domain::contacts::{ContactCursor, SortKey};
 use crm_domain::merge::GroupCursor;
 use crm_domain::{ContactId, DomainError};
 use uuid::Uuid;
@@ -125,6 +128,60 @@ pub(crate) fn flagged_page_after(
             "is not a token from a previous page",
         )),
     }
+}
+
+/// The token that continues a contact list after `cursor`: `c1...` (as
+/// [`page`]) in id order; `k1.KEY.` then the [`page`] token of the id when
+/// the order sorts by a field first, `KEY` being `t` and the folded name's
+/// bytes in hex, or `n` and a time in Unix nanoseconds.
+pub(crate) fn contact_page(cursor: &ContactCursor, scope: &str) -> String {
+    let id = page(cursor.id.as_uuid(), scope);
+    match &cursor.key {
+        None => id,
+        Some(SortKey::Text(text)) => {
+            let hex: String = text.bytes().map(|byte| format!("{byte:02x}")).collect();
+            format!("k1.t{hex}.{id}")
+        }
+        Some(SortKey::Time(time)) => format!("k1.n{}.{id}", time.unix_timestamp_nanos()),
+    }
+}
+
+/// Inverse of [`contact_page`]; `None` for the first page.
+///
+/// # Errors
+/// As [`page_after`].
+pub(crate) fn contact_page_after(
+    token: &str,
+    scope: &str,
+) -> Result<Option<ContactCursor>, DomainError> {
+    let forged = || DomainError::invalid("page_token", "is not a token from a previous page");
+    let Some(rest) = token.strip_prefix("k1.") else {
+        return Ok(
+            page_after(token, scope)?.map(|id| ContactCursor::after(ContactId::from_uuid(id)))
+        );
+    };
+    let (key, id) = rest.split_once('.').ok_or_else(forged)?;
+    let key = if let Some(hex) = key.strip_prefix('t') {
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|at| {
+                hex.get(at..at + 2)
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(forged)?;
+        SortKey::Text(String::from_utf8(bytes).map_err(|_| forged())?)
+    } else if let Some(nanos) = key.strip_prefix('n') {
+        let nanos = nanos.parse::<i128>().map_err(|_| forged())?;
+        SortKey::Time(time::OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| forged())?)
+    } else {
+        return Err(forged());
+    };
+    let id = page_after(id, scope)?.ok_or_else(forged)?;
+    Ok(Some(ContactCursor {
+        key: Some(key),
+        id: ContactId::from_uuid(id),
+    }))
 }
 
 /// The token of the search page that starts at `offset` of the ranked
@@ -307,6 +364,27 @@ mod tests {
         assert!(page_after(&page(id, "tag:vip"), "tag:gold").is_err());
         assert!(page_after(&page(id, "tag:vip"), "").is_err());
         assert!(page_after(&page(id, ""), "tag:vip").is_err());
+    }
+
+    #[test]
+    fn an_ordered_token_carries_the_sort_key_and_the_id() {
+        let id = ContactId::from_uuid(Uuid::now_v7());
+        for key in [
+            None,
+            Some(SortKey::Text("josé.silva".into())),
+            Some(SortKey::Time(
+                time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789)
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )),
+        ] {
+            let cursor = ContactCursor { key, id };
+            let token = contact_page(&cursor, "order:x");
+            assert_eq!(contact_page_after(&token, "order:x"), Ok(Some(cursor)));
+            assert!(contact_page_after(&token, "order:y").is_err());
+        }
+        for forged in ["k1.tzz.c1.00", "k1.x1.c1.00", "k1.n1", "k1.t61"] {
+            assert!(contact_page_after(forged, "").is_err(), "{forged}");
+        }
     }
 }
 

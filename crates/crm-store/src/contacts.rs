@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use crm_domain::contacts::{Contact, ContactFields};
 use crm_domain::contacts::{
-    ContactChange, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate,
+    ContactChange, ContactCursor, ContactFilter, ContactRepository, CreateOutcome, OrderField,
+    ResolvedCreate, SortKey,
 };
 use crm_domain::fields::CustomValues;
 use crm_domain::identity::ContactIdentity;
@@ -242,6 +243,77 @@ fn push_filtered_ids(sql: &mut Sql, tenant: TenantId, filter: &ContactFilter) {
     }
 }
 
+/// Appends ` AND c.id IN (<a page of ids>) ORDER BY ...`: the ids of the
+/// contacts that pass `filter` after `after` in `filter.order`, read as one
+/// range of the order's index (`(tenant_id, search_name)` or
+/// `(tenant_id, create_time, id)`) with the id as tie-break, so a deep page
+/// costs what the first does.
+fn push_ordered_page(
+    sql: &mut Sql,
+    tenant: TenantId,
+    filter: &ContactFilter,
+    after: Option<&ContactCursor>,
+    limit: u32,
+) {
+    let column = match filter.order.field {
+        OrderField::Id => "id",
+        OrderField::DisplayName => "search_name",
+        OrderField::CreateTime => "create_time",
+    };
+    let (direction, beyond) = if filter.order.descending {
+        (" DESC", " < ")
+    } else {
+        ("", " > ")
+    };
+    sql.push(" AND c.id IN (SELECT c2.id FROM contacts c2 WHERE ");
+    push_filtered_ids(sql, tenant, filter);
+    if let Some(after) = after {
+        match &after.key {
+            Some(key) => {
+                // The first comparison bounds the index range; the row
+                // comparison breaks ties by id.
+                let bound = if filter.order.descending {
+                    " <= "
+                } else {
+                    " >= "
+                };
+                sql.push(" AND c2.").push(column).push(bound);
+                push_sort_key(sql, key);
+                sql.push(" AND (c2.")
+                    .push(column)
+                    .push(", c2.id)")
+                    .push(beyond)
+                    .push("(");
+                push_sort_key(sql, key);
+                sql.push(", ").bind(after.id.as_uuid()).push(")");
+            }
+            None => {
+                sql.push(" AND c2.id").push(beyond).bind(after.id.as_uuid());
+            }
+        }
+    }
+    let order = |alias: &str| {
+        if column == "id" {
+            format!("{alias}.id{direction}")
+        } else {
+            format!("{alias}.{column}{direction}, {alias}.id{direction}")
+        }
+    };
+    sql.push(" ORDER BY ")
+        .push(&order("c2"))
+        .push(" LIMIT ")
+        .bind(i64::from(limit))
+        .push(") ORDER BY ")
+        .push(&order("c"));
+}
+
+fn push_sort_key(sql: &mut Sql, key: &SortKey) {
+    match key {
+        SortKey::Text(text) => sql.bind(text.clone()),
+        SortKey::Time(time) => sql.bind(*time),
+    };
+}
+
 /// Appends `display_name = ..., ..., organization_link = ...`: every
 /// describing column of a contact, for an `UPDATE contacts SET`.
 pub(crate) fn push_assignments(sql: &mut Sql, fields: &ContactFields, custom: &CustomValues) {
@@ -439,7 +511,7 @@ impl ContactRepository for SeaContactRepository {
         &self,
         tenant: TenantId,
         filter: &ContactFilter,
-        after: Option<ContactId>,
+        after: Option<ContactCursor>,
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError> {
         let mut sql = Sql::new("SELECT ");
@@ -448,6 +520,11 @@ impl ContactRepository for SeaContactRepository {
             .push(TIER_JOIN)
             .push(" WHERE c.tenant_id = ")
             .bind(tenant.as_uuid());
+        if !filter.order.is_default() {
+            push_ordered_page(&mut sql, tenant, filter, after.as_ref(), limit);
+            return contacts::fold(self.rows(&self.pools.db, sql).await?);
+        }
+        let after = after.map(|cursor| cursor.id);
         // The page's ids come from the narrowest index: the tag index when
         // filtering by tag alone (ordered by contact id within a tag), else
         // the primary key, in order, with the filter on each row.

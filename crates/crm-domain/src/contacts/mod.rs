@@ -4,6 +4,7 @@
 
 pub mod contact;
 pub mod filter;
+pub mod order;
 pub mod ports;
 pub mod resolve;
 pub mod service;
@@ -11,6 +12,7 @@ pub mod update;
 
 pub use contact::*;
 pub use filter::*;
+pub use order::*;
 pub use ports::*;
 pub use resolve::*;
 pub use service::*;

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::contacts::{Contact, ContactFields};
+use crate::contacts::{Contact, ContactCursor, ContactFields};
 use crate::fields::CustomValues;
 use crate::identity::{ContactIdentity, IdentityKey};
 use crate::kernel::DomainError;
@@ -100,8 +100,8 @@ pub trait ContactRepository: Send + Sync {
         id: ContactId,
     ) -> Result<Option<ContactId>, DomainError>;
 
-    /// Reads up to `limit` contacts that pass `filter` with ids greater than
-    /// `after`, by id.
+    /// Reads up to `limit` contacts that pass `filter`, in `filter.order`,
+    /// after `after` (a cursor of that order).
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
@@ -109,7 +109,7 @@ pub trait ContactRepository: Send + Sync {
         &self,
         tenant: TenantId,
         filter: &ContactFilter,
-        after: Option<ContactId>,
+        after: Option<ContactCursor>,
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError>;
 
@@ -224,6 +224,8 @@ pub struct ContactFilter {
     pub organization: Option<OrganizationId>,
     /// Only contacts that pass this filter expression.
     pub expression: Option<crate::contacts::Filter>,
+    /// The order a list reads them in (a count ignores it).
+    pub order: crate::contacts::ContactOrder,
 }
 
 /// Most contacts a count counts exactly; beyond, it says "at least".

@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use crate::contacts::Decision;
 use crate::contacts::{
-    COUNT_CAP, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate, UntypedField,
+    COUNT_CAP, ContactCursor, ContactFilter, ContactRepository, CreateOutcome, ResolvedCreate,
+    UntypedField,
 };
 use crate::contacts::{Contact, ContactFields, LifecycleStage};
 use crate::fields::{CustomFieldRepository, DefinitionsFor};
@@ -389,7 +390,7 @@ impl ContactService {
         })
     }
 
-    /// Lists contacts that pass `filter` by id, after a cursor.
+    /// Lists contacts that pass `filter` in its order, after a cursor.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
@@ -397,9 +398,9 @@ impl ContactService {
         &self,
         caller: &Caller,
         filter: &ContactFilter,
-        after: Option<ContactId>,
+        after: Option<ContactCursor>,
         page_size: u32,
-    ) -> Result<Page<Contact, ContactId>, DomainError> {
+    ) -> Result<Page<Contact, ContactCursor>, DomainError> {
         let tenant = caller.tenant();
         let filter = self.typed(caller, filter).await?;
         let items = self
@@ -411,7 +412,9 @@ impl ContactService {
                 crate::kernel::overfetch(page_size),
             )
             .await?;
-        Ok(Page::from_overfetch(items, page_size, |contact| contact.id))
+        Ok(Page::from_overfetch(items, page_size, |contact| {
+            filter.order.cursor(contact)
+        }))
     }
 
     /// Applies a patch. With `expected_version`, a contact changed since gets

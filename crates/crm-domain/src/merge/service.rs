@@ -13,7 +13,7 @@ use crate::merge::duplicates;
 use std::sync::Arc;
 
 use crate::contacts::Contact;
-use crate::contacts::{ContactFilter, ContactRepository};
+use crate::contacts::{ContactCursor, ContactFilter, ContactRepository};
 use crate::identity::IdentityKey;
 use crate::kernel::DomainError;
 use crate::kernel::Page;
@@ -274,7 +274,7 @@ impl MergeService {
                     held_as_data.push((contact.id, key, field));
                 }
             }
-            last = batch.last().map(|contact| contact.id);
+            last = batch.last().map(|contact| ContactCursor::after(contact.id));
             if batch.len() < SCAN_BATCH as usize {
                 break;
             }

@@ -125,7 +125,12 @@ pub async fn listing_pages_by_id_within_the_tenant(world: &dyn World) {
         .await
         .unwrap();
     let second = repository
-        .list(tenant.id, &ContactFilter::default(), Some(first[2].id), 3)
+        .list(
+            tenant.id,
+            &ContactFilter::default(),
+            Some(ContactCursor::after(first[2].id)),
+            3,
+        )
         .await
         .unwrap();
     let listed: Vec<_> = first.iter().chain(&second).map(|c| c.id).collect();
@@ -503,7 +508,7 @@ pub async fn contacts_carry_tags_and_their_tier_and_list_by_tag(world: &dyn Worl
     let first = repository.list(tenant.id, &vip, None, 1).await.unwrap();
     assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), [ana.id]);
     let next = repository
-        .list(tenant.id, &vip, Some(ana.id), 5)
+        .list(tenant.id, &vip, Some(ContactCursor::after(ana.id)), 5)
         .await
         .unwrap();
     assert_eq!(next.iter().map(|c| c.id).collect::<Vec<_>>(), [bob.id]);

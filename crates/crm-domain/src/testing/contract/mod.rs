@@ -79,8 +79,8 @@ pub(crate) mod prelude {
     pub(crate) use crate::attachments::{Attachment, BlobKey, Sha256, StagedBlob};
     pub(crate) use crate::contacts::{Contact, ContactFields, LifecycleStage};
     pub(crate) use crate::contacts::{
-        ContactChange, ContactFilter, ContactRepository, CreateOutcome, MAX_KEYS_PER_READ,
-        ResolvedCreate,
+        ContactChange, ContactCursor, ContactFilter, ContactRepository, CreateOutcome,
+        MAX_KEYS_PER_READ, ResolvedCreate,
     };
     pub(crate) use crate::conversations::{
         Conversation, ConversationFields, ConversationFilter, ConversationStatus,
