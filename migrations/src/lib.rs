@@ -24,6 +24,7 @@ mod m0010_conversation_channels;
 mod m0011_search;
 mod m0012_contact_values;
 mod m0013_contact_order;
+mod m0014_segments;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_search::Migration),
             Box::new(m0012_contact_values::Migration),
             Box::new(m0013_contact_order::Migration),
+            Box::new(m0014_segments::Migration),
         ]
     }
 }

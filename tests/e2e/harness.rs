@@ -19,6 +19,7 @@ use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
 use crm_proto::v1::merge_service_client::MergeServiceClient;
 use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
+use crm_proto::v1::segment_service_client::SegmentServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::v1::tier_service_client::TierServiceClient;
 use crm_server::{App, AttachmentOptions, ServeOptions, StoreOptions};
@@ -306,6 +307,11 @@ impl TestServer {
     /// A NoteService client.
     pub async fn notes(&self) -> NoteServiceClient<Channel> {
         NoteServiceClient::new(self.channel().await)
+    }
+
+    /// A SegmentService client.
+    pub async fn segments(&self) -> SegmentServiceClient<Channel> {
+        SegmentServiceClient::new(self.channel().await)
     }
 
     /// An OrganizationService client.

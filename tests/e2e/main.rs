@@ -21,6 +21,7 @@ mod organizations;
 mod outage;
 mod resolve;
 mod search;
+mod segments;
 mod service;
 mod shared_addresses;
 mod tags;

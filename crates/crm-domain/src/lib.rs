@@ -25,7 +25,8 @@
 //! | `attachments`   | kernel, tenancy                                                                                                      |
 //! | `merge`         | kernel, identity, tenancy, tiers, fields, organizations, contacts                                                    |
 //! | `search`        | kernel, identity, tenancy, contacts                                                                                  |
-//! | `testing`       | kernel, identity, tenancy, tiers, fields, organizations, contacts, routing, conversations, notes, attachments, merge, search |
+//! | `segments`      | kernel, tenancy, tiers, contacts                                                                                     |
+//! | `testing`       | kernel, identity, tenancy, tiers, fields, organizations, contacts, routing, conversations, notes, attachments, merge, search, segments |
 //!
 //! `testing` is no context: it holds the contract suite of every port and
 //! its fixtures (behind the `testing` feature), for any adapter to run.
@@ -51,6 +52,7 @@ pub mod conversations;
 pub mod merge;
 pub mod notes;
 pub mod search;
+pub mod segments;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

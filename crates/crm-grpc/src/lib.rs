@@ -40,6 +40,7 @@ mod custom_field_service;
 mod merge_service;
 mod note_service;
 mod organization_service;
+mod segment_service;
 pub mod status;
 mod tenant_service;
 mod tier_service;
@@ -53,6 +54,7 @@ pub use custom_field_service::CustomFieldApi;
 pub use merge_service::MergeApi;
 pub use note_service::NoteApi;
 pub use organization_service::OrganizationApi;
+pub use segment_service::SegmentApi;
 pub use tenant_service::TenantApi;
 pub use tier_service::TierApi;
 
@@ -161,6 +163,7 @@ mod descriptor_tests {
             Entity::Note,
             Entity::Conversation,
             Entity::Attachment,
+            Entity::Segment,
         ];
         for entity in all {
             // No `_` arm: a new entity fails to compile until listed above.
@@ -175,7 +178,8 @@ mod descriptor_tests {
                 | Entity::Organization
                 | Entity::Note
                 | Entity::Conversation
-                | Entity::Attachment => {}
+                | Entity::Attachment
+                | Entity::Segment => {}
             }
             let name = status::resource_type(entity);
             assert!(messages.contains_key(name), "{entity:?}: {name}");

@@ -221,6 +221,14 @@ pub fn to_status(error: DomainError) -> Status {
                 metadata([("field", field), ("limit_bytes", limit.to_string())]),
             )
         }
+        DomainError::LimitReached { what, limit } => {
+            details.add_quota_failure_violation(what, format!("the limit is {limit}"));
+            (
+                Code::ResourceExhausted,
+                ErrorReason::SegmentLimitReached,
+                metadata([("limit", limit.to_string())]),
+            )
+        }
         DomainError::FailedPrecondition(cause) => {
             details.add_precondition_failure_violation("STATE", "request", cap(cause.to_string()));
             let (reason, metadata) = precondition(cause);
@@ -306,6 +314,10 @@ fn precondition(cause: Precondition) -> (ErrorReason, HashMap<String, String>) {
             ErrorReason::SectionNotEmpty,
             metadata([("fields", fields.to_string())]),
         ),
+        Precondition::FilterOutdated { field, problem: _ } => (
+            ErrorReason::SegmentFilterOutdated,
+            metadata([("field", field)]),
+        ),
         Precondition::NotAMember {
             contact,
             organization,
@@ -344,6 +356,7 @@ pub(crate) fn resource_type(entity: Entity) -> &'static str {
         Entity::Note => "crm.v1.Note",
         Entity::Conversation => "crm.v1.Conversation",
         Entity::Attachment => "crm.v1.Attachment",
+        Entity::Segment => "crm.v1.Segment",
     }
 }
 
@@ -370,6 +383,9 @@ mod tests {
             DomainError::AlreadyExists { .. } => (Code::AlreadyExists, ErrorReason::AlreadyExists),
             DomainError::Stale { .. } => (Code::Aborted, ErrorReason::EtagMismatch),
             DomainError::TooLarge { .. } => (Code::ResourceExhausted, ErrorReason::TooLarge),
+            DomainError::LimitReached { .. } => {
+                (Code::ResourceExhausted, ErrorReason::SegmentLimitReached)
+            }
             DomainError::Unauthenticated(_) => {
                 (Code::Unauthenticated, ErrorReason::Unauthenticated)
             }
@@ -388,6 +404,7 @@ mod tests {
                     Precondition::SectionLimit { .. } => ErrorReason::SectionLimitReached,
                     Precondition::SectionNotEmpty { .. } => ErrorReason::SectionNotEmpty,
                     Precondition::NotAMember { .. } => ErrorReason::NotAMember,
+                    Precondition::FilterOutdated { .. } => ErrorReason::SegmentFilterOutdated,
                 },
             ),
         }
@@ -412,6 +429,10 @@ mod tests {
             Precondition::NotAMember {
                 contact: holder,
                 organization,
+            },
+            Precondition::FilterOutdated {
+                field: "custom_fields.plan".into(),
+                problem: "gone".into(),
             },
         ];
         let mut samples = vec![
@@ -446,6 +467,10 @@ mod tests {
             DomainError::TooLarge {
                 field: "chunk".into(),
                 limit: 10,
+            },
+            DomainError::LimitReached {
+                what: "segments per owner",
+                limit: 100,
             },
             DomainError::Unauthenticated("no key"),
             DomainError::Unavailable,

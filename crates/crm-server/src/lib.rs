@@ -21,13 +21,14 @@ use crm_domain::notes::NoteService;
 use crm_domain::organizations::OrganizationService;
 use crm_domain::routing::RoutingService;
 use crm_domain::search::SearchService;
+use crm_domain::segments::SegmentService;
 use crm_domain::tenancy::Tenant;
 use crm_domain::tenancy::TenantService;
 use crm_domain::tiers::TierService;
 use crm_domain::{DomainError, TenantId};
 use crm_grpc::{
     AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, MergeApi, NoteApi,
-    OrganizationApi, TenantApi, TierApi, generate_api_key, hash_api_key,
+    OrganizationApi, SegmentApi, TenantApi, TierApi, generate_api_key, hash_api_key,
 };
 use crm_proto::v1::attachment_service_server::AttachmentServiceServer;
 use crm_proto::v1::contact_service_server::ContactServiceServer;
@@ -36,6 +37,7 @@ use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
 use crm_proto::v1::merge_service_server::MergeServiceServer;
 use crm_proto::v1::note_service_server::NoteServiceServer;
 use crm_proto::v1::organization_service_server::OrganizationServiceServer;
+use crm_proto::v1::segment_service_server::SegmentServiceServer;
 use crm_proto::v1::tenant_service_server::TenantServiceServer;
 use crm_proto::v1::tier_service_server::TierServiceServer;
 pub use crm_store::{ConnectError, Store, StoreOptions};
@@ -130,6 +132,7 @@ pub struct App {
     attachments: AttachmentService,
     merges: MergeService,
     search: SearchService,
+    segments: SegmentService,
     sweep_every: Duration,
 }
 
@@ -182,6 +185,13 @@ impl App {
         );
         let merges =
             MergeService::new(store.contacts(), store.merges(), clock.clone(), ids.clone());
+        let segments = SegmentService::new(
+            store.segments(),
+            store.tiers(),
+            contacts.clone(),
+            clock.clone(),
+            ids.clone(),
+        );
         let tenants = TenantService::new(store.tenants(), clock, ids);
         let search = SearchService::new(store.search());
         Ok(App {
@@ -197,6 +207,7 @@ impl App {
             attachments,
             merges,
             search,
+            segments,
             sweep_every,
         })
     }
@@ -338,6 +349,10 @@ impl App {
                 self.contacts,
                 auth.clone(),
             )))
+            .add_service(SegmentServiceServer::new(SegmentApi::new(
+                self.segments,
+                auth.clone(),
+            )))
             .add_service(TenantServiceServer::new(TenantApi::new(auth)))
             .serve_with_incoming_shutdown(
                 connections.track(TcpListenerStream::new(listener)),
@@ -379,6 +394,7 @@ fn served_services() -> Vec<&'static str> {
         <ConversationServiceServer<ConversationApi> as NamedService>::NAME,
         <AttachmentServiceServer<AttachmentApi> as NamedService>::NAME,
         <MergeServiceServer<MergeApi> as NamedService>::NAME,
+        <SegmentServiceServer<SegmentApi> as NamedService>::NAME,
     ]
 }
 

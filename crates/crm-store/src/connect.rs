@@ -226,6 +226,13 @@ impl Store {
         })
     }
 
+    /// The segment repository.
+    pub fn segments(&self) -> Arc<crate::SeaSegmentRepository> {
+        Arc::new(crate::SeaSegmentRepository {
+            pools: self.pools.clone(),
+        })
+    }
+
     /// The note repository.
     pub fn notes(&self) -> Arc<SeaNoteRepository> {
         Arc::new(SeaNoteRepository {
@@ -389,7 +396,7 @@ async fn migrate(db: &DatabaseConnection, backend: Backend) -> Result<(), DbErr>
 }
 
 /// Every table the store reads or writes.
-const TABLES: [&str; 18] = [
+const TABLES: [&str; 19] = [
     "attachment_blobs",
     "attachments",
     "contact_identities",
@@ -406,6 +413,7 @@ const TABLES: [&str; 18] = [
     "notes",
     "organization_domains",
     "organizations",
+    "segments",
     "tenants",
     "tiers",
 ];

@@ -34,6 +34,7 @@ mod pools;
 mod records;
 mod rows;
 mod search;
+mod segments;
 mod sql;
 mod tenancy;
 #[cfg(any(test, feature = "testing"))]
@@ -52,5 +53,6 @@ pub use merge::SeaMergeRepository;
 pub use notes::SeaNoteRepository;
 pub use organizations::SeaOrganizationRepository;
 pub use search::SeaSearchRepository;
+pub use segments::SeaSegmentRepository;
 pub use tenancy::SeaTenantRepository;
 pub use tiers::SeaTierRepository;

@@ -3,6 +3,7 @@
 //! (resolve included).
 
 pub mod contact;
+pub mod custom_filter;
 pub mod filter;
 pub mod order;
 pub mod ports;

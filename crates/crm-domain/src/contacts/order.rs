@@ -110,7 +110,7 @@ impl ContactOrder {
     pub fn cursor(&self, contact: &Contact) -> ContactCursor {
         let key = match self.field {
             OrderField::Id => None,
-            OrderField::DisplayName => Some(SortKey::Text(crate::search::fold(
+            OrderField::DisplayName => Some(SortKey::Text(crate::kernel::fold(
                 &contact.fields.display_name,
             ))),
             OrderField::CreateTime => Some(SortKey::Time(contact.create_time)),

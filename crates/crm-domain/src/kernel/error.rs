@@ -29,6 +29,8 @@ pub enum Entity {
     Conversation,
     /// An attachment.
     Attachment,
+    /// A saved segment of contacts.
+    Segment,
 }
 
 impl Entity {
@@ -46,6 +48,7 @@ impl Entity {
             Entity::Note => "note",
             Entity::Conversation => "conversation",
             Entity::Attachment => "attachment",
+            Entity::Segment => "segment",
         }
     }
 }
@@ -146,6 +149,15 @@ pub enum Precondition {
         /// How many fields it holds.
         fields: i64,
     },
+    /// A saved filter names a custom field, option or tier that no longer
+    /// exists (or no longer fits): run, it would silently match nothing.
+    #[error("the saved filter no longer applies at {field}: {problem}; change the filter")]
+    FilterOutdated {
+        /// What it names (`custom_fields.plan`, `tier_id`).
+        field: String,
+        /// What is wrong with it now.
+        problem: String,
+    },
     /// The contact is not a member of the organization it would leave.
     #[error("contact {contact} is not a member of organization {organization}")]
     NotAMember {
@@ -228,6 +240,14 @@ pub enum DomainError {
     /// The request conflicts with the record's current state.
     #[error("failed precondition: {0}")]
     FailedPrecondition(Precondition),
+    /// The caller holds as many of something as it may.
+    #[error("at most {limit} {what} are allowed")]
+    LimitReached {
+        /// What is counted (`segments per owner`).
+        what: &'static str,
+        /// The most allowed.
+        limit: usize,
+    },
     /// No credentials, or credentials that match no tenant.
     #[error("unauthenticated: {0}")]
     Unauthenticated(&'static str),

@@ -69,6 +69,10 @@ id_type!(
     NoteId
 );
 id_type!(
+    /// A saved contact filter.
+    SegmentId
+);
+id_type!(
     /// A conversation: one interaction with a contact on one channel.
     ConversationId
 );

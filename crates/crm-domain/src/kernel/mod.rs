@@ -10,6 +10,7 @@ pub mod page;
 pub mod record;
 pub mod retry;
 pub mod tag;
+pub mod text;
 pub mod url;
 pub mod version;
 
@@ -20,5 +21,6 @@ pub use money::*;
 pub use page::*;
 pub use record::*;
 pub use retry::*;
+pub use text::*;
 pub use url::*;
 pub use version::*;

@@ -2,9 +2,6 @@
 //! text, the digits a phone number written any way carries, and the exact
 //! addresses it may be.
 
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
-
 use crate::identity::{self, IdentityKey, IdentityKind, Region};
 use crate::kernel::DomainError;
 
@@ -15,19 +12,7 @@ pub const MAX_QUERY_BYTES: usize = 200;
 /// three. Shorter queries match name prefixes and exact addresses only.
 pub const MIN_INFIX_CHARS: usize = 3;
 
-/// A name as the search indexes hold it: accents removed, lower case,
-/// anything but letters and digits taken for a space, runs of spaces
-/// collapsed ("José  O'Brien" is "jose o brien"). Written with every
-/// contact and applied to every query, so the two always agree.
-pub fn fold(text: &str) -> String {
-    let plain: String = text
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect();
-    plain.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use crate::kernel::fold;
 
 /// What a query looks like, which decides where it is looked for: an
 /// address goes to the address indexes only, so a query that shares its

@@ -38,4 +38,12 @@ impl Caller {
     pub fn principal(&self) -> Principal {
         self.principal
     }
+
+    /// The name records this caller owns are kept under (a segment's
+    /// owner): `tenant` for a tenant key; a user's id once users exist.
+    pub fn owner(&self) -> String {
+        match self.principal {
+            Principal::TenantKey => "tenant".to_owned(),
+        }
+    }
 }
