@@ -16,6 +16,7 @@ use crm_proto::v1::attachment_service_client::AttachmentServiceClient;
 use crm_proto::v1::contact_service_client::ContactServiceClient;
 use crm_proto::v1::conversation_service_client::ConversationServiceClient;
 use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
+use crm_proto::v1::export_service_client::ExportServiceClient;
 use crm_proto::v1::merge_service_client::MergeServiceClient;
 use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
@@ -307,6 +308,11 @@ impl TestServer {
     /// A NoteService client.
     pub async fn notes(&self) -> NoteServiceClient<Channel> {
         NoteServiceClient::new(self.channel().await)
+    }
+
+    /// An ExportService client.
+    pub async fn exports(&self) -> ExportServiceClient<Channel> {
+        ExportServiceClient::new(self.channel().await)
     }
 
     /// A SegmentService client.

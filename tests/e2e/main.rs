@@ -10,6 +10,7 @@ mod concurrency;
 mod contacts;
 mod conversations;
 mod custom_fields;
+mod export;
 mod filters;
 mod fixtures;
 mod harness;

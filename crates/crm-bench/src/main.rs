@@ -8,7 +8,8 @@
 //! service can approach. Prints calls/s, p50, p99, the service/SQL ratio and
 //! the server's peak memory, and senders/s and the ratio for the batches;
 //! then the search case (SearchContacts from 4 searchers: exact addresses
-//! and prefixes, then infixes, with p95 against the targets), the record,
+//! and prefixes, then infixes, with p95 against the targets), the filter
+//! case (a filtered page and its count, custom field and tag), the record,
 //! history, merge and file cases; last, once per run, the phone case (in
 //! process).
 //!
@@ -20,6 +21,7 @@
 mod busy;
 mod direct;
 mod files;
+mod filters;
 mod history;
 mod load;
 mod merges;
@@ -197,6 +199,8 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
                 .await?;
         let infix_search =
             search::drive(&crmd.endpoint, &tenant.key, &record_run, search::Mix::Infix).await?;
+        filters::define_plan(&crmd.endpoint, &tenant.key).await?;
+        let filtered = filters::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let record_case = records::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let history = history::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
         let merge = merges::drive(&crmd.endpoint, &tenant.key).await?;
@@ -282,6 +286,26 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             if let Some(error) = &measured.first_error {
                 println!("first SearchContacts error: {error}");
             }
+        }
+        println!(
+            "\nListContacts(filter) page of 50 + CountContacts(filter), {} callers, custom field and tag (target, p95: 100 ms):",
+            filters::CALLERS
+        );
+        println!(
+            "{:>14} | {:>10} {:>8} {:>8} {:>8} {:>6}",
+            "case", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors"
+        );
+        println!(
+            "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>6}",
+            "filter+count",
+            filtered.rate(),
+            filtered.percentile_ms(50.0),
+            filtered.percentile_ms(95.0),
+            filtered.percentile_ms(99.0),
+            filtered.errors
+        );
+        if let Some(error) = &filtered.first_error {
+            println!("first filter error: {error}");
         }
         println!(
             "\nA contact with {} custom-field values, {RECORD_CALLERS} callers:",

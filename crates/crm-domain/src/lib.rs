@@ -26,7 +26,8 @@
 //! | `merge`         | kernel, identity, tenancy, tiers, fields, organizations, contacts                                                    |
 //! | `search`        | kernel, identity, tenancy, contacts                                                                                  |
 //! | `segments`      | kernel, tenancy, tiers, contacts                                                                                     |
-//! | `testing`       | kernel, identity, tenancy, tiers, fields, organizations, contacts, routing, conversations, notes, attachments, merge, search, segments |
+//! | `exchange`      | kernel, identity, tenancy, fields, contacts                                                                          |
+//! | `testing`       | kernel, identity, tenancy, tiers, fields, organizations, contacts, routing, conversations, notes, attachments, merge, search, segments, exchange |
 //!
 //! `testing` is no context: it holds the contract suite of every port and
 //! its fixtures (behind the `testing` feature), for any adapter to run.
@@ -49,6 +50,7 @@ pub mod routing;
 
 pub mod attachments;
 pub mod conversations;
+pub mod exchange;
 pub mod merge;
 pub mod notes;
 pub mod search;

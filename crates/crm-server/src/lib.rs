@@ -14,6 +14,7 @@ use crm_domain::attachments::AttachmentService;
 pub use crm_domain::attachments::BlobStore;
 use crm_domain::contacts::ContactService;
 use crm_domain::conversations::ConversationService;
+use crm_domain::exchange::ExchangeService;
 use crm_domain::fields::CustomFieldService;
 use crm_domain::kernel::{SystemClock, UuidV7Ids};
 use crm_domain::merge::MergeService;
@@ -27,13 +28,14 @@ use crm_domain::tenancy::TenantService;
 use crm_domain::tiers::TierService;
 use crm_domain::{DomainError, TenantId};
 use crm_grpc::{
-    AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, MergeApi, NoteApi,
-    OrganizationApi, SegmentApi, TenantApi, TierApi, generate_api_key, hash_api_key,
+    AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, ExportApi, MergeApi,
+    NoteApi, OrganizationApi, SegmentApi, TenantApi, TierApi, generate_api_key, hash_api_key,
 };
 use crm_proto::v1::attachment_service_server::AttachmentServiceServer;
 use crm_proto::v1::contact_service_server::ContactServiceServer;
 use crm_proto::v1::conversation_service_server::ConversationServiceServer;
 use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
+use crm_proto::v1::export_service_server::ExportServiceServer;
 use crm_proto::v1::merge_service_server::MergeServiceServer;
 use crm_proto::v1::note_service_server::NoteServiceServer;
 use crm_proto::v1::organization_service_server::OrganizationServiceServer;
@@ -133,6 +135,7 @@ pub struct App {
     merges: MergeService,
     search: SearchService,
     segments: SegmentService,
+    exchange: ExchangeService,
     sweep_every: Duration,
 }
 
@@ -192,6 +195,7 @@ impl App {
             clock.clone(),
             ids.clone(),
         );
+        let exchange = ExchangeService::new(contacts.clone(), store.custom_fields());
         let tenants = TenantService::new(store.tenants(), clock, ids);
         let search = SearchService::new(store.search());
         Ok(App {
@@ -208,6 +212,7 @@ impl App {
             merges,
             search,
             segments,
+            exchange,
             sweep_every,
         })
     }
@@ -353,6 +358,10 @@ impl App {
                 self.segments,
                 auth.clone(),
             )))
+            .add_service(ExportServiceServer::new(ExportApi::new(
+                self.exchange,
+                auth.clone(),
+            )))
             .add_service(TenantServiceServer::new(TenantApi::new(auth)))
             .serve_with_incoming_shutdown(
                 connections.track(TcpListenerStream::new(listener)),
@@ -395,6 +404,7 @@ fn served_services() -> Vec<&'static str> {
         <AttachmentServiceServer<AttachmentApi> as NamedService>::NAME,
         <MergeServiceServer<MergeApi> as NamedService>::NAME,
         <SegmentServiceServer<SegmentApi> as NamedService>::NAME,
+        <ExportServiceServer<ExportApi> as NamedService>::NAME,
     ]
 }
 

@@ -59,6 +59,29 @@ impl SeaContactRepository {
         sql.fetch(connection, |row: ContactRow| Ok(row)).await
     }
 
+    /// Runs a filtered read. On PostgreSQL it runs with hash joins and
+    /// parallel workers off (`SET LOCAL`, in a read transaction): the
+    /// restrictions on tags and custom values are semi-joins over indexes
+    /// ordered by contact id, which a merge join streams and stops at the
+    /// `LIMIT` (a count stops at its cap); the planner, not modelling the
+    /// limit, prefers hashing every tagged contact first (measured on a
+    /// million contacts: 165 ms a count against 30-45 ms), and spends the
+    /// other core on workers that concurrent callers need.
+    async fn filtered<R: sea_orm::FromQueryResult>(&self, sql: Sql) -> Result<Vec<R>, DomainError> {
+        let backend = self.pools.backend;
+        crate::search::run_pinned(
+            &self.pools.db,
+            backend,
+            "SET LOCAL enable_hashjoin = off; SET LOCAL max_parallel_workers_per_gather = 0",
+            sql.build(backend.db_backend()),
+        )
+        .await
+        .map_err(storage)?
+        .iter()
+        .map(|row| R::from_query_result(row, "").map_err(storage))
+        .collect()
+    }
+
     async fn insert_identities(
         &self,
         transaction: &DatabaseTransaction,
@@ -492,9 +515,10 @@ impl ContactRepository for SeaContactRepository {
         sql.push(" LIMIT ")
             .bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
             .push(") counted_rows");
-        let counted = sql
-            .fetch_optional::<_, Counted>(&self.pools.db)
+        let counted = self
+            .filtered::<Counted>(sql)
             .await?
+            .first()
             .map_or(0, |row| row.counted);
         Ok(u64::try_from(counted).unwrap_or(0))
     }
@@ -522,7 +546,7 @@ impl ContactRepository for SeaContactRepository {
             .bind(tenant.as_uuid());
         if !filter.order.is_default() {
             push_ordered_page(&mut sql, tenant, filter, after.as_ref(), limit);
-            return contacts::fold(self.rows(&self.pools.db, sql).await?);
+            return contacts::fold(self.filtered::<ContactRow>(sql).await?);
         }
         let after = after.map(|cursor| cursor.id);
         // The page's ids come from the narrowest index: the tag index when
@@ -537,7 +561,7 @@ impl ContactRepository for SeaContactRepository {
             sql.push(" ORDER BY c2.id LIMIT ")
                 .bind(i64::from(limit))
                 .push(") ORDER BY c.id");
-            return contacts::fold(self.rows(&self.pools.db, sql).await?);
+            return contacts::fold(self.filtered::<ContactRow>(sql).await?);
         }
         match &filter.tag {
             Some(tag) => {

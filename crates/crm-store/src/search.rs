@@ -355,9 +355,13 @@ fn push_name_infix(sql: &mut Sql, backend: Backend, tenant: Uuid, name: &str) {
 /// off (`SET LOCAL`, which ends with the transaction): two more round
 /// trips for a plan whose cost is bounded by the caps. SQLite plans the
 /// FTS5 and index look-ups by rule and needs nothing.
-async fn run_pinned(
+/// The planner settings of a search statement.
+const NO_SCANS: &str = "SET LOCAL enable_seqscan = off";
+
+pub(crate) async fn run_pinned(
     db: &crate::pools::Bounded,
     backend: Backend,
+    settings: &str,
     statement: sea_orm::Statement,
 ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
     match backend {
@@ -365,9 +369,7 @@ async fn run_pinned(
             db.limit
                 .bound(async {
                     let transaction = sea_orm::TransactionTrait::begin(&db.connection).await?;
-                    transaction
-                        .execute_unprepared("SET LOCAL enable_seqscan = off")
-                        .await?;
+                    transaction.execute_unprepared(settings).await?;
                     let rows = transaction.query_all_raw(statement).await?;
                     transaction.commit().await?;
                     Ok(rows)
@@ -391,7 +393,7 @@ impl SearchRepository for SeaSearchRepository {
             return Ok(Candidates::default());
         };
         let statement = sql.build(backend.db_backend());
-        let rows = run_pinned(&self.pools.db, backend, statement)
+        let rows = run_pinned(&self.pools.db, backend, NO_SCANS, statement)
             .await
             .map_err(crate::error::storage)?
             .iter()
@@ -587,6 +589,7 @@ mod tests {
             let plan_rows = super::run_pinned(
                 &store.search().pools.db,
                 store.backend(),
+                super::NO_SCANS,
                 Statement::from_sql_and_values(
                     statement.db_backend,
                     format!("{explain}{}", statement.sql),

@@ -390,6 +390,22 @@ impl ContactService {
         })
     }
 
+    /// How many contacts pass `filter`, exactly, however many (for an
+    /// export, which reads them all anyway).
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn count_exactly(
+        &self,
+        caller: &Caller,
+        filter: &ContactFilter,
+    ) -> Result<u64, DomainError> {
+        let filter = self.typed(caller, filter).await?;
+        self.contacts
+            .count(caller.tenant().id, &filter, u64::MAX - 1)
+            .await
+    }
+
     /// Lists contacts that pass `filter` in its order, after a cursor.
     ///
     /// # Errors
