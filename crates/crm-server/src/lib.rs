@@ -3,6 +3,7 @@
 //! (src/main.rs) is a thin command line over this library; the end-to-end
 //! tests start the same server through it.
 
+pub mod client;
 mod connections;
 mod health;
 

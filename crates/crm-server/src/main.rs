@@ -129,6 +129,32 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Export contacts as CSV from a running server (see ExportService):
+    /// every column, to a file or stdout, with progress on stderr.
+    Export(ExportArgs),
+}
+
+/// A running server and the key to it: client commands read them.
+#[derive(Debug, Args)]
+struct RemoteArgs {
+    /// The server, as http://HOST:PORT.
+    #[arg(long, env = "CRM_ADDRESS", default_value = "http://127.0.0.1:50051")]
+    address: String,
+    /// A tenant API key (`crmd tenant create` prints one).
+    #[arg(long, env = "CRM_API_KEY", hide_env_values = true)]
+    api_key: String,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Only the contacts this ListContacts filter selects (AIP-160).
+    #[arg(long, default_value = "")]
+    filter: String,
+    /// The CSV file to write; stdout when absent or `-`.
+    #[arg(long, short)]
+    output: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +249,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         },
     };
     match cli.command {
+        Some(Command::Export(args)) => return export(args).await,
         None => serve(&cli.database.database_url, &store, cli.serve).await,
         Some(Command::Serve(serving)) => serve(&cli.database.database_url, &store, serving).await,
         Some(Command::Tenant { command }) => {
@@ -235,6 +262,28 @@ async fn run(cli: Cli) -> Result<(), String> {
             done
         }
     }
+}
+
+async fn export(args: ExportArgs) -> Result<(), String> {
+    let remote = crm_server::client::Remote {
+        address: args.remote.address,
+        key: args.remote.api_key,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let written = match args.output.filter(|path| path.as_os_str() != "-") {
+        Some(path) => {
+            let file = std::fs::File::create(&path)
+                .map_err(|error| format!("cannot create {}: {error}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            crm_server::client::export(&remote, &args.filter, &mut out, terminal).await?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            crm_server::client::export(&remote, &args.filter, &mut out, terminal).await?
+        }
+    };
+    tracing::debug!(written, "exported");
+    Ok(())
 }
 
 async fn serve(database_url: &str, store: &StoreOptions, args: ServeArgs) -> Result<(), String> {

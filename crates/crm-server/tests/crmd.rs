@@ -379,3 +379,66 @@ async fn tenants_are_created_once_by_name_listed_and_given_new_keys() {
     assert_eq!(read.tenant_id, acme_id);
     assert_eq!(read.name, "Acme");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crmd_export_writes_a_running_servers_contacts_to_a_file_with_progress() {
+    use crm_proto::v1::contact_service_client::ContactServiceClient;
+    let scratch = Scratch::new();
+    let created = scratch.succeed(&["tenant", "create", "Acme"]);
+    let key = printed(&created, "api_key").to_owned();
+    let crmd = scratch.serve(&[]).await;
+    let mut contacts = ContactServiceClient::new(crmd.channel().await);
+    for address in ["ana@acme.com", "bo@acme.com"] {
+        let mut request = tonic::Request::new(pb::ResolveSenderRequest {
+            channel: pb::Channel::Email as i32,
+            address: address.into(),
+            ..Default::default()
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+        contacts.resolve_sender(request).await.unwrap();
+    }
+    let address = format!("http://{}", crmd.addr);
+    let file = scratch.dir.join("contacts.csv");
+    let output = scratch
+        .crmd()
+        .args(["export", "--address", &address, "--output"])
+        .arg(&file)
+        .env("CRM_API_KEY", &key)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    // Not a terminal: a plain progress line, no bar.
+    assert!(stderr.contains("export: 2 of 2 rows"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    let csv = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("id,display_name,"), "{csv}");
+    assert!(
+        csv.contains("ana@acme.com") && csv.contains("bo@acme.com"),
+        "{csv}"
+    );
+
+    // To stdout, with a filter; a wrong key is refused in words.
+    let output = scratch
+        .crmd()
+        .args([
+            "export",
+            "--address",
+            &address,
+            "--filter",
+            "display_name = nobody",
+        ])
+        .env("CRM_API_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 1);
+    let (succeeded, _, stderr) =
+        scratch.run(&["export", "--address", &address, "--api-key", "crm_wrong"]);
+    assert!(!succeeded);
+    assert!(stderr.contains("export refused"), "{stderr}");
+}
