@@ -32,9 +32,9 @@
 //! `testing` is no context: it holds the contract suite of every port and
 //! its fixtures (behind the `testing` feature), for any adapter to run.
 //!
-//! Next contexts take their own folder beside these: `exchange`
-//! (CSV import and export), `sales`, `orders`, `objects`, `access`, `events`
-//! and `reports`.
+//! Next contexts take their own folder beside these (`exchange` holds
+//! export now and takes import next): `sales`, `orders`, `objects`,
+//! `access`, `events` and `reports`.
 
 pub mod kernel;
 

@@ -249,7 +249,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         },
     };
     match cli.command {
-        Some(Command::Export(args)) => return export(args).await,
+        Some(Command::Export(args)) => export(args).await,
         None => serve(&cli.database.database_url, &store, cli.serve).await,
         Some(Command::Serve(serving)) => serve(&cli.database.database_url, &store, serving).await,
         Some(Command::Tenant { command }) => {
