@@ -244,6 +244,23 @@ impl SeaContactRepository {
     }
 }
 
+/// `SELECT count(*) AS counted` of at most `cap + 1` contacts that pass
+/// `filter`, from its driver's index when it has one.
+pub(crate) fn count_sql(tenant: TenantId, filter: &ContactFilter, cap: u64) -> Sql {
+    let mut sql = Sql::new("SELECT count(*) AS counted FROM (SELECT 1 AS one");
+    match filter.expression.as_ref().and_then(crate::filters::driver) {
+        Some(driver) => crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), &driver),
+        None => {
+            sql.push(" FROM contacts c2 WHERE ");
+        }
+    }
+    push_filtered_ids(&mut sql, tenant, filter);
+    sql.push(" LIMIT ")
+        .bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
+        .push(") counted_rows");
+    sql
+}
+
 /// Appends the conditions of `filter` on the contact row aliased `c2`:
 /// its tenant, organization, tag and expression.
 fn push_filtered_ids(sql: &mut Sql, tenant: TenantId, filter: &ContactFilter) {
@@ -509,14 +526,8 @@ impl ContactRepository for SeaContactRepository {
         struct Counted {
             counted: i64,
         }
-        let mut sql =
-            Sql::new("SELECT count(*) AS counted FROM (SELECT 1 AS one FROM contacts c2 WHERE ");
-        push_filtered_ids(&mut sql, tenant, filter);
-        sql.push(" LIMIT ")
-            .bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
-            .push(") counted_rows");
         let counted = self
-            .filtered::<Counted>(sql)
+            .filtered::<Counted>(count_sql(tenant, filter, cap))
             .await?
             .first()
             .map_or(0, |row| row.counted);
@@ -552,13 +563,27 @@ impl ContactRepository for SeaContactRepository {
         // The page's ids come from the narrowest index: the tag index when
         // filtering by tag alone (ordered by contact id within a tag), else
         // the primary key, in order, with the filter on each row.
-        if filter.expression.is_some() {
-            sql.push(" AND c.id IN (SELECT c2.id FROM contacts c2 WHERE ");
+        if let Some(expression) = &filter.expression {
+            // From the driver's index when there is one (in contact id
+            // order, so the page is its first rows), else the primary key.
+            let id = match crate::filters::driver(expression) {
+                Some(driver) => {
+                    sql.push(" AND c.id IN (SELECT d.contact_id");
+                    crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), &driver);
+                    "d.contact_id"
+                }
+                None => {
+                    sql.push(" AND c.id IN (SELECT c2.id FROM contacts c2 WHERE ");
+                    "c2.id"
+                }
+            };
             push_filtered_ids(&mut sql, tenant, filter);
             if let Some(after) = after {
-                sql.push(" AND c2.id > ").bind(after.as_uuid());
+                sql.push(" AND ").push(id).push(" > ").bind(after.as_uuid());
             }
-            sql.push(" ORDER BY c2.id LIMIT ")
+            sql.push(" ORDER BY ")
+                .push(id)
+                .push(" LIMIT ")
                 .bind(i64::from(limit))
                 .push(") ORDER BY c.id");
             return contacts::fold(self.filtered::<ContactRow>(sql).await?);

@@ -22,6 +22,73 @@ fn comparator(op: Comparator) -> &'static str {
     }
 }
 
+/// An index a filtered read can start from: one row per contact that
+/// passes one of the filter's ANDed restrictions, ordered by contact id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Driver {
+    /// `contact_tags_by_tag`: the contacts holding a tag.
+    Tag(String),
+    /// `contact_values_by_value`: the contacts holding a field's value (an
+    /// equality, so one row per contact even for a multi-select).
+    Value { key: String, sort_key: String },
+}
+
+/// The restriction a filtered read starts from, when the filter holds one
+/// that must pass (at its top level, or ANDed there): a tag, else a
+/// custom-field equality. Without one, the read walks the tenant's
+/// contacts and tests each (SQLite, which does not turn `EXISTS` into a
+/// join, measured 141 ms a count over 100,000 contacts that way and 35 ms
+/// from the tag index).
+pub(crate) fn driver(filter: &Filter) -> Option<Driver> {
+    let parts: &[Filter] = match filter {
+        Filter::And(parts) => parts,
+        single => std::slice::from_ref(single),
+    };
+    let tag = parts.iter().find_map(|part| match part {
+        Filter::Is(Restriction::Tag(tag)) => Some(Driver::Tag(tag.clone())),
+        _ => None,
+    });
+    tag.or_else(|| {
+        parts.iter().find_map(|part| match part {
+            Filter::Is(Restriction::Custom(custom)) => match &custom.test {
+                CustomTest::Key(Comparator::Eq, sort_key) => Some(Driver::Value {
+                    key: custom.key.clone(),
+                    sort_key: sort_key.clone(),
+                }),
+                _ => None,
+            },
+            _ => None,
+        })
+    })
+}
+
+/// Appends `FROM <driver's index> d CROSS JOIN contacts c2 WHERE <the
+/// driver's range> AND <the join> AND `, leaving the caller to add the
+/// filter on `c2` (which tests the driver's restriction again: harmless,
+/// and the filter stays whole). `d.contact_id` is in id order. `CROSS
+/// JOIN` makes SQLite read the index first (it keeps that order; left to
+/// choose, it walked the contacts and probed the index); PostgreSQL plans
+/// it as any inner join.
+pub(crate) fn push_driven_from(sql: &mut Sql, tenant: uuid::Uuid, driver: &Driver) {
+    match driver {
+        Driver::Tag(tag) => {
+            sql.push(" FROM contact_tags d CROSS JOIN contacts c2 WHERE d.tenant_id = ")
+                .bind(tenant)
+                .push(" AND d.tag = ")
+                .bind(tag.clone());
+        }
+        Driver::Value { key, sort_key } => {
+            sql.push(" FROM contact_values d CROSS JOIN contacts c2 WHERE d.tenant_id = ")
+                .bind(tenant)
+                .push(" AND d.field_key = ")
+                .bind(key.clone())
+                .push(" AND d.sort_key = ")
+                .bind(sort_key.clone());
+        }
+    }
+    sql.push(" AND c2.tenant_id = d.tenant_id AND c2.id = d.contact_id AND ");
+}
+
 /// Appends `filter` as a condition on the contact row aliased `alias`.
 pub(crate) fn push_filter(sql: &mut Sql, filter: &Filter, alias: &str) {
     let column = |name: &str| format!("{alias}.{name}");
@@ -254,6 +321,69 @@ mod tests {
             }))),
             ..ContactFilter::default()
         }
+    }
+
+    /// On SQLite, which does not turn `EXISTS` into a join, a count whose
+    /// filter holds a tag or a custom-field equality starts from that
+    /// index: never a walk of the tenant's contacts.
+    #[tokio::test]
+    async fn a_filtered_count_starts_from_the_tag_or_value_index_on_sqlite() {
+        let database = TestDatabase::create(crate::testing::TestBackend::Sqlite).await;
+        let store = Store::connect(&database.url, &StoreOptions::default())
+            .await
+            .unwrap();
+        let tenant = crm_domain::TenantId::from_uuid(uuid::Uuid::now_v7());
+        let plan_pro = Filter::Is(Restriction::Custom(CustomRestriction {
+            key: "plan".into(),
+            position: 0,
+            test: CustomTest::Key(Comparator::Eq, "pro".into()),
+        }));
+        let not_vip = Filter::Not(Box::new(Filter::Is(Restriction::Tag("vip".into()))));
+        for (expression, index) in [
+            (
+                Filter::And(vec![
+                    plan_pro.clone(),
+                    Filter::Is(Restriction::Tag("vip".into())),
+                ]),
+                "contact_tags_by_tag",
+            ),
+            (
+                Filter::And(vec![not_vip, plan_pro]),
+                "contact_values_by_value",
+            ),
+        ] {
+            let filter = ContactFilter {
+                expression: Some(expression),
+                ..ContactFilter::default()
+            };
+            let statement = crate::contacts::count_sql(tenant, &filter, 10_000)
+                .build(sea_orm::DbBackend::Sqlite);
+            let plan: Vec<String> = store
+                .contacts()
+                .pools
+                .db
+                .query_all_raw(Statement::from_sql_and_values(
+                    statement.db_backend,
+                    format!("EXPLAIN QUERY PLAN {}", statement.sql),
+                    statement.values.map(|values| values.0).unwrap_or_default(),
+                ))
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail").unwrap())
+                .collect();
+            let first = plan
+                .iter()
+                .find(|step| step.starts_with("SEARCH") || step.starts_with("SCAN"))
+                .unwrap();
+            assert!(first.contains(index), "{plan:#?}");
+            assert!(
+                !plan.iter().any(|step| step.starts_with("SCAN c2")),
+                "{plan:#?}"
+            );
+        }
+        let _ = store.close().await;
+        database.drop_database().await;
     }
 
     /// Values stored before they carried sort keys (as every value written
