@@ -248,13 +248,14 @@ impl SeaContactRepository {
 /// `filter`, from its driver's index when it has one.
 pub(crate) fn count_sql(tenant: TenantId, filter: &ContactFilter, cap: u64) -> Sql {
     let mut sql = Sql::new("SELECT count(*) AS counted FROM (SELECT 1 AS one");
-    match filter.expression.as_ref().and_then(crate::filters::driver) {
-        Some(driver) => crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), &driver),
+    let driver = filter.expression.as_ref().and_then(crate::filters::driver);
+    match &driver {
+        Some(driver) => crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), driver),
         None => {
             sql.push(" FROM contacts c2 WHERE ");
         }
     }
-    push_filtered_ids(&mut sql, tenant, filter);
+    push_filtered_ids(&mut sql, tenant, filter, driver.as_ref());
     sql.push(" LIMIT ")
         .bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
         .push(") counted_rows");
@@ -262,8 +263,14 @@ pub(crate) fn count_sql(tenant: TenantId, filter: &ContactFilter, cap: u64) -> S
 }
 
 /// Appends the conditions of `filter` on the contact row aliased `c2`:
-/// its tenant, organization, tag and expression.
-fn push_filtered_ids(sql: &mut Sql, tenant: TenantId, filter: &ContactFilter) {
+/// its tenant, organization, tag and expression (less the restriction the
+/// read is `driven` from, which its index already holds).
+fn push_filtered_ids(
+    sql: &mut Sql,
+    tenant: TenantId,
+    filter: &ContactFilter,
+    driven: Option<&crate::filters::Driver>,
+) {
     sql.push("c2.tenant_id = ").bind(tenant.as_uuid());
     if let Some(organization) = filter.organization {
         sql.push(" AND c2.organization_id = ")
@@ -279,7 +286,7 @@ fn push_filtered_ids(sql: &mut Sql, tenant: TenantId, filter: &ContactFilter) {
     }
     if let Some(expression) = &filter.expression {
         sql.push(" AND ");
-        crate::filters::push_filter(sql, expression, "c2");
+        crate::filters::push_filter_beside(sql, expression, "c2", driven);
     }
 }
 
@@ -306,7 +313,7 @@ fn push_ordered_page(
         ("", " > ")
     };
     sql.push(" AND c.id IN (SELECT c2.id FROM contacts c2 WHERE ");
-    push_filtered_ids(sql, tenant, filter);
+    push_filtered_ids(sql, tenant, filter, None);
     if let Some(after) = after {
         match &after.key {
             Some(key) => {
@@ -566,10 +573,11 @@ impl ContactRepository for SeaContactRepository {
         if let Some(expression) = &filter.expression {
             // From the driver's index when there is one (in contact id
             // order, so the page is its first rows), else the primary key.
-            let id = match crate::filters::driver(expression) {
+            let driver = crate::filters::driver(expression);
+            let id = match &driver {
                 Some(driver) => {
                     sql.push(" AND c.id IN (SELECT d.contact_id");
-                    crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), &driver);
+                    crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), driver);
                     "d.contact_id"
                 }
                 None => {
@@ -577,7 +585,7 @@ impl ContactRepository for SeaContactRepository {
                     "c2.id"
                 }
             };
-            push_filtered_ids(&mut sql, tenant, filter);
+            push_filtered_ids(&mut sql, tenant, filter, driver.as_ref());
             if let Some(after) = after {
                 sql.push(" AND ").push(id).push(" > ").bind(after.as_uuid());
             }
