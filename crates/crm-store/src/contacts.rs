@@ -250,7 +250,14 @@ pub(crate) fn count_sql(tenant: TenantId, filter: &ContactFilter, cap: u64) -> S
     let mut sql = Sql::new("SELECT count(*) AS counted FROM (SELECT 1 AS one");
     let driver = filter.expression.as_ref().and_then(crate::filters::driver);
     match &driver {
-        Some(driver) => crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), driver),
+        Some(driver) => {
+            crate::filters::push_driven_from(
+                &mut sql,
+                tenant.as_uuid(),
+                driver,
+                reads_only_indexes(filter),
+            );
+        }
         None => {
             sql.push(" FROM contacts c2 WHERE ");
         }
@@ -260,6 +267,16 @@ pub(crate) fn count_sql(tenant: TenantId, filter: &ContactFilter, cap: u64) -> S
         .bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
         .push(") counted_rows");
     sql
+}
+
+/// Whether `filter` reads no column of the contact row (its organization
+/// and every restriction of its expression are on tags and custom values).
+fn reads_only_indexes(filter: &ContactFilter) -> bool {
+    filter.organization.is_none()
+        && filter
+            .expression
+            .as_ref()
+            .is_some_and(crate::filters::reads_only_indexes)
 }
 
 /// Appends the conditions of `filter` on the contact row aliased `c2`:
@@ -574,11 +591,20 @@ impl ContactRepository for SeaContactRepository {
             // From the driver's index when there is one (in contact id
             // order, so the page is its first rows), else the primary key.
             let driver = crate::filters::driver(expression);
+            let indexes_only = reads_only_indexes(filter);
             let id = match &driver {
                 Some(driver) => {
-                    sql.push(" AND c.id IN (SELECT d.contact_id");
-                    crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), driver);
-                    "d.contact_id"
+                    sql.push(" AND c.id IN (SELECT ").push(if indexes_only {
+                        "c2.id"
+                    } else {
+                        "d.contact_id"
+                    });
+                    crate::filters::push_driven_from(
+                        &mut sql,
+                        tenant.as_uuid(),
+                        driver,
+                        indexes_only,
+                    )
                 }
                 None => {
                     sql.push(" AND c.id IN (SELECT c2.id FROM contacts c2 WHERE ");

@@ -62,30 +62,70 @@ pub(crate) fn driver(filter: &Filter) -> Option<Driver> {
     })
 }
 
-/// Appends `FROM <driver's index> d CROSS JOIN contacts c2 WHERE <the
-/// driver's range> AND <the join> AND `, leaving the caller to add the
-/// rest of the filter on `c2` ([`push_filter_beside`]). `d.contact_id` is in id order. `CROSS
-/// JOIN` makes SQLite read the index first (it keeps that order; left to
-/// choose, it walked the contacts and probed the index); PostgreSQL plans
-/// it as any inner join.
-pub(crate) fn push_driven_from(sql: &mut Sql, tenant: uuid::Uuid, driver: &Driver) {
-    match driver {
-        Driver::Tag(tag) => {
-            sql.push(" FROM contact_tags d CROSS JOIN contacts c2 WHERE d.tenant_id = ")
-                .bind(tenant)
-                .push(" AND d.tag = ")
-                .bind(tag.clone());
+/// Whether every restriction of `filter` reads only the tag and value
+/// indexes (never a column of the contact row).
+pub(crate) fn reads_only_indexes(filter: &Filter) -> bool {
+    let mut only = true;
+    filter.visit(&mut |restriction| {
+        only &= matches!(restriction, Restriction::Tag(_) | Restriction::Custom(_));
+    });
+    only
+}
+
+/// Appends `FROM ... WHERE <the driver's range> AND `, leaving the caller to
+/// add the rest of the filter on `c2` ([`push_filter_beside`]); returns
+/// the id column of the rows read, in id order.
+///
+/// When the rest of the filter reads no column of the contact row
+/// (`indexes_only`), the contact row is not read at all: `c2` is the
+/// driver's index itself (`tenant_id`, `contact_id AS id`); the tag and
+/// value indexes lose a contact's rows in the same transaction as the
+/// contact, so they hold no contact that is gone. Otherwise `d CROSS JOIN
+/// contacts c2`: `CROSS JOIN` makes SQLite read the index first (it keeps
+/// that order; left to choose, it walked the contacts and probed the
+/// index); PostgreSQL plans it as any inner join.
+pub(crate) fn push_driven_from(
+    sql: &mut Sql,
+    tenant: uuid::Uuid,
+    driver: &Driver,
+    indexes_only: bool,
+) -> &'static str {
+    let (table, range) = match driver {
+        Driver::Tag(_) => ("contact_tags", " AND tag = "),
+        Driver::Value { .. } => ("contact_values", " AND field_key = "),
+    };
+    let push_range = |sql: &mut Sql, prefix: &str| {
+        sql.push(prefix)
+            .push("tenant_id = ")
+            .bind(tenant)
+            .push(&format!(" AND {prefix}"))
+            .push(range.trim_start_matches(" AND "));
+        match driver {
+            Driver::Tag(tag) => {
+                sql.bind(tag.clone());
+            }
+            Driver::Value { key, sort_key } => {
+                sql.bind(key.clone())
+                    .push(&format!(" AND {prefix}sort_key = "))
+                    .bind(sort_key.clone());
+            }
         }
-        Driver::Value { key, sort_key } => {
-            sql.push(" FROM contact_values d CROSS JOIN contacts c2 WHERE d.tenant_id = ")
-                .bind(tenant)
-                .push(" AND d.field_key = ")
-                .bind(key.clone())
-                .push(" AND d.sort_key = ")
-                .bind(sort_key.clone());
-        }
+    };
+    if indexes_only {
+        sql.push(" FROM (SELECT tenant_id, contact_id AS id FROM ")
+            .push(table)
+            .push(" WHERE ");
+        push_range(sql, "");
+        sql.push(") c2 WHERE ");
+        "c2.id"
+    } else {
+        sql.push(" FROM ")
+            .push(table)
+            .push(" d CROSS JOIN contacts c2 WHERE ");
+        push_range(sql, "d.");
+        sql.push(" AND c2.tenant_id = d.tenant_id AND c2.id = d.contact_id AND ");
+        "d.contact_id"
     }
-    sql.push(" AND c2.tenant_id = d.tenant_id AND c2.id = d.contact_id AND ");
 }
 
 /// Whether `part` is the restriction `driver` reads from.
