@@ -10,29 +10,42 @@ use crate::fixtures::{
 };
 use crate::harness::{TestServer, on_both};
 
-async fn listed(server: &TestServer, filter: &str, page_size: i32) -> Vec<String> {
+/// Every contact `ListContacts(filter, order_by)` returns, page by page.
+async fn every_page(
+    server: &TestServer,
+    filter: &str,
+    order_by: &str,
+    page_size: i32,
+) -> Vec<pb::Contact> {
     let client = server.contacts().await;
-    let mut names: Vec<String> = all_pages(|page_token| {
+    all_pages(|page_token| {
         let mut client = client.clone();
         let request = server.req(pb::ListContactsRequest {
             page_size,
             page_token,
             filter: filter.into(),
+            order_by: order_by.into(),
             ..Default::default()
         });
         async move {
             let page = client
                 .list_contacts(request)
                 .await
-                .unwrap_or_else(|status| panic!("{filter}: {status:?}"))
+                .unwrap_or_else(|status| panic!("{filter} {order_by}: {status:?}"))
                 .into_inner();
             (page.contacts, page.next_page_token)
         }
     })
     .await
-    .into_iter()
-    .map(|contact: pb::Contact| contact.emails[0].address.clone())
-    .collect();
+}
+
+/// The first email of every contact `filter` selects, sorted.
+async fn listed(server: &TestServer, filter: &str, page_size: i32) -> Vec<String> {
+    let mut names: Vec<String> = every_page(server, filter, "", page_size)
+        .await
+        .into_iter()
+        .map(|contact| contact.emails[0].address.clone())
+        .collect();
     names.sort();
     names
 }
@@ -406,29 +419,11 @@ async fn custom_fields_filter_by_their_type_from_the_moment_they_are_written() {
 }
 
 async fn ordered_names(server: &TestServer, filter: &str, order_by: &str) -> Vec<String> {
-    let client = server.contacts().await;
-    all_pages(|page_token| {
-        let mut client = client.clone();
-        let request = server.req(pb::ListContactsRequest {
-            page_size: 2,
-            page_token,
-            filter: filter.into(),
-            order_by: order_by.into(),
-            ..Default::default()
-        });
-        async move {
-            let page = client
-                .list_contacts(request)
-                .await
-                .unwrap_or_else(|status| panic!("{order_by}: {status:?}"))
-                .into_inner();
-            (page.contacts, page.next_page_token)
-        }
-    })
-    .await
-    .into_iter()
-    .map(|contact: pb::Contact| contact.display_name)
-    .collect()
+    every_page(server, filter, order_by, 2)
+        .await
+        .into_iter()
+        .map(|contact| contact.display_name)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

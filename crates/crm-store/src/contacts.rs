@@ -69,17 +69,18 @@ impl SeaContactRepository {
     /// other core on workers that concurrent callers need.
     async fn filtered<R: sea_orm::FromQueryResult>(&self, sql: Sql) -> Result<Vec<R>, DomainError> {
         let backend = self.pools.backend;
-        crate::search::run_pinned(
-            &self.pools.db,
-            backend,
-            "SET LOCAL enable_hashjoin = off; SET LOCAL max_parallel_workers_per_gather = 0",
-            sql.build(backend.db_backend()),
-        )
-        .await
-        .map_err(storage)?
-        .iter()
-        .map(|row| R::from_query_result(row, "").map_err(storage))
-        .collect()
+        self.pools
+            .db
+            .query_pinned(
+                backend,
+                "SET LOCAL enable_hashjoin = off; SET LOCAL max_parallel_workers_per_gather = 0",
+                sql.build(backend.db_backend()),
+            )
+            .await
+            .map_err(storage)?
+            .iter()
+            .map(|row| R::from_query_result(row, "").map_err(storage))
+            .collect()
     }
 
     async fn insert_identities(

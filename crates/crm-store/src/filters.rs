@@ -331,9 +331,6 @@ fn push_optional_id(sql: &mut Sql, column: &str, op: Comparator, id: Option<uuid
     }
 }
 
-/// How many contacts one pass of [`fill_value_keys`] re-writes.
-const FILL_BATCH: i64 = 500;
-
 #[derive(Debug, sea_orm::FromQueryResult)]
 struct PendingValues {
     tenant_id: uuid::Uuid,
@@ -342,29 +339,22 @@ struct PendingValues {
 }
 
 /// Re-writes the custom values of every contact written before values
-/// carried their sort keys, so the `contact_values` triggers index them: a
-/// batch per transaction, found by the `contacts_value_keys_pending`
-/// partial index. Returns how many it re-wrote.
+/// carried their sort keys, so the `contact_values` triggers index them,
+/// found by the `contacts_value_keys_pending` partial index
+/// ([`crate::fill`]). Returns how many it re-wrote.
 ///
 /// # Errors
-/// The driver's; `Internal` for a stored value that does not decode.
+/// The driver's; `Custom` for a stored value that does not decode.
 pub(crate) async fn fill_value_keys(
     db: &sea_orm::DatabaseConnection,
     backend: Backend,
 ) -> Result<u64, sea_orm::DbErr> {
-    use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
-    let pending = "custom_values <> '{}' AND custom_values NOT LIKE '%\"k\":%'";
-    let mut written = 0;
-    loop {
-        let mut select = Sql::new("SELECT tenant_id, id, custom_values FROM contacts WHERE ");
-        select.push(pending).push(" LIMIT ").bind(FILL_BATCH);
-        let rows = db.query_all_raw(select.build(backend.db_backend())).await?;
-        if rows.is_empty() {
-            return Ok(written);
-        }
-        let transaction = db.begin().await?;
-        for row in rows {
-            let contact = PendingValues::from_query_result(&row, "")?;
+    crate::fill::in_batches(
+        db,
+        backend,
+        "SELECT tenant_id, id, custom_values FROM contacts \
+         WHERE custom_values <> '{}' AND custom_values NOT LIKE '%\"k\":%'",
+        |contact: PendingValues| {
             let values = values_from_json(&contact.custom_values)
                 .map_err(|error| sea_orm::DbErr::Custom(error.to_string()))?;
             let mut update = Sql::new("UPDATE contacts SET custom_values = ");
@@ -374,13 +364,10 @@ pub(crate) async fn fill_value_keys(
                 .bind(contact.tenant_id)
                 .push(" AND id = ")
                 .bind(contact.id);
-            transaction
-                .execute_raw(update.build(backend.db_backend()))
-                .await?;
-            written += 1;
-        }
-        transaction.commit().await?;
-    }
+            Ok(update)
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod creates;
 mod dialect;
 mod error;
 mod fields;
+mod fill;
 mod filters;
 mod lookups;
 mod merge;

@@ -72,6 +72,37 @@ pub(crate) struct Bounded {
     pub(crate) limit: Limit,
 }
 
+impl Bounded {
+    /// Runs `statement` with planner `settings` (`SET LOCAL ...`) on
+    /// PostgreSQL, in a read transaction so they end with it: two more
+    /// round trips for a plan the caller pins. SQLite runs it as it is.
+    ///
+    /// # Errors
+    /// The driver's.
+    pub(crate) async fn query_pinned(
+        &self,
+        backend: crate::dialect::Backend,
+        settings: &str,
+        statement: Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        match backend {
+            crate::dialect::Backend::Postgres => {
+                self.limit
+                    .bound(async {
+                        let transaction =
+                            sea_orm::TransactionTrait::begin(&self.connection).await?;
+                        transaction.execute_unprepared(settings).await?;
+                        let rows = transaction.query_all_raw(statement).await?;
+                        transaction.commit().await?;
+                        Ok(rows)
+                    })
+                    .await
+            }
+            crate::dialect::Backend::Sqlite => self.query_all_raw(statement).await,
+        }
+    }
+}
+
 #[async_trait]
 impl ConnectionTrait for Bounded {
     fn get_database_backend(&self) -> DbBackend {

@@ -10,7 +10,7 @@
 use crm_domain::contacts::Contact;
 use crm_domain::search::{Candidate, Candidates, SearchQuery, SearchRepository, Shape, Source};
 use crm_domain::{ContactId, DomainError, TenantId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult};
+use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
 use uuid::Uuid;
 
 use crate::dialect::Backend;
@@ -346,39 +346,14 @@ fn push_name_infix(sql: &mut Sql, backend: Backend, tenant: Uuid, name: &str) {
     }
 }
 
-/// Runs a search statement with its plan pinned to indexes. PostgreSQL's
-/// planner, seeing a `LIMIT` over a term it estimates common, prefers a
-/// sequential scan that stops at the limit, and a hash join over every
-/// contact of the tenant: fast while the estimate holds, a walk of the
-/// whole table when it does not (a rare term with a common trigram). So
-/// the statement runs in a read transaction that turns sequential scans
-/// off (`SET LOCAL`, which ends with the transaction): two more round
-/// trips for a plan whose cost is bounded by the caps. SQLite plans the
+/// The planner settings of a search statement, pinned to indexes.
+/// PostgreSQL's planner, seeing a `LIMIT` over a term it estimates common,
+/// prefers a sequential scan that stops at the limit, and a hash join over
+/// every contact of the tenant: fast while the estimate holds, a walk of
+/// the whole table when it does not (a rare term with a common trigram).
+/// Turned off, the plan's cost is bounded by the caps. SQLite plans the
 /// FTS5 and index look-ups by rule and needs nothing.
-/// The planner settings of a search statement.
 const NO_SCANS: &str = "SET LOCAL enable_seqscan = off";
-
-pub(crate) async fn run_pinned(
-    db: &crate::pools::Bounded,
-    backend: Backend,
-    settings: &str,
-    statement: sea_orm::Statement,
-) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
-    match backend {
-        Backend::Postgres => {
-            db.limit
-                .bound(async {
-                    let transaction = sea_orm::TransactionTrait::begin(&db.connection).await?;
-                    transaction.execute_unprepared(settings).await?;
-                    let rows = transaction.query_all_raw(statement).await?;
-                    transaction.commit().await?;
-                    Ok(rows)
-                })
-                .await
-        }
-        Backend::Sqlite => db.query_all_raw(statement).await,
-    }
-}
 
 #[async_trait::async_trait]
 impl SearchRepository for SeaSearchRepository {
@@ -393,7 +368,10 @@ impl SearchRepository for SeaSearchRepository {
             return Ok(Candidates::default());
         };
         let statement = sql.build(backend.db_backend());
-        let rows = run_pinned(&self.pools.db, backend, NO_SCANS, statement)
+        let rows = self
+            .pools
+            .db
+            .query_pinned(backend, NO_SCANS, statement)
             .await
             .map_err(crate::error::storage)?
             .iter()
@@ -443,9 +421,6 @@ impl SearchRepository for SeaSearchRepository {
     }
 }
 
-/// How many contacts one pass of [`fill_search_names`] writes.
-const FILL_BATCH: u64 = 500;
-
 #[derive(Debug, FromQueryResult)]
 struct PendingRow {
     tenant_id: Uuid,
@@ -454,9 +429,8 @@ struct PendingRow {
 }
 
 /// Writes the folded name of every contact written before search existed
-/// (its `search_name` is NULL), a batch per transaction, found by the
-/// `contacts_search_pending` partial index, so a database with none left
-/// costs one probe of an empty index. Returns how many it wrote.
+/// (its `search_name` is NULL), found by the `contacts_search_pending`
+/// partial index ([`crate::fill`]). Returns how many it wrote.
 ///
 /// # Errors
 /// The driver's.
@@ -464,19 +438,11 @@ pub(crate) async fn fill_search_names(
     db: &DatabaseConnection,
     backend: Backend,
 ) -> Result<u64, DbErr> {
-    let mut written = 0;
-    loop {
-        let mut select = Sql::new(
-            "SELECT tenant_id, id, display_name FROM contacts WHERE search_name IS NULL LIMIT ",
-        );
-        select.bind(i64::try_from(FILL_BATCH).unwrap_or(i64::MAX));
-        let rows = db.query_all_raw(select.build(backend.db_backend())).await?;
-        if rows.is_empty() {
-            return Ok(written);
-        }
-        let transaction = sea_orm::TransactionTrait::begin(db).await?;
-        for row in rows {
-            let pending = PendingRow::from_query_result(&row, "")?;
+    crate::fill::in_batches(
+        db,
+        backend,
+        "SELECT tenant_id, id, display_name FROM contacts WHERE search_name IS NULL",
+        |pending: PendingRow| {
             let mut update = Sql::new("UPDATE contacts SET search_name = ");
             update
                 .bind(crm_domain::search::fold(&pending.display_name))
@@ -484,13 +450,10 @@ pub(crate) async fn fill_search_names(
                 .bind(pending.tenant_id)
                 .push(" AND id = ")
                 .bind(pending.id);
-            transaction
-                .execute_raw(update.build(backend.db_backend()))
-                .await?;
-            written += 1;
-        }
-        transaction.commit().await?;
-    }
+            Ok(update)
+        },
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -586,18 +549,21 @@ mod tests {
                 crate::Backend::Postgres => "EXPLAIN ",
                 crate::Backend::Sqlite => "EXPLAIN QUERY PLAN ",
             };
-            let plan_rows = super::run_pinned(
-                &store.search().pools.db,
-                store.backend(),
-                super::NO_SCANS,
-                Statement::from_sql_and_values(
-                    statement.db_backend,
-                    format!("{explain}{}", statement.sql),
-                    statement.values.map(|values| values.0).unwrap_or_default(),
-                ),
-            )
-            .await
-            .unwrap();
+            let plan_rows = store
+                .search()
+                .pools
+                .db
+                .query_pinned(
+                    store.backend(),
+                    super::NO_SCANS,
+                    Statement::from_sql_and_values(
+                        statement.db_backend,
+                        format!("{explain}{}", statement.sql),
+                        statement.values.map(|values| values.0).unwrap_or_default(),
+                    ),
+                )
+                .await
+                .unwrap();
             let plan: Vec<String> = plan_rows
                 .iter()
                 .map(|row| {
