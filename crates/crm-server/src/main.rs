@@ -301,12 +301,13 @@ async fn serve(database_url: &str, store: &StoreOptions, args: ServeArgs) -> Res
     let listen = listener
         .local_addr()
         .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+    let shutdown = shutdown_signal()?;
     tracing::info!(%listen, database = %redact(database_url), "serving crm.v1");
     let serving = ServeOptions {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
         health_check_every: Duration::from_secs(args.health_check_seconds),
     };
-    app.serve_with(listener, shutdown_signal(), &serving)
+    app.serve_with(listener, shutdown, &serving)
         .await
         .map_err(|error| error.to_string())?;
     tracing::info!("stopped");
@@ -386,27 +387,34 @@ async fn bind(listen: &str) -> Result<tokio::net::TcpListener, String> {
     })
 }
 
-/// Completes on SIGINT or SIGTERM, so calls in flight can finish.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
+/// Starts listening for SIGINT and SIGTERM at once, before the server says
+/// it is serving (a supervisor may stop it the moment it is ready), and
+/// returns what completes on the first of them, so calls in flight can
+/// finish.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl Future<Output = ()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|error| format!("cannot listen for {name}: {error}"))
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT: shutting down"),
-        () = terminate => tracing::info!("SIGTERM: shutting down"),
-    }
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+    })
+}
+
+/// Completes on Ctrl-C, so calls in flight can finish.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl Future<Output = ()>, String> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C: shutting down");
+        }
+    })
 }
 
 /// The database URL without its password, for logs.
