@@ -26,15 +26,14 @@
 //! | `merge`         | kernel, identity, tenancy, tiers, fields, organizations, contacts                                                    |
 //! | `search`        | kernel, identity, tenancy, contacts                                                                                  |
 //! | `segments`      | kernel, tenancy, tiers, contacts                                                                                     |
-//! | `exchange`      | kernel, identity, tenancy, fields, contacts                                                                          |
+//! | `exchange`      | kernel, identity, tenancy, tiers, fields, organizations, contacts                                                    |
 //! | `testing`       | kernel, identity, tenancy, tiers, fields, organizations, contacts, routing, conversations, notes, attachments, merge, search, segments, exchange |
 //!
 //! `testing` is no context: it holds the contract suite of every port and
 //! its fixtures (behind the `testing` feature), for any adapter to run.
 //!
-//! Next contexts take their own folder beside these (`exchange` holds
-//! export now and takes import next): `sales`, `orders`, `objects`,
-//! `access`, `events` and `reports`.
+//! Next contexts take their own folder beside these: `sales`, `orders`,
+//! `objects`, `access`, `events` and `reports`.
 
 pub mod kernel;
 

@@ -166,6 +166,7 @@ mod descriptor_tests {
             Entity::Conversation,
             Entity::Attachment,
             Entity::Segment,
+            Entity::ImportJob,
         ];
         for entity in all {
             // No `_` arm: a new entity fails to compile until listed above.
@@ -181,7 +182,8 @@ mod descriptor_tests {
                 | Entity::Note
                 | Entity::Conversation
                 | Entity::Attachment
-                | Entity::Segment => {}
+                | Entity::Segment
+                | Entity::ImportJob => {}
             }
             let name = status::resource_type(entity);
             assert!(messages.contains_key(name), "{entity:?}: {name}");

@@ -357,6 +357,7 @@ pub(crate) fn resource_type(entity: Entity) -> &'static str {
         Entity::Conversation => "crm.v1.Conversation",
         Entity::Attachment => "crm.v1.Attachment",
         Entity::Segment => "crm.v1.Segment",
+        Entity::ImportJob => "crm.v1.ImportJob",
     }
 }
 

@@ -5,7 +5,7 @@
 
 use rust_decimal::Decimal;
 
-use super::filter::{date, echo, equality, invalid, ordered, timestamp};
+use super::filter::{echo, equality, invalid, ordered, parse_date, timestamp};
 use crate::contacts::{Comparator, Filter, Restriction};
 use crate::fields::{FieldDefinition, FieldType, sort_key};
 use crate::identity::{self, PhoneInput, Region};
@@ -105,7 +105,7 @@ fn custom_test(
             key(equality(field, op)?, phone)
         }
         FieldType::Date => {
-            let day = date(value).ok_or_else(|| {
+            let day = parse_date(value).ok_or_else(|| {
                 format!(
                     "`{field}` takes a date (\"2027-01-01\"), not `{}`",
                     echo(value)

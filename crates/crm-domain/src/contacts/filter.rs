@@ -23,9 +23,6 @@ pub const MAX_RESTRICTIONS: usize = 25;
 /// Deepest nesting of parentheses and `NOT`s.
 const MAX_DEPTH: usize = 32;
 
-/// How much of a piece of the filter an error repeats.
-const ECHO: usize = 40;
-
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparator {
@@ -131,13 +128,7 @@ enum Token {
     Minus,
 }
 
-pub(super) fn echo(text: &str) -> String {
-    let mut cut: String = text.chars().take(ECHO).collect();
-    if cut.len() < text.len() {
-        cut.push_str("...");
-    }
-    cut
-}
+pub(super) use crate::kernel::echo;
 
 pub(super) fn invalid(position: usize, problem: impl std::fmt::Display) -> DomainError {
     DomainError::invalid("filter", format!("at position {position}: {problem}"))
@@ -386,7 +377,8 @@ pub(super) fn ordered(field: &str, op: &str) -> Result<Comparator, String> {
 }
 
 /// A calendar date written `YYYY-MM-DD`.
-pub(super) fn date(value: &str) -> Option<time::Date> {
+/// A `YYYY-MM-DD` date.
+pub fn parse_date(value: &str) -> Option<time::Date> {
     let mut parts = value.splitn(3, '-');
     let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
     if year.len() != 4 || month.len() != 2 || day.len() != 2 {
@@ -400,7 +392,7 @@ pub(super) fn timestamp(field: &str, value: &str) -> Result<OffsetDateTime, Stri
     OffsetDateTime::parse(value, &Rfc3339)
         .map_err(|_| ())
         .or_else(|()| {
-            date(value)
+            parse_date(value)
                 .map(|date| date.midnight().assume_utc())
                 .ok_or(())
         })

@@ -31,6 +31,8 @@ pub enum Entity {
     Attachment,
     /// A saved segment of contacts.
     Segment,
+    /// A CSV import of contacts.
+    ImportJob,
 }
 
 impl Entity {
@@ -49,6 +51,7 @@ impl Entity {
             Entity::Conversation => "conversation",
             Entity::Attachment => "attachment",
             Entity::Segment => "segment",
+            Entity::ImportJob => "import job",
         }
     }
 }

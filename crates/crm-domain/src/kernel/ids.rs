@@ -73,6 +73,10 @@ id_type!(
     SegmentId
 );
 id_type!(
+    /// A CSV import of contacts.
+    ImportJobId
+);
+id_type!(
     /// A conversation: one interaction with a contact on one channel.
     ConversationId
 );

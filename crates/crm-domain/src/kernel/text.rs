@@ -17,3 +17,16 @@ pub fn fold(text: &str) -> String {
         .collect();
     plain.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Longest piece of a caller's input an error repeats, in characters.
+pub const ECHO: usize = 40;
+
+/// `text` cut to [`ECHO`] characters (with `...` when cut), for an error
+/// message: an error never repeats unbounded input.
+pub fn echo(text: &str) -> String {
+    let mut cut: String = text.chars().take(ECHO).collect();
+    if cut.len() < text.len() {
+        cut.push_str("...");
+    }
+    cut
+}
