@@ -25,6 +25,7 @@ mod m0011_search;
 mod m0012_contact_values;
 mod m0013_contact_order;
 mod m0014_segments;
+mod m0015_imports;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_contact_values::Migration),
             Box::new(m0013_contact_order::Migration),
             Box::new(m0014_segments::Migration),
+            Box::new(m0015_imports::Migration),
         ]
     }
 }

@@ -17,13 +17,14 @@ use crm_proto::v1::contact_service_client::ContactServiceClient;
 use crm_proto::v1::conversation_service_client::ConversationServiceClient;
 use crm_proto::v1::custom_field_service_client::CustomFieldServiceClient;
 use crm_proto::v1::export_service_client::ExportServiceClient;
+use crm_proto::v1::import_service_client::ImportServiceClient;
 use crm_proto::v1::merge_service_client::MergeServiceClient;
 use crm_proto::v1::note_service_client::NoteServiceClient;
 use crm_proto::v1::organization_service_client::OrganizationServiceClient;
 use crm_proto::v1::segment_service_client::SegmentServiceClient;
 use crm_proto::v1::tenant_service_client::TenantServiceClient;
 use crm_proto::v1::tier_service_client::TierServiceClient;
-use crm_server::{App, AttachmentOptions, ServeOptions, StoreOptions};
+use crm_server::{App, AttachmentOptions, ImportOptions, ServeOptions, StoreOptions};
 use crm_store::testing::{TestBackend, TestDatabase};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -31,6 +32,10 @@ use tonic::transport::Channel;
 use crate::fixtures::all_pages;
 
 pub use crm_store::testing::BOTH;
+
+/// The largest import file a test server takes: a file past it is refused
+/// without sending a gigabyte.
+pub const MAX_IMPORT_BYTES: u64 = 16 << 20;
 
 /// A running server over its own database.
 pub struct TestServer {
@@ -166,7 +171,11 @@ async fn start(
         AttachmentOptions::new(std::sync::Arc::new(observed)),
     )
     .await
-    .unwrap_or_else(|error| panic!("{backend:?}: {error}"));
+    .unwrap_or_else(|error| panic!("{backend:?}: {error}"))
+    .with_imports(ImportOptions {
+        max_bytes: MAX_IMPORT_BYTES,
+        ..ImportOptions::default()
+    });
     let (_, key) = app.create_tenant(tenant, "US").await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -313,6 +322,11 @@ impl TestServer {
     /// An ExportService client.
     pub async fn exports(&self) -> ExportServiceClient<Channel> {
         ExportServiceClient::new(self.channel().await)
+    }
+
+    /// An ImportService client.
+    pub async fn imports(&self) -> ImportServiceClient<Channel> {
+        ImportServiceClient::new(self.channel().await)
     }
 
     /// A SegmentService client.

@@ -15,6 +15,7 @@ mod filters;
 mod fixtures;
 mod harness;
 mod identities;
+mod imports;
 mod isolation;
 mod merges;
 mod notes;

@@ -30,10 +30,12 @@ impl ExportApi {
     }
 }
 
-/// Rows as CSV text (RFC 4180, CRLF).
-fn csv_of(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, DomainError> {
+/// Rows as CSV text (RFC 4180, CRLF). Rows may differ in length (an
+/// import's error file shows a long row as it was written).
+pub(crate) fn csv_of(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, DomainError> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
+        .flexible(true)
         .from_writer(Vec::new());
     for row in rows {
         writer

@@ -1,12 +1,16 @@
-//! `crmd export`: a client of a running server, as an operator runs it.
-//! Progress goes to stderr: a bar with rows/s and an ETA on a terminal,
-//! plain lines (at most one every few seconds, and the last) otherwise.
+//! `crmd export` and `crmd import`: clients of a running server, as an
+//! operator runs them. Progress goes to stderr: a bar with rows/s and an
+//! ETA on a terminal, plain lines (at most one every few seconds, and the
+//! last) otherwise.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crm_proto::v1 as pb;
 use crm_proto::v1::export_service_client::ExportServiceClient;
+
+mod import;
+pub use import::{ImportRequest, import, mapping, summary};
 
 /// How often plain progress lines are written, at most.
 const LINE_EVERY: Duration = Duration::from_secs(5);
@@ -20,24 +24,57 @@ pub struct Remote {
     pub key: String,
 }
 
+impl Remote {
+    /// A channel to the server.
+    ///
+    /// # Errors
+    /// A bad address, or a server that cannot be reached.
+    pub async fn connect(&self) -> Result<tonic::transport::Channel, String> {
+        tonic::transport::Endpoint::from_shared(self.address.clone())
+            .map_err(|_| {
+                format!(
+                    "{:?} is not a server address (http://HOST:PORT)",
+                    self.address
+                )
+            })?
+            .connect()
+            .await
+            .map_err(|error| format!("cannot reach {}: {error}", self.address))
+    }
+
+    /// `message` as a request carrying the API key.
+    ///
+    /// # Errors
+    /// A key that cannot be sent as a header.
+    pub fn request<T>(&self, message: T) -> Result<tonic::Request<T>, String> {
+        let mut request = tonic::Request::new(message);
+        let bearer = format!("Bearer {}", self.key)
+            .parse()
+            .map_err(|_| "the API key is not readable text".to_owned())?;
+        request.metadata_mut().insert("authorization", bearer);
+        Ok(request)
+    }
+}
+
 /// Progress of a long job: an indicatif bar on a terminal, plain lines
 /// otherwise.
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
     what: &'static str,
+    unit: &'static str,
     started: Instant,
     last_line: Instant,
     total: u64,
 }
 
 impl Progress {
-    /// Progress over `total` rows; a bar when `terminal`.
-    pub fn new(what: &'static str, total: u64, terminal: bool) -> Self {
+    /// Progress over `total` of `unit` (rows, bytes); a bar when `terminal`.
+    pub fn new(what: &'static str, unit: &'static str, total: u64, terminal: bool) -> Self {
         let bar = terminal.then(|| {
             let bar = indicatif::ProgressBar::new(total);
-            let style = indicatif::ProgressStyle::with_template(
-                "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, ETA {eta})",
-            )
+            let style = indicatif::ProgressStyle::with_template(&format!(
+                "{{msg}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}})"
+            ))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_message(what);
@@ -46,6 +83,7 @@ impl Progress {
         Self {
             bar,
             what,
+            unit,
             started: Instant::now(),
             last_line: Instant::now(),
             total,
@@ -76,10 +114,11 @@ impl Progress {
     fn line(&self, done: u64) -> String {
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         format!(
-            "{}: {done} of {} rows ({:.0} rows/s)",
+            "{}: {done} of {} {unit} ({:.0} {unit}/s)",
             self.what,
             self.total,
-            done as f64 / seconds
+            done as f64 / seconds,
+            unit = self.unit,
         )
     }
 }
@@ -96,23 +135,10 @@ pub async fn export(
     out: &mut dyn Write,
     terminal: bool,
 ) -> Result<u64, String> {
-    let channel = tonic::transport::Endpoint::from_shared(remote.address.clone())
-        .map_err(|_| {
-            format!(
-                "{:?} is not a server address (http://HOST:PORT)",
-                remote.address
-            )
-        })?
-        .connect()
-        .await
-        .map_err(|error| format!("cannot reach {}: {error}", remote.address))?;
-    let mut request = tonic::Request::new(pb::ExportContactsRequest {
+    let channel = remote.connect().await?;
+    let request = remote.request(pb::ExportContactsRequest {
         filter: filter.to_owned(),
-    });
-    let bearer = format!("Bearer {}", remote.key)
-        .parse()
-        .map_err(|_| "the API key is not readable text".to_owned())?;
-    request.metadata_mut().insert("authorization", bearer);
+    })?;
     let mut stream = ExportServiceClient::new(channel)
         .export_contacts(request)
         .await
@@ -127,7 +153,12 @@ pub async fn export(
             Err(status) => return Err(format!("export failed: {}", status.message())),
         };
         let progress = progress.get_or_insert_with(|| {
-            Progress::new("export", u64::try_from(chunk.total).unwrap_or(0), terminal)
+            Progress::new(
+                "export",
+                "rows",
+                u64::try_from(chunk.total).unwrap_or(0),
+                terminal,
+            )
         });
         out.write_all(&chunk.csv)
             .map_err(|error| format!("cannot write the export: {error}"))?;

@@ -6,6 +6,7 @@
 pub mod client;
 mod connections;
 mod health;
+mod imports;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub use crm_domain::attachments::BlobStore;
 use crm_domain::contacts::ContactService;
 use crm_domain::conversations::ConversationService;
 use crm_domain::exchange::ExchangeService;
+use crm_domain::exchange::import::{ImportPorts, ImportService};
 use crm_domain::fields::CustomFieldService;
 use crm_domain::kernel::{SystemClock, UuidV7Ids};
 use crm_domain::merge::MergeService;
@@ -29,14 +31,16 @@ use crm_domain::tenancy::TenantService;
 use crm_domain::tiers::TierService;
 use crm_domain::{DomainError, TenantId};
 use crm_grpc::{
-    AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, ExportApi, MergeApi,
-    NoteApi, OrganizationApi, SegmentApi, TenantApi, TierApi, generate_api_key, hash_api_key,
+    AttachmentApi, Authenticator, ContactApi, ConversationApi, CustomFieldApi, ExportApi,
+    ImportApi, MergeApi, NoteApi, OrganizationApi, SegmentApi, TenantApi, TierApi,
+    generate_api_key, hash_api_key,
 };
 use crm_proto::v1::attachment_service_server::AttachmentServiceServer;
 use crm_proto::v1::contact_service_server::ContactServiceServer;
 use crm_proto::v1::conversation_service_server::ConversationServiceServer;
 use crm_proto::v1::custom_field_service_server::CustomFieldServiceServer;
 use crm_proto::v1::export_service_server::ExportServiceServer;
+use crm_proto::v1::import_service_server::ImportServiceServer;
 use crm_proto::v1::merge_service_server::MergeServiceServer;
 use crm_proto::v1::note_service_server::NoteServiceServer;
 use crm_proto::v1::organization_service_server::OrganizationServiceServer;
@@ -137,7 +141,29 @@ pub struct App {
     search: SearchService,
     segments: SegmentService,
     exchange: ExchangeService,
+    imports: ImportService,
+    bell: Arc<imports::Bell>,
     sweep_every: Duration,
+}
+
+/// How imports run.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// The largest file an upload takes, in bytes.
+    pub max_bytes: u64,
+    /// How long a worker holds a job without renewing; a job whose worker
+    /// died resumes this long after its last batch.
+    pub lease: Duration,
+}
+
+impl Default for ImportOptions {
+    /// 1 GiB files, a 30-second lease.
+    fn default() -> Self {
+        Self {
+            max_bytes: crm_domain::exchange::import::DEFAULT_MAX_IMPORT_BYTES,
+            lease: crm_domain::exchange::import::DEFAULT_LEASE,
+        }
+    }
 }
 
 impl App {
@@ -197,6 +223,8 @@ impl App {
             ids.clone(),
         );
         let exchange = ExchangeService::new(contacts.clone(), store.custom_fields());
+        let bell = Arc::new(imports::Bell::default());
+        let imports = import_service(&store, ImportOptions::default(), bell.clone());
         let tenants = TenantService::new(store.tenants(), clock, ids);
         let search = SearchService::new(store.search());
         Ok(App {
@@ -214,8 +242,16 @@ impl App {
             search,
             segments,
             exchange,
+            imports,
+            bell,
             sweep_every,
         })
+    }
+
+    /// The app with imports run as `options` says.
+    pub fn with_imports(self, options: ImportOptions) -> App {
+        let imports = import_service(&self.store, options, self.bell.clone());
+        App { imports, ..self }
     }
 
     /// Removes attachment bytes that no record holds any more (their records
@@ -289,6 +325,7 @@ impl App {
             options.health_check_every,
         ));
         let sweeper = tokio::spawn(sweep_forever(self.clone()));
+        let importer = tokio::spawn(imports::work(self.imports.clone(), self.bell.clone()));
         let connections = Connections::default();
         let (signalled, was_signalled) = tokio::sync::oneshot::channel();
         // The google.rpc error details are registered too, so grpcurl can show
@@ -363,6 +400,10 @@ impl App {
                 self.exchange,
                 auth.clone(),
             )))
+            .add_service(ImportServiceServer::new(ImportApi::new(
+                self.imports,
+                auth.clone(),
+            )))
             .add_service(TenantServiceServer::new(TenantApi::new(auth)))
             .serve_with_incoming_shutdown(
                 connections.track(TcpListenerStream::new(listener)),
@@ -385,6 +426,7 @@ impl App {
             }
         };
         sweeper.abort();
+        importer.abort();
         health_checks.abort();
         served?;
         Ok(())
@@ -406,6 +448,7 @@ fn served_services() -> Vec<&'static str> {
         <MergeServiceServer<MergeApi> as NamedService>::NAME,
         <SegmentServiceServer<SegmentApi> as NamedService>::NAME,
         <ExportServiceServer<ExportApi> as NamedService>::NAME,
+        <ImportServiceServer<ImportApi> as NamedService>::NAME,
     ]
 }
 
@@ -415,6 +458,25 @@ async fn deadline(signalled: tokio::sync::oneshot::Receiver<()>, grace: Duration
         Ok(()) => tokio::time::sleep(grace).await,
         Err(_) => std::future::pending().await,
     }
+}
+
+/// The import use cases over `store`, ringing `bell` as jobs are queued.
+fn import_service(
+    store: &Store,
+    options: ImportOptions,
+    bell: Arc<imports::Bell>,
+) -> ImportService {
+    let ports = ImportPorts {
+        imports: store.imports(),
+        contacts: store.contacts(),
+        fields: store.custom_fields(),
+        tiers: store.tiers(),
+        organizations: store.organizations(),
+        tenants: store.tenants(),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+    };
+    ImportService::new(ports, options.max_bytes, options.lease).with_bell(bell)
 }
 
 /// Creates a tenant with a new API key, stored only as its hash; returns
@@ -509,6 +571,11 @@ async fn sweep_forever(app: App) {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "attachment sweep removed unheld bytes"),
             Err(error) => tracing::warn!(%error, "attachment sweep failed"),
+        }
+        match app.imports.sweep_uploads(STAGED_UPLOAD_TTL).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "import sweep removed abandoned uploads"),
+            Err(error) => tracing::warn!(%error, "import sweep failed"),
         }
     }
 }

@@ -100,6 +100,18 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=31_536_000)
     )]
     attachment_sweep_seconds: u64,
+    /// The largest file an import takes, in bytes (default 1 GiB).
+    #[arg(long, env = "CRM_MAX_IMPORT_BYTES", default_value_t = crm_domain::exchange::import::DEFAULT_MAX_IMPORT_BYTES)]
+    max_import_bytes: u64,
+    /// Seconds an import worker holds its job between batches; a job whose
+    /// server died resumes this long after its last batch (1 to an hour).
+    #[arg(
+        long,
+        env = "CRM_IMPORT_LEASE_SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    import_lease_seconds: u64,
     /// Seconds a shutdown (SIGINT or SIGTERM) waits for calls and streams
     /// still open before it closes their connections and exits (0 to an hour).
     #[arg(
@@ -132,6 +144,10 @@ enum Command {
     /// Export contacts as CSV from a running server (see ExportService):
     /// every column, to a file or stdout, with progress on stderr.
     Export(ExportArgs),
+    /// Import contacts from a CSV file into a running server (see
+    /// ImportService): uploads it, then follows the job to its end with
+    /// progress on stderr, and prints what each row did.
+    Import(ImportArgs),
 }
 
 /// A running server and the key to it: client commands read them.
@@ -155,6 +171,42 @@ struct ExportArgs {
     /// The CSV file to write; stdout when absent or `-`.
     #[arg(long, short)]
     output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// The CSV file (`-` for stdin).
+    file: std::path::PathBuf,
+    /// Place a column: COLUMN=TARGET, TARGET a standard field
+    /// (display_name, city, country, language, avatar_url, lifecycle_stage,
+    /// blocked, tier), custom_fields.KEY, an address kind (email, phone,
+    /// external_id, ...), tags, tag:NAME or ignore. Repeat for more
+    /// columns; the others are placed by name.
+    #[arg(long = "map", value_name = "COLUMN=TARGET", value_parser = crm_server::client::mapping)]
+    mapping: Vec<crm_proto::v1::ColumnMapping>,
+    /// The address rows find their contact by.
+    #[arg(long, default_value = "email", value_parser = ["email", "phone", "external_id"])]
+    dedup_key: String,
+    /// upsert (create or update), create_only or update_only.
+    #[arg(long, default_value = "upsert", value_parser = ["upsert", "create_only", "update_only"])]
+    mode: String,
+    /// A tag every imported row adds; repeat for more.
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// The file's encoding.
+    #[arg(long, default_value = "utf-8", value_parser = ["utf-8", "windows-1252"])]
+    encoding: String,
+    /// The separator: `,`, `;` or `tab`; detected from the header when absent.
+    #[arg(long, value_parser = [",", ";", "tab"])]
+    separator: Option<String>,
+    /// Write the refused rows here (CSV, ready to fix and import again).
+    #[arg(long)]
+    errors: Option<std::path::PathBuf>,
+    /// Return once the file is uploaded, without following the job.
+    #[arg(long)]
+    no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +302,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     match cli.command {
         Some(Command::Export(args)) => export(args).await,
+        Some(Command::Import(args)) => import(args).await,
         None => serve(&cli.database.database_url, &store, cli.serve).await,
         Some(Command::Serve(serving)) => serve(&cli.database.database_url, &store, serving).await,
         Some(Command::Tenant { command }) => {
@@ -286,6 +339,66 @@ async fn export(args: ExportArgs) -> Result<(), String> {
     Ok(())
 }
 
+async fn import(args: ImportArgs) -> Result<(), String> {
+    use crm_proto::v1 as pb;
+    let remote = crm_server::client::Remote {
+        address: args.remote.address,
+        key: args.remote.api_key,
+    };
+    let (file, size, name): (Box<dyn std::io::Read + Send>, u64, String) =
+        if args.file.as_os_str() == "-" {
+            (Box::new(std::io::stdin()), 0, String::new())
+        } else {
+            let file = std::fs::File::open(&args.file)
+                .map_err(|error| format!("cannot open {}: {error}", args.file.display()))?;
+            let size = file.metadata().map(|meta| meta.len()).unwrap_or(0);
+            let name = args
+                .file
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (Box::new(file), size, name)
+        };
+    let options = pb::ImportOptions {
+        file_name: name,
+        mapping: args.mapping,
+        dedup_key: match args.dedup_key.as_str() {
+            "phone" => pb::DedupKey::Phone,
+            "external_id" => pb::DedupKey::ExternalId,
+            _ => pb::DedupKey::Email,
+        } as i32,
+        mode: match args.mode.as_str() {
+            "create_only" => pb::ImportMode::CreateOnly,
+            "update_only" => pb::ImportMode::UpdateOnly,
+            _ => pb::ImportMode::Upsert,
+        } as i32,
+        default_tags: args.tags,
+        encoding: match args.encoding.as_str() {
+            "windows-1252" => pb::FileEncoding::Windows1252,
+            _ => pb::FileEncoding::Utf8,
+        } as i32,
+        separator: match args.separator.as_deref() {
+            Some("tab") => "\t".to_owned(),
+            Some(other) => other.to_owned(),
+            None => String::new(),
+        },
+    };
+    let request = crm_server::client::ImportRequest {
+        options,
+        errors: args.errors,
+        no_wait: args.no_wait,
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let job = crm_server::client::import(&remote, file, size, request, terminal).await?;
+    println!("{}", crm_server::client::summary(&job));
+    match pb::ImportJobState::try_from(job.state) {
+        Ok(pb::ImportJobState::Failed | pb::ImportJobState::Cancelled) => {
+            Err(format!("import {} did not finish", job.id))
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn serve(database_url: &str, store: &StoreOptions, args: ServeArgs) -> Result<(), String> {
     // Bound first: a wrong address is reported before the database is touched.
     let listener = bind(&args.listen).await?;
@@ -297,7 +410,11 @@ async fn serve(database_url: &str, store: &StoreOptions, args: ServeArgs) -> Res
     };
     let app = App::open(database_url, store, attachments)
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| error.to_string())?
+        .with_imports(crm_server::ImportOptions {
+            max_bytes: args.max_import_bytes,
+            lease: Duration::from_secs(args.import_lease_seconds),
+        });
     let listen = listener
         .local_addr()
         .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;

@@ -442,3 +442,169 @@ async fn crmd_export_writes_a_running_servers_contacts_to_a_file_with_progress()
     assert!(!succeeded);
     assert!(stderr.contains("export refused"), "{stderr}");
 }
+
+/// `message` carrying `key`.
+fn keyed<T>(message: T, key: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crmd_import_uploads_a_file_follows_it_and_writes_its_error_file() {
+    let scratch = Scratch::new();
+    let created = scratch.succeed(&["tenant", "create", "Acme"]);
+    let key = printed(&created, "api_key").to_owned();
+    let crmd = scratch.serve(&[]).await;
+    let address = format!("http://{}", crmd.addr);
+    let file = scratch.dir.join("people.csv");
+    std::fs::write(
+        &file,
+        "Name\tE-mail\tFavourite\nAna\tana@acme.com\tblue\nBo\tnot an email\tred\n",
+    )
+    .unwrap();
+    let errors = scratch.dir.join("refused.csv");
+    let output = scratch
+        .crmd()
+        .args(["import", "--address", &address, "--map", "Favourite=ignore"])
+        .args(["--tag", "moved-in", "--errors"])
+        .arg(&errors)
+        .arg(&file)
+        .env("CRM_API_KEY", &key)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    // Not a terminal: plain progress lines, no bar.
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(
+        stderr.contains(&format!("upload: {size} of {size} bytes")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("import: 2 of 2 rows"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(
+        stdout.contains(
+            "succeeded: 2 of 2 rows: 1 created, 0 updated, 0 unchanged, 0 duplicates, 1 invalid"
+        ),
+        "{stdout}"
+    );
+    let refused = std::fs::read_to_string(&errors).unwrap();
+    let lines: Vec<&str> = refused.lines().collect();
+    assert_eq!(lines[0], "Name,E-mail,Favourite,import_line,import_error");
+    assert!(
+        lines[1].starts_with("Bo,not an email,red,3,\"E-mail: invalid email address"),
+        "{refused}"
+    );
+
+    // A column nothing places is refused in words, naming it.
+    std::fs::write(&file, "email,Shoe size\na@b.com,42\n").unwrap();
+    let (succeeded, _, stderr) = scratch.run(&[
+        "import",
+        "--address",
+        &address,
+        "--api-key",
+        &key,
+        file.to_str().unwrap(),
+    ]);
+    assert!(!succeeded);
+    assert!(
+        stderr.contains("import refused") && stderr.contains("Shoe size"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_cut_off_by_a_killed_server_resumes_after_a_restart() {
+    use crm_proto::v1::export_service_client::ExportServiceClient;
+    use crm_proto::v1::import_service_client::ImportServiceClient;
+    const ROWS: usize = 30_000;
+    let scratch = Scratch::new();
+    let created = scratch.succeed(&["tenant", "create", "Acme"]);
+    let key = printed(&created, "api_key").to_owned();
+    let lease = ["--import-lease-seconds", "1"];
+    let crmd = scratch.serve(&lease).await;
+    let file = scratch.dir.join("many.csv");
+    let mut text = String::from("email,display_name\n");
+    for n in 0..ROWS {
+        text.push_str(&format!("person{n}@bulk.example,Person {n}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    let address = format!("http://{}", crmd.addr);
+    let output = scratch
+        .crmd()
+        .args(["import", "--no-wait", "--address", &address])
+        .arg(&file)
+        .env("CRM_API_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let id = stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no job id in {stdout:?}"))
+        .to_owned();
+
+    // Killed (SIGKILL, no goodbye) once the first batches are in.
+    let mut imports = ImportServiceClient::new(crmd.channel().await);
+    let mut watch = imports
+        .watch_import_job(keyed(pb::WatchImportJobRequest { id: id.clone() }, &key))
+        .await
+        .unwrap()
+        .into_inner();
+    let cut_at = loop {
+        let job = tokio::time::timeout(FAILURE_BOUND, watch.message())
+            .await
+            .expect("the job moves")
+            .unwrap()
+            .expect("the job is watched to its end");
+        if job.rows_processed > 0 {
+            break job;
+        }
+    };
+    drop(crmd);
+    let cut_rows = usize::try_from(cut_at.rows_processed).unwrap();
+    assert!(cut_rows < ROWS, "the job ended before the kill: {cut_at:?}");
+
+    let crmd = scratch.serve(&lease).await;
+    let mut imports = ImportServiceClient::new(crmd.channel().await);
+    let mut watch = imports
+        .watch_import_job(keyed(pb::WatchImportJobRequest { id: id.clone() }, &key))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(job) = tokio::time::timeout(FAILURE_BOUND, watch.message())
+        .await
+        .expect("the job resumes")
+        .unwrap()
+    {
+        assert!(
+            job.rows_processed >= cut_at.rows_processed,
+            "it goes on from its last batch: {job:?}"
+        );
+        last = Some(job);
+    }
+    let job = last.unwrap();
+    assert_eq!(job.state, pb::ImportJobState::Succeeded as i32, "{job:?}");
+    let rows = i64::try_from(ROWS).unwrap();
+    assert_eq!(
+        (job.rows_total, job.rows_processed, job.created),
+        (rows, rows, rows)
+    );
+    // An export counts exactly: every row is one contact, none twice.
+    let first = ExportServiceClient::new(crmd.channel().await)
+        .export_contacts(keyed(pb::ExportContactsRequest::default(), &key))
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.total, rows);
+}

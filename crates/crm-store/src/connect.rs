@@ -226,6 +226,13 @@ impl Store {
         })
     }
 
+    /// The import-job repository.
+    pub fn imports(&self) -> Arc<crate::SeaImportRepository> {
+        Arc::new(crate::SeaImportRepository {
+            pools: self.pools.clone(),
+        })
+    }
+
     /// The segment repository.
     pub fn segments(&self) -> Arc<crate::SeaSegmentRepository> {
         Arc::new(crate::SeaSegmentRepository {
@@ -396,7 +403,7 @@ async fn migrate(db: &DatabaseConnection, backend: Backend) -> Result<(), DbErr>
 }
 
 /// Every table the store reads or writes.
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 22] = [
     "attachment_blobs",
     "attachments",
     "contact_identities",
@@ -406,6 +413,9 @@ const TABLES: [&str; 19] = [
     "contacts",
     "conversations",
     "custom_fields",
+    "import_chunks",
+    "import_errors",
+    "import_jobs",
     "layout_sections",
     "layout_tabs",
     "merged_contacts",

@@ -227,6 +227,86 @@ impl SeaContactRepository {
         }
     }
 
+    /// Writes a change inside `transaction`, at the change's expected
+    /// version.
+    ///
+    /// # Errors
+    /// `NotFound`; `Stale` when the version moved; `IdentityTaken` when an
+    /// added identity is held by another contact; `Unavailable`; `Internal`.
+    pub(crate) async fn apply_change(
+        &self,
+        transaction: &DatabaseTransaction,
+        change: &ContactChange,
+    ) -> Result<(), DomainError> {
+        let mut sql = Sql::new("UPDATE contacts SET ");
+        push_assignments(&mut sql, &change.fields, &change.custom_fields);
+        sql.push(", version = ")
+            .bind(change.expected_version + 1)
+            .push(", update_time = ")
+            .bind(change.now)
+            .push(" WHERE tenant_id = ")
+            .bind(change.tenant_id.as_uuid())
+            .push(" AND id = ")
+            .bind(change.id.as_uuid())
+            .push(" AND version = ")
+            .bind(change.expected_version);
+        if sql.execute(transaction).await? == 0 {
+            return Err(self
+                .contact_state(transaction, change.tenant_id, change.id)
+                .await?);
+        }
+        if !change.remove.is_empty() {
+            let mut sql = Sql::new("DELETE FROM contact_identities WHERE tenant_id = ");
+            sql.bind(change.tenant_id.as_uuid())
+                .push(" AND contact_id = ")
+                .bind(change.id.as_uuid())
+                .push(" AND ")
+                .key_values("contact_identities", &change.remove);
+            sql.execute(transaction).await?;
+        }
+        for identity in &change.restate {
+            let mut sql = Sql::new("UPDATE contact_identities SET raw_value = ");
+            sql.bind(identity.raw.clone())
+                .push(", is_primary = ")
+                .bind(identity.primary)
+                .push(" WHERE tenant_id = ")
+                .bind(change.tenant_id.as_uuid())
+                .push(" AND kind = ")
+                .bind(identity.kind.as_str())
+                .push(" AND value = ")
+                .bind(identity.value.clone())
+                .push(" AND contact_id = ")
+                .bind(change.id.as_uuid());
+            sql.execute(transaction).await?;
+        }
+        if !change.tags_remove.is_empty() {
+            let mut sql = Sql::new("DELETE FROM contact_tags WHERE tenant_id = ");
+            sql.bind(change.tenant_id.as_uuid())
+                .push(" AND contact_id = ")
+                .bind(change.id.as_uuid())
+                .push(" AND tag IN (");
+            for (index, tag) in change.tags_remove.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(tag.clone());
+            }
+            sql.push(")");
+            sql.execute(transaction).await?;
+        }
+        self.insert_tags(transaction, change.tenant_id, change.id, &change.tags_add)
+            .await?;
+        self.insert_all_or_report(
+            transaction,
+            change.tenant_id,
+            change.id,
+            &change.add,
+            change.now,
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn contact_state<C: ConnectionTrait>(
         &self,
         connection: &C,
@@ -423,13 +503,13 @@ pub(crate) fn push_insert_contact_select(sql: &mut Sql, contact: &Contact) {
     push_contact_values(sql, contact, None);
 }
 
-const INSERT_CONTACT: &str = "INSERT INTO contacts (tenant_id, id, display_name, search_name, city, country, \
+pub(crate) const INSERT_CONTACT: &str = "INSERT INTO contacts (tenant_id, id, display_name, search_name, city, country, \
      language, avatar_url, blocked, lifecycle_stage, tier_id, custom_values, organization_id, \
      organization_link, create_request_id, version, create_time, update_time)";
 
 /// The values of a new contact's row, comma-separated, in `INSERT_CONTACT`
 /// order.
-fn push_contact_values(sql: &mut Sql, contact: &Contact, request_id: Option<&str>) {
+pub(crate) fn push_contact_values(sql: &mut Sql, contact: &Contact, request_id: Option<&str>) {
     let fields = &contact.fields;
     let (organization, link) = contacts::affiliation_columns(fields.affiliation);
     sql.bind(contact.tenant_id.as_uuid())
@@ -696,72 +776,7 @@ impl ContactRepository for SeaContactRepository {
         self.pools
             .writer
             .transaction(async |transaction| {
-                let mut sql = Sql::new("UPDATE contacts SET ");
-                push_assignments(&mut sql, &change.fields, &change.custom_fields);
-                sql.push(", version = ")
-                    .bind(change.expected_version + 1)
-                    .push(", update_time = ")
-                    .bind(change.now)
-                    .push(" WHERE tenant_id = ")
-                    .bind(change.tenant_id.as_uuid())
-                    .push(" AND id = ")
-                    .bind(change.id.as_uuid())
-                    .push(" AND version = ")
-                    .bind(change.expected_version);
-                if sql.execute(transaction).await? == 0 {
-                    return Err(self
-                        .contact_state(transaction, change.tenant_id, change.id)
-                        .await?);
-                }
-                if !change.remove.is_empty() {
-                    let mut sql = Sql::new("DELETE FROM contact_identities WHERE tenant_id = ");
-                    sql.bind(change.tenant_id.as_uuid())
-                        .push(" AND contact_id = ")
-                        .bind(change.id.as_uuid())
-                        .push(" AND ")
-                        .key_values("contact_identities", &change.remove);
-                    sql.execute(transaction).await?;
-                }
-                for identity in &change.restate {
-                    let mut sql = Sql::new("UPDATE contact_identities SET raw_value = ");
-                    sql.bind(identity.raw.clone())
-                        .push(", is_primary = ")
-                        .bind(identity.primary)
-                        .push(" WHERE tenant_id = ")
-                        .bind(change.tenant_id.as_uuid())
-                        .push(" AND kind = ")
-                        .bind(identity.kind.as_str())
-                        .push(" AND value = ")
-                        .bind(identity.value.clone())
-                        .push(" AND contact_id = ")
-                        .bind(change.id.as_uuid());
-                    sql.execute(transaction).await?;
-                }
-                if !change.tags_remove.is_empty() {
-                    let mut sql = Sql::new("DELETE FROM contact_tags WHERE tenant_id = ");
-                    sql.bind(change.tenant_id.as_uuid())
-                        .push(" AND contact_id = ")
-                        .bind(change.id.as_uuid())
-                        .push(" AND tag IN (");
-                    for (index, tag) in change.tags_remove.iter().enumerate() {
-                        if index > 0 {
-                            sql.push(", ");
-                        }
-                        sql.bind(tag.clone());
-                    }
-                    sql.push(")");
-                    sql.execute(transaction).await?;
-                }
-                self.insert_tags(transaction, change.tenant_id, change.id, &change.tags_add)
-                    .await?;
-                self.insert_all_or_report(
-                    transaction,
-                    change.tenant_id,
-                    change.id,
-                    &change.add,
-                    change.now,
-                )
-                .await?;
+                self.apply_change(transaction, change).await?;
                 self.read(transaction, change.tenant_id, change.id)
                     .await?
                     .ok_or_else(|| DomainError::contact_not_found(change.id))

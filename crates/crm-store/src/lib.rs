@@ -7,7 +7,8 @@
 //!
 //! - one module per bounded context of the domain (`contacts`, `tenancy`,
 //!   `tiers`, `fields`, `organizations`, `conversations`, `notes`,
-//!   `attachments`, `merge`), each implementing that context's ports;
+//!   `attachments`, `merge`, `search`, `segments`, `imports`), each
+//!   implementing that context's ports;
 //! - `rows/`: the row shapes, one file per table, and their mapping to
 //!   domain types; no sea-orm type leaves this crate;
 //! - `dialect`: every SQLite/PostgreSQL difference;
@@ -26,6 +27,7 @@ mod error;
 mod fields;
 mod fill;
 mod filters;
+mod imports;
 mod lookups;
 mod merge;
 mod notes;
@@ -50,6 +52,7 @@ pub use conversations::SeaConversationRepository;
 pub use dialect::Backend;
 pub use error::StoreError;
 pub use fields::SeaCustomFieldRepository;
+pub use imports::SeaImportRepository;
 pub use merge::SeaMergeRepository;
 pub use notes::SeaNoteRepository;
 pub use organizations::SeaOrganizationRepository;

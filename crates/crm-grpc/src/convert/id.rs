@@ -3,7 +3,7 @@
 //! read a required, an optional and a repeated id field with one error shape:
 //! `InvalidArgument` on the field, "is required" or "is not a tier id (a UUID)".
 
-use crm_domain::kernel::SegmentId;
+use crm_domain::kernel::{ImportJobId, SegmentId};
 use crm_domain::{
     AttachmentId, ContactId, ConversationId, DomainError, FieldId, FieldViolation, MergeId, NoteId,
     OrganizationId, SectionId, TabId, TierId,
@@ -45,6 +45,7 @@ ids! {
     AttachmentId => "an attachment id",
     MergeId => "a merge id",
     SegmentId => "a segment id",
+    ImportJobId => "an import job id",
 }
 
 /// The violation of `field` when `text` is not a `T`; `None` when it is one.

@@ -54,11 +54,11 @@ pub(crate) fn push_insert_select(
     sql.push(")");
 }
 
-const INSERT_IDENTITIES: &str = "INSERT INTO contact_identities \
+pub(crate) const INSERT_IDENTITIES: &str = "INSERT INTO contact_identities \
      (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time)";
 
 /// The rows of a contact's new identities, `(...), (...)`.
-fn push_identity_rows(
+pub(crate) fn push_identity_rows(
     sql: &mut Sql,
     tenant: TenantId,
     contact: ContactId,

@@ -182,3 +182,10 @@ pub trait ImportRepository: Send + Sync {
     /// `Unavailable`; `Internal`.
     async fn sweep_uploads(&self, before: OffsetDateTime) -> Result<u64, DomainError>;
 }
+
+/// Tells this process's import workers that a job was queued, so they
+/// claim it at once rather than at their next look.
+pub trait ImportBell: Send + Sync {
+    /// Rings.
+    fn ring(&self);
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::contacts::ContactRepository;
 use crate::exchange::import::{
-    CsvReader, ImportColumns, ImportCounts, ImportJob, ImportOptions, ImportRepository,
+    CsvReader, ImportBell, ImportColumns, ImportCounts, ImportJob, ImportOptions, ImportRepository,
     ImportState, RowError, can_sniff, place_columns, sniff_separator,
 };
 use crate::fields::{CustomFieldRepository, FieldDefinition, FieldEntity, MAX_FIELDS_PER_ENTITY};
@@ -57,6 +57,7 @@ pub struct ImportService {
     pub(super) ports: ImportPorts,
     pub(super) max_bytes: u64,
     pub(super) lease: Duration,
+    bell: Option<Arc<dyn ImportBell>>,
 }
 
 impl std::fmt::Debug for ImportService {
@@ -83,7 +84,21 @@ impl ImportService {
             ports,
             max_bytes,
             lease,
+            bell: None,
         }
+    }
+
+    /// The service, ringing `bell` whenever a job is queued.
+    pub fn with_bell(self, bell: Arc<dyn ImportBell>) -> Self {
+        Self {
+            bell: Some(bell),
+            ..self
+        }
+    }
+
+    /// The longest file an upload takes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
     }
 
     /// The tenant's custom fields of contacts.
@@ -140,6 +155,7 @@ impl ImportService {
         self.ports.imports.create(&job).await?;
         Ok(ImportUpload {
             imports: self.ports.imports.clone(),
+            bell: self.bell.clone(),
             max_bytes: self.max_bytes,
             definitions,
             job,
@@ -228,6 +244,7 @@ impl ImportService {
 /// sent, and nothing of it is kept.
 pub struct ImportUpload {
     imports: Arc<dyn ImportRepository>,
+    bell: Option<Arc<dyn ImportBell>>,
     max_bytes: u64,
     definitions: Vec<FieldDefinition>,
     job: ImportJob,
@@ -369,7 +386,11 @@ impl ImportUpload {
             self.store(&last).await?;
         }
         self.job.state = ImportState::Queued;
-        self.imports.submit(&self.job).await
+        let queued = self.imports.submit(&self.job).await?;
+        if let Some(bell) = &self.bell {
+            bell.ring();
+        }
+        Ok(queued)
     }
 
     /// Gives the upload up: its job and bytes are deleted.

@@ -1,0 +1,694 @@
+//! `ImportRepository` on sea-orm: jobs in `import_jobs`, their files in
+//! `import_chunks`, refused rows in `import_errors`. A batch is one write
+//! transaction: the job's progress first (guarded by the worker, its state
+//! and the rows it had settled, so a cancelled or taken-over job writes
+//! nothing), then the new contacts as multi-row inserts, the changes at
+//! their versions, and the refused rows. An address taken or a contact
+//! changed meanwhile rolls the whole batch back for the worker to plan it
+//! again.
+
+use async_trait::async_trait;
+use crm_domain::exchange::import::{
+    BatchOutcome, ColumnMapping, ColumnTarget, DedupKey, Encoding, ImportBatch, ImportCounts,
+    ImportJob, ImportMode, ImportOptions, ImportRepository, ImportState, RowError,
+};
+use crm_domain::kernel::ImportJobId;
+use crm_domain::{DomainError, Entity, TenantId};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::contacts::{INSERT_CONTACT, SeaContactRepository, push_contact_values};
+use crate::ordered::lock_tenant;
+use crate::pools::Pools;
+use crate::rows::contact_identities::{INSERT_IDENTITIES, push_identity_rows};
+use crate::sql::Sql;
+use crate::write::Abort;
+
+/// Import jobs in SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SeaImportRepository {
+    pub(crate) pools: Pools,
+}
+
+/// Rows per multi-row insert: well inside SQLite's 32,766 parameters at 18
+/// a contact, 7 an address.
+const ROWS_PER_INSERT: usize = 500;
+
+const COLUMNS: &str = "tenant_id, id, owner, state, options, header, file_bytes, rows_total, \
+     rows_done, created, updated, unchanged, duplicates, invalid, error, create_time, start_time, \
+     end_time, update_time";
+
+#[derive(Debug, FromQueryResult)]
+struct JobRow {
+    tenant_id: Uuid,
+    id: Uuid,
+    owner: String,
+    state: String,
+    options: String,
+    header: String,
+    file_bytes: i64,
+    rows_total: i64,
+    rows_done: i64,
+    created: i64,
+    updated: i64,
+    unchanged: i64,
+    duplicates: i64,
+    invalid: i64,
+    error: String,
+    create_time: OffsetDateTime,
+    start_time: Option<OffsetDateTime>,
+    end_time: Option<OffsetDateTime>,
+    update_time: OffsetDateTime,
+}
+
+fn corrupt(what: &str) -> DomainError {
+    DomainError::Internal(format!("stored import job {what} is invalid"))
+}
+
+fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn stored(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl JobRow {
+    fn into_domain(self) -> Result<ImportJob, DomainError> {
+        Ok(ImportJob {
+            id: ImportJobId::from_uuid(self.id),
+            tenant_id: TenantId::from_uuid(self.tenant_id),
+            owner: self.owner,
+            state: ImportState::parse(&self.state).ok_or_else(|| corrupt("state"))?,
+            options: options_from_json(&self.options)?,
+            header: serde_json::from_str(&self.header).map_err(|_| corrupt("header"))?,
+            file_bytes: count(self.file_bytes),
+            rows_total: count(self.rows_total),
+            counts: ImportCounts {
+                rows: count(self.rows_done),
+                created: count(self.created),
+                updated: count(self.updated),
+                unchanged: count(self.unchanged),
+                duplicates: count(self.duplicates),
+                invalid: count(self.invalid),
+            },
+            error: self.error,
+            create_time: self.create_time,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            update_time: self.update_time,
+        })
+    }
+}
+
+fn options_to_json(options: &ImportOptions) -> String {
+    json!({
+        "file_name": options.file_name,
+        "mapping": options.mapping.iter().map(|mapping| json!({
+            "column": mapping.column,
+            "target": mapping.target.as_text(),
+        })).collect::<Vec<_>>(),
+        "dedup_key": options.dedup_key.kind().as_str(),
+        "mode": options.mode.as_str(),
+        "default_tags": options.default_tags,
+        "encoding": options.encoding.as_str(),
+        "separator": options.separator,
+    })
+    .to_string()
+}
+
+fn options_from_json(text: &str) -> Result<ImportOptions, DomainError> {
+    let value: Value = serde_json::from_str(text).map_err(|_| corrupt("options"))?;
+    let text_of = |key: &str| value[key].as_str().ok_or_else(|| corrupt("options"));
+    let mapping = value["mapping"]
+        .as_array()
+        .ok_or_else(|| corrupt("options"))?
+        .iter()
+        .map(|mapping| {
+            Ok(ColumnMapping {
+                column: mapping["column"]
+                    .as_str()
+                    .ok_or_else(|| corrupt("mapping"))?
+                    .to_owned(),
+                target: ColumnTarget::parse(
+                    mapping["target"]
+                        .as_str()
+                        .ok_or_else(|| corrupt("mapping"))?,
+                )
+                .map_err(|_| corrupt("mapping"))?,
+            })
+        })
+        .collect::<Result<_, DomainError>>()?;
+    Ok(ImportOptions {
+        file_name: text_of("file_name")?.to_owned(),
+        mapping,
+        dedup_key: DedupKey::parse(text_of("dedup_key")?).ok_or_else(|| corrupt("dedup key"))?,
+        mode: ImportMode::parse(text_of("mode")?).ok_or_else(|| corrupt("mode"))?,
+        default_tags: serde_json::from_value(value["default_tags"].clone())
+            .map_err(|_| corrupt("tags"))?,
+        encoding: Encoding::parse(text_of("encoding")?).ok_or_else(|| corrupt("encoding"))?,
+        separator: value["separator"]
+            .as_u64()
+            .map(|byte| u8::try_from(byte).map_err(|_| corrupt("separator")))
+            .transpose()?,
+    })
+}
+
+fn not_found(id: ImportJobId) -> DomainError {
+    DomainError::NotFound {
+        entity: Entity::ImportJob,
+        id: id.to_string(),
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ChunkRow {
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ErrorRow {
+    line: i64,
+    column_name: String,
+    reason: String,
+    record: String,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Claimable {
+    tenant_id: Uuid,
+    id: Uuid,
+}
+
+impl SeaImportRepository {
+    async fn read<C: ConnectionTrait>(
+        &self,
+        connection: &C,
+        tenant: TenantId,
+        id: ImportJobId,
+    ) -> Result<Option<ImportJob>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(COLUMNS)
+            .push(" FROM import_jobs WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id = ")
+            .bind(id.as_uuid())
+            .push(" AND state <> 'uploading'");
+        Ok(sql
+            .fetch(connection, JobRow::into_domain)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The new contacts of a batch with their addresses and tags; `false`
+    /// when an address was taken meanwhile.
+    async fn insert_creates(
+        &self,
+        transaction: &DatabaseTransaction,
+        batch: &ImportBatch,
+    ) -> Result<bool, DomainError> {
+        for part in batch.creates.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new(INSERT_CONTACT);
+            sql.push(" VALUES ");
+            for (index, contact) in part.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(");
+                push_contact_values(&mut sql, contact, None);
+                sql.push(")");
+            }
+            sql.execute(transaction).await?;
+        }
+        let identities: Vec<_> = batch
+            .creates
+            .iter()
+            .filter(|contact| !contact.identities.is_empty())
+            .collect();
+        for part in identities.chunks(ROWS_PER_INSERT / 4) {
+            let mut sql = Sql::new(INSERT_IDENTITIES);
+            sql.push(" VALUES ");
+            let mut wanted = 0;
+            for (index, contact) in part.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                push_identity_rows(
+                    &mut sql,
+                    contact.tenant_id,
+                    contact.id,
+                    &contact.identities,
+                    batch.now,
+                );
+                wanted += contact.identities.len() as u64;
+            }
+            sql.push(" ON CONFLICT (tenant_id, kind, value) DO NOTHING");
+            if sql.execute(transaction).await? < wanted {
+                return Ok(false);
+            }
+        }
+        let tags: Vec<(Uuid, &String)> = batch
+            .creates
+            .iter()
+            .flat_map(|contact| contact.tags.iter().map(|tag| (contact.id.as_uuid(), tag)))
+            .collect();
+        for part in tags.chunks(ROWS_PER_INSERT * 2) {
+            let mut sql = Sql::new("INSERT INTO contact_tags (tenant_id, contact_id, tag) VALUES ");
+            for (index, (contact, tag)) in part.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind(batch.tenant_id.as_uuid())
+                    .push(", ")
+                    .bind(*contact)
+                    .push(", ")
+                    .bind((*tag).clone())
+                    .push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            sql.execute(transaction).await?;
+        }
+        Ok(true)
+    }
+
+    async fn insert_errors(
+        &self,
+        transaction: &DatabaseTransaction,
+        batch: &ImportBatch,
+    ) -> Result<(), DomainError> {
+        for part in batch.errors.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new(
+                "INSERT INTO import_errors (tenant_id, job_id, line, column_name, reason, record) VALUES ",
+            );
+            for (index, error) in part.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind(batch.tenant_id.as_uuid())
+                    .push(", ")
+                    .bind(batch.job_id.as_uuid())
+                    .push(", ")
+                    .bind(stored(error.line))
+                    .push(", ")
+                    .bind(error.column.clone())
+                    .push(", ")
+                    .bind(error.reason.clone())
+                    .push(", ")
+                    .bind(json!(error.record).to_string())
+                    .push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            sql.execute(transaction).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_chunks(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+        id: ImportJobId,
+    ) -> Result<(), DomainError> {
+        let mut sql = Sql::new("DELETE FROM import_chunks WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND job_id = ")
+            .bind(id.as_uuid());
+        sql.execute(transaction).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ImportRepository for SeaImportRepository {
+    async fn create(&self, job: &ImportJob) -> Result<(), DomainError> {
+        let mut sql = Sql::new("INSERT INTO import_jobs (");
+        sql.push(COLUMNS).push(") VALUES (");
+        sql.bind(job.tenant_id.as_uuid())
+            .push(", ")
+            .bind(job.id.as_uuid())
+            .push(", ")
+            .bind(job.owner.clone())
+            .push(", ")
+            .bind(job.state.as_str())
+            .push(", ")
+            .bind(options_to_json(&job.options))
+            .push(", ")
+            .bind(json!(job.header).to_string())
+            .push(", 0, 0, 0, 0, 0, 0, 0, 0, '', ")
+            .bind(job.create_time)
+            .push(", NULL, NULL, ")
+            .bind(job.update_time)
+            .push(")");
+        self.pools
+            .writer
+            .transaction(async |transaction| sql.execute(transaction).await)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_chunk(
+        &self,
+        tenant: TenantId,
+        job: ImportJobId,
+        seq: u32,
+        bytes: &[u8],
+    ) -> Result<(), DomainError> {
+        let mut sql =
+            Sql::new("INSERT INTO import_chunks (tenant_id, job_id, seq, bytes) VALUES (");
+        sql.bind(tenant.as_uuid())
+            .push(", ")
+            .bind(job.as_uuid())
+            .push(", ")
+            .bind(i64::from(seq))
+            .push(", ")
+            .bind(bytes.to_vec())
+            .push(")");
+        self.pools
+            .writer
+            .transaction(async |transaction| sql.execute(transaction).await)
+            .await?;
+        Ok(())
+    }
+
+    async fn chunk(
+        &self,
+        tenant: TenantId,
+        job: ImportJobId,
+        seq: u32,
+    ) -> Result<Option<Vec<u8>>, DomainError> {
+        let mut sql = Sql::new("SELECT bytes FROM import_chunks WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND job_id = ")
+            .bind(job.as_uuid())
+            .push(" AND seq = ")
+            .bind(i64::from(seq));
+        Ok(sql
+            .fetch_optional::<_, ChunkRow>(&self.pools.db)
+            .await?
+            .map(|row| row.bytes))
+    }
+
+    async fn submit(&self, job: &ImportJob) -> Result<ImportJob, DomainError> {
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                let mut sql = Sql::new("UPDATE import_jobs SET state = 'queued', options = ");
+                sql.bind(options_to_json(&job.options))
+                    .push(", header = ")
+                    .bind(json!(job.header).to_string())
+                    .push(", file_bytes = ")
+                    .bind(stored(job.file_bytes))
+                    .push(", rows_total = ")
+                    .bind(stored(job.rows_total))
+                    .push(" WHERE tenant_id = ")
+                    .bind(job.tenant_id.as_uuid())
+                    .push(" AND id = ")
+                    .bind(job.id.as_uuid())
+                    .push(" AND state = 'uploading'");
+                if sql.execute(transaction).await? == 0 {
+                    return Err(not_found(job.id));
+                }
+                self.read(transaction, job.tenant_id, job.id)
+                    .await?
+                    .ok_or_else(|| not_found(job.id))
+            })
+            .await
+    }
+
+    async fn discard(&self, tenant: TenantId, job: ImportJobId) -> Result<(), DomainError> {
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                self.delete_chunks(transaction, tenant, job).await?;
+                let mut sql = Sql::new("DELETE FROM import_jobs WHERE tenant_id = ");
+                sql.bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(job.as_uuid())
+                    .push(" AND state = 'uploading'");
+                sql.execute(transaction).await?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get(
+        &self,
+        tenant: TenantId,
+        id: ImportJobId,
+    ) -> Result<Option<ImportJob>, DomainError> {
+        self.read(&self.pools.db, tenant, id).await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        before: Option<ImportJobId>,
+        limit: u32,
+    ) -> Result<Vec<ImportJob>, DomainError> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(COLUMNS)
+            .push(" FROM import_jobs WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND state <> 'uploading'");
+        if let Some(before) = before {
+            sql.push(" AND id < ").bind(before.as_uuid());
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit));
+        sql.fetch(&self.pools.db, JobRow::into_domain).await
+    }
+
+    async fn cancel(
+        &self,
+        tenant: TenantId,
+        id: ImportJobId,
+        now: OffsetDateTime,
+    ) -> Result<ImportJob, DomainError> {
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                let mut sql = Sql::new(
+                    "UPDATE import_jobs SET state = 'cancelled', worker = NULL, lease_until = NULL, end_time = ",
+                );
+                sql.bind(now)
+                    .push(", update_time = ")
+                    .bind(now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(id.as_uuid())
+                    .push(" AND state IN ('queued', 'running')");
+                if sql.execute(transaction).await? > 0 {
+                    self.delete_chunks(transaction, tenant, id).await?;
+                }
+                self.read(transaction, tenant, id)
+                    .await?
+                    .ok_or_else(|| not_found(id))
+            })
+            .await
+    }
+
+    async fn claim(
+        &self,
+        worker: Uuid,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<ImportJob>, DomainError> {
+        let mut sql = Sql::new(
+            "SELECT j.tenant_id, j.id FROM import_jobs j WHERE (j.state = 'queued' OR \
+             (j.state = 'running' AND j.lease_until < ",
+        );
+        sql.bind(now)
+            .push(
+                ")) AND NOT EXISTS (SELECT 1 FROM import_jobs r WHERE r.tenant_id = j.tenant_id \
+                   AND r.state = 'running' AND r.id <> j.id AND r.lease_until >= ",
+            )
+            .bind(now)
+            .push(") ORDER BY j.create_time, j.id LIMIT 1");
+        let Some(candidate) = sql.fetch_optional::<_, Claimable>(&self.pools.db).await? else {
+            return Ok(None);
+        };
+        let tenant = TenantId::from_uuid(candidate.tenant_id);
+        let id = ImportJobId::from_uuid(candidate.id);
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                // Claims of one tenant's jobs take turns, so two workers
+                // cannot each start one.
+                lock_tenant(transaction, tenant).await?;
+                let mut sql = Sql::new("UPDATE import_jobs SET state = 'running', worker = ");
+                sql.bind(worker)
+                    .push(", lease_until = ")
+                    .bind(lease_until)
+                    .push(", start_time = COALESCE(start_time, ")
+                    .bind(now)
+                    .push("), update_time = ")
+                    .bind(now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(id.as_uuid())
+                    .push(" AND (state = 'queued' OR (state = 'running' AND lease_until < ")
+                    .bind(now)
+                    .push(")) AND NOT EXISTS (SELECT 1 FROM import_jobs r WHERE r.tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND r.state = 'running' AND r.id <> ")
+                    .bind(id.as_uuid())
+                    .push(" AND r.lease_until >= ")
+                    .bind(now)
+                    .push(")");
+                if sql.execute(transaction).await? == 0 {
+                    return Ok(None);
+                }
+                self.read(transaction, tenant, id).await
+            })
+            .await
+    }
+
+    async fn apply(&self, batch: &ImportBatch) -> Result<BatchOutcome, DomainError> {
+        let contacts = SeaContactRepository {
+            pools: self.pools.clone(),
+        };
+        let applied = self
+            .pools
+            .writer
+            .transaction(async |transaction| {
+                let counts = &batch.counts;
+                let mut sql = Sql::new("UPDATE import_jobs SET rows_done = ");
+                sql.bind(stored(counts.rows))
+                    .push(", created = ")
+                    .bind(stored(counts.created))
+                    .push(", updated = ")
+                    .bind(stored(counts.updated))
+                    .push(", unchanged = ")
+                    .bind(stored(counts.unchanged))
+                    .push(", duplicates = ")
+                    .bind(stored(counts.duplicates))
+                    .push(", invalid = ")
+                    .bind(stored(counts.invalid))
+                    .push(", lease_until = ")
+                    .bind(batch.lease_until)
+                    .push(", update_time = ")
+                    .bind(batch.now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(batch.tenant_id.as_uuid())
+                    .push(" AND id = ")
+                    .bind(batch.job_id.as_uuid())
+                    .push(" AND state = 'running' AND worker = ")
+                    .bind(batch.worker)
+                    .push(" AND rows_done = ")
+                    .bind(stored(batch.rows_before));
+                if sql.execute(transaction).await? == 0 {
+                    return Ok(BatchOutcome::Lost);
+                }
+                if !self.insert_creates(transaction, batch).await? {
+                    return Err(Abort::Undone);
+                }
+                for change in &batch.changes {
+                    match contacts.apply_change(transaction, change).await {
+                        Ok(()) => {}
+                        Err(
+                            DomainError::Stale { .. }
+                            | DomainError::NotFound { .. }
+                            | DomainError::IdentityTaken { .. },
+                        ) => return Err(Abort::Undone),
+                        Err(other) => return Err(Abort::Failed(other)),
+                    }
+                }
+                self.insert_errors(transaction, batch).await?;
+                Ok(BatchOutcome::Applied)
+            })
+            .await;
+        match applied {
+            Ok(outcome) => Ok(outcome),
+            Err(Abort::Undone) => Ok(BatchOutcome::Raced),
+            Err(Abort::Failed(error)) => Err(error),
+        }
+    }
+
+    async fn finish(
+        &self,
+        tenant: TenantId,
+        id: ImportJobId,
+        worker: Uuid,
+        state: ImportState,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                let mut sql = Sql::new("UPDATE import_jobs SET state = ");
+                sql.bind(state.as_str())
+                    .push(", error = ")
+                    .bind(error.to_owned())
+                    .push(", worker = NULL, lease_until = NULL, end_time = ")
+                    .bind(now)
+                    .push(", update_time = ")
+                    .bind(now)
+                    .push(" WHERE tenant_id = ")
+                    .bind(tenant.as_uuid())
+                    .push(" AND id = ")
+                    .bind(id.as_uuid())
+                    .push(" AND state = 'running' AND worker = ")
+                    .bind(worker);
+                if sql.execute(transaction).await? > 0 {
+                    self.delete_chunks(transaction, tenant, id).await?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn errors(
+        &self,
+        tenant: TenantId,
+        id: ImportJobId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<RowError>, DomainError> {
+        let mut sql = Sql::new(
+            "SELECT line, column_name, reason, record FROM import_errors WHERE tenant_id = ",
+        );
+        sql.bind(tenant.as_uuid())
+            .push(" AND job_id = ")
+            .bind(id.as_uuid())
+            .push(" AND line > ")
+            .bind(stored(after))
+            .push(" ORDER BY line LIMIT ")
+            .bind(i64::from(limit));
+        sql.fetch(&self.pools.db, |row: ErrorRow| {
+            Ok(RowError {
+                line: count(row.line),
+                column: row.column_name,
+                reason: row.reason,
+                record: serde_json::from_str(&row.record).map_err(|_| corrupt("error row"))?,
+            })
+        })
+        .await
+    }
+
+    async fn sweep_uploads(&self, before: OffsetDateTime) -> Result<u64, DomainError> {
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                let mut sql = Sql::new(
+                    "DELETE FROM import_chunks WHERE EXISTS (SELECT 1 FROM import_jobs j WHERE \
+                     j.tenant_id = import_chunks.tenant_id AND j.id = import_chunks.job_id AND \
+                     j.state = 'uploading' AND j.create_time < ",
+                );
+                sql.bind(before).push(")");
+                sql.execute(transaction).await?;
+                let mut sql = Sql::new(
+                    "DELETE FROM import_jobs WHERE state = 'uploading' AND create_time < ",
+                );
+                sql.bind(before);
+                sql.execute(transaction).await
+            })
+            .await
+    }
+}
