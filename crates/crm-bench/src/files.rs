@@ -11,7 +11,6 @@ use crm_proto::v1::attachment_service_client::AttachmentServiceClient;
 use crm_proto::v1::contact_service_client::ContactServiceClient;
 use sha2::Digest;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 
 use crate::server::Crmd;
 
@@ -82,12 +81,7 @@ pub async fn drive(crmd_path: &str, database_url: &str, key: &str) -> Result<Tra
 }
 
 async fn transfer(crmd: &Crmd, key: &str) -> Result<Transfer, String> {
-    let channel = Channel::from_shared(crmd.endpoint.clone())
-        .map_err(|error| error.to_string())?
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .map_err(|error| error.to_string())?;
+    let channel = crate::load::channel(&crmd.endpoint).await?;
     let contact = ContactServiceClient::new(channel.clone())
         .create_contact(request(
             pb::CreateContactRequest {

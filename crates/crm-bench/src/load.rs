@@ -336,13 +336,15 @@ pub(crate) fn connect(
     endpoint: &str,
 ) -> impl std::future::Future<Output = Result<ContactServiceClient<Channel>, String>> + use<> {
     let endpoint = endpoint.to_owned();
-    async move {
-        let channel = Channel::from_shared(endpoint)
-            .map_err(|error| error.to_string())?
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .map_err(|error| error.to_string())?;
-        Ok(ContactServiceClient::new(channel))
-    }
+    async move { Ok(ContactServiceClient::new(channel(&endpoint).await?)) }
+}
+
+/// A channel to the server at `endpoint`.
+pub(crate) async fn channel(endpoint: &str) -> Result<Channel, String> {
+    Channel::from_shared(endpoint.to_owned())
+        .map_err(|error| error.to_string())?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|error| error.to_string())
 }

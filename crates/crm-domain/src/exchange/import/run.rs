@@ -24,7 +24,7 @@ use crate::tenancy::Tenant;
 use crate::tiers::Tier;
 
 /// Rows one batch applies.
-pub const BATCH_ROWS: usize = 500;
+pub const BATCH_ROWS: usize = 1000;
 
 /// Times a batch is planned again after losing a race before the job
 /// fails.
