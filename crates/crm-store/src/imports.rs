@@ -12,14 +12,15 @@ use crm_domain::exchange::import::{
     BatchOutcome, ColumnMapping, ColumnTarget, DedupKey, Encoding, ImportBatch, ImportCounts,
     ImportJob, ImportMode, ImportOptions, ImportRepository, ImportState, RowError,
 };
+use crm_domain::identity::ContactIdentity;
 use crm_domain::kernel::ImportJobId;
-use crm_domain::{Contact, DomainError, Entity, TenantId};
+use crm_domain::{ContactId, DomainError, Entity, TenantId};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::contacts::{INSERT_CONTACT, SeaContactRepository, push_contact_values};
+use crate::contacts::{INSERT_CONTACT, push_contact_values};
 use crate::ordered::lock_tenant;
 use crate::pools::Pools;
 use crate::rows::contact_identities::{INSERT_IDENTITIES, push_identity_rows};
@@ -227,68 +228,108 @@ impl SeaImportRepository {
             }
             sql.execute(transaction).await?;
         }
-        // Whole contacts per statement, as many as fit (one holds at most
-        // 100 addresses).
-        let mut parts: Vec<Vec<&Contact>> = vec![Vec::new()];
-        let mut held = 0;
-        for contact in batch
+        let owners = batch
             .creates
             .iter()
-            .filter(|contact| !contact.identities.is_empty())
-        {
-            if held + contact.identities.len() > ADDRESSES_PER_INSERT {
-                parts.push(Vec::new());
-                held = 0;
-            }
-            held += contact.identities.len();
-            if let Some(part) = parts.last_mut() {
-                part.push(contact);
-            }
+            .map(|contact| (contact.id, contact.identities.as_slice()))
+            .collect();
+        if !insert_addresses(transaction, batch, owners).await? {
+            return Ok(false);
         }
-        for part in parts.iter().filter(|part| !part.is_empty()) {
-            let mut sql = Sql::new(INSERT_IDENTITIES);
-            sql.push(" VALUES ");
-            let mut wanted = 0;
-            for (index, contact) in part.iter().enumerate() {
+        let mut tags = Vec::new();
+        for contact in &batch.creates {
+            tags.extend(contact.tags.iter().map(|tag| (contact.id, tag)));
+        }
+        insert_tags(transaction, batch, tags).await?;
+        Ok(true)
+    }
+
+    /// The changes of a batch: every contact's row in one multi-row
+    /// `UPDATE ... FROM (VALUES ...)` at its expected version, then the
+    /// added addresses and tags; `false` when a contact moved or an address
+    /// was taken meanwhile.
+    async fn update_changed(
+        &self,
+        transaction: &DatabaseTransaction,
+        batch: &ImportBatch,
+    ) -> Result<bool, DomainError> {
+        for part in batch.changes.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new(
+                "UPDATE contacts SET display_name = v.display_name, search_name = v.search_name, \
+                 city = v.city, country = v.country, language = v.language, \
+                 avatar_url = v.avatar_url, blocked = v.blocked, \
+                 lifecycle_stage = v.lifecycle_stage, tier_id = v.tier_id, \
+                 custom_values = v.custom_values, organization_id = v.organization_id, \
+                 organization_link = v.organization_link, version = contacts.version + 1, \
+                 update_time = v.update_time \
+                 FROM (SELECT column1 AS id, column2 AS expected, column3 AS display_name, \
+                 column4 AS search_name, column5 AS city, column6 AS country, \
+                 column7 AS language, column8 AS avatar_url, column9 AS blocked, \
+                 column10 AS lifecycle_stage, column11 AS tier_id, column12 AS custom_values, \
+                 column13 AS organization_id, column14 AS organization_link, \
+                 column15 AS update_time FROM (VALUES ",
+            );
+            for (index, change) in part.iter().enumerate() {
                 if index > 0 {
                     sql.push(", ");
                 }
-                push_identity_rows(
-                    &mut sql,
-                    contact.tenant_id,
-                    contact.id,
-                    &contact.identities,
-                    batch.now,
-                );
-                wanted += contact.identities.len() as u64;
+                let fields = &change.fields;
+                let (organization, link) =
+                    crate::rows::contacts::affiliation_columns(fields.affiliation);
+                sql.push("(")
+                    .bind(change.id.as_uuid())
+                    .push(", ")
+                    .bind(change.expected_version)
+                    .push(", ")
+                    .bind(fields.display_name.clone())
+                    .push(", ")
+                    .bind(crm_domain::search::fold(&fields.display_name))
+                    .push(", ")
+                    .bind(fields.city.clone())
+                    .push(", ")
+                    .bind(fields.country.clone())
+                    .push(", ")
+                    .bind(fields.language.clone())
+                    .push(", ")
+                    .bind(fields.avatar_url.clone())
+                    .push(", ")
+                    .bind(fields.blocked)
+                    .push(", ")
+                    .bind(fields.lifecycle_stage.as_str())
+                    .push(", ")
+                    .bind(fields.tier_id.map(|tier| tier.as_uuid()))
+                    .push(", ")
+                    .bind(crate::rows::custom_values::values_to_json(
+                        &change.custom_fields,
+                    ))
+                    .push(", ")
+                    .bind(organization)
+                    .push(", ")
+                    .bind(link.map(str::to_owned))
+                    .push(", ")
+                    .bind(change.now)
+                    .push(")");
             }
-            sql.push(" ON CONFLICT (tenant_id, kind, value) DO NOTHING");
-            if sql.execute(transaction).await? < wanted {
+            sql.push(") AS rows_given) AS v WHERE contacts.tenant_id = ")
+                .bind(batch.tenant_id.as_uuid())
+                .push(" AND contacts.id = v.id AND contacts.version = v.expected");
+            if sql.execute(transaction).await? < part.len() as u64 {
                 return Ok(false);
             }
         }
-        let tags: Vec<(Uuid, &String)> = batch
-            .creates
+        let owners = batch
+            .changes
             .iter()
-            .flat_map(|contact| contact.tags.iter().map(|tag| (contact.id.as_uuid(), tag)))
+            .map(|change| (change.id, change.add.as_slice()))
             .collect();
-        for part in tags.chunks(ROWS_PER_INSERT * 2) {
-            let mut sql = Sql::new("INSERT INTO contact_tags (tenant_id, contact_id, tag) VALUES ");
-            for (index, (contact, tag)) in part.iter().enumerate() {
-                if index > 0 {
-                    sql.push(", ");
-                }
-                sql.push("(")
-                    .bind(batch.tenant_id.as_uuid())
-                    .push(", ")
-                    .bind(*contact)
-                    .push(", ")
-                    .bind((*tag).clone())
-                    .push(")");
-            }
-            sql.push(" ON CONFLICT DO NOTHING");
-            sql.execute(transaction).await?;
+        if !insert_addresses(transaction, batch, owners).await? {
+            return Ok(false);
         }
+        let mut tags = Vec::new();
+        for change in &batch.changes {
+            tags.extend(change.tags_add.iter().map(|tag| (change.id, tag)));
+        }
+        insert_tags(transaction, batch, tags).await?;
         Ok(true)
     }
 
@@ -338,6 +379,73 @@ impl SeaImportRepository {
         sql.execute(transaction).await?;
         Ok(())
     }
+}
+
+/// Inserts the addresses of `owners`, whole owners per statement (one
+/// holds at most 100 addresses); `false` when one was taken meanwhile.
+async fn insert_addresses(
+    transaction: &DatabaseTransaction,
+    batch: &ImportBatch,
+    owners: Vec<(ContactId, &[ContactIdentity])>,
+) -> Result<bool, DomainError> {
+    let mut parts: Vec<Vec<(ContactId, &[ContactIdentity])>> = vec![Vec::new()];
+    let mut held = 0;
+    for (owner, identities) in owners
+        .into_iter()
+        .filter(|(_, identities)| !identities.is_empty())
+    {
+        if held + identities.len() > ADDRESSES_PER_INSERT {
+            parts.push(Vec::new());
+            held = 0;
+        }
+        held += identities.len();
+        if let Some(part) = parts.last_mut() {
+            part.push((owner, identities));
+        }
+    }
+    for part in parts.iter().filter(|part| !part.is_empty()) {
+        let mut sql = Sql::new(INSERT_IDENTITIES);
+        sql.push(" VALUES ");
+        let mut wanted = 0;
+        for (index, (owner, identities)) in part.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            push_identity_rows(&mut sql, batch.tenant_id, *owner, identities, batch.now);
+            wanted += identities.len() as u64;
+        }
+        sql.push(" ON CONFLICT (tenant_id, kind, value) DO NOTHING");
+        if sql.execute(transaction).await? < wanted {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Inserts tags of contacts, keeping any already there.
+async fn insert_tags(
+    transaction: &DatabaseTransaction,
+    batch: &ImportBatch,
+    tags: Vec<(ContactId, &String)>,
+) -> Result<(), DomainError> {
+    for part in tags.chunks(ROWS_PER_INSERT * 2) {
+        let mut sql = Sql::new("INSERT INTO contact_tags (tenant_id, contact_id, tag) VALUES ");
+        for (index, (contact, tag)) in part.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(batch.tenant_id.as_uuid())
+                .push(", ")
+                .bind(contact.as_uuid())
+                .push(", ")
+                .bind((*tag).clone())
+                .push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
+        sql.execute(transaction).await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -567,9 +675,6 @@ impl ImportRepository for SeaImportRepository {
     }
 
     async fn apply(&self, batch: &ImportBatch) -> Result<BatchOutcome, DomainError> {
-        let contacts = SeaContactRepository {
-            pools: self.pools.clone(),
-        };
         let applied = self
             .pools
             .writer
@@ -602,19 +707,10 @@ impl ImportRepository for SeaImportRepository {
                 if sql.execute(transaction).await? == 0 {
                     return Ok(BatchOutcome::Lost);
                 }
-                if !self.insert_creates(transaction, batch).await? {
+                if !self.insert_creates(transaction, batch).await?
+                    || !self.update_changed(transaction, batch).await?
+                {
                     return Err(Abort::Undone);
-                }
-                for change in &batch.changes {
-                    match contacts.apply_change(transaction, change).await {
-                        Ok(()) => {}
-                        Err(
-                            DomainError::Stale { .. }
-                            | DomainError::NotFound { .. }
-                            | DomainError::IdentityTaken { .. },
-                        ) => return Err(Abort::Undone),
-                        Err(other) => return Err(Abort::Failed(other)),
-                    }
                 }
                 self.insert_errors(transaction, batch).await?;
                 Ok(BatchOutcome::Applied)
