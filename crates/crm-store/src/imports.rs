@@ -805,3 +805,106 @@ impl ImportRepository for SeaImportRepository {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crm_domain::TenantId;
+    use crm_domain::exchange::import::{
+        ImportCounts, ImportJob, ImportOptions, ImportRepository, ImportState,
+    };
+    use crm_domain::kernel::ImportJobId;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use crate::testing::{BOTH, TestDatabase};
+    use crate::{Store, StoreOptions};
+
+    fn job(tenant: TenantId, create_time: OffsetDateTime) -> ImportJob {
+        ImportJob {
+            id: ImportJobId::from_uuid(Uuid::now_v7()),
+            tenant_id: tenant,
+            owner: "tenant".into(),
+            state: ImportState::Uploading,
+            options: ImportOptions::default(),
+            header: vec!["email".into()],
+            file_bytes: 6,
+            rows_total: 0,
+            counts: ImportCounts::default(),
+            error: String::new(),
+            create_time,
+            start_time: None,
+            end_time: None,
+            update_time: create_time,
+        }
+    }
+
+    /// Jobs run oldest first, one per tenant at a time: a second worker
+    /// takes another tenant's job, not the running tenant's next one, which
+    /// waits for the first to end; a job whose worker stopped renewing its
+    /// lease goes to the next worker that looks.
+    #[tokio::test]
+    async fn one_job_runs_per_tenant_oldest_first_and_a_lapsed_lease_is_taken_over() {
+        for backend in BOTH {
+            let database = TestDatabase::create(backend).await;
+            let store = Store::connect(&database.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            let imports = store.imports();
+            let (a, b) = (
+                TenantId::from_uuid(Uuid::now_v7()),
+                TenantId::from_uuid(Uuid::now_v7()),
+            );
+            let start = OffsetDateTime::now_utc() - time::Duration::minutes(10);
+            let minute = time::Duration::minutes(1);
+            let mut queued = Vec::new();
+            for (tenant, at) in [(a, start), (a, start + minute), (b, start + minute * 2)] {
+                let job = job(tenant, at);
+                imports.create(&job).await.unwrap();
+                let submitted = ImportJob {
+                    state: ImportState::Queued,
+                    ..job
+                };
+                imports.submit(&submitted).await.unwrap();
+                queued.push(submitted.id);
+            }
+            let now = OffsetDateTime::now_utc();
+            let lease = now + time::Duration::seconds(30);
+            let (one, two) = (Uuid::now_v7(), Uuid::now_v7());
+            let first = imports.claim(one, now, lease).await.unwrap().unwrap();
+            assert_eq!(first.id, queued[0], "{backend:?}: the oldest first");
+            assert_eq!(first.state, ImportState::Running);
+            let second = imports.claim(two, now, lease).await.unwrap().unwrap();
+            assert_eq!(
+                second.id, queued[2],
+                "{backend:?}: the other tenant's, not A's next"
+            );
+            assert!(imports.claim(two, now, lease).await.unwrap().is_none());
+
+            imports
+                .finish(a, first.id, one, ImportState::Succeeded, "", now)
+                .await
+                .unwrap();
+            let third = imports.claim(two, now, lease).await.unwrap().unwrap();
+            assert_eq!(
+                third.id, queued[1],
+                "{backend:?}: A's next, once A's first ended"
+            );
+
+            // The worker holding B's job stops renewing: after its lease,
+            // another worker takes the job over, where it was.
+            let later = lease + time::Duration::seconds(1);
+            let taken = imports
+                .claim(one, later, later + time::Duration::seconds(30))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!([queued[1], queued[2]].contains(&taken.id), "{backend:?}");
+            let ended = imports.get(a, first.id).await.unwrap().unwrap();
+            assert_eq!(ended.state, ImportState::Succeeded);
+            store.close().await.unwrap();
+            database.drop_database().await;
+        }
+    }
+}
