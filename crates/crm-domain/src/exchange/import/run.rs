@@ -5,6 +5,14 @@
 //! left it. A worker that dies leaves its lease to lapse; the next worker
 //! re-reads the file up to that point (to know the addresses already seen,
 //! for in-file duplicates) and goes on from there.
+//!
+//! Batches overlap: while one is written, the next is read from the file
+//! and the contacts holding its addresses are read, so the database's
+//! read and write work side by side. That is safe because rows of
+//! different batches share no address (a row that shares one with an
+//! earlier row is a duplicate): a holder read beside a write can only be
+//! out of date in a contact the write changed, and the change planned from
+//! it then fails its version check and the batch is planned again.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -67,10 +75,69 @@ struct Run<'a> {
     /// Fingerprints of the addresses of every row taken so far.
     seen: HashSet<u128>,
     organizations: HashMap<String, Option<OrganizationId>>,
-    /// The batch being gathered.
+    /// The batch being gathered from the file.
+    gathering: Gathered,
+    /// The batch gathered before it, with its holders read, to be written.
+    pending: Option<Ready>,
+}
+
+/// Rows read from the file for one batch.
+#[derive(Default)]
+struct Gathered {
     rows: Vec<ImportRow>,
     refused: Vec<RowError>,
     duplicates: u64,
+}
+
+impl Gathered {
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+            + self.refused.len()
+            + usize::try_from(self.duplicates).unwrap_or(usize::MAX)
+    }
+}
+
+/// A gathered batch and the contacts that held its addresses when read.
+struct Ready {
+    gathered: Gathered,
+    holders: Vec<Contact>,
+}
+
+/// Runs two futures side by side and gives both outputs.
+async fn both<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
+    use std::task::Poll;
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    let mut first = None;
+    let mut second = None;
+    std::future::poll_fn(|context| {
+        if first.is_none()
+            && let Poll::Ready(output) = a.as_mut().poll(context)
+        {
+            first = Some(output);
+        }
+        if second.is_none()
+            && let Poll::Ready(output) = b.as_mut().poll(context)
+        {
+            second = Some(output);
+        }
+        match (first.take(), second.take()) {
+            (Some(one), Some(two)) => Poll::Ready((one, two)),
+            (one, two) => {
+                first = one;
+                second = two;
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 impl ImportService {
@@ -144,9 +211,8 @@ impl ImportService {
             tiers,
             seen: HashSet::new(),
             organizations: HashMap::new(),
-            rows: Vec::new(),
-            refused: Vec::new(),
-            duplicates: 0,
+            gathering: Gathered::default(),
+            pending: None,
         };
         // Rows settled by an earlier run are read again only to know
         // their addresses.
@@ -183,14 +249,14 @@ impl ImportService {
                 match row {
                     Ok(row) => {
                         if run.take(&row) {
-                            run.rows.push(row);
+                            run.gathering.rows.push(row);
                         } else {
-                            run.duplicates += 1;
+                            run.gathering.duplicates += 1;
                         }
                     }
-                    Err(error) => run.refused.push(error),
+                    Err(error) => run.gathering.refused.push(error),
                 }
-                if run.gathered() >= BATCH_ROWS && run.flush().await? == Ended::Lost {
+                if run.gathering.len() >= BATCH_ROWS && run.hand_over().await? == Ended::Lost {
                     return Ok(Ended::Lost);
                 }
             }
@@ -198,7 +264,10 @@ impl ImportService {
                 break;
             }
         }
-        run.flush().await
+        if run.hand_over().await? == Ended::Lost {
+            return Ok(Ended::Lost);
+        }
+        run.write_pending().await
     }
 }
 
@@ -228,16 +297,9 @@ impl Run<'_> {
         true
     }
 
-    fn gathered(&self) -> usize {
-        self.rows.len()
-            + self.refused.len()
-            + usize::try_from(self.duplicates).unwrap_or(usize::MAX)
-    }
-
-    /// Every contact holding an address of the gathered rows.
-    async fn holders(&self) -> Result<Vec<Contact>, DomainError> {
-        let keys: Vec<IdentityKey> = self
-            .rows
+    /// Every contact holding an address of `rows`.
+    async fn holders(&self, rows: &[ImportRow]) -> Result<Vec<Contact>, DomainError> {
+        let keys: Vec<IdentityKey> = rows
             .iter()
             .flat_map(|row| row.identities.iter().map(|identity| identity.key()))
             .collect();
@@ -258,10 +320,10 @@ impl Run<'_> {
         Ok(holders)
     }
 
-    /// Looks up the organizations of the email domains of the gathered
-    /// rows not yet known.
-    async fn learn_organizations(&mut self) -> Result<(), DomainError> {
-        for domain in domains_to_link(&self.rows, &self.tenant) {
+    /// Looks up the organizations of the email domains of `rows` not yet
+    /// known.
+    async fn learn_organizations(&mut self, rows: &[ImportRow]) -> Result<(), DomainError> {
+        for domain in domains_to_link(rows, &self.tenant) {
             if self.organizations.contains_key(&domain) {
                 continue;
             }
@@ -279,15 +341,56 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Plans and applies the gathered rows with the job's progress.
-    async fn flush(&mut self) -> Result<Ended, DomainError> {
-        if self.gathered() == 0 {
+    /// Hands the gathered rows over: writes the batch before them while
+    /// their holders are read, and keeps them to be written next.
+    async fn hand_over(&mut self) -> Result<Ended, DomainError> {
+        let next = std::mem::take(&mut self.gathering);
+        if next.is_empty() {
             return Ok(Ended::Done);
         }
-        self.learn_organizations().await?;
+        self.learn_organizations(&next.rows).await?;
+        let (written, holders) = match self.pending.take() {
+            None => (Ok(Some(self.job.counts)), self.holders(&next.rows).await),
+            Some(ready) => both(self.write(ready), self.holders(&next.rows)).await,
+        };
+        match written? {
+            Some(counts) => self.job.counts = counts,
+            None => return Ok(Ended::Lost),
+        }
+        self.pending = Some(Ready {
+            gathered: next,
+            holders: holders?,
+        });
+        Ok(Ended::Done)
+    }
+
+    /// Writes the last batch.
+    async fn write_pending(&mut self) -> Result<Ended, DomainError> {
+        let Some(ready) = self.pending.take() else {
+            return Ok(Ended::Done);
+        };
+        match self.write(ready).await? {
+            Some(counts) => {
+                self.job.counts = counts;
+                Ok(Ended::Done)
+            }
+            None => Ok(Ended::Lost),
+        }
+    }
+
+    /// Plans a batch and applies it with the job's progress; plans it again
+    /// (holders read anew) when it lost a race. Returns the job's counts
+    /// after it, or `None` when the job is no longer this worker's.
+    async fn write(&self, ready: Ready) -> Result<Option<ImportCounts>, DomainError> {
         let ports = &self.service.ports;
-        for _ in 0..RACE_RETRIES {
-            let holders = self.holders().await?;
+        let Ready {
+            gathered,
+            mut holders,
+        } = ready;
+        for attempt in 0..RACE_RETRIES {
+            if attempt > 0 {
+                holders = self.holders(&gathered.rows).await?;
+            }
             let now = ports.clock.now();
             let context = PlanContext {
                 tenant: &self.tenant,
@@ -299,15 +402,20 @@ impl Run<'_> {
                 now,
                 ids: ports.ids.as_ref(),
             };
-            let plan = plan_batch(self.rows.clone(), holders, &context);
+            let plan = plan_batch(
+                gathered.rows.clone(),
+                std::mem::take(&mut holders),
+                &context,
+            );
+            let refused = gathered.refused.len() as u64;
             let read_here = ImportCounts {
-                rows: self.refused.len() as u64 + self.duplicates,
-                invalid: self.refused.len() as u64,
-                duplicates: self.duplicates,
+                rows: refused + gathered.duplicates,
+                invalid: refused,
+                duplicates: gathered.duplicates,
                 ..ImportCounts::default()
             };
             let counts = self.job.counts.plus(read_here).plus(plan.counts);
-            let mut errors = self.refused.clone();
+            let mut errors = gathered.refused.clone();
             errors.extend(plan.errors);
             errors.sort_by_key(|error| error.line);
             let batch = ImportBatch {
@@ -323,14 +431,8 @@ impl Run<'_> {
                 now,
             };
             match ports.imports.apply(&batch).await? {
-                BatchOutcome::Applied => {
-                    self.job.counts = counts;
-                    self.rows.clear();
-                    self.refused.clear();
-                    self.duplicates = 0;
-                    return Ok(Ended::Done);
-                }
-                BatchOutcome::Lost => return Ok(Ended::Lost),
+                BatchOutcome::Applied => return Ok(Some(counts)),
+                BatchOutcome::Lost => return Ok(None),
                 BatchOutcome::Raced => {}
             }
         }
