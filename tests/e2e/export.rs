@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use crm_proto::v1 as pb;
 use pb::custom_field_value::Value;
 
-use crate::fixtures::{assert_invalid, define_field, email, phone, sender};
+use crate::fixtures::{assert_invalid, csv_rows, define_field, email, phone, sender};
 use crate::harness::{TestServer, on_both, with_key};
 
 /// The chunks of an export: the header message's total, each message's
 /// rows_written, and the rows read back (header first).
-async fn exported(
+pub(crate) async fn exported(
     server: &TestServer,
     request: tonic::Request<pb::ExportContactsRequest>,
 ) -> Result<(i64, Vec<i64>, Vec<Vec<String>>), tonic::Status> {
@@ -29,19 +29,7 @@ async fn exported(
         progress.push(chunk.rows_written);
         text.extend_from_slice(&chunk.csv);
     }
-    let rows = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_slice())
-        .records()
-        .map(|record| {
-            record
-                .unwrap_or_else(|error| panic!("{error}"))
-                .iter()
-                .map(str::to_owned)
-                .collect()
-        })
-        .collect();
-    Ok((total.unwrap_or(-1), progress, rows))
+    Ok((total.unwrap_or(-1), progress, csv_rows(&text)))
 }
 
 fn by_header(rows: &[Vec<String>], row: usize) -> HashMap<String, String> {

@@ -6,7 +6,7 @@ use crm_proto::v1 as pb;
 use pb::custom_field_value::Value;
 
 use crate::fixtures::{
-    all_pages, assert_invalid, contact_with_email, record_conversation as record,
+    all_pages, assert_invalid, contact_field, contact_with_email, record_conversation as record,
 };
 use crate::harness::{TestServer, on_both};
 
@@ -219,23 +219,6 @@ async fn filters_select_by_tags_channels_engagement_and_time_and_counts_agree() 
     .await;
 }
 
-fn custom(name: &str, kind: pb::CustomFieldType, options: &[&str]) -> pb::CustomField {
-    pb::CustomField {
-        record_type: pb::RecordType::Contact as i32,
-        display_name: name.into(),
-        r#type: kind as i32,
-        options: options
-            .iter()
-            .map(|label| pb::SelectOption {
-                key: String::new(),
-                label: (*label).into(),
-                archived: false,
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
 fn valued(value: Value) -> pb::CustomFieldValue {
     pb::CustomFieldValue { value: Some(value) }
 }
@@ -264,15 +247,15 @@ async fn with_values(
 async fn custom_fields_filter_by_their_type_from_the_moment_they_are_written() {
     on_both(|server| async move {
         for field in [
-            custom("Plan", pb::CustomFieldType::SingleSelect, &["Free", "Pro"]),
-            custom(
+            contact_field("Plan", pb::CustomFieldType::SingleSelect, &["Free", "Pro"]),
+            contact_field(
                 "Products",
                 pb::CustomFieldType::MultiSelect,
                 &["CRM", "Chat"],
             ),
-            custom("Renewal date", pb::CustomFieldType::Date, &[]),
-            custom("Seats", pb::CustomFieldType::Number, &[]),
-            custom("Company", pb::CustomFieldType::Text, &[]),
+            contact_field("Renewal date", pb::CustomFieldType::Date, &[]),
+            contact_field("Seats", pb::CustomFieldType::Number, &[]),
+            contact_field("Company", pb::CustomFieldType::Text, &[]),
         ] {
             crate::fixtures::define_field(&server, field).await;
         }

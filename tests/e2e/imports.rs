@@ -7,7 +7,10 @@
 
 use crm_proto::v1 as pb;
 
-use crate::fixtures::{assert_code, assert_invalid, create_tier, define_field, email, phone, tier};
+use crate::fixtures::{
+    assert_code, assert_invalid, contact_field, create_tier, csv_rows, define_field, email, phone,
+    tier,
+};
 use crate::harness::{MAX_IMPORT_BYTES, TestServer, on_both, with_key};
 
 fn options(mapping: &[(&str, &str)]) -> pb::ImportOptions {
@@ -80,16 +83,6 @@ async fn import(
     watch(server, key, &job.id).await.1
 }
 
-fn rows_of(csv: &[u8]) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(csv)
-        .records()
-        .map(|record| record.unwrap().iter().map(str::to_owned).collect())
-        .collect()
-}
-
 async fn error_file(server: &TestServer, key: &str, id: &str) -> Vec<Vec<String>> {
     let mut stream = server
         .imports()
@@ -102,7 +95,7 @@ async fn error_file(server: &TestServer, key: &str, id: &str) -> Vec<Vec<String>
     while let Some(chunk) = stream.message().await.unwrap() {
         text.extend_from_slice(&chunk.csv);
     }
-    rows_of(&text)
+    csv_rows(&text)
 }
 
 fn counts(job: &pb::ImportJob) -> [i64; 6] {
@@ -122,20 +115,7 @@ async fn a_file_is_applied_row_by_row_and_its_counts_and_errors_add_up() {
         create_tier(&server, tier("Gold", "#FFD700", &["gold-tier"])).await;
         define_field(
             &server,
-            pb::CustomField {
-                record_type: pb::RecordType::Contact as i32,
-                display_name: "Plan".into(),
-                r#type: pb::CustomFieldType::SingleSelect as i32,
-                options: ["Free", "Pro"]
-                    .iter()
-                    .map(|label| pb::SelectOption {
-                        key: String::new(),
-                        label: (*label).into(),
-                        archived: false,
-                    })
-                    .collect(),
-                ..Default::default()
-            },
+            contact_field("Plan", pb::CustomFieldType::SingleSelect, &["Free", "Pro"]),
         )
         .await;
         let ana = server
@@ -322,12 +302,7 @@ async fn an_export_imported_into_an_empty_tenant_gives_the_same_contacts() {
                 .await
                 .create_custom_field(with_key(
                     pb::CreateCustomFieldRequest {
-                        field: Some(pb::CustomField {
-                            record_type: pb::RecordType::Contact as i32,
-                            display_name: "Renewal".into(),
-                            r#type: pb::CustomFieldType::Date as i32,
-                            ..Default::default()
-                        }),
+                        field: Some(contact_field("Renewal", pb::CustomFieldType::Date, &[])),
                     },
                     key,
                 ))
@@ -422,18 +397,8 @@ async fn an_export_imported_into_an_empty_tenant_gives_the_same_contacts() {
 }
 
 async fn export_rows(server: &TestServer, key: &str) -> Vec<Vec<String>> {
-    let mut stream = server
-        .exports()
-        .await
-        .export_contacts(with_key(pb::ExportContactsRequest::default(), key))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut text = Vec::new();
-    while let Some(chunk) = stream.message().await.unwrap() {
-        text.extend_from_slice(&chunk.csv);
-    }
-    rows_of(&text)
+    let request = with_key(pb::ExportContactsRequest::default(), key);
+    crate::export::exported(server, request).await.unwrap().2
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

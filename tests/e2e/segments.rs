@@ -8,7 +8,8 @@ use pb::custom_field_value::Value;
 use tonic_types::StatusExt;
 
 use crate::fixtures::{
-    all_pages, assert_code, assert_invalid, create_tier, define_field, mask, tier, with_email,
+    all_pages, assert_code, assert_invalid, contact_field, create_tier, define_field, mask, tier,
+    with_email,
 };
 use crate::harness::{TestServer, on_both, with_key};
 
@@ -92,20 +93,7 @@ async fn a_segment_is_saved_run_changed_and_deleted() {
     on_both(|server| async move {
         let plan = define_field(
             &server,
-            pb::CustomField {
-                record_type: pb::RecordType::Contact as i32,
-                display_name: "Plan".into(),
-                r#type: pb::CustomFieldType::SingleSelect as i32,
-                options: ["Free", "Pro"]
-                    .iter()
-                    .map(|label| pb::SelectOption {
-                        key: String::new(),
-                        label: (*label).into(),
-                        archived: false,
-                    })
-                    .collect(),
-                ..Default::default()
-            },
+            contact_field("Plan", pb::CustomFieldType::SingleSelect, &["Free", "Pro"]),
         )
         .await;
         named(&server, "Carla", "pro").await;

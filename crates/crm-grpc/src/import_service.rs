@@ -8,7 +8,7 @@ use std::time::Duration;
 use crm_domain::DomainError;
 use crm_domain::exchange::import::{
     ColumnMapping, ColumnTarget, DedupKey, Encoding, ImportJob, ImportMode, ImportOptions,
-    ImportService, ImportState, RowError,
+    ImportService, ImportState, MAX_COLUMNS, RowError,
 };
 use crm_domain::kernel::{self, ImportJobId, echo};
 use crm_domain::tenancy::Caller;
@@ -41,6 +41,13 @@ impl ImportApi {
 }
 
 fn options_from(options: pb::ImportOptions) -> Result<ImportOptions, DomainError> {
+    // The count before any target is read.
+    if options.mapping.len() > MAX_COLUMNS {
+        return Err(DomainError::invalid(
+            "options.mapping",
+            format!("may place at most {MAX_COLUMNS} columns"),
+        ));
+    }
     let mut violations = Vec::new();
     let mut mapping = Vec::with_capacity(options.mapping.len());
     for (index, placed) in options.mapping.into_iter().enumerate() {

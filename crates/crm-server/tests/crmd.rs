@@ -389,15 +389,12 @@ async fn crmd_export_writes_a_running_servers_contacts_to_a_file_with_progress()
     let crmd = scratch.serve(&[]).await;
     let mut contacts = ContactServiceClient::new(crmd.channel().await);
     for address in ["ana@acme.com", "bo@acme.com"] {
-        let mut request = tonic::Request::new(pb::ResolveSenderRequest {
+        let request = pb::ResolveSenderRequest {
             channel: pb::Channel::Email as i32,
             address: address.into(),
             ..Default::default()
-        });
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {key}").parse().unwrap());
-        contacts.resolve_sender(request).await.unwrap();
+        };
+        contacts.resolve_sender(keyed(request, &key)).await.unwrap();
     }
     let address = format!("http://{}", crmd.addr);
     let file = scratch.dir.join("contacts.csv");

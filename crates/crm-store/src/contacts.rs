@@ -106,25 +106,8 @@ impl SeaContactRepository {
         id: ContactId,
         tags: &[String],
     ) -> Result<(), DomainError> {
-        if tags.is_empty() {
-            return Ok(());
-        }
-        let mut sql = Sql::new("INSERT INTO contact_tags (tenant_id, contact_id, tag) VALUES ");
-        for (index, tag) in tags.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind(tenant.as_uuid())
-                .push(", ")
-                .bind(id.as_uuid())
-                .push(", ")
-                .bind(tag.clone())
-                .push(")");
-        }
-        sql.push(" ON CONFLICT DO NOTHING");
-        sql.execute(transaction).await?;
-        Ok(())
+        let rows: Vec<(ContactId, &String)> = tags.iter().map(|tag| (id, tag)).collect();
+        insert_tag_rows(transaction, tenant, &rows).await
     }
 
     async fn holder<C: ConnectionTrait>(
@@ -325,6 +308,35 @@ impl SeaContactRepository {
     }
 }
 
+/// Most tags one statement inserts (3 parameters each).
+const TAGS_PER_INSERT: usize = 2000;
+
+/// Inserts tags of contacts of `tenant`, keeping any already there.
+pub(crate) async fn insert_tag_rows(
+    transaction: &DatabaseTransaction,
+    tenant: TenantId,
+    rows: &[(ContactId, &String)],
+) -> Result<(), DomainError> {
+    for part in rows.chunks(TAGS_PER_INSERT) {
+        let mut sql = Sql::new("INSERT INTO contact_tags (tenant_id, contact_id, tag) VALUES ");
+        for (index, (contact, tag)) in part.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(tenant.as_uuid())
+                .push(", ")
+                .bind(contact.as_uuid())
+                .push(", ")
+                .bind((*tag).clone())
+                .push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
+        sql.execute(transaction).await?;
+    }
+    Ok(())
+}
+
 /// `SELECT count(*) AS counted` of at most `cap + 1` contacts that pass
 /// `filter`, from its driver's index when it has one.
 pub(crate) fn count_sql(tenant: TenantId, filter: &ContactFilter, cap: u64) -> Sql {
@@ -510,13 +522,26 @@ pub(crate) const INSERT_CONTACT: &str = "INSERT INTO contacts (tenant_id, id, di
 /// The values of a new contact's row, comma-separated, in `INSERT_CONTACT`
 /// order.
 pub(crate) fn push_contact_values(sql: &mut Sql, contact: &Contact, request_id: Option<&str>) {
-    let fields = &contact.fields;
-    let (organization, link) = contacts::affiliation_columns(fields.affiliation);
     sql.bind(contact.tenant_id.as_uuid())
         .push(", ")
         .bind(contact.id.as_uuid())
+        .push(", ");
+    push_field_values(sql, &contact.fields, &contact.custom_fields);
+    sql.push(", ")
+        .bind(request_id.map(str::to_owned))
         .push(", ")
-        .bind(fields.display_name.clone())
+        .bind(contact.version)
+        .push(", ")
+        .bind(contact.create_time)
+        .push(", ")
+        .bind(contact.update_time);
+}
+
+/// The values of a contact's describing columns, comma-separated, from
+/// `display_name` to `organization_link` in `INSERT_CONTACT` order.
+pub(crate) fn push_field_values(sql: &mut Sql, fields: &ContactFields, custom: &CustomValues) {
+    let (organization, link) = contacts::affiliation_columns(fields.affiliation);
+    sql.bind(fields.display_name.clone())
         .push(", ")
         .bind(crm_domain::search::fold(&fields.display_name))
         .push(", ")
@@ -534,19 +559,11 @@ pub(crate) fn push_contact_values(sql: &mut Sql, contact: &Contact, request_id: 
         .push(", ")
         .bind(fields.tier_id.map(|tier| tier.as_uuid()))
         .push(", ")
-        .bind(values_to_json(&contact.custom_fields))
+        .bind(values_to_json(custom))
         .push(", ")
         .bind(organization)
         .push(", ")
-        .bind(link.map(str::to_owned))
-        .push(", ")
-        .bind(request_id.map(str::to_owned))
-        .push(", ")
-        .bind(contact.version)
-        .push(", ")
-        .bind(contact.create_time)
-        .push(", ")
-        .bind(contact.update_time);
+        .bind(link.map(str::to_owned));
 }
 
 /// Every contact of `tenant` holding any of `keys`, for many keys (a

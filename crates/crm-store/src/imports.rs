@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::contacts::{INSERT_CONTACT, push_contact_values};
+use crate::contacts::{INSERT_CONTACT, insert_tag_rows, push_contact_values, push_field_values};
 use crate::ordered::lock_tenant;
 use crate::pools::Pools;
 use crate::rows::contact_identities::{INSERT_IDENTITIES, push_identity_rows};
@@ -228,20 +228,18 @@ impl SeaImportRepository {
             }
             sql.execute(transaction).await?;
         }
-        let owners = batch
+        let added = batch
             .creates
             .iter()
-            .map(|contact| (contact.id, contact.identities.as_slice()))
+            .map(|contact| {
+                (
+                    contact.id,
+                    contact.identities.as_slice(),
+                    contact.tags.as_slice(),
+                )
+            })
             .collect();
-        if !insert_addresses(transaction, batch, owners).await? {
-            return Ok(false);
-        }
-        let mut tags = Vec::new();
-        for contact in &batch.creates {
-            tags.extend(contact.tags.iter().map(|tag| (contact.id, tag)));
-        }
-        insert_tags(transaction, batch, tags).await?;
-        Ok(true)
+        add_addresses_and_tags(transaction, batch, added).await
     }
 
     /// The changes of a batch: every contact's row in one multi-row
@@ -273,42 +271,13 @@ impl SeaImportRepository {
                 if index > 0 {
                     sql.push(", ");
                 }
-                let fields = &change.fields;
-                let (organization, link) =
-                    crate::rows::contacts::affiliation_columns(fields.affiliation);
                 sql.push("(")
                     .bind(change.id.as_uuid())
                     .push(", ")
                     .bind(change.expected_version)
-                    .push(", ")
-                    .bind(fields.display_name.clone())
-                    .push(", ")
-                    .bind(crm_domain::search::fold(&fields.display_name))
-                    .push(", ")
-                    .bind(fields.city.clone())
-                    .push(", ")
-                    .bind(fields.country.clone())
-                    .push(", ")
-                    .bind(fields.language.clone())
-                    .push(", ")
-                    .bind(fields.avatar_url.clone())
-                    .push(", ")
-                    .bind(fields.blocked)
-                    .push(", ")
-                    .bind(fields.lifecycle_stage.as_str())
-                    .push(", ")
-                    .bind(fields.tier_id.map(|tier| tier.as_uuid()))
-                    .push(", ")
-                    .bind(crate::rows::custom_values::values_to_json(
-                        &change.custom_fields,
-                    ))
-                    .push(", ")
-                    .bind(organization)
-                    .push(", ")
-                    .bind(link.map(str::to_owned))
-                    .push(", ")
-                    .bind(change.now)
-                    .push(")");
+                    .push(", ");
+                push_field_values(&mut sql, &change.fields, &change.custom_fields);
+                sql.push(", ").bind(change.now).push(")");
             }
             sql.push(") AS rows_given) AS v WHERE contacts.tenant_id = ")
                 .bind(batch.tenant_id.as_uuid())
@@ -317,20 +286,12 @@ impl SeaImportRepository {
                 return Ok(false);
             }
         }
-        let owners = batch
+        let added = batch
             .changes
             .iter()
-            .map(|change| (change.id, change.add.as_slice()))
+            .map(|change| (change.id, change.add.as_slice(), change.tags_add.as_slice()))
             .collect();
-        if !insert_addresses(transaction, batch, owners).await? {
-            return Ok(false);
-        }
-        let mut tags = Vec::new();
-        for change in &batch.changes {
-            tags.extend(change.tags_add.iter().map(|tag| (change.id, tag)));
-        }
-        insert_tags(transaction, batch, tags).await?;
-        Ok(true)
+        add_addresses_and_tags(transaction, batch, added).await
     }
 
     async fn insert_errors(
@@ -381,26 +342,27 @@ impl SeaImportRepository {
     }
 }
 
-/// Inserts the addresses of `owners`, whole owners per statement (one
-/// holds at most 100 addresses); `false` when one was taken meanwhile.
-async fn insert_addresses(
+/// Inserts the addresses and tags each contact of `added` gains: the
+/// addresses whole contacts per statement (one holds at most 100); `false`
+/// when an address was taken meanwhile.
+async fn add_addresses_and_tags(
     transaction: &DatabaseTransaction,
     batch: &ImportBatch,
-    owners: Vec<(ContactId, &[ContactIdentity])>,
+    added: Vec<(ContactId, &[ContactIdentity], &[String])>,
 ) -> Result<bool, DomainError> {
     let mut parts: Vec<Vec<(ContactId, &[ContactIdentity])>> = vec![Vec::new()];
     let mut held = 0;
-    for (owner, identities) in owners
-        .into_iter()
-        .filter(|(_, identities)| !identities.is_empty())
-    {
+    for (owner, identities, _) in &added {
+        if identities.is_empty() {
+            continue;
+        }
         if held + identities.len() > ADDRESSES_PER_INSERT {
             parts.push(Vec::new());
             held = 0;
         }
         held += identities.len();
         if let Some(part) = parts.last_mut() {
-            part.push((owner, identities));
+            part.push((*owner, identities));
         }
     }
     for part in parts.iter().filter(|part| !part.is_empty()) {
@@ -419,33 +381,12 @@ async fn insert_addresses(
             return Ok(false);
         }
     }
+    let tags: Vec<(ContactId, &String)> = added
+        .iter()
+        .flat_map(|(owner, _, tags)| tags.iter().map(move |tag| (*owner, tag)))
+        .collect();
+    insert_tag_rows(transaction, batch.tenant_id, &tags).await?;
     Ok(true)
-}
-
-/// Inserts tags of contacts, keeping any already there.
-async fn insert_tags(
-    transaction: &DatabaseTransaction,
-    batch: &ImportBatch,
-    tags: Vec<(ContactId, &String)>,
-) -> Result<(), DomainError> {
-    for part in tags.chunks(ROWS_PER_INSERT * 2) {
-        let mut sql = Sql::new("INSERT INTO contact_tags (tenant_id, contact_id, tag) VALUES ");
-        for (index, (contact, tag)) in part.iter().enumerate() {
-            if index > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind(batch.tenant_id.as_uuid())
-                .push(", ")
-                .bind(contact.as_uuid())
-                .push(", ")
-                .bind((*tag).clone())
-                .push(")");
-        }
-        sql.push(" ON CONFLICT DO NOTHING");
-        sql.execute(transaction).await?;
-    }
-    Ok(())
 }
 
 #[async_trait]

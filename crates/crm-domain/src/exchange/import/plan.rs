@@ -9,7 +9,7 @@
 //! Rows of one batch that reach the same contact by different addresses
 //! apply one after the other, so the batch writes one change per contact.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use time::OffsetDateTime;
 
@@ -80,14 +80,16 @@ pub fn domains_to_link(rows: &[ImportRow], tenant: &Tenant) -> Vec<String> {
 /// Plans `rows` (valid, and sharing no address with one another) against
 /// `holders`, every contact holding any of their addresses.
 pub fn plan_batch(
-    rows: Vec<ImportRow>,
+    rows: &[ImportRow],
     holders: Vec<Contact>,
     context: &PlanContext<'_>,
 ) -> BatchPlan {
     let mut plan = BatchPlan::default();
     let mut by_key: HashMap<IdentityKey, ContactId> = HashMap::new();
     let mut touched: HashMap<ContactId, Touched> = HashMap::new();
+    // The contacts the batch changes, in the order first changed.
     let mut order = Vec::new();
+    let mut ordered = HashSet::new();
     for contact in holders {
         for identity in &contact.identities {
             by_key.insert(identity.key(), contact.id);
@@ -103,24 +105,19 @@ pub fn plan_batch(
     let key_kind = context.options.dedup_key.kind();
     for row in rows {
         plan.counts.rows += 1;
+        // A refusal about an address names the column that holds its kind.
         let refuse =
             |plan: &mut BatchPlan, row: &ImportRow, kind: Option<IdentityKind>, reason: String| {
                 let column = kind
                     .and_then(|kind| context.columns.name_of(&ColumnTarget::Identity(kind)))
                     .unwrap_or("")
                     .to_owned();
-                plan.counts.invalid += 1;
-                plan.errors.push(RowError {
-                    line: row.line,
-                    column,
-                    reason,
-                    record: row.record.clone(),
-                });
+                refuse_at(plan, row, column, reason);
             };
         let Some(key) = row.key_of(key_kind) else {
             refuse(
                 &mut plan,
-                &row,
+                row,
                 Some(key_kind),
                 format!("has no {}, which rows are matched by", key_kind.as_str()),
             );
@@ -136,7 +133,7 @@ pub fn plan_batch(
             let (identity, holder) = other;
             refuse(
                 &mut plan,
-                &row,
+                row,
                 Some(identity.kind),
                 format!(
                     "{} {:?} belongs to contact {holder}, not to the contact this row's {} finds",
@@ -151,7 +148,7 @@ pub fn plan_batch(
             (Some(id), ImportMode::CreateOnly) => {
                 refuse(
                     &mut plan,
-                    &row,
+                    row,
                     Some(key_kind),
                     format!(
                         "contact {id} already has this {} (create only)",
@@ -162,12 +159,12 @@ pub fn plan_batch(
             (None, ImportMode::UpdateOnly) => {
                 refuse(
                     &mut plan,
-                    &row,
+                    row,
                     Some(key_kind),
                     format!("no contact has this {} (update only)", key_kind.as_str()),
                 );
             }
-            (None, _) => match create(&row, context) {
+            (None, _) => match create(row, context) {
                 Ok(contact) => {
                     for identity in &contact.identities {
                         by_key.insert(identity.key(), contact.id);
@@ -175,13 +172,13 @@ pub fn plan_batch(
                     plan.counts.created += 1;
                     plan.creates.push(contact);
                 }
-                Err((column, reason)) => refuse_at(&mut plan, &row, column, reason),
+                Err((column, reason)) => refuse_at(&mut plan, row, column, reason),
             },
             (Some(id), _) => {
                 let Some(entry) = touched.get_mut(&id) else {
                     continue;
                 };
-                match update(&entry.now, &row, context) {
+                match update(&entry.now, row, context) {
                     Ok(after) => {
                         if same(&after, &entry.now) {
                             plan.counts.unchanged += 1;
@@ -189,14 +186,14 @@ pub fn plan_batch(
                             for identity in &after.identities {
                                 by_key.insert(identity.key(), id);
                             }
-                            if !order.contains(&id) {
+                            if ordered.insert(id) {
                                 order.push(id);
                             }
                             entry.now = after;
                             plan.counts.updated += 1;
                         }
                     }
-                    Err((column, reason)) => refuse_at(&mut plan, &row, column, reason),
+                    Err((column, reason)) => refuse_at(&mut plan, row, column, reason),
                 }
             }
         }

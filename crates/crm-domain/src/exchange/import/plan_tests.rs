@@ -64,7 +64,7 @@ fn plan(file: &str, options: ImportOptions, holders: Vec<Contact>, tenant: &Tena
         now: crate::kernel::Clock::now(&SystemClock),
         ids: &Ids,
     };
-    plan_batch(rows, holders, &context)
+    plan_batch(&rows, holders, &context)
 }
 
 fn contact(tenant: &Tenant, email: &str, name: &str) -> Contact {

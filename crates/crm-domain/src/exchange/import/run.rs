@@ -304,6 +304,7 @@ impl Run<'_> {
             .flat_map(|row| row.identities.iter().map(|identity| identity.key()))
             .collect();
         let mut holders: Vec<Contact> = Vec::new();
+        let mut seen = HashSet::new();
         for part in keys.chunks(MAX_KEYS_PER_READ) {
             for contact in self
                 .service
@@ -312,7 +313,7 @@ impl Run<'_> {
                 .find_many_by_identities(self.tenant.id, part)
                 .await?
             {
-                if !holders.iter().any(|held| held.id == contact.id) {
+                if seen.insert(contact.id) {
                     holders.push(contact);
                 }
             }
@@ -402,11 +403,7 @@ impl Run<'_> {
                 now,
                 ids: ports.ids.as_ref(),
             };
-            let plan = plan_batch(
-                gathered.rows.clone(),
-                std::mem::take(&mut holders),
-                &context,
-            );
+            let plan = plan_batch(&gathered.rows, std::mem::take(&mut holders), &context);
             let refused = gathered.refused.len() as u64;
             let read_here = ImportCounts {
                 rows: refused + gathered.duplicates,
