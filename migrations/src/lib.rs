@@ -26,6 +26,7 @@ mod m0012_contact_values;
 mod m0013_contact_order;
 mod m0014_segments;
 mod m0015_imports;
+mod m0016_duplicate_index;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_contact_order::Migration),
             Box::new(m0014_segments::Migration),
             Box::new(m0015_imports::Migration),
+            Box::new(m0016_duplicate_index::Migration),
         ]
     }
 }

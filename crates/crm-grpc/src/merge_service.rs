@@ -45,10 +45,11 @@ impl MergeApi {
         } = request;
         let size = kernel::page_size(page_size)?;
         let after = token::group_page_after(&page_token)?;
-        let found = self.merges.find_duplicates(&caller, after, size).await?;
+        let (found, waiting) = self.merges.find_duplicates(&caller, after, size).await?;
         Ok(pb::FindDuplicateContactsResponse {
             groups: found.items.iter().map(group_to_proto).collect(),
             next_page_token: found.next.map(token::group_page).unwrap_or_default(),
+            pending_contacts: i64::try_from(waiting).unwrap_or(i64::MAX),
         })
     }
 

@@ -5,6 +5,7 @@
 
 pub mod client;
 mod connections;
+mod duplicates;
 mod health;
 mod imports;
 
@@ -213,8 +214,13 @@ impl App {
             ids.clone(),
             attachments.max_bytes,
         );
-        let merges =
-            MergeService::new(store.contacts(), store.merges(), clock.clone(), ids.clone());
+        let merges = MergeService::new(
+            store.contacts(),
+            store.merges(),
+            store.duplicates(),
+            clock.clone(),
+            ids.clone(),
+        );
         let segments = SegmentService::new(
             store.segments(),
             store.tiers(),
@@ -326,6 +332,7 @@ impl App {
         ));
         let sweeper = tokio::spawn(sweep_forever(self.clone()));
         let importer = tokio::spawn(imports::work(self.imports.clone(), self.bell.clone()));
+        let indexer = tokio::spawn(duplicates::work(self.merges.clone(), self.store.clone()));
         let connections = Connections::default();
         let (signalled, was_signalled) = tokio::sync::oneshot::channel();
         // The google.rpc error details are registered too, so grpcurl can show
@@ -427,6 +434,7 @@ impl App {
         };
         sweeper.abort();
         importer.abort();
+        indexer.abort();
         health_checks.abort();
         served?;
         Ok(())

@@ -226,6 +226,13 @@ impl Store {
         })
     }
 
+    /// The standing duplicate index.
+    pub fn duplicates(&self) -> Arc<crate::SeaDuplicateIndex> {
+        Arc::new(crate::SeaDuplicateIndex {
+            pools: self.pools.clone(),
+        })
+    }
+
     /// The import-job repository.
     pub fn imports(&self) -> Arc<crate::SeaImportRepository> {
         Arc::new(crate::SeaImportRepository {

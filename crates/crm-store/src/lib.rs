@@ -7,7 +7,7 @@
 //!
 //! - one module per bounded context of the domain (`contacts`, `tenancy`,
 //!   `tiers`, `fields`, `organizations`, `conversations`, `notes`,
-//!   `attachments`, `merge`, `search`, `segments`, `imports`), each
+//!   `attachments`, `merge`, `duplicates`, `search`, `segments`, `imports`), each
 //!   implementing that context's ports;
 //! - `rows/`: the row shapes, one file per table, and their mapping to
 //!   domain types; no sea-orm type leaves this crate;
@@ -23,6 +23,7 @@ mod contacts;
 mod conversations;
 mod creates;
 mod dialect;
+mod duplicates;
 mod error;
 mod fields;
 mod fill;
@@ -50,6 +51,7 @@ pub use connect::{ConnectError, Store, StoreOptions};
 pub use contacts::SeaContactRepository;
 pub use conversations::SeaConversationRepository;
 pub use dialect::Backend;
+pub use duplicates::SeaDuplicateIndex;
 pub use error::StoreError;
 pub use fields::SeaCustomFieldRepository;
 pub use imports::SeaImportRepository;

@@ -20,6 +20,7 @@ use crm_domain::fields::CustomFieldRepository;
 use crm_domain::identity::SenderInput;
 use crm_domain::kernel::{SystemClock, UuidV7Ids};
 use crm_domain::merge::MergeRepository;
+use crm_domain::merge::index::DuplicateIndex;
 use crm_domain::notes::NoteRepository;
 use crm_domain::organizations::OrganizationRepository;
 use crm_domain::tenancy::TenantRepository;
@@ -86,6 +87,10 @@ impl World for StoreWorld {
 
     fn merges(&self) -> Arc<dyn MergeRepository> {
         self.store.merges()
+    }
+
+    fn duplicates(&self) -> Arc<dyn DuplicateIndex> {
+        self.store.duplicates()
     }
 
     fn attachments(&self) -> Arc<dyn AttachmentRepository> {

@@ -2,6 +2,7 @@
 //! likely duplicates, the merge repository port and the merge use cases.
 
 pub mod duplicates;
+pub mod index;
 pub mod planning;
 pub mod ports;
 pub mod service;

@@ -13,22 +13,23 @@ use crate::merge::duplicates;
 use std::sync::Arc;
 
 use crate::contacts::Contact;
-use crate::contacts::{ContactCursor, ContactFilter, ContactRepository};
-use crate::identity::IdentityKey;
+use crate::contacts::ContactRepository;
 use crate::kernel::DomainError;
 use crate::kernel::Page;
 use crate::kernel::{Clock, IdGenerator};
 use crate::kernel::{ContactId, MergeId, TenantId};
 use crate::merge::MergeRepository;
-use crate::merge::duplicates::{DuplicateGroup, DuplicateReason, Edges, Evidence, Facts};
+use crate::merge::duplicates::{DuplicateGroup, Edges};
+use crate::merge::index::{self, DuplicateIndex, Examined};
 use crate::merge::{ContactChild, MergePlan, MergeRecord};
-use crate::tenancy::Caller;
+use crate::tenancy::{Caller, Tenant};
 
-/// Contacts read per batch while looking for duplicates.
-const SCAN_BATCH: u32 = 1_000;
+/// Waiting contacts the duplicate index takes in per transaction.
+pub const EXAMINE_BATCH: u32 = 500;
 
-/// Field addresses looked up per query while looking for duplicates.
-const LOOKUP_BATCH: usize = 500;
+/// The most waiting contacts FindDuplicateContacts takes in before it
+/// answers.
+pub const EXAMINE_BEFORE_FINDING: usize = 10_000;
 
 /// The most contacts one "not duplicates" mark names.
 pub const MAX_MARKED: usize = 50;
@@ -88,6 +89,7 @@ enum OnMerged {
 pub struct MergeService {
     contacts: Arc<dyn ContactRepository>,
     merges: Arc<dyn MergeRepository>,
+    index: Arc<dyn DuplicateIndex>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -103,12 +105,14 @@ impl MergeService {
     pub fn new(
         contacts: Arc<dyn ContactRepository>,
         merges: Arc<dyn MergeRepository>,
+        index: Arc<dyn DuplicateIndex>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
         Self {
             contacts,
             merges,
+            index,
             clock,
             ids,
         }
@@ -246,10 +250,14 @@ impl MergeService {
     }
 
     /// Groups of contacts that are probably one person (see
-    /// [`crate::merge::duplicates`]), best score first, after `after`.
+    /// [`crate::merge::duplicates`]), best score first, after `after`, and
+    /// how many of the tenant's contacts still wait for the index.
     ///
-    /// Reads the tenant's contacts in batches and groups them in memory, so
-    /// its cost grows with the tenant: a report for operators, not a hot path.
+    /// Reads the standing index (see [`crate::merge::index`]), after taking
+    /// in up to [`EXAMINE_BEFORE_FINDING`] waiting contacts, so a write is
+    /// found as soon as it returns unless a burst (an import) left more
+    /// waiting than that: the background indexer takes those in, and the
+    /// count says how many are left.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
@@ -258,48 +266,13 @@ impl MergeService {
         caller: &Caller,
         after: Option<GroupCursor>,
         page_size: u32,
-    ) -> Result<Page<DuplicateGroup, GroupCursor>, DomainError> {
+    ) -> Result<(Page<DuplicateGroup, GroupCursor>, u64), DomainError> {
         let tenant = caller.tenant();
-        let mut facts = Vec::new();
-        let mut held_as_data: Vec<(ContactId, IdentityKey, String)> = Vec::new();
-        let mut last = None;
-        loop {
-            let batch = self
-                .contacts
-                .list(tenant.id, &ContactFilter::default(), last, SCAN_BATCH)
-                .await?;
-            for contact in &batch {
-                facts.push(Facts::of(contact, tenant));
-                for (key, field) in duplicates::field_addresses(contact, tenant) {
-                    held_as_data.push((contact.id, key, field));
-                }
-            }
-            last = batch.last().map(|contact| ContactCursor::after(contact.id));
-            if batch.len() < SCAN_BATCH as usize {
-                break;
-            }
-        }
+        self.index_waiting(tenant, EXAMINE_BEFORE_FINDING).await?;
+        let waiting = self.index.pending_count(tenant.id).await?;
         let mut edges = Edges::default();
-        edges.add_names(&facts);
-        drop(facts);
-        for chunk in held_as_data.chunks(LOOKUP_BATCH) {
-            let keys: Vec<IdentityKey> = chunk.iter().map(|(_, key, _)| key.clone()).collect();
-            let holders = self
-                .contacts
-                .find_many_by_identities(tenant.id, &keys)
-                .await?;
-            for (owner, key, field) in chunk {
-                if let Some(holder) = holders.iter().find(|holder| holder.holds(key)) {
-                    edges.add(
-                        *owner,
-                        holder.id,
-                        Evidence {
-                            reason: DuplicateReason::AddressInField,
-                            detail: format!("{field}: {}", key.value),
-                        },
-                    );
-                }
-            }
+        for edge in self.index.edges(tenant.id).await? {
+            edges.add(edge.a, edge.b, edge.evidence);
         }
         let marked = self
             .merges
@@ -319,12 +292,57 @@ impl MergeService {
             })
             .take(crate::kernel::overfetch(page_size) as usize)
             .collect();
-        Ok(Page::from_overfetch(items, page_size, |group| {
-            GroupCursor {
-                score: group.score,
-                first: group.contacts[0],
+        let page = Page::from_overfetch(items, page_size, |group| GroupCursor {
+            score: group.score,
+            first: group.contacts[0],
+        });
+        Ok((page, waiting))
+    }
+
+    /// Tenants whose contacts wait for the duplicate index, at most `limit`.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn tenants_waiting(&self, limit: u32) -> Result<Vec<TenantId>, DomainError> {
+        self.index.tenants_pending(limit).await
+    }
+
+    /// Takes up to `budget` (rounded up to a batch) of `tenant`'s waiting
+    /// contacts into the duplicate index; returns how many it examined.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn index_waiting(
+        &self,
+        tenant: &Tenant,
+        budget: usize,
+    ) -> Result<usize, DomainError> {
+        let mut examined = 0;
+        while examined < budget {
+            let pending = self.index.pending(tenant.id, EXAMINE_BATCH).await?;
+            if pending.is_empty() {
+                break;
             }
-        }))
+            let ids: Vec<ContactId> = pending.iter().map(|entry| entry.id).collect();
+            let contacts = self.index.contacts(tenant.id, &ids).await?;
+            let batch: Vec<Examined> = pending
+                .iter()
+                .map(|entry| {
+                    let contact = contacts.iter().find(|contact| contact.id == entry.id);
+                    Examined {
+                        pending: *entry,
+                        keys: contact.map(|c| index::keys(c, tenant)).unwrap_or_default(),
+                        identities: contact
+                            .filter(|_| !entry.recheck)
+                            .map(|c| index::identity_addresses(c, tenant))
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect();
+            self.index.examine(tenant.id, &batch).await?;
+            examined += batch.len();
+        }
+        Ok(examined)
     }
 
     /// Marks `ids` as not one person: every pair among them stops counting

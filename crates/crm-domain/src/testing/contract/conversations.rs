@@ -252,6 +252,7 @@ async fn replay_and_recount(world: &dyn World, ops: Vec<HistoryOp>) {
     let merges = MergeService::new(
         contacts.clone(),
         world.merges(),
+        world.duplicates(),
         Arc::new(SystemClock),
         Arc::new(UuidV7Ids),
     );

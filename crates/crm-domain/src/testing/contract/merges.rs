@@ -14,6 +14,7 @@ pub async fn a_merge_moves_everything_and_leaves_tombstones(world: &dyn World) {
     let service = MergeService::new(
         contacts.clone(),
         merges.clone(),
+        world.duplicates(),
         Arc::new(SystemClock),
         Arc::new(UuidV7Ids),
     );
@@ -312,6 +313,7 @@ async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
     let service = MergeService::new(
         contacts.clone(),
         merges.clone(),
+        world.duplicates(),
         Arc::new(SystemClock),
         Arc::new(UuidV7Ids),
     );
@@ -399,4 +401,195 @@ async fn merge_conserves_children(world: &dyn World, shape: Vec<ContactShape>) {
             .await,
         Err(DomainError::Stale { .. })
     ));
+}
+
+/// The standing duplicate index follows creates, updates (a name, an
+/// address held as data, an identity gained by another contact), deletes
+/// and tenant settings, and a block of equal names of any size is one
+/// group; a finding call takes in what waits before it answers.
+pub async fn the_duplicate_index_follows_every_write(world: &dyn World) {
+    use crate::merge::MergeService;
+    use crate::merge::duplicates::DuplicateReason;
+    let tenant = fixtures::tenant(world).await;
+    let contacts = world.contacts();
+    let service = MergeService::new(
+        contacts.clone(),
+        world.merges(),
+        world.duplicates(),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+    );
+    let person = |name: &str, city: &str, email: &str| {
+        let mut person = contact(&tenant, vec![identity(IdentityKind::Email, email, true)]);
+        person.fields.display_name = name.into();
+        person.fields.city = city.into();
+        person
+    };
+    let find = |tenant: Tenant| {
+        let service = service.clone();
+        async move {
+            let caller = crate::tenancy::Caller::tenant_key(tenant);
+            let (page, waiting) = service.find_duplicates(&caller, None, 100).await.unwrap();
+            assert_eq!(waiting, 0, "a finding call takes in what waits");
+            page.items
+                .into_iter()
+                .map(|group| {
+                    let reasons: Vec<DuplicateReason> =
+                        group.evidence.iter().map(|e| e.reason).collect();
+                    (group.contacts, reasons)
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let ana = created(
+        contacts.as_ref(),
+        &person("Ana Souza", "", "ana@acme.example"),
+    )
+    .await;
+    let ana_again = created(
+        contacts.as_ref(),
+        &person("SOUZA, Ána", "", "asouza@acme.example"),
+    )
+    .await;
+    let eva = created(
+        contacts.as_ref(),
+        &person("Eva Mendes", "Porto", "eva@a.example"),
+    )
+    .await;
+    let eva_again = created(
+        contacts.as_ref(),
+        &person("Eva Mendez", "porto", "em@b.example"),
+    )
+    .await;
+    created(
+        contacts.as_ref(),
+        &person("Carla Dias", "", "carla@gmail.com"),
+    )
+    .await;
+    created(
+        contacts.as_ref(),
+        &person("Carla Dias", "", "cdias@gmail.com"),
+    )
+    .await;
+    let pair = |a: &Contact, b: &Contact| {
+        let mut ids = vec![a.id, b.id];
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        find(tenant.clone()).await,
+        [
+            (
+                pair(&ana, &ana_again),
+                vec![DuplicateReason::SameNameSameEmailDomain]
+            ),
+            (
+                pair(&eva, &eva_again),
+                vec![DuplicateReason::SimilarNameSameCity]
+            ),
+        ],
+        "free mail is no evidence"
+    );
+
+    // A renamed contact leaves its group; one that takes the name joins.
+    let renamed = contacts
+        .update(&ContactChange {
+            tenant_id: tenant.id,
+            id: eva_again.id,
+            expected_version: eva_again.version,
+            fields: ContactFields {
+                display_name: "Zed Quill".into(),
+                ..eva_again.fields.clone()
+            },
+            add: vec![identity(IdentityKind::Email, "dan.home@c.example", false)],
+            remove: Vec::new(),
+            restate: Vec::new(),
+            tags_add: Vec::new(),
+            tags_remove: Vec::new(),
+            custom_fields: eva_again.custom_fields.clone(),
+            now: now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        find(tenant.clone()).await,
+        [(
+            pair(&ana, &ana_again),
+            vec![DuplicateReason::SameNameSameEmailDomain]
+        )]
+    );
+
+    // An address held as data links to whoever holds it, including one who
+    // gains it later.
+    let mut dan = person("Dan Reis", "", "dan@work.example");
+    dan.custom_fields.insert(
+        "backup".into(),
+        FieldValue::Email("dan.home@c.example".into()),
+    );
+    dan.custom_fields
+        .insert("second".into(), FieldValue::Email("later@d.example".into()));
+    let dan = created(contacts.as_ref(), &dan).await;
+    let groups = find(tenant.clone()).await;
+    assert_eq!(
+        groups[0],
+        (pair(&dan, &renamed), vec![DuplicateReason::AddressInField])
+    );
+    let later = created(contacts.as_ref(), &person("", "", "later@d.example")).await;
+    let groups = find(tenant.clone()).await;
+    assert_eq!(groups.len(), 2);
+    let mut three = vec![dan.id, renamed.id, later.id];
+    three.sort();
+    assert_eq!(groups[0].0, three, "the holder found the newcomer");
+
+    // Deleting the newcomer and the renamed contact unlinks them.
+    contacts.delete(tenant.id, later.id, None).await.unwrap();
+    contacts.delete(tenant.id, renamed.id, None).await.unwrap();
+    assert_eq!(
+        find(tenant.clone()).await,
+        [(
+            pair(&ana, &ana_again),
+            vec![DuplicateReason::SameNameSameEmailDomain]
+        )]
+    );
+
+    // A block of equal names is one group, and survives losing its anchor.
+    let mut block = Vec::new();
+    for n in 0..30 {
+        block.push(
+            created(
+                contacts.as_ref(),
+                &person("Lia Rocha", "", &format!("lia{n}@acme.example")),
+            )
+            .await
+            .id,
+        );
+    }
+    contacts.delete(tenant.id, block[0], None).await.unwrap();
+    let groups = find(tenant.clone()).await;
+    let lias: Vec<&(Vec<ContactId>, Vec<DuplicateReason>)> = groups
+        .iter()
+        .filter(|(ids, _)| ids.contains(&block[1]))
+        .collect();
+    assert_eq!(lias.len(), 1);
+    assert_eq!(lias[0].0, block[1..].to_vec());
+
+    // A domain the tenant declares free mail stops counting.
+    let mut settled = tenant.clone();
+    settled.free_mail_domains = vec!["acme.example".into()];
+    let settled = world
+        .tenants()
+        .update(&settled, tenant.version)
+        .await
+        .unwrap();
+    assert_eq!(find(settled).await, []);
+
+    // Another tenant's contacts never join.
+    let other = fixtures::tenant(world).await;
+    let mut stranger = contact(
+        &other,
+        vec![identity(IdentityKind::Email, "x@acme.example", true)],
+    );
+    stranger.fields.display_name = "Ana Souza".into();
+    created(contacts.as_ref(), &stranger).await;
+    assert_eq!(find(other).await, []);
 }

@@ -31,6 +31,7 @@ use crate::contacts::ContactRepository;
 use crate::conversations::ConversationRepository;
 use crate::fields::CustomFieldRepository;
 use crate::merge::MergeRepository;
+use crate::merge::index::DuplicateIndex;
 use crate::notes::NoteRepository;
 use crate::organizations::OrganizationRepository;
 use crate::tenancy::TenantRepository;
@@ -57,6 +58,8 @@ pub trait World: Send + Sync + 'static {
     fn conversations(&self) -> Arc<dyn ConversationRepository>;
     /// The merge repository.
     fn merges(&self) -> Arc<dyn MergeRepository>;
+    /// The standing duplicate index.
+    fn duplicates(&self) -> Arc<dyn DuplicateIndex>;
     /// The attachment repository.
     fn attachments(&self) -> Arc<dyn AttachmentRepository>;
     /// A blob store for the attachment repository's bytes, empty at first.
@@ -147,7 +150,10 @@ macro_rules! contract_suite {
                 values_block_a_type_change_and_go_with_their_field,
                 the_layout_nests_tabs_sections_and_fields_in_order,
             ];
-            merges: [a_merge_moves_everything_and_leaves_tombstones];
+            merges: [
+                a_merge_moves_everything_and_leaves_tombstones,
+                the_duplicate_index_follows_every_write,
+            ];
             notes: [notes_list_pinned_first_then_newest_and_go_with_their_record];
             organizations: [organizations_own_domains_and_pick_up_unaffiliated_contacts];
             tenants: [

@@ -1,0 +1,519 @@
+//! `DuplicateIndex` on sea-orm: the standing duplicate index (see
+//! `crm_domain::merge::index` for the rules and migration
+//! `m0016_duplicate_index` for the tables and the triggers that queue every
+//! write).
+//!
+//! An examination is one write transaction that first upserts the tenant's
+//! `duplicate_index` row: on PostgreSQL that row's lock keeps one examiner
+//! per tenant at a time across replicas; SQLite has one writer anyway.
+//! Every step is a set statement over the batch (a few hundred contacts),
+//! and the probes go out as `UNION ALL`s of small index range reads, so a
+//! batch costs a dozen round trips whatever its size.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use crm_domain::contacts::Contact;
+use crm_domain::identity::IdentityKey;
+use crm_domain::merge::duplicates::{DuplicateReason, Evidence};
+use crm_domain::merge::index::{
+    self, Block, DuplicateIndex, Examined, FoundEdge, MatchKey, Neighbours, Pending, Probe, WINDOW,
+};
+use crm_domain::{ContactId, DomainError, TenantId};
+use sea_orm::{DatabaseTransaction, FromQueryResult};
+use uuid::Uuid;
+
+use crate::pools::Pools;
+use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
+use crate::sql::Sql;
+
+/// Rows per multi-row insert (6 parameters each, far below SQLite's
+/// 32,766).
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Probes per statement: each is five range reads, and SQLite allows 500
+/// terms in one compound select.
+const PROBES_PER_STATEMENT: usize = 90;
+
+/// The standing duplicate index in SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SeaDuplicateIndex {
+    pub(crate) pools: Pools,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct PendingRow {
+    contact_id: Uuid,
+    mark: i64,
+    recheck: bool,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct IdRow {
+    contact_id: Uuid,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct TenantRow {
+    tenant_id: Uuid,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct CountRow {
+    counted: i64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct NeighbourRow {
+    probe: i64,
+    contact_id: Uuid,
+    name: String,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct HolderRow {
+    kind: String,
+    value: String,
+    contact_id: Uuid,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct EdgeRow {
+    contact_a: Uuid,
+    contact_b: Uuid,
+    reason: String,
+    detail: String,
+    found_by: Uuid,
+}
+
+fn reason_str(reason: DuplicateReason) -> &'static str {
+    match reason {
+        DuplicateReason::AddressInField => "address_in_field",
+        DuplicateReason::SameNameSameOrganization => "same_name_same_organization",
+        DuplicateReason::SameNameSameEmailDomain => "same_name_same_email_domain",
+        DuplicateReason::SimilarNameSameOrganization => "similar_name_same_organization",
+        DuplicateReason::SimilarNameSameCity => "similar_name_same_city",
+    }
+}
+
+fn reason_of(text: &str) -> Result<DuplicateReason, DomainError> {
+    [
+        DuplicateReason::AddressInField,
+        DuplicateReason::SameNameSameOrganization,
+        DuplicateReason::SameNameSameEmailDomain,
+        DuplicateReason::SimilarNameSameOrganization,
+        DuplicateReason::SimilarNameSameCity,
+    ]
+    .into_iter()
+    .find(|reason| reason_str(*reason) == text)
+    .ok_or_else(|| DomainError::Internal(format!("stored duplicate reason {text:?} is invalid")))
+}
+
+fn uuids(ids: &[ContactId]) -> impl Iterator<Item = Uuid> + '_ {
+    ids.iter().map(|id| id.as_uuid())
+}
+
+impl SeaDuplicateIndex {
+    /// Step 1 of an examination: new keys for the changed contacts, the
+    /// edges touching them dropped, and who must look again queued.
+    async fn rekey(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+        batch: &[Examined],
+    ) -> Result<(), DomainError> {
+        let changed: Vec<&Examined> = batch.iter().filter(|e| !e.pending.recheck).collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<ContactId> = changed.iter().map(|e| e.pending.id).collect();
+        let mut sql = Sql::new("DELETE FROM duplicate_keys WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND contact_id IN ")
+            .ids(uuids(&ids));
+        sql.execute(transaction).await?;
+        let keys: Vec<(ContactId, &MatchKey)> = changed
+            .iter()
+            .flat_map(|e| e.keys.iter().map(|key| (e.pending.id, key)))
+            .collect();
+        for part in keys.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new(
+                "INSERT INTO duplicate_keys (tenant_id, contact_id, block, key, name, reversed) VALUES ",
+            );
+            for (index, (id, key)) in part.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind(tenant.as_uuid())
+                    .push(", ")
+                    .bind(id.as_uuid())
+                    .push(", ")
+                    .bind(key.block.as_str())
+                    .push(", ")
+                    .bind(key.key.clone())
+                    .push(", ")
+                    .bind(key.name.clone())
+                    .push(", ")
+                    .bind(key.reversed())
+                    .push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            sql.execute(transaction).await?;
+        }
+        // Whoever found an edge touching a changed contact looks again.
+        let mut again: HashSet<Uuid> = HashSet::new();
+        for column in ["contact_a", "contact_b"] {
+            let mut sql =
+                Sql::new("SELECT found_by AS contact_id FROM duplicate_edges WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND ")
+                .push(column)
+                .push(" IN ")
+                .ids(uuids(&ids));
+            again.extend(
+                sql.fetch(transaction, |row: IdRow| Ok(row.contact_id))
+                    .await?,
+            );
+            let mut sql = Sql::new("DELETE FROM duplicate_edges WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND ")
+                .push(column)
+                .push(" IN ")
+                .ids(uuids(&ids));
+            sql.execute(transaction).await?;
+        }
+        // So does whoever holds one of their addresses as data.
+        let addresses: Vec<&IdentityKey> = changed.iter().flat_map(|e| &e.identities).collect();
+        for part in addresses.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new("SELECT contact_id FROM duplicate_keys WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid())
+                .push(" AND block = 'a' AND key IN (");
+            for (index, address) in part.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(index::address_key(address));
+            }
+            sql.push(")");
+            again.extend(
+                sql.fetch(transaction, |row: IdRow| Ok(row.contact_id))
+                    .await?,
+            );
+        }
+        for entry in batch {
+            again.remove(&entry.pending.id.as_uuid());
+        }
+        let again: Vec<Uuid> = again.into_iter().collect();
+        for part in again.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new(
+                "INSERT INTO duplicate_pending (tenant_id, contact_id, mark, recheck) VALUES ",
+            );
+            for (index, id) in part.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind(tenant.as_uuid())
+                    .push(", ")
+                    .bind(*id)
+                    .push(", 0, ")
+                    .bind(true)
+                    .push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            sql.execute(transaction).await?;
+        }
+        Ok(())
+    }
+
+    /// Answers probes from the key indexes.
+    async fn answer(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+        probes: &[Probe],
+    ) -> Result<Vec<Neighbours>, DomainError> {
+        let mut answers = vec![Neighbours::default(); probes.len()];
+        for (part_index, part) in probes.chunks(PROBES_PER_STATEMENT).enumerate() {
+            let mut sql = Sql::new("");
+            let mut terms = 0;
+            for (offset, probe) in part.iter().enumerate() {
+                let number = part_index * PROBES_PER_STATEMENT + offset;
+                let mut term = |condition: &str, value: String, order: &str, limit: u32| {
+                    if terms > 0 {
+                        sql.push(" UNION ALL ");
+                    }
+                    sql.push("SELECT * FROM (SELECT CAST(")
+                        .push(&number.to_string())
+                        .push(" AS BIGINT) AS probe, contact_id, name FROM duplicate_keys WHERE tenant_id = ")
+                        .bind(tenant.as_uuid())
+                        .push(" AND block = ")
+                        .bind(probe.key.block.as_str())
+                        .push(" AND key = ")
+                        .bind(probe.key.key.clone())
+                        .push(" AND ")
+                        .push(condition)
+                        .bind(value)
+                        .push(" AND contact_id <> ")
+                        .bind(probe.contact.as_uuid())
+                        .push(" ORDER BY ")
+                        .push(order)
+                        .push(" LIMIT ")
+                        .push(&limit.to_string())
+                        .push(") AS t")
+                        .push(&terms.to_string());
+                    terms += 1;
+                };
+                term("name = ", probe.key.name.clone(), "contact_id", 1);
+                if probe.near {
+                    let reversed = probe.key.reversed();
+                    term(
+                        "name > ",
+                        probe.key.name.clone(),
+                        "name, contact_id",
+                        WINDOW,
+                    );
+                    term(
+                        "name < ",
+                        probe.key.name.clone(),
+                        "name DESC, contact_id DESC",
+                        WINDOW,
+                    );
+                    term(
+                        "reversed > ",
+                        reversed.clone(),
+                        "reversed, contact_id",
+                        WINDOW,
+                    );
+                    term(
+                        "reversed < ",
+                        reversed,
+                        "reversed DESC, contact_id DESC",
+                        WINDOW,
+                    );
+                }
+            }
+            let rows = sql.fetch(transaction, |row: NeighbourRow| Ok(row)).await?;
+            for row in rows {
+                let Ok(number) = usize::try_from(row.probe) else {
+                    continue;
+                };
+                let (Some(probe), Some(answer)) = (probes.get(number), answers.get_mut(number))
+                else {
+                    continue;
+                };
+                let id = ContactId::from_uuid(row.contact_id);
+                if row.name == probe.key.name {
+                    answer.same = Some(id);
+                } else if !answer.near.iter().any(|(near, _)| *near == id) {
+                    answer.near.push((id, row.name));
+                }
+            }
+        }
+        Ok(answers)
+    }
+
+    /// The contacts holding each field address of `batch` as an identity.
+    async fn holders(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+        batch: &[Examined],
+    ) -> Result<Vec<(String, ContactId)>, DomainError> {
+        let addresses: Vec<IdentityKey> = batch
+            .iter()
+            .flat_map(|e| &e.keys)
+            .filter(|key| key.block == Block::Address)
+            .filter_map(|key| index::address_of(&key.key))
+            .collect();
+        let mut holders = Vec::new();
+        for part in addresses.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new(
+                "SELECT m.kind, m.value, m.contact_id FROM contact_identities m WHERE m.tenant_id = ",
+            );
+            sql.bind(tenant.as_uuid())
+                .push(" AND ")
+                .key_values("m", part);
+            for row in sql.fetch(transaction, |row: HolderRow| Ok(row)).await? {
+                holders.push((
+                    format!("{}:{}", row.kind, row.value),
+                    ContactId::from_uuid(row.contact_id),
+                ));
+            }
+        }
+        Ok(holders)
+    }
+
+    /// Step 2 and 3: each entry's own edges replaced, and the entries
+    /// still at their mark removed.
+    async fn settle(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+        batch: &[Examined],
+        edges: &[FoundEdge],
+    ) -> Result<(), DomainError> {
+        let ids: Vec<ContactId> = batch.iter().map(|e| e.pending.id).collect();
+        let mut sql = Sql::new("DELETE FROM duplicate_edges WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND found_by IN ")
+            .ids(uuids(&ids));
+        sql.execute(transaction).await?;
+        for part in edges.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new(
+                "INSERT INTO duplicate_edges (tenant_id, contact_a, contact_b, reason, detail, found_by) VALUES ",
+            );
+            for (index, edge) in part.iter().enumerate() {
+                if index > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind(tenant.as_uuid())
+                    .push(", ")
+                    .bind(edge.a.as_uuid())
+                    .push(", ")
+                    .bind(edge.b.as_uuid())
+                    .push(", ")
+                    .bind(reason_str(edge.evidence.reason))
+                    .push(", ")
+                    .bind(edge.evidence.detail.clone())
+                    .push(", ")
+                    .bind(edge.found_by.as_uuid())
+                    .push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            sql.execute(transaction).await?;
+        }
+        let mut sql = Sql::new("DELETE FROM duplicate_pending WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" AND (contact_id, mark) IN (VALUES ");
+        for (index, entry) in batch.iter().enumerate() {
+            if index > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(entry.pending.id.as_uuid())
+                .push(", ")
+                .bind(entry.pending.mark)
+                .push(")");
+        }
+        sql.push(")");
+        sql.execute(transaction).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DuplicateIndex for SeaDuplicateIndex {
+    async fn tenants_pending(&self, limit: u32) -> Result<Vec<TenantId>, DomainError> {
+        // One loose index step per tenant on PostgreSQL would need a
+        // recursive query; tenants are few, so read their ids and test each.
+        let mut sql = Sql::new(
+            "SELECT t.id AS tenant_id FROM tenants t WHERE EXISTS (SELECT 1 FROM duplicate_pending p WHERE p.tenant_id = t.id) ORDER BY t.id LIMIT ",
+        );
+        sql.bind(i64::from(limit));
+        sql.fetch(&self.pools.db, |row: TenantRow| {
+            Ok(TenantId::from_uuid(row.tenant_id))
+        })
+        .await
+    }
+
+    async fn pending(&self, tenant: TenantId, limit: u32) -> Result<Vec<Pending>, DomainError> {
+        let mut sql =
+            Sql::new("SELECT contact_id, mark, recheck FROM duplicate_pending WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid())
+            .push(" ORDER BY contact_id LIMIT ")
+            .bind(i64::from(limit));
+        sql.fetch(&self.pools.db, |row: PendingRow| {
+            Ok(Pending {
+                id: ContactId::from_uuid(row.contact_id),
+                mark: row.mark,
+                recheck: row.recheck,
+            })
+        })
+        .await
+    }
+
+    async fn pending_count(&self, tenant: TenantId) -> Result<u64, DomainError> {
+        let mut sql =
+            Sql::new("SELECT COUNT(*) AS counted FROM duplicate_pending WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid());
+        let counted = sql
+            .fetch_optional::<_, CountRow>(&self.pools.db)
+            .await?
+            .map_or(0, |row| row.counted);
+        Ok(u64::try_from(counted).unwrap_or(0))
+    }
+
+    async fn contacts(
+        &self,
+        tenant: TenantId,
+        ids: &[ContactId],
+    ) -> Result<Vec<Contact>, DomainError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT ");
+        push_contact_columns(&mut sql, self.pools.backend);
+        sql.push(" FROM contacts c")
+            .push(TIER_JOIN)
+            .push(" WHERE c.tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND c.id IN ")
+            .ids(uuids(ids));
+        contacts::fold(sql.fetch(&self.pools.db, |row: ContactRow| Ok(row)).await?)
+    }
+
+    async fn examine(&self, tenant: TenantId, batch: &[Examined]) -> Result<(), DomainError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.pools
+            .writer
+            .transaction(async |transaction| {
+                let mut sql = Sql::new("INSERT INTO duplicate_index (tenant_id, examine_time) VALUES (");
+                sql.bind(tenant.as_uuid())
+                    .push(", ")
+                    .bind(time::OffsetDateTime::now_utc())
+                    .push(") ON CONFLICT (tenant_id) DO UPDATE SET examine_time = excluded.examine_time");
+                sql.execute(transaction).await?;
+                self.rekey(transaction, tenant, batch).await?;
+                let probes: Vec<Probe> = batch
+                    .iter()
+                    .flat_map(|e| index::probes(e.pending.id, &e.keys))
+                    .collect();
+                let answers = self.answer(transaction, tenant, &probes).await?;
+                let mut edges: Vec<FoundEdge> = probes
+                    .iter()
+                    .zip(&answers)
+                    .flat_map(|(probe, answer)| index::edges_of(probe, answer))
+                    .collect();
+                let holders = self.holders(transaction, tenant, batch).await?;
+                for entry in batch {
+                    edges.extend(index::address_edges(entry.pending.id, &entry.keys, &holders));
+                }
+                self.settle(transaction, tenant, batch, &edges).await
+            })
+            .await
+    }
+
+    async fn edges(&self, tenant: TenantId) -> Result<Vec<FoundEdge>, DomainError> {
+        let mut sql = Sql::new(
+            "SELECT contact_a, contact_b, reason, detail, found_by FROM duplicate_edges WHERE tenant_id = ",
+        );
+        sql.bind(tenant.as_uuid());
+        sql.fetch(&self.pools.db, |row: EdgeRow| {
+            Ok(FoundEdge {
+                a: ContactId::from_uuid(row.contact_a),
+                b: ContactId::from_uuid(row.contact_b),
+                evidence: Evidence {
+                    reason: reason_of(&row.reason)?,
+                    detail: row.detail,
+                },
+                found_by: ContactId::from_uuid(row.found_by),
+            })
+        })
+        .await
+    }
+}
