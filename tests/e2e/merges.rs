@@ -921,6 +921,7 @@ async fn find_groups(server: &TestServer) -> Vec<pb::DuplicateGroup> {
                 .await
                 .unwrap()
                 .into_inner();
+            assert_eq!(page.pending_contacts, 0, "every write is taken in");
             (page.groups, page.next_page_token)
         }
     })

@@ -229,6 +229,19 @@ pub fn to_status(error: DomainError) -> Status {
                 metadata([("limit", limit.to_string())]),
             )
         }
+        DomainError::TooManyDuplicateLinks { limit } => {
+            details.add_quota_failure_violation(
+                "duplicate links",
+                format!(
+                    "more than {limit} links between likely duplicates; mark groups as not duplicates, or list shared domains and addresses in the tenant settings"
+                ),
+            );
+            (
+                Code::ResourceExhausted,
+                ErrorReason::DuplicateLinksLimitReached,
+                metadata([("limit", limit.to_string())]),
+            )
+        }
         DomainError::FailedPrecondition(cause) => {
             details.add_precondition_failure_violation("STATE", "request", cap(cause.to_string()));
             let (reason, metadata) = precondition(cause);
@@ -387,6 +400,10 @@ mod tests {
             DomainError::LimitReached { .. } => {
                 (Code::ResourceExhausted, ErrorReason::SegmentLimitReached)
             }
+            DomainError::TooManyDuplicateLinks { .. } => (
+                Code::ResourceExhausted,
+                ErrorReason::DuplicateLinksLimitReached,
+            ),
             DomainError::Unauthenticated(_) => {
                 (Code::Unauthenticated, ErrorReason::Unauthenticated)
             }
@@ -473,6 +490,7 @@ mod tests {
                 what: "segments per owner",
                 limit: 100,
             },
+            DomainError::TooManyDuplicateLinks { limit: 250_000 },
             DomainError::Unauthenticated("no key"),
             DomainError::Unavailable,
             DomainError::Contention("contact"),

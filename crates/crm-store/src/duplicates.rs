@@ -19,6 +19,7 @@ use crm_domain::merge::duplicates::{DuplicateReason, Evidence};
 use crm_domain::merge::index::{
     self, Block, DuplicateIndex, Examined, FoundEdge, MatchKey, Neighbours, Pending, Probe, WINDOW,
 };
+use crm_domain::tenancy::{Tenant, TenantRepository};
 use crm_domain::{ContactId, DomainError, TenantId};
 use sea_orm::{DatabaseTransaction, FromQueryResult};
 use uuid::Uuid;
@@ -407,10 +408,16 @@ impl SeaDuplicateIndex {
 #[async_trait]
 impl DuplicateIndex for SeaDuplicateIndex {
     async fn tenants_pending(&self, limit: u32) -> Result<Vec<TenantId>, DomainError> {
-        // One loose index step per tenant on PostgreSQL would need a
-        // recursive query; tenants are few, so read their ids and test each.
+        // Tenants are few: test each for a waiting contact (one index
+        // probe). A tenant with an import queued or running is left until
+        // it ends: the import's batches would wait on the examinations
+        // (SQLite has one writer, and both want the CPU), and the index
+        // takes the whole import in afterwards.
         let mut sql = Sql::new(
-            "SELECT t.id AS tenant_id FROM tenants t WHERE EXISTS (SELECT 1 FROM duplicate_pending p WHERE p.tenant_id = t.id) ORDER BY t.id LIMIT ",
+            "SELECT t.id AS tenant_id FROM tenants t \
+             WHERE EXISTS (SELECT 1 FROM duplicate_pending p WHERE p.tenant_id = t.id) \
+             AND NOT EXISTS (SELECT 1 FROM import_jobs j WHERE j.tenant_id = t.id AND j.state IN ('queued', 'running')) \
+             ORDER BY t.id LIMIT ",
         );
         sql.bind(i64::from(limit));
         sql.fetch(&self.pools.db, |row: TenantRow| {
@@ -432,6 +439,14 @@ impl DuplicateIndex for SeaDuplicateIndex {
                 recheck: row.recheck,
             })
         })
+        .await
+    }
+
+    async fn tenant(&self, tenant: TenantId) -> Result<Option<Tenant>, DomainError> {
+        crate::SeaTenantRepository {
+            pools: self.pools.clone(),
+        }
+        .get(tenant)
         .await
     }
 
@@ -498,11 +513,13 @@ impl DuplicateIndex for SeaDuplicateIndex {
             .await
     }
 
-    async fn edges(&self, tenant: TenantId) -> Result<Vec<FoundEdge>, DomainError> {
+    async fn edges(&self, tenant: TenantId, limit: u64) -> Result<Vec<FoundEdge>, DomainError> {
         let mut sql = Sql::new(
             "SELECT contact_a, contact_b, reason, detail, found_by FROM duplicate_edges WHERE tenant_id = ",
         );
-        sql.bind(tenant.as_uuid());
+        sql.bind(tenant.as_uuid())
+            .push(" LIMIT ")
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
         sql.fetch(&self.pools.db, |row: EdgeRow| {
             Ok(FoundEdge {
                 a: ContactId::from_uuid(row.contact_a),

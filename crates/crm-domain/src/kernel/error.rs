@@ -251,6 +251,13 @@ pub enum DomainError {
         /// The most allowed.
         limit: usize,
     },
+    /// A tenant's likely duplicates are linked more times than one finding
+    /// call groups.
+    #[error("more than {limit} links between likely duplicates to group")]
+    TooManyDuplicateLinks {
+        /// The most links a call groups.
+        limit: u64,
+    },
     /// No credentials, or credentials that match no tenant.
     #[error("unauthenticated: {0}")]
     Unauthenticated(&'static str),

@@ -98,10 +98,20 @@ pub fn name_key(name: &str) -> String {
 }
 
 /// Whether two different name keys are near-identical: one edit apart, or
-/// two when both are at least 8 characters long.
+/// two when both are at least 8 characters long, with the same digits
+/// ("Store 12" and "Store 13", "Imported 41" and "Imported 42" are
+/// different parties, however close their spelling).
 pub fn similar(a: &str, b: &str) -> bool {
     let shorter = a.chars().count().min(b.chars().count());
     if a == b || shorter < 3 {
+        return false;
+    }
+    let digits = |name: &str| {
+        name.chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+    };
+    if digits(a) != digits(b) {
         return false;
     }
     let allowed = if shorter >= 8 { 2 } else { 1 };
@@ -442,6 +452,9 @@ mod tests {
         assert!(!similar("ana souza", "ana souza"));
         assert!(!similar("bo", "bi"));
         assert!(!similar("ana", "bob"));
+        assert!(!similar("123 imported", "124 imported"), "digits differ");
+        assert!(!similar("12 store", "123 store"));
+        assert!(similar("2 ana souza", "2 ana sousa"));
     }
 
     #[test]

@@ -307,7 +307,9 @@ pub struct Examined {
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait DuplicateIndex: Send + Sync {
-    /// Up to `limit` tenants with contacts waiting.
+    /// Up to `limit` tenants with contacts waiting, leaving out those with
+    /// an import queued or running (the index takes an import in after it
+    /// ends rather than slow its batches down).
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
@@ -318,6 +320,16 @@ pub trait DuplicateIndex: Send + Sync {
     /// # Errors
     /// `Unavailable`; `Internal`.
     async fn pending(&self, tenant: TenantId, limit: u32) -> Result<Vec<Pending>, DomainError>;
+
+    /// The tenant as stored now: its settings decide what counts as
+    /// evidence, and a caller's copy may predate the settings change that
+    /// queued the contacts. Read after [`DuplicateIndex::pending`]: a
+    /// change committed in between bumps the marks read, so what is
+    /// examined with older settings stays queued.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn tenant(&self, tenant: TenantId) -> Result<Option<Tenant>, DomainError>;
 
     /// How many of the tenant's contacts wait.
     ///
@@ -352,11 +364,11 @@ pub trait DuplicateIndex: Send + Sync {
     /// `Unavailable`; `Internal`.
     async fn examine(&self, tenant: TenantId, batch: &[Examined]) -> Result<(), DomainError>;
 
-    /// Every edge of the tenant.
+    /// The tenant's edges, at most `limit`.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
-    async fn edges(&self, tenant: TenantId) -> Result<Vec<FoundEdge>, DomainError>;
+    async fn edges(&self, tenant: TenantId, limit: u64) -> Result<Vec<FoundEdge>, DomainError>;
 }
 
 #[cfg(test)]

@@ -27,6 +27,12 @@ use crate::tenancy::{Caller, Tenant};
 /// Waiting contacts the duplicate index takes in per transaction.
 pub const EXAMINE_BATCH: u32 = 500;
 
+/// The most links between likely duplicates FindDuplicateContacts groups:
+/// a quarter of a million links (a tenant whose contacts are mostly one
+/// another's duplicates) is read and grouped in about half a second; past
+/// it the call is refused rather than grow without bound.
+pub const MAX_LINKS: u64 = 250_000;
+
 /// The most waiting contacts FindDuplicateContacts takes in before it
 /// answers.
 pub const EXAMINE_BEFORE_FINDING: usize = 10_000;
@@ -270,8 +276,12 @@ impl MergeService {
         let tenant = caller.tenant();
         self.index_waiting(tenant, EXAMINE_BEFORE_FINDING).await?;
         let waiting = self.index.pending_count(tenant.id).await?;
+        let found = self.index.edges(tenant.id, MAX_LINKS + 1).await?;
+        if found.len() as u64 > MAX_LINKS {
+            return Err(DomainError::TooManyDuplicateLinks { limit: MAX_LINKS });
+        }
         let mut edges = Edges::default();
-        for edge in self.index.edges(tenant.id).await? {
+        for edge in found {
             edges.add(edge.a, edge.b, edge.evidence);
         }
         let marked = self
@@ -323,6 +333,10 @@ impl MergeService {
             if pending.is_empty() {
                 break;
             }
+            let Some(tenant) = self.index.tenant(tenant.id).await? else {
+                break;
+            };
+            let tenant = &tenant;
             let ids: Vec<ContactId> = pending.iter().map(|entry| entry.id).collect();
             let contacts = self.index.contacts(tenant.id, &ids).await?;
             let batch: Vec<Examined> = pending
@@ -406,5 +420,58 @@ impl MergeService {
             .list(tenant, contact, before, crate::kernel::overfetch(page_size))
             .await?;
         Ok(Page::from_overfetch(items, page_size, |record| record.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::contacts::MockContactRepository;
+    use crate::kernel::{SystemClock, UuidV7Ids};
+    use crate::merge::MockMergeRepository;
+    use crate::merge::duplicates::{DuplicateReason, Evidence};
+    use crate::merge::index::{FoundEdge, MockDuplicateIndex};
+
+    fn id(n: u64) -> ContactId {
+        ContactId::from_uuid(uuid::Uuid::from_u128(u128::from(n)))
+    }
+
+    #[tokio::test]
+    async fn a_tenant_linked_past_the_limit_is_refused_after_a_bounded_read() {
+        let mut index = MockDuplicateIndex::new();
+        index.expect_pending().returning(|_, _| Ok(Vec::new()));
+        index.expect_pending_count().returning(|_| Ok(0));
+        index
+            .expect_edges()
+            .withf(|_, limit| *limit == MAX_LINKS + 1)
+            .returning(|_, limit| {
+                Ok((0..limit)
+                    .map(|n| FoundEdge {
+                        a: id(2 * n),
+                        b: id(2 * n + 1),
+                        evidence: Evidence {
+                            reason: DuplicateReason::SameNameSameOrganization,
+                            detail: String::new(),
+                        },
+                        found_by: id(2 * n),
+                    })
+                    .collect())
+            });
+        let service = MergeService::new(
+            Arc::new(MockContactRepository::new()),
+            Arc::new(MockMergeRepository::new()),
+            Arc::new(index),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+        );
+        let error = service
+            .find_duplicates(&Caller::tenant_key(Tenant::for_tests()), None, 10)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, DomainError::TooManyDuplicateLinks { limit } if limit == MAX_LINKS),
+            "{error:?}"
+        );
     }
 }
