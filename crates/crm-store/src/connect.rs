@@ -230,6 +230,7 @@ impl Store {
     pub fn duplicates(&self) -> Arc<crate::SeaDuplicateIndex> {
         Arc::new(crate::SeaDuplicateIndex {
             pools: self.pools.clone(),
+            examined: Arc::default(),
         })
     }
 
