@@ -179,6 +179,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             indexed.as_secs_f64(),
             contacts as f64 / indexed.as_secs_f64().max(1e-9)
         );
+        seed::vacuum(&database.url, backend).await?;
         let mut rows = Vec::new();
         let mut batches = Vec::new();
         let mut splits = Vec::new();
