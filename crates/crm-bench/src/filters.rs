@@ -21,11 +21,7 @@ const FILTERS: [&str; 3] = [
 
 /// Defines the seed's `plan` field (options free, pro, team).
 pub async fn define_plan(endpoint: &str, key: &str) -> Result<(), String> {
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
-        .map_err(|error| error.to_string())?
-        .connect()
-        .await
-        .map_err(|error| error.to_string())?;
+    let channel = load::channel(endpoint).await?;
     let mut request = tonic::Request::new(pb::CreateCustomFieldRequest {
         field: Some(pb::CustomField {
             record_type: pb::RecordType::Contact as i32,

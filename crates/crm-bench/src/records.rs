@@ -110,14 +110,7 @@ pub async fn drive(endpoint: &str, key: &str, run: &Run) -> Result<RecordCase, S
     let authorization: tonic::metadata::MetadataValue<_> = format!("Bearer {key}")
         .parse()
         .map_err(|_| "bad key".to_owned())?;
-    let connect = || async {
-        Channel::from_shared(endpoint.to_owned())
-            .map_err(|error| error.to_string())?
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .map_err(|error| error.to_string())
-    };
+    let connect = || load::channel(endpoint);
     let ids = prepare(connect().await?, &authorization, run.callers.max(1)).await?;
     let get = load::drive(run, |caller| {
         let (id, authorization) = (ids[caller % ids.len()].clone(), authorization.clone());

@@ -7,8 +7,6 @@
 use std::time::Duration;
 
 use crm_domain::merge::MergeService;
-use crm_domain::tenancy::TenantRepository;
-use crm_store::Store;
 
 /// How often an idle indexer looks for queued contacts.
 pub const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -22,25 +20,16 @@ const TURN: usize = 5_000;
 
 /// Indexes until the task is aborted (a batch cut short rolls back and is
 /// queued still).
-pub async fn work(merges: MergeService, store: Store) {
-    let tenants = store.tenants();
+pub async fn work(merges: MergeService) {
     loop {
         let mut examined = 0;
         match merges.tenants_waiting(TENANTS_PER_LOOK).await {
             Ok(waiting) => {
-                for id in waiting {
-                    let tenant = match tenants.get(id).await {
-                        Ok(Some(tenant)) => tenant,
-                        Ok(None) => continue,
-                        Err(error) => {
-                            tracing::warn!(%error, "duplicate indexer: storage failed; trying again");
-                            break;
-                        }
-                    };
-                    match merges.index_waiting(&tenant, TURN).await {
+                for tenant in waiting {
+                    match merges.index_waiting(tenant, TURN).await {
                         Ok(count) => examined += count,
                         Err(error) => {
-                            tracing::warn!(%error, tenant = %id, "duplicate indexer: storage failed; trying again");
+                            tracing::warn!(%error, %tenant, "duplicate indexer: storage failed; trying again");
                         }
                     }
                 }

@@ -332,7 +332,7 @@ impl App {
         ));
         let sweeper = tokio::spawn(sweep_forever(self.clone()));
         let importer = tokio::spawn(imports::work(self.imports.clone(), self.bell.clone()));
-        let indexer = tokio::spawn(duplicates::work(self.merges.clone(), self.store.clone()));
+        let indexer = tokio::spawn(duplicates::work(self.merges.clone()));
         let connections = Connections::default();
         let (signalled, was_signalled) = tokio::sync::oneshot::channel();
         // The google.rpc error details are registered too, so grpcurl can show

@@ -312,6 +312,28 @@ impl SeaContactRepository {
 const TAGS_PER_INSERT: usize = 2000;
 
 /// Inserts tags of contacts of `tenant`, keeping any already there.
+/// The contacts among `ids` (in no particular order), each with its
+/// identities, tags and tier; absent ids are left out.
+pub(crate) async fn read_many<C: ConnectionTrait>(
+    connection: &C,
+    backend: Backend,
+    tenant: TenantId,
+    ids: &[ContactId],
+) -> Result<Vec<Contact>, DomainError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT ");
+    push_contact_columns(&mut sql, backend);
+    sql.push(" FROM contacts c")
+        .push(TIER_JOIN)
+        .push(" WHERE c.tenant_id = ")
+        .bind(tenant.as_uuid())
+        .push(" AND c.id IN ")
+        .ids(ids.iter().map(|id| id.as_uuid()));
+    contacts::fold(sql.fetch(connection, |row: ContactRow| Ok(row)).await?)
+}
+
 pub(crate) async fn insert_tag_rows(
     transaction: &DatabaseTransaction,
     tenant: TenantId,

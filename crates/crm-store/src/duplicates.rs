@@ -27,7 +27,6 @@ use uuid::Uuid;
 use crate::dialect::Backend;
 use crate::error::storage;
 use crate::pools::Pools;
-use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
 use crate::sql::Sql;
 
 /// Rows per multi-row insert (6 parameters each, far below SQLite's
@@ -568,18 +567,7 @@ impl DuplicateIndex for SeaDuplicateIndex {
         tenant: TenantId,
         ids: &[ContactId],
     ) -> Result<Vec<Contact>, DomainError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut sql = Sql::new("SELECT ");
-        push_contact_columns(&mut sql, self.pools.backend);
-        sql.push(" FROM contacts c")
-            .push(TIER_JOIN)
-            .push(" WHERE c.tenant_id = ")
-            .bind(tenant.as_uuid())
-            .push(" AND c.id IN ")
-            .ids(uuids(ids));
-        contacts::fold(sql.fetch(&self.pools.db, |row: ContactRow| Ok(row)).await?)
+        crate::contacts::read_many(&self.pools.db, self.pools.backend, tenant, ids).await
     }
 
     async fn examine(&self, tenant: TenantId, batch: &[Examined]) -> Result<(), DomainError> {

@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::dialect::Backend;
 use crate::pools::Pools;
-use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
 use crate::sql::Sql;
 
 /// Most organizations whose members one search lists.
@@ -406,18 +405,7 @@ impl SearchRepository for SeaSearchRepository {
         tenant: TenantId,
         ids: &[ContactId],
     ) -> Result<Vec<Contact>, DomainError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut sql = Sql::new("SELECT ");
-        push_contact_columns(&mut sql, self.pools.backend);
-        sql.push(" FROM contacts c")
-            .push(TIER_JOIN)
-            .push(" WHERE c.tenant_id = ")
-            .bind(tenant.as_uuid())
-            .push(" AND c.id IN ")
-            .ids(ids.iter().map(|id| id.as_uuid()));
-        contacts::fold(sql.fetch(&self.pools.db, |row: ContactRow| Ok(row)).await?)
+        crate::contacts::read_many(&self.pools.db, self.pools.backend, tenant, ids).await
     }
 }
 

@@ -22,7 +22,7 @@ use crate::merge::MergeRepository;
 use crate::merge::duplicates::{DuplicateGroup, Edges};
 use crate::merge::index::{self, DuplicateIndex, Examined};
 use crate::merge::{ContactChild, MergePlan, MergeRecord};
-use crate::tenancy::{Caller, Tenant};
+use crate::tenancy::Caller;
 
 /// Waiting contacts the duplicate index takes in per transaction.
 pub const EXAMINE_BATCH: u32 = 500;
@@ -274,7 +274,8 @@ impl MergeService {
         page_size: u32,
     ) -> Result<(Page<DuplicateGroup, GroupCursor>, u64), DomainError> {
         let tenant = caller.tenant();
-        self.index_waiting(tenant, EXAMINE_BEFORE_FINDING).await?;
+        self.index_waiting(tenant.id, EXAMINE_BEFORE_FINDING)
+            .await?;
         let waiting = self.index.pending_count(tenant.id).await?;
         let found = self.index.edges(tenant.id, MAX_LINKS + 1).await?;
         if found.len() as u64 > MAX_LINKS {
@@ -324,16 +325,16 @@ impl MergeService {
     /// `Unavailable`; `Internal`.
     pub async fn index_waiting(
         &self,
-        tenant: &Tenant,
+        tenant: TenantId,
         budget: usize,
     ) -> Result<usize, DomainError> {
         let mut examined = 0;
         while examined < budget {
-            let pending = self.index.pending(tenant.id, EXAMINE_BATCH).await?;
+            let pending = self.index.pending(tenant, EXAMINE_BATCH).await?;
             if pending.is_empty() {
                 break;
             }
-            let Some(tenant) = self.index.tenant(tenant.id).await? else {
+            let Some(tenant) = self.index.tenant(tenant).await? else {
                 break;
             };
             let tenant = &tenant;
@@ -432,6 +433,7 @@ mod tests {
     use crate::merge::MockMergeRepository;
     use crate::merge::duplicates::{DuplicateReason, Evidence};
     use crate::merge::index::{FoundEdge, MockDuplicateIndex};
+    use crate::tenancy::Tenant;
 
     fn id(n: u64) -> ContactId {
         ContactId::from_uuid(uuid::Uuid::from_u128(u128::from(n)))
