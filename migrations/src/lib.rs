@@ -27,6 +27,7 @@ mod m0013_contact_order;
 mod m0014_segments;
 mod m0015_imports;
 mod m0016_duplicate_index;
+mod m0017_duplicate_sweep;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_segments::Migration),
             Box::new(m0015_imports::Migration),
             Box::new(m0016_duplicate_index::Migration),
+            Box::new(m0017_duplicate_sweep::Migration),
         ]
     }
 }

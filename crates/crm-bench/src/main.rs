@@ -18,6 +18,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod autovacuum;
 mod busy;
 mod direct;
 mod duplicates;
@@ -61,11 +62,72 @@ pub struct Options {
     warmup: u64,
     crmd: String,
     admin_url: String,
+    cases: Vec<Case>,
+}
+
+/// A case of the run, chosen with `--cases` (all by default). The seed and
+/// the duplicate index's catch-up always run; a case left out prints no
+/// table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    /// ResolveSender and ResolveSenders at each level, with direct SQL.
+    Resolve,
+    /// SearchContacts, exact or prefix and infix.
+    Search,
+    /// ListContacts(filter) + CountContacts(filter).
+    Filter,
+    /// GetContact / UpdateContact on a wide contact.
+    Record,
+    /// RecordConversation by sender.
+    History,
+    /// PreviewMerge and MergeContacts of a contact with a long history.
+    Merge,
+    /// One busy contact, many writers.
+    Busy,
+    /// FindDuplicateContacts after pairs were written.
+    Duplicates,
+    /// ExportContacts and ImportContacts of the whole tenant.
+    Exchange,
+    /// A large attachment up and down.
+    Files,
+    /// Normalising mixed phone numbers, in process, once per run.
+    Phones,
+}
+
+impl Case {
+    const ALL: [(Case, &'static str); 11] = [
+        (Case::Resolve, "resolve"),
+        (Case::Search, "search"),
+        (Case::Filter, "filter"),
+        (Case::Record, "record"),
+        (Case::History, "history"),
+        (Case::Merge, "merge"),
+        (Case::Busy, "busy"),
+        (Case::Duplicates, "duplicates"),
+        (Case::Exchange, "exchange"),
+        (Case::Files, "files"),
+        (Case::Phones, "phones"),
+    ];
+
+    fn parse(name: &str) -> Option<Case> {
+        Case::ALL
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(case, _)| *case)
+    }
+}
+
+impl Options {
+    fn runs(&self, case: Case) -> bool {
+        self.cases.contains(&case)
+    }
 }
 
 fn usage() -> &'static str {
     "crm-bench [--backend postgres|sqlite|both] [--contacts N] [--sqlite-contacts N] \
-     [--concurrency 1,16,64] [--seconds S] [--warmup S] --crmd PATH"
+     [--concurrency 1,16,64] [--seconds S] [--warmup S] \
+     [--cases resolve,search,filter,record,history,merge,busy,duplicates,exchange,files,phones] \
+     --crmd PATH"
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -83,6 +145,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         admin_url: std::env::var("CRM_BENCH_DATABASE_URL")
             .or_else(|_| std::env::var("CRM_TEST_DATABASE_URL"))
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+        cases: Case::ALL.iter().map(|(case, _)| *case).collect(),
     };
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
@@ -121,6 +184,16 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     })
                     .collect::<Result<_, _>>()?;
             }
+            "--cases" => {
+                options.cases = value()?
+                    .split(',')
+                    .map(|name| {
+                        Case::parse(name.trim()).ok_or_else(|| {
+                            format!("--cases: {name:?} is not a case\nusage: {}", usage())
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
             "--crmd" => options.crmd = value()?,
             other => return Err(format!("unknown flag {other}\nusage: {}", usage())),
         }
@@ -147,7 +220,9 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     }
-    if let Err(message) = phones::run() {
+    if options.runs(Case::Phones)
+        && let Err(message) = phones::run()
+    {
         eprintln!("crm-bench: phones: {message}");
         return std::process::ExitCode::FAILURE;
     }
@@ -175,15 +250,25 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         duplicates::declare_free_mail(&crmd.endpoint, &tenant.key).await?;
         let indexed = duplicates::drain(&crmd.endpoint, &tenant.key).await?;
         println!(
-            "duplicate index took the seed in in {:.1}s ({:.0} contacts/s)",
+            "duplicate index took the seed in {:.1}s ({:.0} contacts/s)",
             indexed.as_secs_f64(),
             contacts as f64 / indexed.as_secs_f64().max(1e-9)
         );
         seed::vacuum(&database.url, backend).await?;
+        // Held until the run ends: it stops when dropped.
+        let _autovacuum = match backend {
+            Backend::Postgres => autovacuum::start(&database.url).await?,
+            Backend::Sqlite => None,
+        };
         let mut rows = Vec::new();
         let mut batches = Vec::new();
         let mut splits = Vec::new();
-        for &callers in &options.levels {
+        let levels: &[usize] = if options.runs(Case::Resolve) {
+            &options.levels
+        } else {
+            &[]
+        };
+        for &callers in levels {
             let run = load::Run {
                 callers,
                 known: contacts,
@@ -206,262 +291,92 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             duration: Duration::from_secs(options.seconds),
             warmup: Duration::from_secs(options.warmup),
         };
-        let exact_search =
-            search::drive(&crmd.endpoint, &tenant.key, &record_run, search::Mix::ExactOrPrefix)
-                .await?;
-        let infix_search =
-            search::drive(&crmd.endpoint, &tenant.key, &record_run, search::Mix::Infix).await?;
-        filters::define_plan(&crmd.endpoint, &tenant.key).await?;
-        let filtered = filters::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
-        let record_case = records::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
-        let history = history::drive(&crmd.endpoint, &tenant.key, &record_run).await?;
-        let merge = merges::drive(&crmd.endpoint, &tenant.key).await?;
-        let busy = busy::drive(&crmd.endpoint, &tenant.key).await?;
-        let finding = duplicates::drive(&crmd.endpoint, &tenant.key).await?;
+        let (endpoint, key) = (crmd.endpoint.as_str(), tenant.key.as_str());
+        let searched = if options.runs(Case::Search) {
+            let exact =
+                search::drive(endpoint, key, &record_run, search::Mix::ExactOrPrefix).await?;
+            let infix = search::drive(endpoint, key, &record_run, search::Mix::Infix).await?;
+            Some((exact, infix))
+        } else {
+            None
+        };
+        let filtered = if options.runs(Case::Filter) {
+            filters::define_plan(endpoint, key).await?;
+            Some(filters::drive(endpoint, key, &record_run).await?)
+        } else {
+            None
+        };
+        let record_case = match options.runs(Case::Record) {
+            true => Some(records::drive(endpoint, key, &record_run).await?),
+            false => None,
+        };
+        let history = match options.runs(Case::History) {
+            true => Some(history::drive(endpoint, key, &record_run).await?),
+            false => None,
+        };
+        let merge = match options.runs(Case::Merge) {
+            true => Some(merges::drive(endpoint, key).await?),
+            false => None,
+        };
+        let busy = match options.runs(Case::Busy) {
+            true => Some(busy::drive(endpoint, key).await?),
+            false => None,
+        };
+        let finding = match options.runs(Case::Duplicates) {
+            true => Some(duplicates::drive(endpoint, key).await?),
+            false => None,
+        };
         let peak = crmd.peak_rss_kib();
-        let exported = exchange::export(&crmd, &tenant.key).await?;
-        let imported = exchange::import(&crmd, &tenant.key, usize::try_from(contacts).unwrap_or(usize::MAX)).await?;
-        let import_indexed = duplicates::drain(&crmd.endpoint, &tenant.key).await?;
+        let exchanged = if options.runs(Case::Exchange) {
+            let exported = exchange::export(&crmd, key).await?;
+            let imported =
+                exchange::import(&crmd, key, usize::try_from(contacts).unwrap_or(usize::MAX))
+                    .await?;
+            let indexed = duplicates::drain(endpoint, key).await?;
+            Some((exported, imported, indexed))
+        } else {
+            None
+        };
         crmd.stop();
-        let file = files::drive(&options.crmd, &database.url, &tenant.key).await?;
-        println!(
-            "\n{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>10} {:>8} {:>8} | {:>7} | {:>8}",
-            "callers", "service/s", "p50 ms", "p99 ms", "errors", "sql/s", "p50 ms", "p99 ms", "ratio", "rss MiB"
-        );
-        for (callers, service, sql, rss) in &rows {
-            println!(
-                "{:>7} | {:>10.0} {:>8.2} {:>8.2} {:>6} | {:>10.0} {:>8.2} {:>8.2} | {:>6.0}% | {:>8.1}",
-                callers,
-                service.rate(),
-                service.percentile_ms(50.0),
-                service.percentile_ms(99.0),
-                service.errors,
-                sql.rate(),
-                sql.percentile_ms(50.0),
-                sql.percentile_ms(99.0),
-                100.0 * service.rate() / sql.rate().max(1.0),
-                *rss as f64 / 1024.0,
-            );
+        let file = match options.runs(Case::Files) {
+            true => Some(files::drive(&options.crmd, &database.url, &tenant.key).await?),
+            false => None,
+        };
+        if !rows.is_empty() {
+            print_resolve(&rows, &splits, &batches);
         }
-        println!("\nResolveSender by sender (ms):");
-        println!(
-            "{:>7} | {:>8} {:>8} | {:>8} {:>8} {:>8}",
-            "callers", "known 50", "known 99", "new 50", "new 90", "new 99"
-        );
-        for ((callers, ..), split) in rows.iter().zip(&splits) {
-            println!(
-                "{:>7} | {:>8.2} {:>8.2} | {:>8.2} {:>8.2} {:>8.2}",
-                callers,
-                split.known.percentile_ms(50.0),
-                split.known.percentile_ms(99.0),
-                split.new.percentile_ms(50.0),
-                split.new.percentile_ms(90.0),
-                split.new.percentile_ms(99.0),
-            );
+        if let Some((exact, infix)) = &searched {
+            print_search(exact, infix);
         }
-        println!(
-            "\nResolveSenders, {BATCH_SENDERS} senders per call (same senders; ratio: senders/s to the sql/s above):"
-        );
-        println!(
-            "{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>7}",
-            "callers", "senders/s", "p50 ms", "p99 ms", "errors", "ratio"
-        );
-        for ((callers, _, sql, _), batched) in rows.iter().zip(&batches) {
-            let senders = batched.rate() * BATCH_SENDERS as f64;
-            println!(
-                "{:>7} | {:>10.0} {:>8.2} {:>8.2} {:>6} | {:>6.0}%",
-                callers,
-                senders,
-                batched.percentile_ms(50.0),
-                batched.percentile_ms(99.0),
-                batched.errors,
-                100.0 * senders / sql.rate().max(1.0),
-            );
-            if let Some(error) = &batched.first_error {
-                println!("first ResolveSenders error: {error}");
-            }
+        if let Some(filtered) = &filtered {
+            print_filter(filtered);
         }
-        println!(
-            "\nSearchContacts, {} searchers, 20 per page (targets, p95: exact or prefix 5 ms on PostgreSQL and 10 ms on SQLite; infix 50 ms):",
-            search::SEARCHERS
-        );
-        println!(
-            "{:>14} | {:>10} {:>8} {:>8} {:>8} {:>6}",
-            "case", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors"
-        );
-        for (name, measured) in [("exact/prefix", &exact_search), ("infix", &infix_search)] {
-            println!(
-                "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>6}",
-                name,
-                measured.rate(),
-                measured.percentile_ms(50.0),
-                measured.percentile_ms(95.0),
-                measured.percentile_ms(99.0),
-                measured.errors
-            );
-            if let Some(error) = &measured.first_error {
-                println!("first SearchContacts error: {error}");
-            }
+        if let Some(record_case) = &record_case {
+            print_record(record_case);
         }
-        println!(
-            "\nListContacts(filter) page of 50 + CountContacts(filter), {} callers, custom field and tag (target, p95: 100 ms):",
-            filters::CALLERS
-        );
-        println!(
-            "{:>14} | {:>10} {:>8} {:>8} {:>8} {:>6}",
-            "case", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors"
-        );
-        println!(
-            "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>6}",
-            "filter+count",
-            filtered.rate(),
-            filtered.percentile_ms(50.0),
-            filtered.percentile_ms(95.0),
-            filtered.percentile_ms(99.0),
-            filtered.errors
-        );
-        if let Some(error) = &filtered.first_error {
-            println!("first filter error: {error}");
+        if let Some(history) = &history {
+            print_history(history);
         }
-        println!(
-            "\nA contact with {} custom-field values, {RECORD_CALLERS} callers:",
-            records::VALUES
-        );
-        println!(
-            "{:>14} | {:>10} {:>8} {:>8} {:>6}",
-            "call", "calls/s", "p50 ms", "p99 ms", "errors"
-        );
-        for (name, measured) in [
-            ("GetContact", &record_case.get),
-            ("UpdateContact", &record_case.update),
-        ] {
-            println!(
-                "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}",
-                name,
-                measured.rate(),
-                measured.percentile_ms(50.0),
-                measured.percentile_ms(99.0),
-                measured.errors
-            );
-            if let Some(error) = &measured.first_error {
-                println!("first {name} error: {error}");
-            }
+        if let Some(merge) = &merge {
+            print_merge(merge);
         }
-        println!(
-            "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}   (by sender; 90% known, new source ids)",
-            "RecordConv.",
-            history.rate(),
-            history.percentile_ms(50.0),
-            history.percentile_ms(99.0),
-            history.errors
-        );
-        if let Some(error) = &history.first_error {
-            println!("first RecordConversation error: {error}");
+        if let Some(busy) = &busy {
+            print_busy(busy);
         }
-        println!(
-            "\nMerging a duplicate with {} conversations and {} notes (history written in {:.1}s):",
-            merges::CONVERSATIONS,
-            merges::NOTES,
-            merge.seeding.as_secs_f64()
-        );
-        println!(
-            "{:>14} | {:>8.1} ms\n{:>14} | {:>8.1} ms",
-            "PreviewMerge",
-            merge.preview.as_secs_f64() * 1000.0,
-            "MergeContacts",
-            merge.merge.as_secs_f64() * 1000.0
-        );
-        println!(
-            "\nOne busy contact: {} conversations from {} writers in {:.1}s (it counts {}):",
-            busy::CONVERSATIONS,
-            busy::WRITERS,
-            busy.total.as_secs_f64(),
-            busy.counted
-        );
-        println!(
-            "{:>14} | {:>8} {:>8}",
-            "writes", "mean ms", "p99 ms"
-        );
-        for (name, mean, p99) in [
-            (format!("first {}", busy::WINDOW), busy.first_mean_ms, busy.first_p99_ms),
-            (format!("last {}", busy::WINDOW), busy.last_mean_ms, busy.last_p99_ms),
-        ] {
-            println!("{name:>14} | {mean:>8.2} {p99:>8.2}");
-        }
-        println!("{:>14} | {:>7.2}x   (target: at most 1.5x)", "last/first", busy.growth());
         println!("peak server RSS (VmHWM): {:.1} MiB", peak as f64 / 1024.0);
-        println!(
-            "\nFindDuplicateContacts, first page of {} groups, after {} same-name and {} similar-name pairs were written (target: under 2 s):",
-            finding.groups,
-            duplicates::PAIRS,
-            duplicates::NEAR
-        );
-        println!(
-            "{:>14} | {:>8.1} ms\n{:>14} | {:>8.1} ms\n{:>14} | {:>8.1} ms\n{:>14} | {:>8}",
-            "first call",
-            finding.first.as_secs_f64() * 1000.0,
-            format!("p50 of {}", duplicates::CALLS),
-            finding.percentile_ms(50.0),
-            "max",
-            finding.percentile_ms(100.0),
-            "still waiting",
-            finding.waiting
-        );
-        let mib = |kib: u64| kib as f64 / 1024.0;
-        println!(
-            "\nCSV exchange, the whole tenant (targets: export 100,000 rows/s; import, upsert by email, 40,000 rows/s on PostgreSQL and 30,000 on SQLite; RSS under 200 MiB):"
-        );
-        println!(
-            "{:>9} | {:>9} | {:>8} | {:>7} | {:>13} | outcome",
-            "case", "rows", "rows/s", "s", "peak RSS MiB"
-        );
-        println!(
-            "{:>9} | {:>9} | {:>8.0} | {:>7.1} | {:>13.1} |",
-            "export",
-            exported.rows,
-            exported.rate(),
-            exported.elapsed.as_secs_f64(),
-            mib(exported.peak_kib)
-        );
-        println!(
-            "{:>9} | {:>9} | {:>8.0} | {:>7.1} | {:>13.1} | {} created, {} updated, {} unchanged, {} duplicates, {} invalid; upload {:.1}s",
-            "import",
-            imported.rows,
-            imported.rate(),
-            imported.elapsed.as_secs_f64(),
-            mib(imported.peak_kib),
-            imported.outcome[0],
-            imported.outcome[1],
-            imported.outcome[2],
-            imported.outcome[3],
-            imported.outcome[4],
-            imported.upload.as_secs_f64()
-        );
-        println!(
-            "the duplicate index took the import in {:.1}s after it ended",
-            import_indexed.as_secs_f64()
-        );
-        println!(
-            "\nA {} MiB attachment (1 MiB chunks, filesystem store, a crmd of its own):",
-            files::FILE_MIB
-        );
-        println!(
-            "{:>9} | {:>7} | {:>13} | {:>13}",
-            "direction", "MiB/s", "idle RSS MiB", "peak RSS MiB"
-        );
-        for (direction, rate, peak) in [
-            ("upload", file.upload_mib_s, file.upload_peak_kib),
-            ("download", file.download_mib_s, file.download_peak_kib),
-        ] {
-            println!(
-                "{:>9} | {:>7.0} | {:>13.1} | {:>13.1}",
-                direction,
-                rate,
-                mib(file.idle_kib),
-                mib(peak)
-            );
+        if let Some(finding) = &finding {
+            print_finding(finding);
         }
-        if let Some(first_error) = rows.iter().find_map(|(_, service, _, _)| service.first_error.clone()) {
+        if let Some((exported, imported, indexed)) = &exchanged {
+            print_exchange(exported, imported, *indexed);
+        }
+        if let Some(file) = &file {
+            print_files(file);
+        }
+        if let Some(first_error) = rows
+            .iter()
+            .find_map(|(_, service, _, _)| service.first_error.clone())
+        {
             println!("first service error: {first_error}");
         }
         Ok::<(), String>(())
@@ -469,4 +384,297 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
     .await;
     database.drop_database().await;
     outcome
+}
+
+fn print_resolve(
+    rows: &[(usize, load::Measurement, load::Measurement, u64)],
+    splits: &[load::Split],
+    batches: &[load::Measurement],
+) {
+    println!(
+        "\n{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>10} {:>8} {:>8} | {:>7} | {:>8}",
+        "callers",
+        "service/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "sql/s",
+        "p50 ms",
+        "p99 ms",
+        "ratio",
+        "rss MiB"
+    );
+    for (callers, service, sql, rss) in rows {
+        println!(
+            "{:>7} | {:>10.0} {:>8.2} {:>8.2} {:>6} | {:>10.0} {:>8.2} {:>8.2} | {:>6.0}% | {:>8.1}",
+            callers,
+            service.rate(),
+            service.percentile_ms(50.0),
+            service.percentile_ms(99.0),
+            service.errors,
+            sql.rate(),
+            sql.percentile_ms(50.0),
+            sql.percentile_ms(99.0),
+            100.0 * service.rate() / sql.rate().max(1.0),
+            *rss as f64 / 1024.0,
+        );
+    }
+    println!("\nResolveSender by sender (ms):");
+    println!(
+        "{:>7} | {:>8} {:>8} | {:>8} {:>8} {:>8}",
+        "callers", "known 50", "known 99", "new 50", "new 90", "new 99"
+    );
+    for ((callers, ..), split) in rows.iter().zip(splits) {
+        println!(
+            "{:>7} | {:>8.2} {:>8.2} | {:>8.2} {:>8.2} {:>8.2}",
+            callers,
+            split.known.percentile_ms(50.0),
+            split.known.percentile_ms(99.0),
+            split.new.percentile_ms(50.0),
+            split.new.percentile_ms(90.0),
+            split.new.percentile_ms(99.0),
+        );
+    }
+    println!(
+        "\nResolveSenders, {BATCH_SENDERS} senders per call (same senders; ratio: senders/s to the sql/s above):"
+    );
+    println!(
+        "{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>7}",
+        "callers", "senders/s", "p50 ms", "p99 ms", "errors", "ratio"
+    );
+    for ((callers, _, sql, _), batched) in rows.iter().zip(batches) {
+        let senders = batched.rate() * BATCH_SENDERS as f64;
+        println!(
+            "{:>7} | {:>10.0} {:>8.2} {:>8.2} {:>6} | {:>6.0}%",
+            callers,
+            senders,
+            batched.percentile_ms(50.0),
+            batched.percentile_ms(99.0),
+            batched.errors,
+            100.0 * senders / sql.rate().max(1.0),
+        );
+        if let Some(error) = &batched.first_error {
+            println!("first ResolveSenders error: {error}");
+        }
+    }
+}
+
+fn print_search(exact_search: &load::Measurement, infix_search: &load::Measurement) {
+    println!(
+        "\nSearchContacts, {} searchers, 20 per page (targets, p95: exact or prefix 5 ms on PostgreSQL and 10 ms on SQLite; infix 50 ms):",
+        search::SEARCHERS
+    );
+    println!(
+        "{:>14} | {:>10} {:>8} {:>8} {:>8} {:>6}",
+        "case", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors"
+    );
+    for (name, measured) in [("exact/prefix", &exact_search), ("infix", &infix_search)] {
+        println!(
+            "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>6}",
+            name,
+            measured.rate(),
+            measured.percentile_ms(50.0),
+            measured.percentile_ms(95.0),
+            measured.percentile_ms(99.0),
+            measured.errors
+        );
+        if let Some(error) = &measured.first_error {
+            println!("first SearchContacts error: {error}");
+        }
+    }
+}
+
+fn print_filter(filtered: &load::Measurement) {
+    println!(
+        "\nListContacts(filter) page of 50 + CountContacts(filter), {} callers, custom field and tag (target, p95: 100 ms):",
+        filters::CALLERS
+    );
+    println!(
+        "{:>14} | {:>10} {:>8} {:>8} {:>8} {:>6}",
+        "case", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors"
+    );
+    println!(
+        "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>6}",
+        "filter+count",
+        filtered.rate(),
+        filtered.percentile_ms(50.0),
+        filtered.percentile_ms(95.0),
+        filtered.percentile_ms(99.0),
+        filtered.errors
+    );
+    if let Some(error) = &filtered.first_error {
+        println!("first filter error: {error}");
+    }
+}
+
+fn print_record(record_case: &records::RecordCase) {
+    println!(
+        "\nA contact with {} custom-field values, {RECORD_CALLERS} callers:",
+        records::VALUES
+    );
+    println!(
+        "{:>14} | {:>10} {:>8} {:>8} {:>6}",
+        "call", "calls/s", "p50 ms", "p99 ms", "errors"
+    );
+    for (name, measured) in [
+        ("GetContact", &record_case.get),
+        ("UpdateContact", &record_case.update),
+    ] {
+        println!(
+            "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}",
+            name,
+            measured.rate(),
+            measured.percentile_ms(50.0),
+            measured.percentile_ms(99.0),
+            measured.errors
+        );
+        if let Some(error) = &measured.first_error {
+            println!("first {name} error: {error}");
+        }
+    }
+}
+
+fn print_history(history: &load::Measurement) {
+    println!(
+        "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}   (by sender; 90% known, new source ids)",
+        "RecordConv.",
+        history.rate(),
+        history.percentile_ms(50.0),
+        history.percentile_ms(99.0),
+        history.errors
+    );
+    if let Some(error) = &history.first_error {
+        println!("first RecordConversation error: {error}");
+    }
+}
+
+fn print_merge(merge: &merges::MergeTimes) {
+    println!(
+        "\nMerging a duplicate with {} conversations and {} notes (history written in {:.1}s):",
+        merges::CONVERSATIONS,
+        merges::NOTES,
+        merge.seeding.as_secs_f64()
+    );
+    println!(
+        "{:>14} | {:>8.1} ms\n{:>14} | {:>8.1} ms",
+        "PreviewMerge",
+        merge.preview.as_secs_f64() * 1000.0,
+        "MergeContacts",
+        merge.merge.as_secs_f64() * 1000.0
+    );
+}
+
+fn print_busy(busy: &busy::BusyTimes) {
+    println!(
+        "\nOne busy contact: {} conversations from {} writers in {:.1}s (it counts {}):",
+        busy::CONVERSATIONS,
+        busy::WRITERS,
+        busy.total.as_secs_f64(),
+        busy.counted
+    );
+    println!("{:>14} | {:>8} {:>8}", "writes", "mean ms", "p99 ms");
+    for (name, mean, p99) in [
+        (
+            format!("first {}", busy::WINDOW),
+            busy.first_mean_ms,
+            busy.first_p99_ms,
+        ),
+        (
+            format!("last {}", busy::WINDOW),
+            busy.last_mean_ms,
+            busy.last_p99_ms,
+        ),
+    ] {
+        println!("{name:>14} | {mean:>8.2} {p99:>8.2}");
+    }
+    println!(
+        "{:>14} | {:>7.2}x   (target: at most 1.5x)",
+        "last/first",
+        busy.growth()
+    );
+}
+
+fn print_finding(finding: &duplicates::Finding) {
+    println!(
+        "\nFindDuplicateContacts, first page of {} groups, after {} same-name and {} similar-name pairs were written (target: under 2 s):",
+        finding.groups,
+        duplicates::PAIRS,
+        duplicates::NEAR
+    );
+    println!(
+        "{:>14} | {:>8.1} ms\n{:>14} | {:>8.1} ms\n{:>14} | {:>8.1} ms\n{:>14} | {:>8}",
+        "first call",
+        finding.first.as_secs_f64() * 1000.0,
+        format!("p50 of {}", duplicates::CALLS),
+        finding.percentile_ms(50.0),
+        "max",
+        finding.percentile_ms(100.0),
+        "still waiting",
+        finding.waiting
+    );
+}
+
+fn print_exchange(
+    exported: &exchange::Exchange,
+    imported: &exchange::Exchange,
+    import_indexed: Duration,
+) {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "\nCSV exchange, the whole tenant (targets: export 100,000 rows/s; import, upsert by email, 40,000 rows/s on PostgreSQL and 30,000 on SQLite; RSS under 200 MiB):"
+    );
+    println!(
+        "{:>9} | {:>9} | {:>8} | {:>7} | {:>13} | outcome",
+        "case", "rows", "rows/s", "s", "peak RSS MiB"
+    );
+    println!(
+        "{:>9} | {:>9} | {:>8.0} | {:>7.1} | {:>13.1} |",
+        "export",
+        exported.rows,
+        exported.rate(),
+        exported.elapsed.as_secs_f64(),
+        mib(exported.peak_kib)
+    );
+    println!(
+        "{:>9} | {:>9} | {:>8.0} | {:>7.1} | {:>13.1} | {} created, {} updated, {} unchanged, {} duplicates, {} invalid; upload {:.1}s",
+        "import",
+        imported.rows,
+        imported.rate(),
+        imported.elapsed.as_secs_f64(),
+        mib(imported.peak_kib),
+        imported.outcome[0],
+        imported.outcome[1],
+        imported.outcome[2],
+        imported.outcome[3],
+        imported.outcome[4],
+        imported.upload.as_secs_f64()
+    );
+    println!(
+        "the duplicate index took the import in {:.1}s after it ended",
+        import_indexed.as_secs_f64()
+    );
+}
+
+fn print_files(file: &files::Transfer) {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "\nA {} MiB attachment (1 MiB chunks, filesystem store, a crmd of its own):",
+        files::FILE_MIB
+    );
+    println!(
+        "{:>9} | {:>7} | {:>13} | {:>13}",
+        "direction", "MiB/s", "idle RSS MiB", "peak RSS MiB"
+    );
+    for (direction, rate, peak) in [
+        ("upload", file.upload_mib_s, file.upload_peak_kib),
+        ("download", file.download_mib_s, file.download_peak_kib),
+    ] {
+        println!(
+            "{:>9} | {:>7.0} | {:>13.1} | {:>13.1}",
+            direction,
+            rate,
+            mib(file.idle_kib),
+            mib(peak)
+        );
+    }
 }

@@ -142,6 +142,9 @@ impl Store {
                 .await
                 .map_err(driver)?;
         }
+        if backend == Backend::Postgres {
+            warn_without_autovacuum(&migrator).await;
+        }
         migrator.close().await.map_err(driver)?;
         if !missing.is_empty() {
             return Err(ConnectError::MissingTables {
@@ -343,6 +346,30 @@ impl Store {
 
 /// The pool's settings; `wait` bounds each statement (see
 /// `Backend::configure`).
+/// Logs a warning when the PostgreSQL server runs without autovacuum. Its
+/// ANALYZE is what makes connections re-plan the statements they prepared
+/// while a table was small; without it, a statement planned on an empty
+/// `conversations` table scans it whole for as long as the connection
+/// lives, and writes to a busy contact slow down as its history grows (seen
+/// on the development machine, whose server has it off).
+async fn warn_without_autovacuum(db: &DatabaseConnection) {
+    let statement = sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        "SELECT current_setting('autovacuum') AS setting",
+    );
+    let setting = match db.query_one_raw(statement).await {
+        Ok(Some(row)) => row.try_get::<String>("", "setting").ok(),
+        _ => None,
+    };
+    if setting.as_deref() == Some("off") {
+        tracing::warn!(
+            "autovacuum is off on this PostgreSQL server: statements planned while a table \
+             was small are never re-planned as it grows; turn autovacuum on, or run \
+             VACUUM ANALYZE regularly"
+        );
+    }
+}
+
 fn connect_options(
     url: &str,
     backend: Backend,

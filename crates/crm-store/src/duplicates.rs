@@ -1,7 +1,7 @@
 //! `DuplicateIndex` on sea-orm: the standing duplicate index (see
 //! `crm_domain::merge::index` for the rules and migration
 //! `m0016_duplicate_index` for the tables and the triggers that queue every
-//! write).
+//! write, `m0017_duplicate_sweep` for the sweep a settings change starts).
 //!
 //! An examination is one write transaction that first upserts the tenant's
 //! `duplicate_index` row: on PostgreSQL that row's lock keeps one examiner
@@ -62,6 +62,12 @@ struct PendingRow {
 #[derive(Debug, FromQueryResult)]
 struct IdRow {
     contact_id: Uuid,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct SweepRow {
+    sweep_after: Option<Uuid>,
+    sweep_generation: i64,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -390,7 +396,46 @@ impl SeaDuplicateIndex {
         }
         sql.push(")");
         sql.execute(transaction).await?;
+        let swept = batch
+            .iter()
+            .filter_map(|entry| entry.pending.sweep.map(|generation| (entry.pending.id, generation)))
+            .max();
+        if let Some((last, generation)) = swept {
+            self.move_sweep(transaction, tenant, last, generation).await?;
+        }
         Ok(())
+    }
+
+    /// Moves the tenant's sweep past `last`, and ends it when no contact
+    /// comes after, unless a newer settings change restarted it.
+    async fn move_sweep(
+        &self,
+        transaction: &DatabaseTransaction,
+        tenant: TenantId,
+        last: ContactId,
+        generation: i64,
+    ) -> Result<(), DomainError> {
+        let mut sql = Sql::new("UPDATE duplicate_index SET sweep_after = ");
+        sql.bind(last.as_uuid())
+            .push(", sweeping = EXISTS (SELECT 1 FROM contacts WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND id > ")
+            .bind(last.as_uuid())
+            .push(") WHERE tenant_id = ")
+            .bind(tenant.as_uuid())
+            .push(" AND sweeping AND sweep_generation = ")
+            .bind(generation);
+        sql.execute(transaction).await?;
+        Ok(())
+    }
+
+    /// The tenant's running sweep, if one runs.
+    async fn sweep(&self, tenant: TenantId) -> Result<Option<SweepRow>, DomainError> {
+        let mut sql = Sql::new(
+            "SELECT sweep_after, sweep_generation FROM duplicate_index WHERE sweeping AND tenant_id = ",
+        );
+        sql.bind(tenant.as_uuid());
+        sql.fetch_optional(&self.pools.db).await
     }
 }
 
@@ -516,7 +561,10 @@ impl DuplicateIndex for SeaDuplicateIndex {
         // takes the whole import in afterwards.
         let mut sql = Sql::new(
             "SELECT t.id AS tenant_id FROM tenants t \
-             WHERE EXISTS (SELECT 1 FROM duplicate_pending p WHERE p.tenant_id = t.id) \
+             WHERE (EXISTS (SELECT 1 FROM duplicate_pending p WHERE p.tenant_id = t.id) \
+              OR EXISTS (SELECT 1 FROM duplicate_index d WHERE d.tenant_id = t.id AND d.sweeping \
+                AND EXISTS (SELECT 1 FROM contacts c WHERE c.tenant_id = t.id \
+                  AND (d.sweep_after IS NULL OR c.id > d.sweep_after)))) \
              AND NOT EXISTS (SELECT 1 FROM import_jobs j WHERE j.tenant_id = t.id AND j.state IN ('queued', 'running')) \
              ORDER BY t.id LIMIT ",
         );
@@ -533,14 +581,51 @@ impl DuplicateIndex for SeaDuplicateIndex {
         sql.bind(tenant.as_uuid())
             .push(" ORDER BY contact_id LIMIT ")
             .bind(i64::from(limit));
-        sql.fetch(&self.pools.db, |row: PendingRow| {
-            Ok(Pending {
-                id: ContactId::from_uuid(row.contact_id),
-                mark: row.mark,
-                recheck: row.recheck,
+        let mut entries = sql
+            .fetch(&self.pools.db, |row: PendingRow| {
+                Ok(Pending {
+                    id: ContactId::from_uuid(row.contact_id),
+                    mark: row.mark,
+                    recheck: row.recheck,
+                    sweep: None,
+                })
             })
-        })
-        .await
+            .await?;
+        let room = (limit as usize).saturating_sub(entries.len());
+        if room == 0 {
+            return Ok(entries);
+        }
+        let Some(sweep) = self.sweep(tenant).await? else {
+            return Ok(entries);
+        };
+        let mut sql = Sql::new("SELECT id AS contact_id FROM contacts WHERE tenant_id = ");
+        sql.bind(tenant.as_uuid());
+        if let Some(after) = sweep.sweep_after {
+            sql.push(" AND id > ").bind(after);
+        }
+        sql.push(" ORDER BY id LIMIT ").bind(room as i64);
+        let swept = sql
+            .fetch(&self.pools.db, |row: IdRow| Ok(ContactId::from_uuid(row.contact_id)))
+            .await?;
+        for id in swept {
+            let generation = Some(sweep.sweep_generation);
+            match entries.iter_mut().find(|entry| entry.id == id) {
+                // Queued too: examined once, for both.
+                Some(entry) => {
+                    entry.recheck = false;
+                    entry.sweep = generation;
+                }
+                // No queue row has a negative mark: settling this entry
+                // removes none.
+                None => entries.push(Pending {
+                    id,
+                    mark: -1,
+                    recheck: false,
+                    sweep: generation,
+                }),
+            }
+        }
+        Ok(entries)
     }
 
     async fn tenant(&self, tenant: TenantId) -> Result<Option<Tenant>, DomainError> {
@@ -555,10 +640,21 @@ impl DuplicateIndex for SeaDuplicateIndex {
         let mut sql =
             Sql::new("SELECT COUNT(*) AS counted FROM duplicate_pending WHERE tenant_id = ");
         sql.bind(tenant.as_uuid());
-        let counted = sql
+        let mut counted = sql
             .fetch_optional::<_, CountRow>(&self.pools.db)
             .await?
             .map_or(0, |row| row.counted);
+        if let Some(sweep) = self.sweep(tenant).await? {
+            let mut sql = Sql::new("SELECT COUNT(*) AS counted FROM contacts WHERE tenant_id = ");
+            sql.bind(tenant.as_uuid());
+            if let Some(after) = sweep.sweep_after {
+                sql.push(" AND id > ").bind(after);
+            }
+            counted += sql
+                .fetch_optional::<_, CountRow>(&self.pools.db)
+                .await?
+                .map_or(0, |row| row.counted);
+        }
         Ok(u64::try_from(counted).unwrap_or(0))
     }
 

@@ -153,10 +153,16 @@ pub fn identity_addresses(contact: &Contact, tenant: &Tenant) -> Vec<IdentityKey
 pub struct Pending {
     /// The contact.
     pub id: ContactId,
-    /// Its change count when read: the entry is removed only if unchanged.
+    /// Its change count when read: the entry is removed only if unchanged
+    /// (-1 for a contact only a sweep gave, which removes no entry).
     pub mark: i64,
     /// Queued by the indexer (look again), not by a change.
     pub recheck: bool,
+    /// Taken by the sweep that follows a change of the tenant's settings
+    /// (every contact looked at again, in id order), and of which change:
+    /// the sweep moves past this contact only if no newer change restarted
+    /// it. Examined as a changed contact is.
+    pub sweep: Option<i64>,
 }
 
 /// What the index is asked about one key of an examined contact.
@@ -315,7 +321,9 @@ pub trait DuplicateIndex: Send + Sync {
     /// `Unavailable`; `Internal`.
     async fn tenants_pending(&self, limit: u32) -> Result<Vec<TenantId>, DomainError>;
 
-    /// Up to `limit` of the tenant's waiting contacts.
+    /// Up to `limit` of the tenant's waiting contacts: those queued by
+    /// changes first, then, while a settings sweep runs, the next contacts
+    /// in id order.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
@@ -331,7 +339,8 @@ pub trait DuplicateIndex: Send + Sync {
     /// `Unavailable`; `Internal`.
     async fn tenant(&self, tenant: TenantId) -> Result<Option<Tenant>, DomainError>;
 
-    /// How many of the tenant's contacts wait.
+    /// How many of the tenant's contacts wait (queued, plus those a
+    /// running sweep has still to reach).
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
@@ -358,7 +367,8 @@ pub trait DuplicateIndex: Send + Sync {
     ///    [`probes`] answered from the key indexes and read by
     ///    [`edges_of`], and [`address_edges`] with the holders of its
     ///    field addresses;
-    /// 3. each entry is removed if it is still at its mark.
+    /// 3. each entry is removed if it is still at its mark, and a sweep
+    ///    moves past the entries it gave, unless restarted since.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.

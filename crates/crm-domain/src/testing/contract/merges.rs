@@ -581,7 +581,52 @@ pub async fn the_duplicate_index_follows_every_write(world: &dyn World) {
         .update(&settled, tenant.version)
         .await
         .unwrap();
-    assert_eq!(find(settled).await, []);
+    assert_eq!(find(settled.clone()).await, []);
+
+    // Declaring it no more sweeps the tenant again; a sweep restarted by a
+    // newer change does not move past what the older one gave out.
+    let index = world.duplicates();
+    let mut cleared = settled.clone();
+    cleared.free_mail_domains = Vec::new();
+    let cleared = world
+        .tenants()
+        .update(&cleared, settled.version)
+        .await
+        .unwrap();
+    let everyone = index.pending_count(tenant.id).await.unwrap();
+    let given = index.pending(tenant.id, 2).await.unwrap();
+    assert_eq!(given.len(), 2);
+    assert!(given.iter().all(|entry| entry.sweep.is_some()), "{given:?}");
+    let mut restarted = cleared.clone();
+    restarted.free_mail_domains = vec!["elsewhere.example".into()];
+    let restarted = world
+        .tenants()
+        .update(&restarted, cleared.version)
+        .await
+        .unwrap();
+    let stale: Vec<crate::merge::index::Examined> = given
+        .iter()
+        .map(|entry| crate::merge::index::Examined {
+            pending: *entry,
+            keys: Vec::new(),
+            identities: Vec::new(),
+        })
+        .collect();
+    index.examine(tenant.id, &stale).await.unwrap();
+    assert_eq!(
+        index.pending_count(tenant.id).await.unwrap(),
+        everyone,
+        "the restarted sweep starts from the first contact"
+    );
+    let groups = find(restarted).await;
+    assert!(
+        groups.contains(&(
+            pair(&ana, &ana_again),
+            vec![DuplicateReason::SameNameSameEmailDomain]
+        )),
+        "{groups:?}"
+    );
+    assert_eq!(index.pending_count(tenant.id).await.unwrap(), 0);
 
     // Another tenant's contacts never join.
     let other = fixtures::tenant(world).await;
