@@ -1,11 +1,12 @@
 //! `crm.v1.ExportService`: streams the contacts a filter selects as CSV, a
-//! page at a time, pulled by the client (each page is read only when the
-//! previous chunk has been taken), so memory stays flat.
+//! page at a time, pulled by the client: while one page is encoded and
+//! sent the next is read, and no further, so memory stays flat.
 
 use std::sync::Arc;
 
 use crm_domain::DomainError;
-use crm_domain::contacts::{ContactCursor, ContactFilter, Filter};
+use crm_domain::contacts::{Contact, ContactCursor, ContactFilter, Filter};
+use crm_domain::kernel::Page;
 use crm_domain::exchange::{ExchangeService, ExportLayout};
 use crm_domain::tenancy::Caller;
 use crm_proto::v1 as pb;
@@ -47,32 +48,65 @@ pub(crate) fn csv_of(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<
         .map_err(|error| DomainError::Internal(format!("csv: {error}")))
 }
 
+type PageRead = Result<Page<Contact, ContactCursor>, DomainError>;
+
+/// A page being read ahead; the read stops if the stream is dropped.
+struct Ahead(tokio::task::JoinHandle<PageRead>);
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Where an export stream is.
 struct Export {
     exchange: ExchangeService,
     caller: Caller,
     filter: ContactFilter,
     layout: ExportLayout,
-    /// The page to read next; `None` once the last one is sent.
+    /// The page to read next; `None` once the last one is read.
     next: Option<Option<ContactCursor>>,
+    /// The next page, already being read while the last one is encoded
+    /// and sent: the database's read overlaps the encoding, and at most
+    /// two pages are held at once.
+    ahead: Option<Ahead>,
     written: i64,
 }
 
 impl Export {
+    /// Starts reading the next page, if there is one.
+    fn read_ahead(&mut self) {
+        if let Some(after) = self.next.take() {
+            let (exchange, caller, filter) =
+                (self.exchange.clone(), self.caller.clone(), self.filter.clone());
+            self.ahead = Some(Ahead(tokio::spawn(async move {
+                exchange.export_page(&caller, &filter, after).await
+            })));
+        }
+    }
+
     async fn step(mut self) -> Option<(Result<pb::ExportContactsResponse, Status>, Export)> {
-        let after = self.next.take()?;
-        let page = match self
-            .exchange
-            .export_page(&self.caller, &self.filter, after)
-            .await
-        {
+        if self.ahead.is_none() {
+            self.read_ahead();
+        }
+        let mut ahead = self.ahead.take()?;
+        let read = match (&mut ahead.0).await {
+            Ok(read) => read,
+            Err(error) => Err(DomainError::Internal(format!("export page: {error}"))),
+        };
+        let page = match read {
             Ok(page) => page,
-            Err(error) => return Some((Err(to_status(error)), self)),
+            Err(error) => {
+                self.next = None;
+                return Some((Err(to_status(error)), self));
+            }
         };
         self.next = page.next.map(Some);
         if page.items.is_empty() {
             return None;
         }
+        self.read_ahead();
         let rows = page.items.iter().map(|contact| self.layout.row(contact));
         match csv_of(rows) {
             Ok(csv) => {
@@ -86,6 +120,7 @@ impl Export {
             }
             Err(error) => {
                 self.next = None;
+                self.ahead = None;
                 Some((Err(to_status(error)), self))
             }
         }
@@ -118,6 +153,7 @@ impl ExportApi {
             filter,
             layout,
             next: Some(None),
+            ahead: None,
             written: 0,
         };
         let rows = futures_util::stream::unfold(export, Export::step);

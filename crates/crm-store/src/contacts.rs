@@ -67,6 +67,121 @@ impl SeaContactRepository {
     /// limit, prefers hashing every tagged contact first (measured on a
     /// million contacts: 165 ms a count against 30-45 ms), and spends the
     /// other core on workers that concurrent callers need.
+    /// The unfiltered page in id order (ListContacts without a filter, a
+    /// whole export): the contacts, then their identities and their tags
+    /// each as one range scan over its primary key between the page's
+    /// first and last id (the page holds every contact in that range), in
+    /// one read-only snapshot so the three agree. A page read with the
+    /// per-contact subqueries of [`push_contact_columns`] cost PostgreSQL
+    /// 23 ms for 1,000 contacts; these three about 9.
+    async fn id_range_page(
+        &self,
+        tenant: TenantId,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, DomainError> {
+        use sea_orm::{AccessMode, FromQueryResult, IsolationLevel, TransactionTrait};
+        let backend = self.pools.backend;
+        let mut page = Sql::new("SELECT ");
+        contacts::push_contact_columns_alone(&mut page);
+        page.push(" FROM contacts c")
+            .push(TIER_JOIN)
+            .push(" WHERE c.tenant_id = ")
+            .bind(tenant.as_uuid());
+        if let Some(after) = after {
+            page.push(" AND c.id > ").bind(after.as_uuid());
+        }
+        page.push(" ORDER BY c.id LIMIT ").bind(i64::from(limit));
+        let children = |first: uuid::Uuid, last: uuid::Uuid| {
+            let mut identities = Sql::new(
+                "SELECT i.contact_id, i.kind, i.value, i.raw_value, i.is_primary \
+                 FROM contact_identities i WHERE i.tenant_id = ",
+            );
+            identities
+                .bind(tenant.as_uuid())
+                .push(" AND i.contact_id >= ")
+                .bind(first)
+                .push(" AND i.contact_id <= ")
+                .bind(last)
+                .push(" ORDER BY i.contact_id, ")
+                .push(backend.identity_order());
+            let mut tags =
+                Sql::new("SELECT g.contact_id, g.tag FROM contact_tags g WHERE g.tenant_id = ");
+            tags.bind(tenant.as_uuid())
+                .push(" AND g.contact_id >= ")
+                .bind(first)
+                .push(" AND g.contact_id <= ")
+                .bind(last);
+            (identities, tags)
+        };
+        let db = &self.pools.db;
+        let decode = |rows: Vec<sea_orm::QueryResult>| -> Result<Vec<_>, sea_orm::DbErr> {
+            rows.iter().map(|row| ContactRow::from_query_result(row, "")).collect()
+        };
+        let (rows, identities, tags) = db
+            .limit
+            .bound(async {
+                let snapshot = match backend {
+                    Backend::Postgres => {
+                        db.connection
+                            .begin_with_config(
+                                Some(IsolationLevel::RepeatableRead),
+                                Some(AccessMode::ReadOnly),
+                            )
+                            .await?
+                    }
+                    // A read transaction sees one snapshot in WAL mode.
+                    Backend::Sqlite => db.connection.begin().await?,
+                };
+                let rows = decode(
+                    snapshot
+                        .query_all_raw(page.build(backend.db_backend()))
+                        .await?,
+                )?;
+                let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                    snapshot.commit().await?;
+                    return Ok((rows, Vec::new(), Vec::new()));
+                };
+                let (identities, tags) = children(first.id, last.id);
+                let identities = snapshot
+                    .query_all_raw(identities.build(backend.db_backend()))
+                    .await?
+                    .iter()
+                    .map(|row| contacts::IdentityRow::from_query_result(row, ""))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let tags = snapshot
+                    .query_all_raw(tags.build(backend.db_backend()))
+                    .await?
+                    .iter()
+                    .map(|row| contacts::TagRow::from_query_result(row, ""))
+                    .collect::<Result<Vec<_>, _>>()?;
+                snapshot.commit().await?;
+                Ok((rows, identities, tags))
+            })
+            .await
+            .map_err(storage)?;
+        let mut page = contacts::fold(rows)?;
+        let held: std::collections::HashMap<uuid::Uuid, usize> = page
+            .iter()
+            .enumerate()
+            .map(|(at, contact)| (contact.id.as_uuid(), at))
+            .collect();
+        for identity in identities {
+            if let Some(&at) = held.get(&identity.contact_id) {
+                page[at].identities.push(identity.into_domain()?);
+            }
+        }
+        for tag in tags {
+            if let Some(&at) = held.get(&tag.contact_id) {
+                page[at].tags.push(tag.tag);
+            }
+        }
+        for contact in &mut page {
+            contact.tags.sort();
+        }
+        Ok(page)
+    }
+
     async fn filtered<R: sea_orm::FromQueryResult>(&self, sql: Sql) -> Result<Vec<R>, DomainError> {
         let backend = self.pools.backend;
         self.pools
@@ -704,6 +819,9 @@ impl ContactRepository for SeaContactRepository {
             return contacts::fold(self.filtered::<ContactRow>(sql).await?);
         }
         let after = after.map(|cursor| cursor.id);
+        if filter.expression.is_none() && filter.tag.is_none() && filter.organization.is_none() {
+            return self.id_range_page(tenant, after, limit).await;
+        }
         // The page's ids come from the narrowest index: the tag index when
         // filtering by tag alone (ordered by contact id within a tag), else
         // the primary key, in order, with the filter on each row.

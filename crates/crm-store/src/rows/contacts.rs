@@ -24,32 +24,66 @@ use crate::sql::Sql;
 /// the same on every backend. Nothing of the contact repeats per identity.
 pub(crate) fn push_contact_columns(sql: &mut Sql, backend: Backend) {
     let (json_array_open, json_array_close) = backend.json_array_agg();
-    sql.push(
-        "c.tenant_id, c.id, c.display_name, c.city, c.country, \
-         c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
-         c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, c.conversation_count, \
-         c.message_count, c.first_contact_time, c.last_contact_time, c.csat_sum, c.csat_count, \
-         c.channels_used, \
-         t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
-         t.first_response_seconds AS tier_first_response, \
-         t.resolution_seconds AS tier_resolution, (SELECT ",
-    )
-    .push(json_array_open)
-    .push("g.tag")
-    .push(json_array_close)
-    .push(
-        " FROM contact_tags g \
-         WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, (SELECT ",
-    )
-    .push(json_array_open)
-    .push(&backend.json_array_of("i.kind, i.value, i.raw_value, i.is_primary"))
-    .push(" ORDER BY ")
-    .push(backend.identity_order())
-    .push(json_array_close)
-    .push(
-        " FROM contact_identities i \
-         WHERE i.tenant_id = c.tenant_id AND i.contact_id = c.id) AS identities_json",
-    );
+    sql.push(CONTACT_COLUMNS)
+        .push(", (SELECT ")
+        .push(json_array_open)
+        .push("g.tag")
+        .push(json_array_close)
+        .push(
+            " FROM contact_tags g \
+             WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, (SELECT ",
+        )
+        .push(json_array_open)
+        .push(&backend.json_array_of("i.kind, i.value, i.raw_value, i.is_primary"))
+        .push(" ORDER BY ")
+        .push(backend.identity_order())
+        .push(json_array_close)
+        .push(
+            " FROM contact_identities i \
+             WHERE i.tenant_id = c.tenant_id AND i.contact_id = c.id) AS identities_json",
+        );
+}
+
+/// The contact's own columns and its tier's, without its tags and
+/// identities (empty arrays in their place): for a page whose tags and
+/// identities are read apart, by [`IdentityRow`] and [`TagRow`].
+pub(crate) fn push_contact_columns_alone(sql: &mut Sql) {
+    sql.push(CONTACT_COLUMNS)
+        .push(", '[]' AS tags_json, '[]' AS identities_json");
+}
+
+const CONTACT_COLUMNS: &str = "c.tenant_id, c.id, c.display_name, c.city, c.country, \
+     c.language, c.avatar_url, c.blocked, c.lifecycle_stage, c.tier_id, c.version, \
+     c.create_time, c.update_time, c.custom_values, c.organization_id, c.organization_link, c.conversation_count, \
+     c.message_count, c.first_contact_time, c.last_contact_time, c.csat_sum, c.csat_count, \
+     c.channels_used, \
+     t.name AS tier_name, t.color AS tier_color, t.priority_rank AS tier_rank, \
+     t.first_response_seconds AS tier_first_response, \
+     t.resolution_seconds AS tier_resolution";
+
+/// One identity of a contact, read apart from the contact (see
+/// [`push_contact_columns_alone`]).
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct IdentityRow {
+    pub contact_id: Uuid,
+    pub kind: String,
+    pub value: String,
+    pub raw_value: String,
+    pub is_primary: bool,
+}
+
+impl IdentityRow {
+    /// The identity as the domain holds it.
+    pub(crate) fn into_domain(self) -> Result<ContactIdentity, DomainError> {
+        identity_of(self.kind, self.value, self.raw_value, self.is_primary)
+    }
+}
+
+/// One tag of a contact, read apart from the contact.
+#[derive(Debug, FromQueryResult)]
+pub(crate) struct TagRow {
+    pub contact_id: Uuid,
+    pub tag: String,
 }
 
 /// The join that brings in the contact's tier as `t`.
@@ -147,12 +181,11 @@ pub(crate) struct TierOfRow {
 /// contact matched by two keys of the hot path's read).
 pub(crate) fn fold(rows: Vec<ContactRow>) -> Result<Vec<Contact>, DomainError> {
     let mut contacts: Vec<Contact> = Vec::with_capacity(rows.len());
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
     for row in rows {
-        let id = ContactId::from_uuid(row.id);
-        if contacts.iter().any(|contact| contact.id == id) {
-            continue;
+        if seen.insert(row.id) {
+            contacts.push(row.into_domain()?);
         }
-        contacts.push(row.into_domain()?);
     }
     Ok(contacts)
 }
@@ -223,22 +256,31 @@ fn identities(text: &str) -> Result<Vec<ContactIdentity>, DomainError> {
     items
         .into_iter()
         .map(|(kind, value, raw, primary)| {
-            let kind = IdentityKind::parse(&kind).ok_or_else(|| {
-                DomainError::Internal(format!("stored identity kind {kind:?} is invalid"))
-            })?;
             let primary = match primary {
                 serde_json::Value::Bool(primary) => primary,
                 serde_json::Value::Number(n) => n.as_i64().is_some_and(|n| n != 0),
                 _ => return Err(invalid()),
             };
-            Ok(ContactIdentity {
-                kind,
-                value,
-                raw,
-                primary,
-            })
+            identity_of(kind, value, raw, primary)
         })
         .collect()
+}
+
+fn identity_of(
+    kind: String,
+    value: String,
+    raw: String,
+    primary: bool,
+) -> Result<ContactIdentity, DomainError> {
+    let kind = IdentityKind::parse(&kind).ok_or_else(|| {
+        DomainError::Internal(format!("stored identity kind {kind:?} is invalid"))
+    })?;
+    Ok(ContactIdentity {
+        kind,
+        value,
+        raw,
+        primary,
+    })
 }
 
 /// The channels-used column: a JSON array of channel names.

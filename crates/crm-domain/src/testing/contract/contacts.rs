@@ -106,17 +106,18 @@ pub async fn listing_pages_by_id_within_the_tenant(world: &dyn World) {
     let repository = world.contacts();
     let mut ids = Vec::new();
     for index in 0..5 {
-        let written = created(
-            repository.as_ref(),
-            &contact(
-                &tenant,
-                vec![
-                    identity(IdentityKind::Email, &format!("{index}@x.com"), true),
-                    identity(IdentityKind::Webchat, &format!("v{index}"), true),
-                ],
-            ),
-        )
-        .await;
+        let mut person = contact(
+            &tenant,
+            vec![
+                identity(IdentityKind::Email, &format!("{index}@x.com"), true),
+                identity(IdentityKind::Webchat, &format!("v{index}"), true),
+                identity(IdentityKind::Email, &format!("{index}.b@x.com"), false),
+            ],
+        );
+        if index % 2 == 0 {
+            person.tags = vec!["zeta".into(), "alpha".into()];
+        }
+        let written = created(repository.as_ref(), &person).await;
         ids.push(written.id);
     }
     created(repository.as_ref(), &contact(&other, vec![])).await;
@@ -135,7 +136,13 @@ pub async fn listing_pages_by_id_within_the_tenant(world: &dyn World) {
         .unwrap();
     let listed: Vec<_> = first.iter().chain(&second).map(|c| c.id).collect();
     assert_eq!(listed, ids);
-    assert!(first.iter().all(|c| c.identities.len() == 2));
+    // A page reads each contact whole, as a read of that one contact does.
+    for listed in first.iter().chain(&second) {
+        assert_eq!(listed.identities.len(), 3);
+        let read = repository.get(tenant.id, listed.id).await.unwrap();
+        assert_eq!(read.as_ref(), Some(listed));
+    }
+    assert_eq!(first[0].tags, ["alpha", "zeta"]);
 }
 
 pub async fn updates_are_version_guarded_and_atomic(world: &dyn World) {
