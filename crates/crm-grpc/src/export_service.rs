@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crm_domain::DomainError;
 use crm_domain::contacts::{Contact, ContactCursor, ContactFilter, Filter};
-use crm_domain::kernel::Page;
 use crm_domain::exchange::{ExchangeService, ExportLayout};
+use crm_domain::kernel::Page;
 use crm_domain::tenancy::Caller;
 use crm_proto::v1 as pb;
 use crm_proto::v1::export_service_server::ExportService as ExportRpc;
@@ -78,8 +78,11 @@ impl Export {
     /// Starts reading the next page, if there is one.
     fn read_ahead(&mut self) {
         if let Some(after) = self.next.take() {
-            let (exchange, caller, filter) =
-                (self.exchange.clone(), self.caller.clone(), self.filter.clone());
+            let (exchange, caller, filter) = (
+                self.exchange.clone(),
+                self.caller.clone(),
+                self.filter.clone(),
+            );
             self.ahead = Some(Ahead(tokio::spawn(async move {
                 exchange.export_page(&caller, &filter, after).await
             })));

@@ -116,7 +116,9 @@ impl SeaContactRepository {
         };
         let db = &self.pools.db;
         let decode = |rows: Vec<sea_orm::QueryResult>| -> Result<Vec<_>, sea_orm::DbErr> {
-            rows.iter().map(|row| ContactRow::from_query_result(row, "")).collect()
+            rows.iter()
+                .map(|row| ContactRow::from_query_result(row, ""))
+                .collect()
         };
         let (rows, identities, tags) = db
             .limit

@@ -398,10 +398,16 @@ impl SeaDuplicateIndex {
         sql.execute(transaction).await?;
         let swept = batch
             .iter()
-            .filter_map(|entry| entry.pending.sweep.map(|generation| (entry.pending.id, generation)))
+            .filter_map(|entry| {
+                entry
+                    .pending
+                    .sweep
+                    .map(|generation| (entry.pending.id, generation))
+            })
             .max();
         if let Some((last, generation)) = swept {
-            self.move_sweep(transaction, tenant, last, generation).await?;
+            self.move_sweep(transaction, tenant, last, generation)
+                .await?;
         }
         Ok(())
     }
@@ -605,7 +611,9 @@ impl DuplicateIndex for SeaDuplicateIndex {
         }
         sql.push(" ORDER BY id LIMIT ").bind(room as i64);
         let swept = sql
-            .fetch(&self.pools.db, |row: IdRow| Ok(ContactId::from_uuid(row.contact_id)))
+            .fetch(&self.pools.db, |row: IdRow| {
+                Ok(ContactId::from_uuid(row.contact_id))
+            })
             .await?;
         for id in swept {
             let generation = Some(sweep.sweep_generation);
