@@ -79,6 +79,9 @@ pub async fn start(url: &str) -> Result<Option<Autovacuum>, String> {
     );
     let task = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(seconds));
+        // A round that outlasts the naptime starts the next one a naptime
+        // later, as autovacuum's launcher would, not at once.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
         loop {
             ticks.tick().await;

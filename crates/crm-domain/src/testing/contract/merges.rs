@@ -628,13 +628,25 @@ pub async fn the_duplicate_index_follows_every_write(world: &dyn World) {
     );
     assert_eq!(index.pending_count(tenant.id).await.unwrap(), 0);
 
-    // Another tenant's contacts never join.
+    // Another tenant's contacts never join. A settings change on a tenant
+    // without contacts starts no sweep: its first contact is examined once,
+    // as queued.
     let other = fixtures::tenant(world).await;
+    let mut declared = other.clone();
+    declared.free_mail_domains = vec!["acme.example".into()];
+    let other = world
+        .tenants()
+        .update(&declared, other.version)
+        .await
+        .unwrap();
     let mut stranger = contact(
         &other,
         vec![identity(IdentityKind::Email, "x@acme.example", true)],
     );
     stranger.fields.display_name = "Ana Souza".into();
     created(contacts.as_ref(), &stranger).await;
+    let waiting = index.pending(other.id, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].sweep, None, "{waiting:?}");
     assert_eq!(find(other).await, []);
 }
