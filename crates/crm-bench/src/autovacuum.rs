@@ -47,17 +47,19 @@ pub async fn start(url: &str) -> Result<Option<Autovacuum>, String> {
     let db = Connect::connect(url)
         .await
         .map_err(|error| error.to_string())?;
+    // `pg_settings.setting` is plain text in the setting's base unit
+    // (seconds for the naptime), whatever unit the configuration used.
     let setting = |name: &'static str| {
         let db = db.clone();
         async move {
             db.query_one_raw(Statement::from_string(
                 db.get_database_backend(),
-                format!("SELECT current_setting('{name}') AS value"),
+                format!("SELECT setting FROM pg_settings WHERE name = '{name}'"),
             ))
             .await
             .map_err(|error| error.to_string())?
-            .ok_or_else(|| format!("{name}: no value"))?
-            .try_get::<String>("", "value")
+            .ok_or_else(|| format!("{name}: no such setting"))?
+            .try_get::<String>("", "setting")
             .map_err(|error| error.to_string())
         }
     };
@@ -65,14 +67,10 @@ pub async fn start(url: &str) -> Result<Option<Autovacuum>, String> {
         let _ = db.close().await;
         return Ok(None);
     }
-    // `autovacuum_naptime` reads in seconds ("60" or "1min" by its unit).
     let naptime = setting("autovacuum_naptime").await?;
     let seconds = naptime
-        .trim_end_matches("min")
-        .trim_end_matches('s')
         .parse::<u64>()
-        .map(|n| if naptime.ends_with("min") { n * 60 } else { n })
-        .unwrap_or(60)
+        .map_err(|_| format!("autovacuum_naptime {naptime:?} is not in seconds"))?
         .max(1);
     println!(
         "autovacuum is off on this server: the bench vacuums and analyses changed tables as it would (every {seconds}s, by its thresholds)"

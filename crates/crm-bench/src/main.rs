@@ -361,11 +361,8 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         if let Some(filtered) = &filtered {
             print_filter(filtered);
         }
-        if let Some(record_case) = &record_case {
-            print_record(record_case);
-        }
-        if let Some(history) = &history {
-            print_history(history);
+        if record_case.is_some() || history.is_some() {
+            print_records(record_case.as_ref(), history.as_ref());
         }
         if let Some(merge) = &merge {
             print_merge(merge);
@@ -469,16 +466,15 @@ fn print_resolve(
     }
 }
 
-fn print_search(exact_search: &load::Measurement, infix_search: &load::Measurement) {
-    println!(
-        "\nSearchContacts, {} searchers, 20 per page (targets, p95: exact or prefix 5 ms on PostgreSQL and 10 ms on SQLite; infix 50 ms):",
-        search::SEARCHERS
-    );
+/// A table of calls with their p95, one row per case; `what` names the
+/// call in the line that shows a case's first error.
+fn print_p95_table(title: &str, what: &str, cases: &[(&str, &load::Measurement)]) {
+    println!("\n{title}");
     println!(
         "{:>14} | {:>10} {:>8} {:>8} {:>8} {:>6}",
         "case", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors"
     );
-    for (name, measured) in [("exact/prefix", &exact_search), ("infix", &infix_search)] {
+    for (name, measured) in cases {
         println!(
             "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>6}",
             name,
@@ -489,35 +485,36 @@ fn print_search(exact_search: &load::Measurement, infix_search: &load::Measureme
             measured.errors
         );
         if let Some(error) = &measured.first_error {
-            println!("first SearchContacts error: {error}");
+            println!("first {what} error: {error}");
         }
     }
 }
 
-fn print_filter(filtered: &load::Measurement) {
-    println!(
-        "\nListContacts(filter) page of 50 + CountContacts(filter), {} callers, custom field and tag (target, p95: 100 ms):",
-        filters::CALLERS
+fn print_search(exact_search: &load::Measurement, infix_search: &load::Measurement) {
+    print_p95_table(
+        &format!(
+            "SearchContacts, {} searchers, 20 per page (targets, p95: exact or prefix 5 ms on PostgreSQL and 10 ms on SQLite; infix 50 ms):",
+            search::SEARCHERS
+        ),
+        "SearchContacts",
+        &[("exact/prefix", exact_search), ("infix", infix_search)],
     );
-    println!(
-        "{:>14} | {:>10} {:>8} {:>8} {:>8} {:>6}",
-        "case", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors"
-    );
-    println!(
-        "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>6}",
-        "filter+count",
-        filtered.rate(),
-        filtered.percentile_ms(50.0),
-        filtered.percentile_ms(95.0),
-        filtered.percentile_ms(99.0),
-        filtered.errors
-    );
-    if let Some(error) = &filtered.first_error {
-        println!("first filter error: {error}");
-    }
 }
 
-fn print_record(record_case: &records::RecordCase) {
+fn print_filter(filtered: &load::Measurement) {
+    print_p95_table(
+        &format!(
+            "ListContacts(filter) page of 50 + CountContacts(filter), {} callers, custom field and tag (target, p95: 100 ms):",
+            filters::CALLERS
+        ),
+        "filter",
+        &[("filter+count", filtered)],
+    );
+}
+
+/// The wide-record table, with the RecordConversation row under it; each
+/// part printed when its case ran.
+fn print_records(record_case: Option<&records::RecordCase>, history: Option<&load::Measurement>) {
     println!(
         "\nA contact with {} custom-field values, {RECORD_CALLERS} callers:",
         records::VALUES
@@ -526,10 +523,11 @@ fn print_record(record_case: &records::RecordCase) {
         "{:>14} | {:>10} {:>8} {:>8} {:>6}",
         "call", "calls/s", "p50 ms", "p99 ms", "errors"
     );
-    for (name, measured) in [
-        ("GetContact", &record_case.get),
-        ("UpdateContact", &record_case.update),
-    ] {
+    let calls = record_case
+        .map(|case| [("GetContact", &case.get), ("UpdateContact", &case.update)])
+        .into_iter()
+        .flatten();
+    for (name, measured) in calls {
         println!(
             "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}",
             name,
@@ -542,19 +540,18 @@ fn print_record(record_case: &records::RecordCase) {
             println!("first {name} error: {error}");
         }
     }
-}
-
-fn print_history(history: &load::Measurement) {
-    println!(
-        "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}   (by sender; 90% known, new source ids)",
-        "RecordConv.",
-        history.rate(),
-        history.percentile_ms(50.0),
-        history.percentile_ms(99.0),
-        history.errors
-    );
-    if let Some(error) = &history.first_error {
-        println!("first RecordConversation error: {error}");
+    if let Some(history) = history {
+        println!(
+            "{:>14} | {:>10.0} {:>8.2} {:>8.2} {:>6}   (by sender; 90% known, new source ids)",
+            "RecordConv.",
+            history.rate(),
+            history.percentile_ms(50.0),
+            history.percentile_ms(99.0),
+            history.errors
+        );
+        if let Some(error) = &history.first_error {
+            println!("first RecordConversation error: {error}");
+        }
     }
 }
 
