@@ -564,3 +564,152 @@ async fn a_batch_resolves_each_sender_as_one_call_would() {
     })
     .await;
 }
+
+/// A stream answer's error as the status it carries, for the status
+/// assertions.
+fn carried(answer: &pb::StreamResolveSendersResponse) -> tonic::Status {
+    use prost::Message;
+    match &answer.outcome {
+        Some(pb::stream_resolve_senders_response::Outcome::Error(status)) => {
+            tonic::Status::with_details(
+                tonic::Code::from(status.code),
+                status.message.clone(),
+                status.encode_to_vec().into(),
+            )
+        }
+        other => panic!("not an error answer: {other:?}"),
+    }
+}
+
+/// A stream answer's contact and whether it was created.
+fn streamed(answer: &pb::StreamResolveSendersResponse) -> (String, bool) {
+    match &answer.outcome {
+        Some(pb::stream_resolve_senders_response::Outcome::Result(result)) => {
+            (result.contact.as_ref().unwrap().id.clone(), result.created)
+        }
+        other => panic!("not a resolved answer: {other:?}"),
+    }
+}
+
+/// StreamResolveSenders: answers come in the order the senders were sent,
+/// each with its tag, whether the senders came one at a time or in a burst;
+/// each resolves as ResolveSender would; a bad sender gets its own error
+/// answer (the status ResolveSender would return, fields under `sender`)
+/// and the stream goes on; the stream ends when the caller closes its
+/// side; a caller that sends a long burst before reading gets every answer;
+/// a bad key is refused when the stream opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resolves_each_sender_in_order_and_goes_on_past_a_bad_one() {
+    on_both(|server| async move {
+        let known = server
+            .resolve(sender(pb::Channel::Email, "ana@x.com"))
+            .await
+            .contact
+            .unwrap();
+        let mut client = server.contacts().await;
+        let (outgoing, receiver) = tokio::sync::mpsc::channel(1_000);
+        let mut answers = client
+            .stream_resolve_senders(
+                server.req(tokio_stream::wrappers::ReceiverStream::new(receiver)),
+            )
+            .await
+            .unwrap()
+            .into_inner();
+        let on_stream = |tag: u64, sender: Option<pb::ResolveSenderRequest>| {
+            pb::StreamResolveSendersRequest { tag, sender }
+        };
+
+        // A burst, sent before any answer is read.
+        let burst = [
+            on_stream(10, Some(sender(pb::Channel::Whatsapp, "16502530000"))),
+            on_stream(11, Some(sender(pb::Channel::Email, "Ana@X.com"))),
+            on_stream(12, Some(sender(pb::Channel::Email, "not-an-email"))),
+            on_stream(13, None),
+            on_stream(14, Some(sender(pb::Channel::Unspecified, "16502530000"))),
+            on_stream(15, Some(sender(pb::Channel::Sms, "(650) 253-0000"))),
+        ];
+        for request in burst {
+            outgoing.send(request).await.unwrap();
+        }
+        let mut read = Vec::new();
+        for _ in 0..6 {
+            read.push(answers.message().await.unwrap().unwrap());
+        }
+        let tags: Vec<u64> = read.iter().map(|answer| answer.tag).collect();
+        assert_eq!(tags, [10, 11, 12, 13, 14, 15]);
+        let (whatsapp, created) = streamed(&read[0]);
+        assert!(created, "{read:?}");
+        assert_eq!(streamed(&read[1]), (known.id.clone(), false));
+        assert_invalid(&carried(&read[2]), &["sender.address"]);
+        assert_invalid(&carried(&read[3]), &["sender"]);
+        assert_invalid(&carried(&read[4]), &["sender.channel"]);
+        use tonic_types::StatusExt;
+        assert_eq!(
+            carried(&read[2])
+                .get_error_details()
+                .error_info()
+                .map(|info| info.reason.clone()),
+            Some("INVALID_ARGUMENT".to_owned()),
+        );
+        // The number created in the burst is found by its SMS form.
+        assert_eq!(streamed(&read[5]), (whatsapp.clone(), false));
+
+        // One at a time: each answer before the next sender.
+        outgoing
+            .send(on_stream(20, Some(sender(pb::Channel::Email, "bo@y.com"))))
+            .await
+            .unwrap();
+        let answer = answers.message().await.unwrap().unwrap();
+        assert_eq!(answer.tag, 20);
+        let (bo, created) = streamed(&answer);
+        assert!(created);
+        outgoing
+            .send(on_stream(21, Some(sender(pb::Channel::Email, "BO@y.com"))))
+            .await
+            .unwrap();
+        let answer = answers.message().await.unwrap().unwrap();
+        assert_eq!((answer.tag, streamed(&answer)), (21, (bo, false)));
+
+        // A burst longer than a batch and than the server's backlog: every
+        // answer, in order, each sender its own contact.
+        let writer = {
+            let outgoing = outgoing.clone();
+            tokio::spawn(async move {
+                for n in 0..300_u64 {
+                    let request = on_stream(
+                        100 + n,
+                        Some(sender(pb::Channel::Email, &format!("burst{n}@z.com"))),
+                    );
+                    outgoing.send(request).await.unwrap();
+                }
+            })
+        };
+        let mut ids = std::collections::HashSet::new();
+        for n in 0..300_u64 {
+            let answer = answers.message().await.unwrap().unwrap();
+            assert_eq!(answer.tag, 100 + n);
+            let (id, created) = streamed(&answer);
+            assert!(created, "{answer:?}");
+            ids.insert(id);
+        }
+        writer.await.unwrap();
+        assert_eq!(ids.len(), 300);
+        assert_eq!(server.list_all().await.len(), 2 + 1 + 300);
+
+        // Closing the caller's side ends the stream once all is answered.
+        drop(outgoing);
+        assert!(answers.message().await.unwrap().is_none());
+
+        // A key that matches no tenant is refused as the stream opens.
+        let (_outgoing, receiver) = tokio::sync::mpsc::channel(1);
+        let status = client
+            .stream_resolve_senders(crate::harness::with_key(
+                tokio_stream::wrappers::ReceiverStream::new(receiver),
+                "crm_not_a_key",
+            ))
+            .await
+            .expect_err("a bad key opened a stream");
+        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    })
+    .await;
+}

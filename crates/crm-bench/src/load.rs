@@ -323,6 +323,78 @@ pub async fn drive_service_batches(
     .await
 }
 
+/// Drives StreamResolveSenders on the server at `endpoint`: each caller
+/// holds one stream on a connection of its own and sends `per_call`
+/// senders at a time (1: one sender, waiting for its answer, as a unary
+/// caller would; more: a burst sent before any of its answers is read);
+/// checks that each answer is its sender's and resolved.
+pub async fn drive_service_stream(
+    endpoint: &str,
+    key: &str,
+    run: &Run,
+    per_call: usize,
+) -> Result<Measurement, String> {
+    let authorization = bearer(key)?;
+    drive_batches(run, per_call, |_| {
+        let authorization = authorization.clone();
+        let client = connect(endpoint);
+        async move {
+            let mut client = client.await?;
+            let (outgoing, receiver) = tokio::sync::mpsc::channel(per_call);
+            let mut request =
+                tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(receiver));
+            request
+                .metadata_mut()
+                .insert("authorization", authorization);
+            let answers = client
+                .stream_resolve_senders(request)
+                .await
+                .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?
+                .into_inner();
+            let answers = Arc::new(tokio::sync::Mutex::new(answers));
+            let mut next_tag = 0_u64;
+            Ok(move |senders: Vec<Sender>| {
+                let first = next_tag + 1;
+                next_tag += senders.len() as u64;
+                let outgoing = outgoing.clone();
+                let answers = answers.clone();
+                Box::pin(async move {
+                    let mut answers = answers.lock().await;
+                    let wanted = senders.len() as u64;
+                    for (tag, sender) in (first..).zip(&senders) {
+                        outgoing
+                            .send(pb::StreamResolveSendersRequest {
+                                tag,
+                                sender: Some(sender.request()),
+                            })
+                            .await
+                            .map_err(|_| "the stream closed".to_owned())?;
+                    }
+                    for tag in first..first + wanted {
+                        let answer = answers
+                            .message()
+                            .await
+                            .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?
+                            .ok_or("the stream ended early")?;
+                        match answer.outcome {
+                            _ if answer.tag != tag => {
+                                return Err(format!("answer {} for sender {tag}", answer.tag));
+                            }
+                            Some(pb::stream_resolve_senders_response::Outcome::Result(_)) => {}
+                            Some(pb::stream_resolve_senders_response::Outcome::Error(status)) => {
+                                return Err(format!("{}: {}", status.code, status.message));
+                            }
+                            None => return Err("an answer without an outcome".to_owned()),
+                        }
+                    }
+                    Ok(())
+                }) as Call
+            })
+        }
+    })
+    .await
+}
+
 pub(crate) fn bearer(
     key: &str,
 ) -> Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>, String> {

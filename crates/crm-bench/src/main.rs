@@ -270,6 +270,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
         };
         let mut rows = Vec::new();
         let mut batches = Vec::new();
+        let mut streams = Vec::new();
         let mut splits = Vec::new();
         let levels: &[usize] = if options.runs(Case::Resolve) {
             &options.levels
@@ -287,10 +288,15 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             let batched =
                 load::drive_service_batches(&crmd.endpoint, &tenant.key, &run, BATCH_SENDERS)
                     .await?;
+            let streamed = load::drive_service_stream(&crmd.endpoint, &tenant.key, &run, 1).await?;
+            let burst =
+                load::drive_service_stream(&crmd.endpoint, &tenant.key, &run, BATCH_SENDERS)
+                    .await?;
             let rss = crmd.rss_kib();
             let sql = direct::drive(&database.url, backend, tenant.id, &run).await?;
             rows.push((callers, service, sql, rss));
             batches.push(batched);
+            streams.push((streamed, burst));
             splits.push(split);
         }
         let record_run = load::Run {
@@ -353,7 +359,7 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             false => None,
         };
         if !rows.is_empty() {
-            print_resolve(&rows, &splits, &batches);
+            print_resolve(&rows, &splits, &batches, &streams);
         }
         if let Some((exact, infix)) = &searched {
             print_search(exact, infix);
@@ -397,6 +403,7 @@ fn print_resolve(
     rows: &[(usize, load::Measurement, load::Measurement, u64)],
     splits: &[load::Split],
     batches: &[load::Measurement],
+    streams: &[(load::Measurement, load::Measurement)],
 ) {
     println!(
         "\n{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>10} {:>8} {:>8} | {:>7} | {:>8}",
@@ -462,6 +469,49 @@ fn print_resolve(
         );
         if let Some(error) = &batched.first_error {
             println!("first ResolveSenders error: {error}");
+        }
+    }
+    println!(
+        "\nStreamResolveSenders, one stream per caller (same senders; ratio: senders/s to the sql/s above;"
+    );
+    println!(
+        "p50 and p99 of one sender, or of a burst of {BATCH_SENDERS} sent before its answers are read):"
+    );
+    println!(
+        "{:>7} | {:>10} {:>8} {:>8} {:>6} | {:>7} | {:>10} {:>8} {:>8} {:>6} | {:>7}",
+        "callers",
+        "1 at once/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "ratio",
+        format!("{BATCH_SENDERS} at once/s"),
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "ratio"
+    );
+    for ((callers, _, sql, _), (single, burst)) in rows.iter().zip(streams) {
+        let bursts = burst.rate() * BATCH_SENDERS as f64;
+        println!(
+            "{:>7} | {:>10.0} {:>8.2} {:>8.2} {:>6} | {:>6.0}% | {:>10.0} {:>8.2} {:>8.2} {:>6} | {:>6.0}%",
+            callers,
+            single.rate(),
+            single.percentile_ms(50.0),
+            single.percentile_ms(99.0),
+            single.errors,
+            100.0 * single.rate() / sql.rate().max(1.0),
+            bursts,
+            burst.percentile_ms(50.0),
+            burst.percentile_ms(99.0),
+            burst.errors,
+            100.0 * bursts / sql.rate().max(1.0),
+        );
+        for error in [&single.first_error, &burst.first_error]
+            .into_iter()
+            .flatten()
+        {
+            println!("first StreamResolveSenders error: {error}");
         }
     }
 }

@@ -14,6 +14,7 @@ use crm_domain::search::{MatchKind, MatchedField, SearchService};
 use crm_domain::{ContactId, DomainError};
 use crm_proto::v1 as pb;
 use crm_proto::v1::contact_service_server::ContactService as ContactRpc;
+use tonic::codegen::BoxStream;
 
 use crate::auth::Authenticator;
 use crate::convert::contact::identity_input;
@@ -373,6 +374,16 @@ crate::serve! {
         add_contact_tags(pb::AddContactTagsRequest) -> pb::Contact;
         remove_contact_tags(pb::RemoveContactTagsRequest) -> pb::Contact;
     }
+    type StreamResolveSendersStream = BoxStream<pb::StreamResolveSendersResponse>;
+
+    async fn stream_resolve_senders(
+        &self,
+        request: tonic::Request<tonic::Streaming<pb::StreamResolveSendersRequest>>,
+    ) -> Result<tonic::Response<Self::StreamResolveSendersStream>, tonic::Status> {
+        crate::sender_stream::serve(self.contacts.clone(), self.auth.clone(), request)
+            .await
+            .map(tonic::Response::new)
+    }
 }
 
 /// The filter a list or count request names, and the scope its page
@@ -425,7 +436,7 @@ fn search_match_type(kind: MatchKind) -> pb::SearchMatchType {
 }
 
 /// A resolution as the API answers it.
-fn resolved(resolution: &Resolution) -> pb::ResolveSenderResponse {
+pub(crate) fn resolved(resolution: &Resolution) -> pb::ResolveSenderResponse {
     pb::ResolveSenderResponse {
         contact: Some(contact::to_proto(&resolution.contact)),
         created: resolution.created,

@@ -43,6 +43,7 @@ mod merge_service;
 mod note_service;
 mod organization_service;
 mod segment_service;
+mod sender_stream;
 pub mod status;
 mod tenant_service;
 mod tier_service;

@@ -8,7 +8,9 @@
 //! ranks the candidates and one more statement reads the page's contacts.
 
 use crm_domain::contacts::Contact;
-use crm_domain::search::{Candidate, Candidates, SearchQuery, SearchRepository, Shape, Source};
+use crm_domain::search::{
+    Candidate, Candidates, SearchQuery, SearchRepository, Shape, Source, SourceScope,
+};
 use crm_domain::{ContactId, DomainError, TenantId};
 use sea_orm::{DatabaseConnection, DbErr, FromQueryResult};
 use uuid::Uuid;
@@ -152,19 +154,28 @@ fn push_address_infix(
     }
 }
 
-/// The statement that finds every source's candidates (see the module
-/// documentation); `None` when no source applies (an email that is no
-/// address, too short to look for in part). Which sources run depends on
-/// the query's shape: an address goes to the address indexes only, so a
-/// query that shares its common part with a million addresses never walks
-/// their trigrams.
+/// The statement that finds the candidates of the sources in `scope` (see
+/// the module documentation), and whether sources that apply to the query
+/// were left out; no statement when no source applies (an email that is no
+/// address, too short to look for in part). Which sources apply depends
+/// on the query's shape: an address goes to the address indexes only, so
+/// a query that shares its common part with a million addresses never
+/// walks their trigrams.
 pub(crate) fn candidates_sql(
     backend: Backend,
     tenant: TenantId,
     query: &SearchQuery,
     cap: usize,
-) -> Option<Sql> {
+    scope: SourceScope,
+) -> (Option<Sql>, bool) {
     let tenant = tenant.as_uuid();
+    let mut left_out = false;
+    // Whether a source that is not a leading one runs; notes it when not.
+    let mut trailing = |applies: bool| {
+        let run = applies && scope == SourceScope::All;
+        left_out |= applies && !run;
+        run
+    };
     let cap = i64::try_from(cap).unwrap_or(i64::MAX);
     let mut sql = Sql::new(if backend == Backend::Postgres {
         "SELECT id, search_name, source FROM ("
@@ -202,12 +213,12 @@ pub(crate) fn candidates_sql(
             .key_values("m", &query.exact);
         sources.close();
     }
-    if textual && query.infix() && trigram_ready(&query.name) {
+    if trailing(textual && query.infix() && trigram_ready(&query.name)) {
         sources.open();
         push_name_infix(sources.sql, backend, tenant, &query.name);
         sources.close();
     }
-    if let Some(domain) = &query.domain {
+    if let Some(domain) = query.domain.as_ref().filter(|_| trailing(true)) {
         sources.open();
         push_identity_source(sources.sql, backend, Source::EmailDomain);
         sources
@@ -224,7 +235,7 @@ pub(crate) fn candidates_sql(
         Shape::Email => query.exact.is_empty(),
         Shape::Phone => false,
     };
-    if address_infix && query.infix() && trigram_ready(&query.address) {
+    if trailing(address_infix && query.infix() && trigram_ready(&query.address)) {
         sources.open();
         push_address_infix(
             sources.sql,
@@ -249,7 +260,7 @@ pub(crate) fn candidates_sql(
         }
         sources.close();
     }
-    if textual && query.infix() && trigram_ready(&query.address) {
+    if trailing(textual && query.infix() && trigram_ready(&query.address)) {
         sources.open();
         push_contact_source(sources.sql, backend, Source::Organization);
         sources
@@ -269,7 +280,11 @@ pub(crate) fn candidates_sql(
             .push(")");
         sources.close();
     }
-    if let Some(digits) = query.digits.as_ref().filter(|digits| trigram_ready(digits)) {
+    if let Some(digits) = query
+        .digits
+        .as_ref()
+        .filter(|digits| trailing(trigram_ready(digits)))
+    {
         sources.open();
         push_address_infix(
             sources.sql,
@@ -282,7 +297,7 @@ pub(crate) fn candidates_sql(
         sources.close();
     }
     if sources.count == 0 {
-        return None;
+        return (None, left_out);
     }
     sql.push(") s");
     if backend == Backend::Sqlite {
@@ -290,7 +305,7 @@ pub(crate) fn candidates_sql(
             .bind(tenant)
             .push(" AND c.id = s.id");
     }
-    Some(sql)
+    (Some(sql), left_out)
 }
 
 /// The capped sources of one statement, joined by `UNION ALL`.
@@ -361,10 +376,15 @@ impl SearchRepository for SeaSearchRepository {
         tenant: TenantId,
         query: &SearchQuery,
         cap: usize,
+        scope: SourceScope,
     ) -> Result<Candidates, DomainError> {
         let backend = self.pools.backend;
-        let Some(sql) = candidates_sql(backend, tenant, query, cap) else {
-            return Ok(Candidates::default());
+        let (sql, partial) = candidates_sql(backend, tenant, query, cap, scope);
+        let Some(sql) = sql else {
+            return Ok(Candidates {
+                partial,
+                ..Candidates::default()
+            });
         };
         let statement = sql.build(backend.db_backend());
         let rows = self
@@ -397,6 +417,7 @@ impl SearchRepository for SeaSearchRepository {
         Ok(Candidates {
             found,
             capped: per_source.iter().any(|count| *count >= cap),
+            partial,
         })
     }
 
@@ -448,7 +469,7 @@ pub(crate) async fn fill_search_names(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use crm_domain::search::{Candidates, SearchQuery, SearchRepository, Source};
+    use crm_domain::search::{Candidates, SearchQuery, SearchRepository, Source, SourceScope};
     use crm_domain::{Region, TenantId};
     use sea_orm::{ConnectionTrait, Statement};
 
@@ -531,7 +552,9 @@ mod tests {
         for backend in BOTH {
             let (database, store, tenant) = seeded(backend).await;
             let query = SearchQuery::parse("maria", Region::parse("US").unwrap()).unwrap();
-            let sql = candidates_sql(store.backend(), tenant, &query, 1000).unwrap();
+            let sql = candidates_sql(store.backend(), tenant, &query, 1000, SourceScope::All)
+                .0
+                .unwrap();
             let statement = sql.build(store.backend().db_backend());
             let explain = match store.backend() {
                 crate::Backend::Postgres => "EXPLAIN ",
@@ -580,7 +603,7 @@ mod tests {
             // And it finds them, capped: 2,000 Marias (1 in 10), 1,000 listed.
             let found = store
                 .search()
-                .candidates(tenant, &query, 1000)
+                .candidates(tenant, &query, 1000, SourceScope::All)
                 .await
                 .unwrap();
             assert_eq!(
@@ -589,6 +612,22 @@ mod tests {
                 "{backend:?}: capped at 1000"
             );
             assert!(found.capped);
+            assert!(!found.partial);
+            assert!(found_by(&found, Source::NameInfix) > 0, "{backend:?}");
+            // The leading sources alone: the btree ones, and a note that the
+            // trigram ones were left out.
+            let leading = store
+                .search()
+                .candidates(tenant, &query, 1000, SourceScope::Leading)
+                .await
+                .unwrap();
+            assert!(leading.partial, "{backend:?}");
+            assert_eq!(found_by(&leading, Source::NamePrefix), 1000, "{backend:?}");
+            assert_eq!(
+                leading.found.len(),
+                1000,
+                "{backend:?}: nothing but name prefixes"
+            );
             let _ = store.close().await;
             database.drop_database().await;
         }
@@ -617,7 +656,7 @@ mod tests {
             let query = SearchQuery::parse("jose unal", Region::parse("US").unwrap()).unwrap();
             let found = store
                 .search()
-                .candidates(tenant, &query, 5000)
+                .candidates(tenant, &query, 5000, SourceScope::All)
                 .await
                 .unwrap();
             assert_eq!(found_by(&found, Source::NamePrefix), 2000, "{backend:?}");

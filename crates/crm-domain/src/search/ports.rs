@@ -18,6 +18,21 @@ pub struct Candidates {
     pub found: Vec<Candidate>,
     /// Whether a source stopped at its cap (more contacts match).
     pub capped: bool,
+    /// Whether sources that apply to the query were left out (asked for
+    /// [`SourceScope::Leading`]): more contacts may match, ranked after
+    /// those found.
+    pub partial: bool,
+}
+
+/// Which sources of a query run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceScope {
+    /// Only those whose matches rank first: exact addresses and names by
+    /// prefix, both read from btrees. Enough for a page they fill, since
+    /// every other source's matches rank after theirs.
+    Leading,
+    /// Every source that applies to the query.
+    All,
 }
 
 /// Storage behind contact search.
@@ -29,7 +44,8 @@ pub trait SearchRepository: Send + Sync {
     /// address index); names by prefix (in name order); and, when the query
     /// is long enough for it, names, addresses and phone digits by infix
     /// and organizations by name or domain (by trigram indexes). Contacts
-    /// that were merged away are gone, so never found.
+    /// that were merged away are gone, so never found. `scope` says which
+    /// of those sources run.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
@@ -38,6 +54,7 @@ pub trait SearchRepository: Send + Sync {
         tenant: TenantId,
         query: &SearchQuery,
         cap: usize,
+        scope: SourceScope,
     ) -> Result<Candidates, DomainError>;
 
     /// The contacts of `tenant` among `ids` that exist, in no order.

@@ -43,8 +43,11 @@ pub struct Candidate {
 pub enum Rank {
     /// An address or external id is exactly the query.
     Exact,
-    /// The name, or a word of it, starts with the query.
+    /// The name starts with the query.
     Prefix,
+    /// A later word of the name starts with the query ("silv" in "Ana
+    /// Silva").
+    WordPrefix,
     /// Anything else that holds the query.
     Infix,
 }
@@ -73,7 +76,8 @@ pub fn rank(query: &SearchQuery, candidates: Vec<Candidate>) -> Vec<Ranked> {
     for candidate in candidates {
         let rank = match candidate.source {
             Source::ExactAddress => Rank::Exact,
-            _ if name_has_prefix(&candidate.name, &query.name) => Rank::Prefix,
+            _ if candidate.name.starts_with(query.name.as_str()) => Rank::Prefix,
+            _ if name_has_prefix(&candidate.name, &query.name) => Rank::WordPrefix,
             _ => Rank::Infix,
         };
         let by_organization = candidate.source == Source::Organization;
@@ -228,7 +232,7 @@ mod tests {
     }
 
     #[test]
-    fn exact_addresses_first_then_name_prefixes_then_the_rest_each_once() {
+    fn exact_addresses_first_then_name_prefixes_then_word_prefixes_then_the_rest_each_once() {
         let ranked = rank(
             &query("silv"),
             vec![
@@ -249,9 +253,9 @@ mod tests {
             order,
             [
                 (4, Rank::Exact),
-                (1, Rank::Prefix),
-                (5, Rank::Prefix),
                 (3, Rank::Prefix),
+                (1, Rank::WordPrefix),
+                (5, Rank::WordPrefix),
                 (6, Rank::Infix),
                 (2, Rank::Infix),
             ]

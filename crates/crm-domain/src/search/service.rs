@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::contacts::Contact;
 use crate::kernel::DomainError;
-use crate::search::{CANDIDATES_PER_SOURCE, Match, SearchQuery, SearchRepository, matches, rank};
+use crate::search::{
+    CANDIDATES_PER_SOURCE, Match, SearchQuery, SearchRepository, SourceScope, matches, rank,
+};
 use crate::tenancy::Caller;
 
 /// One result: the contact and what of it matched.
@@ -23,12 +25,15 @@ pub struct SearchHit {
 pub struct SearchPage {
     /// This page's results, best first.
     pub hits: Vec<SearchHit>,
-    /// Where the next page starts in the ranked results; `None` on the last.
+    /// Where the next page starts in the ranked results; `None` on the
+    /// last. A page the leading sources filled always has one, since the
+    /// sources that were not run may find more.
     pub next_offset: Option<usize>,
     /// How many results the query has in all (within the caps).
     pub total: usize,
-    /// Whether a source stopped at its cap: more contacts match than are
-    /// listed, and a more precise query finds them.
+    /// Whether `total` is a lower bound: a source stopped at its cap, or
+    /// the sources whose matches rank last were not run because better
+    /// matches filled the page. More contacts may match than are counted.
     pub capped: bool,
 }
 
@@ -52,9 +57,15 @@ impl SearchService {
 
     /// The page of `page_size` results of `query` that starts at `offset`
     /// of the ranked results: exact addresses first, then names starting
-    /// with the query, then everything else that holds it; equal ranks by
-    /// folded name, then id. Read-after-write: the indexes are written with
-    /// the contact, so a contact is found the moment its write returns.
+    /// with the query, then names with a later word starting with it, then
+    /// everything else that holds it; equal ranks by folded name, then id.
+    /// Read-after-write: the indexes are written with the contact, so a
+    /// contact is found the moment its write returns.
+    ///
+    /// The leading sources (exact addresses, name prefixes: btree reads)
+    /// run first; when their matches fill the page, the rest (trigram
+    /// reads, whose matches all rank after them) do not run, and the total
+    /// is then a lower bound.
     ///
     /// # Errors
     /// `InvalidArgument` on `query` (see [`SearchQuery::parse`]);
@@ -68,12 +79,31 @@ impl SearchService {
     ) -> Result<SearchPage, DomainError> {
         let tenant = caller.tenant();
         let query = SearchQuery::parse(query, tenant.default_region)?;
-        let found = self
-            .search
-            .candidates(tenant.id, &query, CANDIDATES_PER_SOURCE)
-            .await?;
-        let ranked = rank(&query, found.found);
         let size = usize::try_from(page_size).unwrap_or(usize::MAX);
+        let leading = self
+            .search
+            .candidates(
+                tenant.id,
+                &query,
+                CANDIDATES_PER_SOURCE,
+                SourceScope::Leading,
+            )
+            .await?;
+        // `skipped`: sources were left out, so more may follow the page.
+        let (ranked, capped, skipped) = {
+            let partial = leading.partial;
+            let capped = leading.capped;
+            let ranked = rank(&query, leading.found);
+            if !partial || ranked.len() >= offset.saturating_add(size) {
+                (ranked, capped || partial, partial)
+            } else {
+                let found = self
+                    .search
+                    .candidates(tenant.id, &query, CANDIDATES_PER_SOURCE, SourceScope::All)
+                    .await?;
+                (rank(&query, found.found), found.capped, false)
+            }
+        };
         let page: Vec<_> = ranked.iter().skip(offset).take(size).collect();
         let ids: Vec<_> = page.iter().map(|ranked| ranked.id).collect();
         let mut contacts: HashMap<_, _> = if ids.is_empty() {
@@ -97,9 +127,9 @@ impl SearchService {
         let end = offset.saturating_add(size);
         Ok(SearchPage {
             hits,
-            next_offset: (end < ranked.len()).then_some(end),
+            next_offset: (end < ranked.len() || skipped).then_some(end),
             total: ranked.len(),
-            capped: found.capped,
+            capped,
         })
     }
 }
@@ -145,7 +175,13 @@ mod tests {
         let caller = Caller::tenant_key(tenant.clone());
         let ana = contact(&tenant, "Ana Silva", &["ana@silva.com"]);
         let silvio = contact(&tenant, "Sílvio Reis", &[]);
-        let found = vec![
+        let leading = vec![Candidate {
+            id: silvio.id,
+            name: fold("Sílvio Reis"),
+            source: Source::NamePrefix,
+        }];
+        let mut all = leading.clone();
+        all.extend([
             Candidate {
                 id: ana.id,
                 name: fold("Ana Silva"),
@@ -156,21 +192,27 @@ mod tests {
                 name: fold("Ana Silva"),
                 source: Source::NameInfix,
             },
-            Candidate {
-                id: silvio.id,
-                name: fold("Sílvio Reis"),
-                source: Source::NamePrefix,
-            },
-        ];
+        ]);
         let mut repository = MockSearchRepository::new();
+        let scopes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let asked = scopes.clone();
         repository
             .expect_candidates()
-            .returning(move |_, query, cap| {
+            .returning(move |_, query, cap, scope| {
                 assert_eq!(query.name, "silv");
                 assert_eq!(cap, CANDIDATES_PER_SOURCE);
-                Ok(Candidates {
-                    found: found.clone(),
-                    capped: false,
+                asked.lock().unwrap_or_else(|e| e.into_inner()).push(scope);
+                Ok(match scope {
+                    SourceScope::Leading => Candidates {
+                        found: leading.clone(),
+                        capped: false,
+                        partial: true,
+                    },
+                    SourceScope::All => Candidates {
+                        found: all.clone(),
+                        capped: false,
+                        partial: false,
+                    },
                 })
             });
         let (first, second) = (ana.clone(), silvio.clone());
@@ -184,19 +226,47 @@ mod tests {
                     .collect())
             });
         let service = SearchService::new(Arc::new(repository));
+
+        // The name prefix fills a page of one: the infix sources never run,
+        // and the total is a lower bound.
         let page = service
             .search_contacts(&caller, "SILV", 1, 0)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(page.total, 2);
-        assert_eq!(page.next_offset, Some(1));
+        assert_eq!(
+            *scopes.lock().unwrap_or_else(|e| e.into_inner()),
+            [SourceScope::Leading]
+        );
+        assert_eq!((page.total, page.capped), (1, true));
+        assert_eq!(page.next_offset, Some(1), "more may follow");
         assert_eq!(page.hits.len(), 1);
         assert_eq!(
-            page.hits[0].contact.id, ana.id,
-            "ana silva sorts before silvio reis"
+            page.hits[0].contact.id, silvio.id,
+            "a name that starts with the query ranks before a later word that does"
         );
         assert_eq!(
             page.hits[0].matches,
+            [Match {
+                field: MatchedField::Name,
+                kind: MatchKind::Prefix
+            }]
+        );
+
+        // The next page is past what the leading sources found: every
+        // source runs, and the total is exact.
+        let next = service
+            .search_contacts(&caller, "silv", 1, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            *scopes.lock().unwrap_or_else(|e| e.into_inner()),
+            [SourceScope::Leading, SourceScope::Leading, SourceScope::All]
+        );
+        assert_eq!((next.total, next.capped), (2, false));
+        assert_eq!(next.hits[0].contact.id, ana.id);
+        assert_eq!(next.next_offset, None);
+        assert_eq!(
+            next.hits[0].matches,
             [
                 Match {
                     field: MatchedField::Name,
@@ -208,11 +278,5 @@ mod tests {
                 },
             ]
         );
-        let next = service
-            .search_contacts(&caller, "silv", 1, 1)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(next.hits[0].contact.id, silvio.id);
-        assert_eq!(next.next_offset, None);
     }
 }

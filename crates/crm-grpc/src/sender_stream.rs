@@ -1,0 +1,216 @@
+//! `ContactService.StreamResolveSenders`: senders resolved on one long-lived
+//! stream. A task per stream reads what has arrived, resolves it as one
+//! batch (a lone sender goes straight through) and sends the answers in
+//! order. The answer channel is bounded, so a caller that never reads its
+//! answers stops being read: HTTP/2 flow control holds it back.
+
+use std::sync::Arc;
+
+use crm_domain::DomainError;
+use crm_domain::contacts::{ContactService, MAX_SENDERS_PER_BATCH};
+use crm_domain::identity::SenderInput;
+use crm_domain::tenancy::Caller;
+use crm_proto::v1 as pb;
+use futures_util::FutureExt;
+use prost::Message;
+use tokio::sync::mpsc;
+use tonic::codegen::BoxStream;
+use tonic::metadata::MetadataMap;
+use tonic::{Status, Streaming};
+
+use crate::auth::Authenticator;
+use crate::convert::contact;
+use crate::status::to_status;
+
+/// One answer of the stream.
+type Answer = Result<pb::StreamResolveSendersResponse, Status>;
+
+/// Serves one stream: authenticates it, then answers it from a task of its
+/// own until the caller closes its side (or goes away).
+///
+/// # Errors
+/// UNAUTHENTICATED when the stream's key is refused at the start.
+pub(crate) async fn serve(
+    contacts: ContactService,
+    auth: Arc<Authenticator>,
+    request: tonic::Request<Streaming<pb::StreamResolveSendersRequest>>,
+) -> Result<BoxStream<pb::StreamResolveSendersResponse>, Status> {
+    let caller = auth.authenticate(&request).await?;
+    let metadata = request.metadata().clone();
+    let incoming = request.into_inner();
+    let (answers, receiver) = mpsc::channel::<Answer>(MAX_SENDERS_PER_BATCH);
+    let stream = Stream {
+        contacts,
+        auth,
+        metadata,
+    };
+    tokio::spawn(stream.run(caller, incoming, answers));
+    Ok(Box::pin(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|answer| (answer, receiver)) },
+    )))
+}
+
+/// What one stream's task needs.
+struct Stream {
+    contacts: ContactService,
+    auth: Arc<Authenticator>,
+    /// The stream's metadata, to check its key again for every batch.
+    metadata: MetadataMap,
+}
+
+impl Stream {
+    async fn run(
+        self,
+        mut caller: Caller,
+        mut incoming: Streaming<pb::StreamResolveSendersRequest>,
+        answers: mpsc::Sender<Answer>,
+    ) {
+        let mut first = true;
+        loop {
+            // Wait for one sender, then take whatever else has arrived.
+            let mut batch = match incoming.message().await {
+                Ok(Some(request)) => vec![request],
+                Ok(None) => return,
+                Err(status) => {
+                    let _ = answers.send(Err(status)).await;
+                    return;
+                }
+            };
+            let mut ended = None;
+            while batch.len() < MAX_SENDERS_PER_BATCH {
+                match incoming.message().now_or_never() {
+                    Some(Ok(Some(request))) => batch.push(request),
+                    Some(Ok(None)) => {
+                        ended = Some(None);
+                        break;
+                    }
+                    Some(Err(status)) => {
+                        ended = Some(Some(status));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if !first {
+                // The key is checked for every batch, as for every unary
+                // call (the check is cached for a few seconds).
+                let check = tonic::Request::from_parts(
+                    self.metadata.clone(),
+                    tonic::Extensions::default(),
+                    (),
+                );
+                match self.auth.authenticate(&check).await {
+                    Ok(fresh) => caller = fresh,
+                    Err(status) => {
+                        let _ = answers.send(Err(status)).await;
+                        return;
+                    }
+                }
+            }
+            first = false;
+            for answer in self.resolve(&caller, batch).await {
+                if answers.send(Ok(answer)).await.is_err() {
+                    return; // The caller went away.
+                }
+            }
+            match ended {
+                None => {}
+                Some(None) => return,
+                Some(Some(status)) => {
+                    let _ = answers.send(Err(status)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The answers to a batch, in its order. The batch is resolved as one
+    /// `resolve_senders` call; when that fails, each sender is resolved on
+    /// its own, so one bad sender fails only itself (resolving is
+    /// idempotent, so the senders the failed batch did resolve resolve to
+    /// the same contacts again).
+    async fn resolve(
+        &self,
+        caller: &Caller,
+        batch: Vec<pb::StreamResolveSendersRequest>,
+    ) -> Vec<pb::StreamResolveSendersResponse> {
+        let mut outcomes: Vec<(u64, Option<Result<pb::ResolveSenderResponse, DomainError>>)> =
+            Vec::with_capacity(batch.len());
+        let mut inputs: Vec<(usize, SenderInput)> = Vec::with_capacity(batch.len());
+        for (index, request) in batch.into_iter().enumerate() {
+            let input = request
+                .sender
+                .ok_or_else(|| DomainError::invalid("sender", "name the sender"))
+                .and_then(|sender| contact::sender(sender).map_err(|error| error.scoped("sender")));
+            match input {
+                Ok(input) => {
+                    inputs.push((index, input));
+                    outcomes.push((request.tag, None));
+                }
+                Err(error) => outcomes.push((request.tag, Some(Err(error)))),
+            }
+        }
+        let together = match inputs.len() {
+            0 => None,
+            1 => None,
+            _ => self
+                .contacts
+                .resolve_senders(
+                    caller,
+                    inputs.iter().map(|(_, input)| input.clone()).collect(),
+                )
+                .await
+                .ok(),
+        };
+        match together {
+            Some(resolutions) => {
+                for ((index, _), resolution) in inputs.iter().zip(&resolutions) {
+                    outcomes[*index].1 = Some(Ok(super::contact_service::resolved(resolution)));
+                }
+            }
+            None => {
+                for (index, input) in inputs {
+                    let outcome = self
+                        .contacts
+                        .resolve_sender(caller, input)
+                        .await
+                        .map(|resolution| super::contact_service::resolved(&resolution))
+                        .map_err(|error| error.scoped("sender"));
+                    outcomes[index].1 = Some(outcome);
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|(tag, outcome)| {
+                use pb::stream_resolve_senders_response::Outcome;
+                let outcome = match outcome {
+                    Some(Ok(result)) => Outcome::Result(result),
+                    Some(Err(error)) => Outcome::Error(rpc_status(to_status(error))),
+                    None => Outcome::Error(rpc_status(to_status(DomainError::Internal(
+                        "the sender was left unresolved".to_owned(),
+                    )))),
+                };
+                pb::StreamResolveSendersResponse {
+                    tag,
+                    outcome: Some(outcome),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A status as the `google.rpc.Status` message it travels as: the encoded
+/// one it carries in its details when it has details, else its code and
+/// message alone.
+pub(crate) fn rpc_status(status: Status) -> tonic_types::pb::Status {
+    tonic_types::pb::Status::decode(status.details())
+        .ok()
+        .filter(|decoded| decoded.code == status.code() as i32)
+        .unwrap_or_else(|| tonic_types::pb::Status {
+            code: status.code() as i32,
+            message: status.message().to_owned(),
+            details: Vec::new(),
+        })
+}
