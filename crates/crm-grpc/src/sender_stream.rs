@@ -1,9 +1,12 @@
 //! `ContactService.StreamResolveSenders`: senders resolved on one long-lived
-//! stream. A task per stream reads what has arrived, resolves it as one
-//! batch (a lone sender goes straight through) and sends the answers in
-//! order. The answer channel is bounded, so a caller that never reads its
-//! answers stops being read: HTTP/2 flow control holds it back.
+//! stream. The answers are made as the response is pulled: the next batch
+//! (what has arrived, a lone sender going straight through) is read and
+//! resolved only once the last batch's answers are taken, so at most one
+//! batch waits in memory and a caller that never reads its answers stops
+//! being read (HTTP/2 flow control holds it back). No task of its own: the
+//! connection polls the response, which saves a hand-off per sender.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crm_domain::DomainError;
@@ -13,7 +16,6 @@ use crm_domain::tenancy::Caller;
 use crm_proto::v1 as pb;
 use futures_util::FutureExt;
 use prost::Message;
-use tokio::sync::mpsc;
 use tonic::codegen::BoxStream;
 use tonic::metadata::MetadataMap;
 use tonic::{Status, Streaming};
@@ -25,8 +27,8 @@ use crate::status::to_status;
 /// One answer of the stream.
 type Answer = Result<pb::StreamResolveSendersResponse, Status>;
 
-/// Serves one stream: authenticates it, then answers it from a task of its
-/// own until the caller closes its side (or goes away).
+/// Serves one stream: authenticates it, then answers it as the response is
+/// read until the caller closes its side (or goes away).
 ///
 /// # Errors
 /// UNAUTHENTICATED when the stream's key is refused at the start.
@@ -37,21 +39,34 @@ pub(crate) async fn serve(
 ) -> Result<BoxStream<pb::StreamResolveSendersResponse>, Status> {
     let caller = auth.authenticate(&request).await?;
     let metadata = request.metadata().clone();
-    let incoming = request.into_inner();
-    let (answers, receiver) = mpsc::channel::<Answer>(MAX_SENDERS_PER_BATCH);
-    let stream = Stream {
-        contacts,
-        auth,
-        metadata,
+    let state = State {
+        stream: Stream {
+            contacts,
+            auth,
+            metadata,
+        },
+        incoming: request.into_inner(),
+        opened_as: Some(caller),
+        pending: VecDeque::new(),
+        done: false,
     };
-    tokio::spawn(stream.run(caller, incoming, answers));
     Ok(Box::pin(futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|answer| (answer, receiver)) },
+        state,
+        |mut state| async move {
+            loop {
+                if let Some(answer) = state.pending.pop_front() {
+                    return Some((answer, state));
+                }
+                if state.done {
+                    return None;
+                }
+                state.fill().await;
+            }
+        },
     )))
 }
 
-/// What one stream's task needs.
+/// What answering one stream needs.
 struct Stream {
     contacts: ContactService,
     auth: Arc<Authenticator>,
@@ -59,72 +74,85 @@ struct Stream {
     metadata: MetadataMap,
 }
 
-impl Stream {
-    async fn run(
-        self,
-        mut caller: Caller,
-        mut incoming: Streaming<pb::StreamResolveSendersRequest>,
-        answers: mpsc::Sender<Answer>,
-    ) {
-        let mut first = true;
-        loop {
-            // Wait for one sender, then take whatever else has arrived.
-            let mut batch = match incoming.message().await {
-                Ok(Some(request)) => vec![request],
-                Ok(None) => return,
-                Err(status) => {
-                    let _ = answers.send(Err(status)).await;
-                    return;
-                }
-            };
-            let mut ended = None;
-            while batch.len() < MAX_SENDERS_PER_BATCH {
-                match incoming.message().now_or_never() {
-                    Some(Ok(Some(request))) => batch.push(request),
-                    Some(Ok(None)) => {
-                        ended = Some(None);
-                        break;
-                    }
-                    Some(Err(status)) => {
-                        ended = Some(Some(status));
-                        break;
-                    }
-                    None => break,
-                }
+/// A stream being answered.
+struct State {
+    stream: Stream,
+    incoming: Streaming<pb::StreamResolveSendersRequest>,
+    /// The caller as the stream opened, for the first batch.
+    opened_as: Option<Caller>,
+    /// The answers of the last batch not yet taken.
+    pending: VecDeque<Answer>,
+    /// Whether the stream ends once `pending` is taken.
+    done: bool,
+}
+
+impl State {
+    /// Waits for one sender, takes whatever else has arrived, and queues
+    /// the batch's answers; or notes the end of the stream.
+    async fn fill(&mut self) {
+        let mut batch = match self.incoming.message().await {
+            Ok(Some(request)) => vec![request],
+            Ok(None) => {
+                self.done = true;
+                return;
             }
-            if !first {
-                // The key is checked for every batch, as for every unary
-                // call (the check is cached for a few seconds).
+            Err(status) => {
+                self.end(Some(status));
+                return;
+            }
+        };
+        let mut ended = None;
+        while batch.len() < MAX_SENDERS_PER_BATCH {
+            match self.incoming.message().now_or_never() {
+                Some(Ok(Some(request))) => batch.push(request),
+                Some(Ok(None)) => {
+                    ended = Some(None);
+                    break;
+                }
+                Some(Err(status)) => {
+                    ended = Some(Some(status));
+                    break;
+                }
+                None => break,
+            }
+        }
+        let caller = match self.opened_as.take() {
+            Some(caller) => caller,
+            // The key is checked for every batch, as for every unary call
+            // (the check is cached for a few seconds).
+            None => {
                 let check = tonic::Request::from_parts(
-                    self.metadata.clone(),
+                    self.stream.metadata.clone(),
                     tonic::Extensions::default(),
                     (),
                 );
-                match self.auth.authenticate(&check).await {
-                    Ok(fresh) => caller = fresh,
+                match self.stream.auth.authenticate(&check).await {
+                    Ok(caller) => caller,
                     Err(status) => {
-                        let _ = answers.send(Err(status)).await;
+                        self.end(Some(status));
                         return;
                     }
                 }
             }
-            first = false;
-            for answer in self.resolve(&caller, batch).await {
-                if answers.send(Ok(answer)).await.is_err() {
-                    return; // The caller went away.
-                }
-            }
-            match ended {
-                None => {}
-                Some(None) => return,
-                Some(Some(status)) => {
-                    let _ = answers.send(Err(status)).await;
-                    return;
-                }
-            }
+        };
+        let answers = self.stream.resolve(&caller, batch).await;
+        self.pending.extend(answers.into_iter().map(Ok));
+        if let Some(status) = ended {
+            self.end(status);
         }
     }
 
+    /// Ends the stream after the queued answers, with `status` when it
+    /// broke.
+    fn end(&mut self, status: Option<Status>) {
+        self.done = true;
+        if let Some(status) = status {
+            self.pending.push_back(Err(status));
+        }
+    }
+}
+
+impl Stream {
     /// The answers to a batch, in its order. The batch is resolved as one
     /// `resolve_senders` call; when that fails, each sender is resolved on
     /// its own, so one bad sender fails only itself (resolving is
