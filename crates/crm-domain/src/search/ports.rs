@@ -22,6 +22,10 @@ pub struct Candidates {
     /// [`SourceScope::Leading`]): more contacts may match, ranked after
     /// those found.
     pub partial: bool,
+    /// How many contacts the sources counted, which may be more than they
+    /// listed (the leading name-prefix source counts up to the cap but
+    /// lists only what the page needs): at least this many match.
+    pub counted: usize,
 }
 
 /// Which sources of a query run.
@@ -29,8 +33,13 @@ pub struct Candidates {
 pub enum SourceScope {
     /// Only those whose matches rank first: exact addresses and names by
     /// prefix, both read from btrees. Enough for a page they fill, since
-    /// every other source's matches rank after theirs.
-    Leading,
+    /// every other source's matches rank after theirs. The name-prefix
+    /// source lists only its first `wanted` names (by name, then id), and
+    /// counts the rest up to the cap.
+    Leading {
+        /// How many results the page needs, counted from the first.
+        wanted: usize,
+    },
     /// Every source that applies to the query.
     All,
 }

@@ -86,22 +86,31 @@ impl SearchService {
                 tenant.id,
                 &query,
                 CANDIDATES_PER_SOURCE,
-                SourceScope::Leading,
+                SourceScope::Leading {
+                    wanted: offset.saturating_add(size),
+                },
             )
             .await?;
         // `skipped`: sources were left out, so more may follow the page.
-        let (ranked, capped, skipped) = {
-            let partial = leading.partial;
-            let capped = leading.capped;
+        let (ranked, total, capped, skipped) = {
+            let (partial, capped, counted) = (leading.partial, leading.capped, leading.counted);
             let ranked = rank(&query, leading.found);
-            if !partial || ranked.len() >= offset.saturating_add(size) {
-                (ranked, capped || partial, partial)
+            if ranked.len() >= offset.saturating_add(size) {
+                // The page is full: counted, not listed, matches are past it.
+                let total = ranked.len().max(counted);
+                let more = partial || total > ranked.len();
+                (ranked, total, capped || partial, more)
+            } else if !partial && counted <= ranked.len() {
+                let total = ranked.len();
+                (ranked, total, capped, false)
             } else {
                 let found = self
                     .search
                     .candidates(tenant.id, &query, CANDIDATES_PER_SOURCE, SourceScope::All)
                     .await?;
-                (rank(&query, found.found), found.capped, false)
+                let ranked = rank(&query, found.found);
+                let total = ranked.len();
+                (ranked, total, found.capped, false)
             }
         };
         let page: Vec<_> = ranked.iter().skip(offset).take(size).collect();
@@ -127,8 +136,8 @@ impl SearchService {
         let end = offset.saturating_add(size);
         Ok(SearchPage {
             hits,
-            next_offset: (end < ranked.len() || skipped).then_some(end),
-            total: ranked.len(),
+            next_offset: (end < total || skipped).then_some(end),
+            total,
             capped,
         })
     }
@@ -203,15 +212,17 @@ mod tests {
                 assert_eq!(cap, CANDIDATES_PER_SOURCE);
                 asked.lock().unwrap_or_else(|e| e.into_inner()).push(scope);
                 Ok(match scope {
-                    SourceScope::Leading => Candidates {
+                    SourceScope::Leading { .. } => Candidates {
                         found: leading.clone(),
                         capped: false,
                         partial: true,
+                        counted: 1,
                     },
                     SourceScope::All => Candidates {
                         found: all.clone(),
                         capped: false,
                         partial: false,
+                        counted: 2,
                     },
                 })
             });
@@ -235,7 +246,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             *scopes.lock().unwrap_or_else(|e| e.into_inner()),
-            [SourceScope::Leading]
+            [SourceScope::Leading { wanted: 1 }]
         );
         assert_eq!((page.total, page.capped), (1, true));
         assert_eq!(page.next_offset, Some(1), "more may follow");
@@ -260,7 +271,11 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             *scopes.lock().unwrap_or_else(|e| e.into_inner()),
-            [SourceScope::Leading, SourceScope::Leading, SourceScope::All]
+            [
+                SourceScope::Leading { wanted: 1 },
+                SourceScope::Leading { wanted: 2 },
+                SourceScope::All
+            ]
         );
         assert_eq!((next.total, next.capped), (2, false));
         assert_eq!(next.hits[0].contact.id, ana.id);
