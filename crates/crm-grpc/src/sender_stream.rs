@@ -179,9 +179,9 @@ impl Stream {
                 Err(error) => outcomes.push((request.tag, Some(Err(error)))),
             }
         }
+        // A lone sender goes straight to resolve_sender (below).
         let together = match inputs.len() {
-            0 => None,
-            1 => None,
+            0 | 1 => None,
             _ => self
                 .contacts
                 .resolve_senders(
@@ -232,7 +232,7 @@ impl Stream {
 /// A status as the `google.rpc.Status` message it travels as: the encoded
 /// one it carries in its details when it has details, else its code and
 /// message alone.
-pub(crate) fn rpc_status(status: Status) -> tonic_types::pb::Status {
+fn rpc_status(status: Status) -> tonic_types::pb::Status {
     tonic_types::pb::Status::decode(status.details())
         .ok()
         .filter(|decoded| decoded.code == status.code() as i32)

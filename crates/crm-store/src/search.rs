@@ -342,23 +342,26 @@ struct Sources<'a> {
 }
 
 impl Sources<'_> {
-    /// Opens a source that lists every match it counts: `SELECT id,
-    /// search_name, source, 0 FROM (`.
+    /// Opens a source that lists every match it counts (`counted` 0).
     fn open(&mut self) {
-        if self.count > 0 {
-            self.sql.push(" UNION ALL ");
-        }
-        self.sql
-            .push("SELECT id, search_name, source, CAST(0 AS BIGINT) AS counted FROM (");
+        self.open_with("CAST(0 AS BIGINT) AS counted");
     }
 
     /// Opens a source whose rows carry its own count (`counted`).
     fn open_counted(&mut self) {
+        self.open_with("counted");
+    }
+
+    /// `SELECT id, search_name, source, <counted> FROM (`, after a
+    /// `UNION ALL` past the first source.
+    fn open_with(&mut self, counted: &str) {
         if self.count > 0 {
             self.sql.push(" UNION ALL ");
         }
         self.sql
-            .push("SELECT id, search_name, source, counted FROM (");
+            .push("SELECT id, search_name, source, ")
+            .push(counted)
+            .push(" FROM (");
     }
 
     /// Closes a source with its cap.
