@@ -99,6 +99,11 @@ async fn an_export_holds_every_column_in_pages_with_progress() {
             "the header, then a page at a time"
         );
         assert_eq!(rows.len(), 1051);
+        let ids: Vec<&String> = rows[1..].iter().map(|row| &row[0]).collect();
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "each contact once, in id order, across the ranges read side by side"
+        );
         assert_eq!(rows[0][..3], ["id", "display_name", "city"]);
         assert_eq!(
             rows[0].last().map(String::as_str),

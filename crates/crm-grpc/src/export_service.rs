@@ -1,13 +1,15 @@
 //! `crm.v1.ExportService`: streams the contacts a filter selects as CSV, a
-//! page at a time, pulled by the client: while one page is encoded and
-//! sent the next is read, and no further, so memory stays flat.
+//! range of about a page at a time, pulled by the client. The ranges are
+//! planned from ids alone, so while one is sent the next three are read and
+//! encoded side by side, and no further: memory stays flat.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crm_domain::DomainError;
-use crm_domain::contacts::{Contact, ContactCursor, ContactFilter, Filter};
-use crm_domain::exchange::{ExchangeService, ExportLayout};
-use crm_domain::kernel::Page;
+use crm_domain::contacts::{ContactFilter, Filter};
+use crm_domain::exchange::{ExchangeService, ExportLayout, ExportRange};
+use crm_domain::kernel::ContactId;
 use crm_domain::tenancy::Caller;
 use crm_proto::v1 as pb;
 use crm_proto::v1::export_service_server::ExportService as ExportRpc;
@@ -48,10 +50,11 @@ pub(crate) fn csv_of(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<
         .map_err(|error| DomainError::Internal(format!("csv: {error}")))
 }
 
-type PageRead = Result<Page<Contact, ContactCursor>, DomainError>;
+/// A range read and encoded: its CSV and its row count.
+type RangeRead = Result<(Vec<u8>, usize), DomainError>;
 
-/// A page being read ahead; the read stops if the stream is dropped.
-struct Ahead(tokio::task::JoinHandle<PageRead>);
+/// A range being read; the read stops if the stream is dropped.
+struct Ahead(tokio::task::JoinHandle<RangeRead>);
 
 impl Drop for Ahead {
     fn drop(&mut self) {
@@ -59,73 +62,102 @@ impl Drop for Ahead {
     }
 }
 
+/// Ranges an export reads side by side, ahead of the one being sent: the
+/// database's reads and the encoding of one range overlap another's, and
+/// at most this many ranges (of about `EXPORT_PAGE` contacts) plus the one
+/// being sent are held at once.
+const READS_AHEAD: usize = 3;
+
 /// Where an export stream is.
 struct Export {
     exchange: ExchangeService,
     caller: Caller,
     filter: ContactFilter,
-    layout: ExportLayout,
-    /// The page to read next; `None` once the last one is read.
-    next: Option<Option<ContactCursor>>,
-    /// The next page, already being read while the last one is encoded
-    /// and sent: the database's read overlaps the encoding, and at most
-    /// two pages are held at once.
-    ahead: Option<Ahead>,
+    layout: Arc<ExportLayout>,
+    /// Ranges planned and not yet started, in order.
+    planned: VecDeque<ExportRange>,
+    /// Where the next plan starts: `Some(after)` until the open-ended last
+    /// range is planned.
+    plan_from: Option<Option<ContactId>>,
+    /// Ranges being read and encoded, in order.
+    ahead: VecDeque<Ahead>,
     written: i64,
 }
 
 impl Export {
-    /// Starts reading the next page, if there is one.
-    fn read_ahead(&mut self) {
-        if let Some(after) = self.next.take() {
-            let (exchange, caller, filter) = (
+    /// Starts reads until [`READS_AHEAD`] are running or none is left,
+    /// planning more ranges when the planned ones run out.
+    async fn read_ahead(&mut self) -> Result<(), DomainError> {
+        while self.ahead.len() < READS_AHEAD {
+            if self.planned.is_empty() {
+                let Some(after) = self.plan_from.take() else {
+                    return Ok(());
+                };
+                let ranges = self
+                    .exchange
+                    .export_ranges(&self.caller, &self.filter, after)
+                    .await?;
+                self.plan_from = ranges.last().and_then(|range| range.upto).map(Some);
+                self.planned.extend(ranges);
+            }
+            let Some(range) = self.planned.pop_front() else {
+                return Ok(());
+            };
+            let (exchange, caller, filter, layout) = (
                 self.exchange.clone(),
                 self.caller.clone(),
                 self.filter.clone(),
+                Arc::clone(&self.layout),
             );
-            self.ahead = Some(Ahead(tokio::spawn(async move {
-                exchange.export_page(&caller, &filter, after).await
+            self.ahead.push_back(Ahead(tokio::spawn(async move {
+                let contacts = exchange.export_range(&caller, &filter, range).await?;
+                let csv = csv_of(contacts.iter().map(|contact| layout.row(contact)))?;
+                Ok((csv, contacts.len()))
             })));
         }
+        Ok(())
+    }
+
+    /// Stops the export after an error: nothing more is read.
+    fn fail(
+        mut self,
+        error: DomainError,
+    ) -> Option<(Result<pb::ExportContactsResponse, Status>, Export)> {
+        self.plan_from = None;
+        self.planned.clear();
+        self.ahead.clear();
+        Some((Err(to_status(error)), self))
     }
 
     async fn step(mut self) -> Option<(Result<pb::ExportContactsResponse, Status>, Export)> {
-        if self.ahead.is_none() {
-            self.read_ahead();
-        }
-        let mut ahead = self.ahead.take()?;
-        let read = match (&mut ahead.0).await {
-            Ok(read) => read,
-            Err(error) => Err(DomainError::Internal(format!("export page: {error}"))),
-        };
-        let page = match read {
-            Ok(page) => page,
-            Err(error) => {
-                self.next = None;
-                return Some((Err(to_status(error)), self));
+        loop {
+            if let Err(error) = self.read_ahead().await {
+                return self.fail(error);
             }
-        };
-        self.next = page.next.map(Some);
-        if page.items.is_empty() {
-            return None;
-        }
-        self.read_ahead();
-        let rows = page.items.iter().map(|contact| self.layout.row(contact));
-        match csv_of(rows) {
-            Ok(csv) => {
-                self.written += i64::try_from(page.items.len()).unwrap_or(i64::MAX);
-                let message = pb::ExportContactsResponse {
-                    csv,
-                    rows_written: self.written,
-                    total: 0,
-                };
-                Some((Ok(message), self))
+            let mut ahead = self.ahead.pop_front()?;
+            let read = match (&mut ahead.0).await {
+                Ok(read) => read,
+                Err(error) => Err(DomainError::Internal(format!("export range: {error}"))),
+            };
+            let (csv, rows) = match read {
+                Ok(read) => read,
+                Err(error) => return self.fail(error),
+            };
+            // A range whose contacts were all deleted since it was
+            // planned sends nothing; the export goes on.
+            if rows == 0 {
+                continue;
             }
-            Err(error) => {
-                self.next = None;
-                self.ahead = None;
-                Some((Err(to_status(error)), self))
+            if let Err(error) = self.read_ahead().await {
+                return self.fail(error);
             }
+            self.written += i64::try_from(rows).unwrap_or(i64::MAX);
+            let message = pb::ExportContactsResponse {
+                csv,
+                rows_written: self.written,
+                total: 0,
+            };
+            return Some((Ok(message), self));
         }
     }
 }
@@ -154,9 +186,10 @@ impl ExportApi {
             exchange: self.exchange.clone(),
             caller,
             filter,
-            layout,
-            next: Some(None),
-            ahead: None,
+            layout: Arc::new(layout),
+            planned: VecDeque::new(),
+            plan_from: Some(None),
+            ahead: VecDeque::new(),
             written: 0,
         };
         let rows = futures_util::stream::unfold(export, Export::step);

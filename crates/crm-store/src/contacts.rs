@@ -795,6 +795,59 @@ impl ContactRepository for SeaContactRepository {
         Ok(u64::try_from(counted).unwrap_or(0))
     }
 
+    async fn page_ends(
+        &self,
+        tenant: TenantId,
+        filter: &ContactFilter,
+        after: Option<ContactId>,
+        step: u32,
+        pages: u32,
+    ) -> Result<Vec<ContactId>, DomainError> {
+        #[derive(Debug, sea_orm::FromQueryResult)]
+        struct End {
+            id: uuid::Uuid,
+        }
+        let step = step.max(1);
+        // The ids the pages would read (as `list` reads them, from the
+        // narrowest index), numbered; every `step`-th ends a page.
+        let mut sql = Sql::new(
+            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM (SELECT ",
+        );
+        let driver = filter.expression.as_ref().and_then(crate::filters::driver);
+        let id = match &driver {
+            Some(driver) => {
+                let indexes_only = reads_only_indexes(filter);
+                sql.push(if indexes_only {
+                    "c2.id AS id"
+                } else {
+                    "d.contact_id AS id"
+                });
+                crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), driver, indexes_only)
+            }
+            None => {
+                sql.push("c2.id AS id FROM contacts c2 WHERE ");
+                "c2.id"
+            }
+        };
+        push_filtered_ids(&mut sql, tenant, filter, driver.as_ref());
+        if let Some(after) = after {
+            sql.push(" AND ").push(id).push(" > ").bind(after.as_uuid());
+        }
+        sql.push(" ORDER BY ")
+            .push(id)
+            .push(" LIMIT ")
+            .bind(i64::from(step) * i64::from(pages))
+            .push(") ids) numbered WHERE n % ")
+            .bind(i64::from(step))
+            .push(" = 0 ORDER BY id");
+        Ok(self
+            .filtered::<End>(sql)
+            .await?
+            .into_iter()
+            .map(|end| ContactId::from_uuid(end.id))
+            .collect())
+    }
+
     async fn merged_into(
         &self,
         tenant: TenantId,

@@ -532,4 +532,96 @@ mod tests {
             database.drop_database().await;
         }
     }
+
+    /// The ends of an export's pages are every `step`-th id that passes
+    /// the filter after the start, whichever index the read starts from:
+    /// none (no filter), the tag index alone, or the tag index and the
+    /// contact row; fewer when fewer remain.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn page_ends_are_every_stepth_passing_id_after_the_start() {
+        use crm_domain::ContactId;
+        use crm_domain::contacts::ContactRepository;
+        for backend in BOTH {
+            let database = TestDatabase::create(backend).await;
+            let store = Store::connect(&database.url, &StoreOptions::default())
+                .await
+                .unwrap();
+            let tenant = crate::testing::tenant(&store).await.id;
+            let db = store.backend().db_backend();
+            let now = match store.backend() {
+                crate::Backend::Postgres => "now()",
+                crate::Backend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+            };
+            let pools = &store.search().pools;
+            // Contacts 1..=30; the even ones tagged vip; every third blocked.
+            for n in 1_u128..=30 {
+                pools
+                    .db
+                    .execute_raw(Statement::from_sql_and_values(
+                        db,
+                        format!(
+                            "INSERT INTO contacts (tenant_id, id, display_name, city, country, \
+                             language, avatar_url, blocked, lifecycle_stage, custom_values, \
+                             version, create_time, update_time) VALUES ($1, $2, 'C', '', '', \
+                             '', '', $3, 'prospect', '{{}}', 1, {now}, {now})"
+                        ),
+                        [
+                            tenant.as_uuid().into(),
+                            uuid::Uuid::from_u128(n).into(),
+                            (n % 3 == 0).into(),
+                        ],
+                    ))
+                    .await
+                    .unwrap();
+                if n % 2 == 0 {
+                    pools
+                        .db
+                        .execute_raw(Statement::from_sql_and_values(
+                            db,
+                            "INSERT INTO contact_tags (tenant_id, contact_id, tag) VALUES ($1, $2, 'vip')",
+                            [tenant.as_uuid().into(), uuid::Uuid::from_u128(n).into()],
+                        ))
+                        .await
+                        .unwrap();
+                }
+            }
+            let ids = |ns: &[u128]| -> Vec<ContactId> {
+                ns.iter()
+                    .map(|n| ContactId::from_uuid(uuid::Uuid::from_u128(*n)))
+                    .collect()
+            };
+            let vip = Filter::Is(Restriction::Tag("vip".into()));
+            let filter = |expression: Option<Filter>| ContactFilter {
+                expression,
+                ..ContactFilter::default()
+            };
+            let contacts = store.contacts();
+            let cases = [
+                (filter(None), None, 7, 3, ids(&[7, 14, 21])),
+                (filter(None), Some(25), 2, 8, ids(&[27, 29])),
+                (filter(Some(vip.clone())), None, 4, 10, ids(&[8, 16, 24])),
+                (filter(Some(vip.clone())), Some(16), 3, 10, ids(&[22, 28])),
+                (
+                    filter(Some(Filter::And(vec![
+                        vip,
+                        Filter::Is(Restriction::Blocked(true)),
+                    ]))),
+                    Some(6),
+                    2,
+                    10,
+                    ids(&[18, 30]),
+                ),
+            ];
+            for (filter, after, step, pages, expected) in cases {
+                let after = after.map(|n| ContactId::from_uuid(uuid::Uuid::from_u128(n)));
+                let ends = contacts
+                    .page_ends(tenant, &filter, after, step, pages)
+                    .await
+                    .unwrap();
+                assert_eq!(ends, expected, "{backend:?}: {filter:?} after {after:?}");
+            }
+            let _ = store.close().await;
+            database.drop_database().await;
+        }
+    }
 }

@@ -113,6 +113,22 @@ pub trait ContactRepository: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError>;
 
+    /// Where the next `pages` pages of `step` contacts passing `filter`
+    /// after `after` end, in id order: the id of every `step`-th such
+    /// contact, at most `pages` of them (fewer when fewer remain). Reads
+    /// ids only, so a reader can fetch those pages side by side.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    async fn page_ends(
+        &self,
+        tenant: TenantId,
+        filter: &ContactFilter,
+        after: Option<ContactId>,
+        step: u32,
+        pages: u32,
+    ) -> Result<Vec<ContactId>, DomainError>;
+
     /// How many contacts of `tenant` pass `filter`, counting at most
     /// `cap + 1` of them (so a count over a large tenant stays bounded).
     ///

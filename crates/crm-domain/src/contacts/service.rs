@@ -406,6 +406,25 @@ impl ContactService {
             .await
     }
 
+    /// Where the next `pages` pages of `step` contacts passing `filter`
+    /// after `after` end, in id order (see `ContactRepository::page_ends`).
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal`.
+    pub async fn page_ends(
+        &self,
+        caller: &Caller,
+        filter: &ContactFilter,
+        after: Option<ContactId>,
+        step: u32,
+        pages: u32,
+    ) -> Result<Vec<ContactId>, DomainError> {
+        let filter = self.typed(caller, filter).await?;
+        self.contacts
+            .page_ends(caller.tenant().id, &filter, after, step, pages)
+            .await
+    }
+
     /// Lists contacts that pass `filter` in its order, after a cursor.
     ///
     /// # Errors

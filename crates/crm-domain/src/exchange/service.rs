@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::contacts::{Contact, ContactCursor, ContactFilter, ContactService};
 use crate::exchange::ExportLayout;
 use crate::fields::{CustomFieldRepository, FieldEntity, MAX_FIELDS_PER_ENTITY};
-use crate::kernel::{DomainError, Page};
+use crate::kernel::{ContactId, DomainError};
 use crate::tenancy::Caller;
 
 /// Contacts an export reads at a time: its memory does not grow with the
@@ -58,16 +58,141 @@ impl ExchangeService {
         self.contacts.count_exactly(caller, filter).await
     }
 
-    /// The next [`EXPORT_PAGE`] contacts of an export, by id.
+    /// Splits what an export has left after `after` into ranges of about
+    /// [`EXPORT_PAGE`] contacts each, at most [`EXPORT_RANGES`] at a time,
+    /// reading ids only: the ranges can then be read side by side. The
+    /// last range is open-ended (its `upto` is `None`) once the end of the
+    /// selection is in sight; until then the next call starts after the
+    /// last range's `upto`.
     ///
     /// # Errors
     /// As `ContactService::list`.
-    pub async fn export_page(
+    pub async fn export_ranges(
         &self,
         caller: &Caller,
         filter: &ContactFilter,
-        after: Option<ContactCursor>,
-    ) -> Result<Page<Contact, ContactCursor>, DomainError> {
-        self.contacts.list(caller, filter, after, EXPORT_PAGE).await
+        after: Option<ContactId>,
+    ) -> Result<Vec<ExportRange>, DomainError> {
+        let ends = self
+            .contacts
+            .page_ends(caller, filter, after, EXPORT_PAGE, EXPORT_RANGES)
+            .await?;
+        Ok(ranges_between(after, &ends, EXPORT_RANGES))
+    }
+
+    /// The contacts of one range of an export, in id order. Contacts
+    /// created in the range since it was planned are read too: the range
+    /// is read a page at a time until its end.
+    ///
+    /// # Errors
+    /// As `ContactService::list`.
+    pub async fn export_range(
+        &self,
+        caller: &Caller,
+        filter: &ContactFilter,
+        range: ExportRange,
+    ) -> Result<Vec<Contact>, DomainError> {
+        let mut contacts = Vec::new();
+        let mut after = range.after;
+        loop {
+            let page = self
+                .contacts
+                .list(caller, filter, after.map(ContactCursor::after), EXPORT_PAGE)
+                .await?;
+            let more = page.next.is_some();
+            for contact in page.items {
+                if range.upto.is_some_and(|upto| contact.id > upto) {
+                    return Ok(contacts);
+                }
+                after = Some(contact.id);
+                contacts.push(contact);
+            }
+            if !more || (range.upto.is_some() && after == range.upto) {
+                return Ok(contacts);
+            }
+        }
+    }
+}
+
+/// How many ranges [`ExchangeService::export_ranges`] plans at once.
+pub const EXPORT_RANGES: u32 = 8;
+
+/// Contacts after `after` up to and including `upto` (to the end when
+/// `None`), in id order: a part of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportRange {
+    /// The contact before the range (`None`: from the first).
+    pub after: Option<ContactId>,
+    /// The range's last contact (`None`: to the end).
+    pub upto: Option<ContactId>,
+}
+
+/// The ranges between `after` and each of `ends` (`planned` were asked
+/// for); when fewer came back, the selection ends within one more range,
+/// open-ended.
+fn ranges_between(after: Option<ContactId>, ends: &[ContactId], planned: u32) -> Vec<ExportRange> {
+    let mut ranges = Vec::with_capacity(ends.len() + 1);
+    let mut start = after;
+    for end in ends {
+        ranges.push(ExportRange {
+            after: start,
+            upto: Some(*end),
+        });
+        start = Some(*end);
+    }
+    if ends.len() < usize::try_from(planned).unwrap_or(usize::MAX) {
+        ranges.push(ExportRange {
+            after: start,
+            upto: None,
+        });
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u128) -> ContactId {
+        ContactId::from_uuid(uuid::Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn ranges_cover_the_selection_without_gaps_and_end_open_once_it_runs_out() {
+        let full = ranges_between(None, &[id(10), id(20)], 2);
+        assert_eq!(
+            full,
+            [
+                ExportRange {
+                    after: None,
+                    upto: Some(id(10))
+                },
+                ExportRange {
+                    after: Some(id(10)),
+                    upto: Some(id(20))
+                },
+            ]
+        );
+        let short = ranges_between(Some(id(20)), &[id(30)], 2);
+        assert_eq!(
+            short,
+            [
+                ExportRange {
+                    after: Some(id(20)),
+                    upto: Some(id(30))
+                },
+                ExportRange {
+                    after: Some(id(30)),
+                    upto: None
+                },
+            ]
+        );
+        assert_eq!(
+            ranges_between(Some(id(5)), &[], 8),
+            [ExportRange {
+                after: Some(id(5)),
+                upto: None
+            }]
+        );
     }
 }
