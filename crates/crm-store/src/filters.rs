@@ -467,36 +467,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn values_written_before_the_index_are_keyed_at_start_up() {
         for backend in BOTH {
-            let database = TestDatabase::create(backend).await;
-            let store = Store::connect(&database.url, &StoreOptions::default())
-                .await
-                .unwrap();
-            let tenant = crate::testing::tenant(&store).await.id;
-            let now = match store.backend() {
-                crate::Backend::Postgres => "now()",
-                crate::Backend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
-            };
+            let (database, store, tenant) = crate::testing::opened(backend).await;
             for (id, seats) in [(1_u128, "9.5"), (2, "10"), (3, "100")] {
-                store
-                    .search()
-                    .pools
-                    .db
-                    .execute_raw(Statement::from_sql_and_values(
-                        store.backend().db_backend(),
-                        format!(
-                            "INSERT INTO contacts (tenant_id, id, display_name, city, country, \
-                             language, avatar_url, blocked, lifecycle_stage, custom_values, \
-                             version, create_time, update_time) VALUES ($1, $2, 'Old', '', '', \
-                             '', '', false, 'prospect', $3, 1, {now}, {now})"
-                        ),
-                        [
-                            tenant.as_uuid().into(),
-                            uuid::Uuid::from_u128(id).into(),
-                            format!("{{\"seats\":{{\"t\":\"number\",\"v\":\"{seats}\"}}}}").into(),
-                        ],
-                    ))
-                    .await
-                    .unwrap();
+                let values = format!("{{\"seats\":{{\"t\":\"number\",\"v\":\"{seats}\"}}}}");
+                crate::testing::insert_contact_row(&store, tenant, id, false, &values).await;
             }
             let contacts = store.contacts();
             assert_eq!(
@@ -542,37 +516,12 @@ mod tests {
         use crm_domain::ContactId;
         use crm_domain::contacts::ContactRepository;
         for backend in BOTH {
-            let database = TestDatabase::create(backend).await;
-            let store = Store::connect(&database.url, &StoreOptions::default())
-                .await
-                .unwrap();
-            let tenant = crate::testing::tenant(&store).await.id;
+            let (database, store, tenant) = crate::testing::opened(backend).await;
             let db = store.backend().db_backend();
-            let now = match store.backend() {
-                crate::Backend::Postgres => "now()",
-                crate::Backend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
-            };
             let pools = &store.search().pools;
             // Contacts 1..=30; the even ones tagged vip; every third blocked.
             for n in 1_u128..=30 {
-                pools
-                    .db
-                    .execute_raw(Statement::from_sql_and_values(
-                        db,
-                        format!(
-                            "INSERT INTO contacts (tenant_id, id, display_name, city, country, \
-                             language, avatar_url, blocked, lifecycle_stage, custom_values, \
-                             version, create_time, update_time) VALUES ($1, $2, 'C', '', '', \
-                             '', '', $3, 'prospect', '{{}}', 1, {now}, {now})"
-                        ),
-                        [
-                            tenant.as_uuid().into(),
-                            uuid::Uuid::from_u128(n).into(),
-                            (n % 3 == 0).into(),
-                        ],
-                    ))
-                    .await
-                    .unwrap();
+                crate::testing::insert_contact_row(&store, tenant, n, n % 3 == 0, "{}").await;
                 if n % 2 == 0 {
                     pools
                         .db

@@ -141,6 +141,60 @@ pub(crate) async fn tenant(store: &crate::Store) -> crm_domain::tenancy::Tenant 
     tenant
 }
 
+/// Writes contact `id` of `tenant` straight into `contacts`, as the
+/// store's own unit tests set up rows no use case writes (values without
+/// sort keys, many contacts at once): named "C", with `blocked` and the
+/// stored `custom_values` JSON.
+#[cfg(test)]
+pub(crate) async fn insert_contact_row(
+    store: &crate::Store,
+    tenant: crm_domain::TenantId,
+    id: u128,
+    blocked: bool,
+    custom_values: &str,
+) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let now = match store.backend() {
+        crate::Backend::Postgres => "now()",
+        crate::Backend::Sqlite => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+    };
+    store
+        .search()
+        .pools
+        .db
+        .execute_raw(Statement::from_sql_and_values(
+            store.backend().db_backend(),
+            format!(
+                "INSERT INTO contacts (tenant_id, id, display_name, city, country, \
+                 language, avatar_url, blocked, lifecycle_stage, custom_values, \
+                 version, create_time, update_time) VALUES ($1, $2, 'C', '', '', \
+                 '', '', $3, 'prospect', $4, 1, {now}, {now})"
+            ),
+            [
+                tenant.as_uuid().into(),
+                Uuid::from_u128(id).into(),
+                blocked.into(),
+                custom_values.into(),
+            ],
+        ))
+        .await
+        .expect("a contact row");
+}
+
+/// A fresh database on `backend`, the store opened on it and a fresh
+/// tenant: the start of most of the store's own unit tests.
+#[cfg(test)]
+pub(crate) async fn opened(
+    backend: TestBackend,
+) -> (TestDatabase, crate::Store, crm_domain::TenantId) {
+    let database = TestDatabase::create(backend).await;
+    let store = crate::Store::connect(&database.url, &crate::StoreOptions::default())
+        .await
+        .expect("a store");
+    let tenant = tenant(&store).await.id;
+    (database, store, tenant)
+}
+
 #[cfg(test)]
 mod tests {
     use super::replace_database;
