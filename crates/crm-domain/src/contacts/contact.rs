@@ -111,6 +111,27 @@ pub struct Contact {
     pub update_time: OffsetDateTime,
 }
 
+#[cfg(test)]
+impl Contact {
+    /// A contact for the domain's unit tests: `id` of `tenant`, with
+    /// default fields and nothing else.
+    pub(crate) fn for_tests(id: ContactId, tenant: TenantId) -> Contact {
+        Contact {
+            id,
+            tenant_id: tenant,
+            fields: ContactFields::default(),
+            identities: Vec::new(),
+            tags: Vec::new(),
+            tier: None,
+            custom_fields: Default::default(),
+            engagement: Default::default(),
+            version: 1,
+            create_time: OffsetDateTime::UNIX_EPOCH,
+            update_time: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
 impl Contact {
     /// The identities of one kind, in stored order.
     pub fn identities_of(&self, kind: IdentityKind) -> impl Iterator<Item = &ContactIdentity> {

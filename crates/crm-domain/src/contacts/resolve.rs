@@ -102,11 +102,9 @@ pub fn decide(candidates: &[Candidate], holders: Vec<Contact>, display_name: &st
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use time::OffsetDateTime;
     use uuid::Uuid;
 
     use super::*;
-    use crate::contacts::ContactFields;
     use crate::identity::{Channel, Region, SenderInput, candidates};
     use crate::kernel::{ContactId, TenantId};
 
@@ -116,9 +114,6 @@ mod tests {
 
     fn contact_with(identities: &[(IdentityKind, &str)]) -> Contact {
         Contact {
-            id: ContactId::from_uuid(Uuid::now_v7()),
-            tenant_id: TenantId::from_uuid(Uuid::nil()),
-            fields: ContactFields::default(),
             identities: identities
                 .iter()
                 .map(|(kind, value)| ContactIdentity {
@@ -128,13 +123,10 @@ mod tests {
                     primary: true,
                 })
                 .collect(),
-            tags: Vec::new(),
-            tier: None,
-            custom_fields: Default::default(),
-            engagement: Default::default(),
-            version: 1,
-            create_time: OffsetDateTime::UNIX_EPOCH,
-            update_time: OffsetDateTime::UNIX_EPOCH,
+            ..Contact::for_tests(
+                ContactId::from_uuid(Uuid::now_v7()),
+                TenantId::from_uuid(Uuid::nil()),
+            )
         }
     }
 

@@ -1188,22 +1188,13 @@ mod tests {
     /// A contact of `tenant` holding ana@example.com.
     fn ana_on_file(tenant: &Tenant) -> Contact {
         Contact {
-            id: ContactId::from_uuid(Uuid::now_v7()),
-            tenant_id: tenant.id,
-            fields: ContactFields::default(),
             identities: vec![ContactIdentity {
                 kind: IdentityKind::Email,
                 value: "ana@example.com".into(),
                 raw: "ana@example.com".into(),
                 primary: true,
             }],
-            tags: Vec::new(),
-            tier: None,
-            custom_fields: Default::default(),
-            engagement: Default::default(),
-            version: 1,
-            create_time: OffsetDateTime::UNIX_EPOCH,
-            update_time: OffsetDateTime::UNIX_EPOCH,
+            ..Contact::for_tests(ContactId::from_uuid(Uuid::now_v7()), tenant.id)
         }
     }
 

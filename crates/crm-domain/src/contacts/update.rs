@@ -357,19 +357,7 @@ mod tests {
     #[test]
     fn a_patch_may_not_smuggle_a_kind_into_the_wrong_list() {
         let tenant = Tenant::for_tests();
-        let current = Contact {
-            id: ContactId::from_uuid(Uuid::now_v7()),
-            tenant_id: tenant.id,
-            fields: ContactFields::default(),
-            identities: vec![],
-            tags: Vec::new(),
-            tier: None,
-            custom_fields: Default::default(),
-            engagement: Default::default(),
-            version: 1,
-            create_time: OffsetDateTime::UNIX_EPOCH,
-            update_time: OffsetDateTime::UNIX_EPOCH,
-        };
+        let current = Contact::for_tests(ContactId::from_uuid(Uuid::now_v7()), tenant.id);
         let patch = ContactPatch {
             channel_identities: Some(vec![IdentityInput {
                 kind: IdentityKind::Email,

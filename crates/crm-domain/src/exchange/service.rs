@@ -151,7 +151,74 @@ fn ranges_between(after: Option<ContactId>, ends: &[ContactId], planned: u32) ->
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use time::OffsetDateTime;
+
     use super::*;
+    use crate::contacts::MockContactRepository;
+    use crate::kernel::{MockClock, MockIdGenerator};
+    use crate::tenancy::Tenant;
+
+    /// Contact `n`, of no interest but its id.
+    fn contact(n: u128) -> Contact {
+        Contact::for_tests(id(n), Tenant::for_tests().id)
+    }
+
+    /// An exchange over contacts numbered `1..=last`, read in id order.
+    fn exchange_over(last: u128) -> ExchangeService {
+        let mut contacts = MockContactRepository::new();
+        contacts.expect_list().returning(move |_, _, after, limit| {
+            let first = after.map_or(1, |cursor| cursor.id.as_uuid().as_u128() + 1);
+            Ok((first..=last)
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .map(contact)
+                .collect())
+        });
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(OffsetDateTime::UNIX_EPOCH);
+        let fields = Arc::new(crate::fields::MockCustomFieldRepository::new());
+        let service = ContactService::new(
+            Arc::new(contacts),
+            Arc::new(crate::tiers::MockTierRepository::new()),
+            fields.clone(),
+            Arc::new(crate::organizations::MockOrganizationRepository::new()),
+            Arc::new(clock),
+            Arc::new(MockIdGenerator::new()),
+        );
+        ExchangeService::new(service, fields)
+    }
+
+    /// A range planned to end at contact 2,500 while it held 1,000 (others
+    /// were created inside it since) is read page by page to its end, and
+    /// stops there: nothing past its last id, nothing twice.
+    #[tokio::test]
+    async fn a_range_is_read_to_its_last_id_however_much_it_grew() {
+        let caller = Caller::tenant_key(Tenant::for_tests());
+        let exchange = exchange_over(4_000);
+        let filter = ContactFilter::default();
+        let read = |after: u128, upto: Option<u128>| {
+            let range = ExportRange {
+                after: Some(id(after)),
+                upto: upto.map(id),
+            };
+            let (exchange, caller, filter) = (&exchange, &caller, &filter);
+            async move {
+                let read = exchange.export_range(caller, filter, range).await.unwrap();
+                read.iter().map(|contact| contact.id).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            read(100, Some(2_600)).await,
+            (101..=2_600).map(id).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            read(3_500, None).await,
+            (3_501..=4_000).map(id).collect::<Vec<_>>(),
+            "the open-ended range reads to the end"
+        );
+    }
 
     fn id(n: u128) -> ContactId {
         ContactId::from_uuid(uuid::Uuid::from_u128(n))
