@@ -501,6 +501,41 @@ pub(crate) fn count_sql(tenant: TenantId, filter: &ContactFilter, cap: u64) -> S
     sql
 }
 
+/// Appends `SELECT <id> AS id FROM ... WHERE ...`: the ids of the first
+/// `limit` contacts passing `filter` after `after`, in id order, read from
+/// the narrowest index (the filter's driver when it has one, in contact id
+/// order, else the primary key with the filter on each row).
+fn push_filtered_id_page(
+    sql: &mut Sql,
+    tenant: TenantId,
+    filter: &ContactFilter,
+    after: Option<ContactId>,
+    limit: i64,
+) {
+    sql.push("SELECT ");
+    let driver = filter.expression.as_ref().and_then(crate::filters::driver);
+    let id = match &driver {
+        Some(driver) => {
+            let indexes_only = reads_only_indexes(filter);
+            sql.push(if indexes_only {
+                "c2.id AS id"
+            } else {
+                "d.contact_id AS id"
+            });
+            crate::filters::push_driven_from(sql, tenant.as_uuid(), driver, indexes_only)
+        }
+        None => {
+            sql.push("c2.id AS id FROM contacts c2 WHERE ");
+            "c2.id"
+        }
+    };
+    push_filtered_ids(sql, tenant, filter, driver.as_ref());
+    if let Some(after) = after {
+        sql.push(" AND ").push(id).push(" > ").bind(after.as_uuid());
+    }
+    sql.push(" ORDER BY ").push(id).push(" LIMIT ").bind(limit);
+}
+
 /// Whether `filter` reads no column of the contact row (its organization
 /// and every restriction of its expression are on tags and custom values).
 fn reads_only_indexes(filter: &ContactFilter) -> bool {
@@ -810,34 +845,16 @@ impl ContactRepository for SeaContactRepository {
         let step = step.max(1);
         // The ids the pages would read (as `list` reads them, from the
         // narrowest index), numbered; every `step`-th ends a page.
-        let mut sql = Sql::new(
-            "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM (SELECT ",
+        let mut sql =
+            Sql::new("SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM (");
+        push_filtered_id_page(
+            &mut sql,
+            tenant,
+            filter,
+            after,
+            i64::from(step) * i64::from(pages),
         );
-        let driver = filter.expression.as_ref().and_then(crate::filters::driver);
-        let id = match &driver {
-            Some(driver) => {
-                let indexes_only = reads_only_indexes(filter);
-                sql.push(if indexes_only {
-                    "c2.id AS id"
-                } else {
-                    "d.contact_id AS id"
-                });
-                crate::filters::push_driven_from(&mut sql, tenant.as_uuid(), driver, indexes_only)
-            }
-            None => {
-                sql.push("c2.id AS id FROM contacts c2 WHERE ");
-                "c2.id"
-            }
-        };
-        push_filtered_ids(&mut sql, tenant, filter, driver.as_ref());
-        if let Some(after) = after {
-            sql.push(" AND ").push(id).push(" > ").bind(after.as_uuid());
-        }
-        sql.push(" ORDER BY ")
-            .push(id)
-            .push(" LIMIT ")
-            .bind(i64::from(step) * i64::from(pages))
-            .push(") ids) numbered WHERE n % ")
+        sql.push(") ids) numbered WHERE n % ")
             .bind(i64::from(step))
             .push(" = 0 ORDER BY id");
         Ok(self
@@ -880,39 +897,10 @@ impl ContactRepository for SeaContactRepository {
         // The page's ids come from the narrowest index: the tag index when
         // filtering by tag alone (ordered by contact id within a tag), else
         // the primary key, in order, with the filter on each row.
-        if let Some(expression) = &filter.expression {
-            // From the driver's index when there is one (in contact id
-            // order, so the page is its first rows), else the primary key.
-            let driver = crate::filters::driver(expression);
-            let indexes_only = reads_only_indexes(filter);
-            let id = match &driver {
-                Some(driver) => {
-                    sql.push(" AND c.id IN (SELECT ").push(if indexes_only {
-                        "c2.id"
-                    } else {
-                        "d.contact_id"
-                    });
-                    crate::filters::push_driven_from(
-                        &mut sql,
-                        tenant.as_uuid(),
-                        driver,
-                        indexes_only,
-                    )
-                }
-                None => {
-                    sql.push(" AND c.id IN (SELECT c2.id FROM contacts c2 WHERE ");
-                    "c2.id"
-                }
-            };
-            push_filtered_ids(&mut sql, tenant, filter, driver.as_ref());
-            if let Some(after) = after {
-                sql.push(" AND ").push(id).push(" > ").bind(after.as_uuid());
-            }
-            sql.push(" ORDER BY ")
-                .push(id)
-                .push(" LIMIT ")
-                .bind(i64::from(limit))
-                .push(") ORDER BY c.id");
+        if filter.expression.is_some() {
+            sql.push(" AND c.id IN (");
+            push_filtered_id_page(&mut sql, tenant, filter, after, i64::from(limit));
+            sql.push(") ORDER BY c.id");
             return contacts::fold(self.filtered::<ContactRow>(sql).await?);
         }
         match &filter.tag {
