@@ -176,7 +176,10 @@ impl Store {
                 },
                 writer,
                 backend,
-                lookups: Arc::new(Lookups::new(options.lookup_statements)),
+                lookups: Arc::new(Lookups::new(
+                    options.lookup_statements,
+                    crate::inline::InlineReader::for_url(url, backend),
+                )),
                 creates: Arc::new(Creates::new()),
             },
         })

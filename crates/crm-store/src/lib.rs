@@ -29,6 +29,7 @@ mod fields;
 mod fill;
 mod filters;
 mod imports;
+mod inline;
 mod lookups;
 mod merge;
 mod notes;

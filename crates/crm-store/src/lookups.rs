@@ -16,18 +16,20 @@
 //! A lone look-up never waits for company: when a statement slot is free it
 //! goes out at once, alone. Each batch runs in a task of its own holding
 //! its slot, so a caller that gives up (a cancelled RPC) cannot strand the
-//! others in its batch.
+//! others in its batch. On SQLite a batch is read in-line, on the task's
+//! own thread (see `inline`), not through the pool's connection threads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crm_domain::contacts::Contact;
 use crm_domain::{DomainError, IdentityKey, TenantId};
-use sea_orm::FromQueryResult;
+use sea_orm::{ConnectionTrait, FromQueryResult};
 use tokio::sync::oneshot;
 
 use crate::coalesce::{self, Queue};
 use crate::dialect::Backend;
+use crate::inline::{InlineError, InlineReader};
 use crate::pools::Pools;
 use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
 use crate::sql::Sql;
@@ -48,6 +50,8 @@ pub(crate) struct Waiting {
 pub(crate) struct Lookups {
     queue: Queue<Waiting>,
     statements: AtomicU64,
+    /// SQLite's in-line reader, when the database is a SQLite file.
+    inline: Option<InlineReader>,
 }
 
 impl std::fmt::Debug for Lookups {
@@ -76,11 +80,12 @@ impl FromQueryResult for BatchRow {
 
 impl Lookups {
     /// A reader running at most `concurrency` statements at a time (at
-    /// least one).
-    pub(crate) fn new(concurrency: usize) -> Self {
+    /// least one), in-line through `inline` when given.
+    pub(crate) fn new(concurrency: usize, inline: Option<InlineReader>) -> Self {
         Self {
             queue: Queue::new(concurrency),
             statements: AtomicU64::new(0),
+            inline,
         }
     }
 
@@ -144,7 +149,7 @@ impl Lookups {
             let (this, pools) = (self.clone(), pools.clone());
             tokio::spawn(async move {
                 this.statements.fetch_add(1, Ordering::Relaxed);
-                let answers = run_batch(&pools, &batch).await;
+                let answers = run_batch(&pools, this.inline.as_ref(), &batch).await;
                 for (waiting, answer) in batch.into_iter().zip(answers) {
                     // The caller may have gone (a cancelled call): fine.
                     let _ = waiting.reply.send(answer);
@@ -156,11 +161,40 @@ impl Lookups {
     }
 }
 
-/// Runs one batch: one statement for all its look-ups; one answer per
+/// Runs one batch: one statement for all its look-ups, in-line when the
+/// reader has an in-line connection and no lock holds it up; one answer per
 /// look-up, in order.
-async fn run_batch(pools: &Pools, batch: &[Waiting]) -> Vec<Answer> {
-    let sql = batch_sql(pools.backend, batch);
-    match sql.fetch(&pools.db, |row: BatchRow| Ok(row)).await {
+async fn run_batch(pools: &Pools, inline: Option<&InlineReader>, batch: &[Waiting]) -> Vec<Answer> {
+    let statement = batch_sql(pools.backend, batch).build(pools.backend.db_backend());
+    let read = match inline.map(|reader| {
+        reader.query(
+            &statement.sql,
+            statement
+                .values
+                .as_ref()
+                .map_or(&[][..], |values| &values.0),
+            |row| {
+                Ok(BatchRow {
+                    request: crate::inline::column(row, 0, "request")?,
+                    contact: ContactRow::from_inline(row, 1)?,
+                })
+            },
+        )
+    }) {
+        Some(Ok(rows)) => Ok(rows),
+        Some(Err(InlineError::Failed(error))) => Err(error),
+        None | Some(Err(InlineError::Busy)) => pools
+            .db
+            .query_all_raw(statement)
+            .await
+            .map_err(crate::error::storage)
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|row| BatchRow::from_query_result(row, "").map_err(crate::error::storage))
+                    .collect()
+            }),
+    };
+    match read {
         Ok(rows) => {
             let mut per_request: Vec<Vec<ContactRow>> = batch.iter().map(|_| Vec::new()).collect();
             for row in rows {
@@ -280,7 +314,10 @@ mod tests {
                 };
                 people.push((tenant.id, created.id));
             }
-            let lookups = Arc::new(Lookups::new(1));
+            let lookups = Arc::new(Lookups::new(
+                1,
+                crate::inline::InlineReader::for_url(&database.url, store.backend()),
+            ));
             let pools = repository.pools.clone();
             let busy = lookups.queue.occupy();
             let mut calls = Vec::new();
@@ -329,5 +366,74 @@ mod tests {
             let _ = store.close().await;
             database.drop_database().await;
         }
+    }
+
+    /// The in-line reader decodes a contact exactly as the pool does, for
+    /// every kind of column: ids, texts, flags, a tier, tags, addresses,
+    /// custom values, engagement, and times both as the store writes them
+    /// and as SQLite's `strftime` does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_in_line_read_gives_the_contact_the_pool_gives() {
+        use crm_domain::tiers::TierRepository;
+        use sea_orm::{ConnectionTrait, Statement};
+
+        let database = TestDatabase::create(crate::testing::TestBackend::Sqlite).await;
+        let store = Store::connect(&database.url, &StoreOptions::default())
+            .await
+            .unwrap();
+        let tenant = crate::testing::tenant(&store).await;
+        let tier = store
+            .tiers()
+            .create(&fixtures::tier(&tenant, "Gold", &[]), 10)
+            .await
+            .unwrap();
+        let mut contact = fixtures::contact(
+            &tenant,
+            vec![
+                fixtures::identity(IdentityKind::Email, "ana@x.com", true),
+                fixtures::identity(IdentityKind::Phone, "+5511987654321", false),
+            ],
+        );
+        contact.fields.tier_id = Some(tier.id);
+        contact.tags = vec!["vip".into(), "b2b".into()];
+        let repository = store.contacts();
+        let CreateOutcome::Created(created) = repository.create(&contact, None).await.unwrap()
+        else {
+            panic!("a fresh contact");
+        };
+        repository
+            .pools
+            .db
+            .execute_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Sqlite,
+                "UPDATE contacts SET conversation_count = 3, message_count = 7, \
+                 first_contact_time = strftime('%Y-%m-%d %H:%M:%f', 'now'), \
+                 last_contact_time = '2026-12-07T18:30:09.09441Z', csat_sum = 9, \
+                 csat_count = 2, channels_used = '[\"sms\",\"email\"]', \
+                 custom_values = '{\"seats\":{\"t\":\"number\",\"v\":\"9.5\"}}' \
+                 WHERE id = ?",
+                [created.id.as_uuid().into()],
+            ))
+            .await
+            .unwrap();
+        let pools = repository.pools.clone();
+        let inline = crate::inline::InlineReader::for_url(&database.url, store.backend());
+        assert!(inline.is_some(), "a SQLite file is read in-line");
+        let in_line = Arc::new(Lookups::new(1, inline));
+        let pooled = Arc::new(Lookups::new(1, None));
+        let keys = [email("ana@x.com")];
+        let read = in_line.find(&pools, tenant.id, &keys).await.unwrap();
+        assert_eq!(read, pooled.find(&pools, tenant.id, &keys).await.unwrap());
+        let [read] = read.as_slice() else {
+            panic!("one contact, read {read:?}");
+        };
+        assert_eq!(read.tier.as_ref().map(|badge| badge.id), Some(tier.id));
+        assert_eq!(read.tags, ["b2b", "vip"]);
+        assert_eq!(read.identities.len(), 2);
+        assert_eq!(read.engagement.csat_count, 2);
+        assert!(read.engagement.first_contact.is_some());
+        assert_eq!(read.custom_fields.len(), 1);
+        let _ = store.close().await;
+        database.drop_database().await;
     }
 }

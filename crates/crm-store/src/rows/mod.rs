@@ -73,6 +73,23 @@ macro_rules! positional_row {
                     $($field: row.try_get(next())?,)*
                 })
             }
+
+            /// The row from SQLite's in-line reader (see `inline`), its
+            /// columns in order from `first`.
+            #[allow(dead_code)] // not every shape is read in-line
+            pub(crate) fn from_inline(
+                row: &rusqlite::Row<'_>,
+                first: usize,
+            ) -> Result<Self, crm_domain::DomainError> {
+                let mut index = first;
+                let mut next = || {
+                    index += 1;
+                    index - 1
+                };
+                Ok(Self {
+                    $($field: crate::inline::column(row, next(), stringify!($field))?,)*
+                })
+            }
         }
 
         impl sea_orm::FromQueryResult for $row {
