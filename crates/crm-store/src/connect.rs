@@ -176,10 +176,8 @@ impl Store {
                 },
                 writer,
                 backend,
-                lookups: Arc::new(Lookups::new(
-                    options.lookup_statements,
-                    crate::inline::InlineReader::for_url(url, backend),
-                )),
+                lookups: Arc::new(Lookups::new(options.lookup_statements)),
+                inline: crate::inline::InlineReader::for_url(url, backend).map(Arc::new),
                 creates: Arc::new(Creates::new()),
             },
         })

@@ -13,17 +13,26 @@ use crm_domain::fields::CustomValues;
 use crm_domain::identity::ContactIdentity;
 use crm_domain::tiers::TierBadge;
 use crm_domain::{ContactId, DomainError, Entity, IdentityKey, OrganizationId, TenantId, TierId};
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend};
 use time::OffsetDateTime;
 
 use crate::dialect::{Backend, DIVISION_BY_ZERO};
 use crate::error::{sqlstate, storage};
+use crate::inline::{self, InlineError};
 use crate::pools::Pools;
 use crate::rows::contact_identities::{self, HolderRow, KeyRow};
 use crate::rows::contacts::{self, ContactRow, TIER_JOIN, TierOfRow, push_contact_columns};
 use crate::rows::custom_values::values_to_json;
 use crate::sql::Sql;
 use crate::write::Abort;
+
+/// An unfiltered page's three reads: its contacts, their identities and
+/// their tags.
+type PageRows = (
+    Vec<ContactRow>,
+    Vec<contacts::IdentityRow>,
+    Vec<contacts::TagRow>,
+);
 
 /// Contacts and identities in SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -80,7 +89,6 @@ impl SeaContactRepository {
         after: Option<ContactId>,
         limit: u32,
     ) -> Result<Vec<Contact>, DomainError> {
-        use sea_orm::{AccessMode, FromQueryResult, IsolationLevel, TransactionTrait};
         let backend = self.pools.backend;
         let mut page = Sql::new("SELECT ");
         contacts::push_contact_columns_alone(&mut page);
@@ -92,7 +100,7 @@ impl SeaContactRepository {
             page.push(" AND c.id > ").bind(after.as_uuid());
         }
         page.push(" ORDER BY c.id LIMIT ").bind(i64::from(limit));
-        let children = |first: uuid::Uuid, last: uuid::Uuid| {
+        let children = move |first: uuid::Uuid, last: uuid::Uuid| {
             let mut identities = Sql::new(
                 "SELECT i.contact_id, i.kind, i.value, i.raw_value, i.is_primary \
                  FROM contact_identities i WHERE i.tenant_id = ",
@@ -114,14 +122,84 @@ impl SeaContactRepository {
                 .bind(last);
             (identities, tags)
         };
+        let page = page.build(backend.db_backend());
+        let in_line = match self.pools.inline.clone() {
+            Some(reader) => {
+                let page = page.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    reader.with_connection(|connection| {
+                        // A read transaction sees one snapshot in WAL mode.
+                        let snapshot = connection.unchecked_transaction()?;
+                        let rows =
+                            inline::run(connection, &page, |row| ContactRow::from_inline(row, 0))?;
+                        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                            return Ok((rows, Vec::new(), Vec::new()));
+                        };
+                        let (identities, tags) = children(first.id, last.id);
+                        let identities =
+                            inline::run(connection, &identities.build(DbBackend::Sqlite), |row| {
+                                contacts::IdentityRow::from_inline(row, 0)
+                            })?;
+                        let tags =
+                            inline::run(connection, &tags.build(DbBackend::Sqlite), |row| {
+                                contacts::TagRow::from_inline(row, 0)
+                            })?;
+                        snapshot.commit()?;
+                        Ok((rows, identities, tags))
+                    })
+                })
+                .await
+                .map_err(|error| DomainError::Internal(format!("page read: {error}")))?;
+                match read {
+                    Ok(read) => Some(read),
+                    Err(InlineError::Busy) => None,
+                    Err(InlineError::Failed(error)) => return Err(error),
+                }
+            }
+            None => None,
+        };
+        let (rows, identities, tags) = match in_line {
+            Some(read) => read,
+            None => self.id_range_page_pooled(page, children).await?,
+        };
+        let mut page = contacts::fold(rows)?;
+        let held: std::collections::HashMap<uuid::Uuid, usize> = page
+            .iter()
+            .enumerate()
+            .map(|(at, contact)| (contact.id.as_uuid(), at))
+            .collect();
+        for identity in identities {
+            if let Some(&at) = held.get(&identity.contact_id) {
+                page[at].identities.push(identity.into_domain()?);
+            }
+        }
+        for tag in tags {
+            if let Some(&at) = held.get(&tag.contact_id) {
+                page[at].tags.push(tag.tag);
+            }
+        }
+        for contact in &mut page {
+            contact.tags.sort();
+        }
+        Ok(page)
+    }
+
+    /// [`Self::id_range_page`]'s three reads through the pool, in one
+    /// read-only snapshot.
+    async fn id_range_page_pooled(
+        &self,
+        page: sea_orm::Statement,
+        children: impl Fn(uuid::Uuid, uuid::Uuid) -> (Sql, Sql),
+    ) -> Result<PageRows, DomainError> {
+        use sea_orm::{AccessMode, FromQueryResult, IsolationLevel, TransactionTrait};
+        let backend = self.pools.backend;
         let db = &self.pools.db;
         let decode = |rows: Vec<sea_orm::QueryResult>| -> Result<Vec<_>, sea_orm::DbErr> {
             rows.iter()
                 .map(|row| ContactRow::from_query_result(row, ""))
                 .collect()
         };
-        let (rows, identities, tags) = db
-            .limit
+        db.limit
             .bound(async {
                 let snapshot = match backend {
                     Backend::Postgres => {
@@ -135,11 +213,7 @@ impl SeaContactRepository {
                     // A read transaction sees one snapshot in WAL mode.
                     Backend::Sqlite => db.connection.begin().await?,
                 };
-                let rows = decode(
-                    snapshot
-                        .query_all_raw(page.build(backend.db_backend()))
-                        .await?,
-                )?;
+                let rows = decode(snapshot.query_all_raw(page).await?)?;
                 let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
                     snapshot.commit().await?;
                     return Ok((rows, Vec::new(), Vec::new()));
@@ -161,27 +235,7 @@ impl SeaContactRepository {
                 Ok((rows, identities, tags))
             })
             .await
-            .map_err(storage)?;
-        let mut page = contacts::fold(rows)?;
-        let held: std::collections::HashMap<uuid::Uuid, usize> = page
-            .iter()
-            .enumerate()
-            .map(|(at, contact)| (contact.id.as_uuid(), at))
-            .collect();
-        for identity in identities {
-            if let Some(&at) = held.get(&identity.contact_id) {
-                page[at].identities.push(identity.into_domain()?);
-            }
-        }
-        for tag in tags {
-            if let Some(&at) = held.get(&tag.contact_id) {
-                page[at].tags.push(tag.tag);
-            }
-        }
-        for contact in &mut page {
-            contact.tags.sort();
-        }
-        Ok(page)
+            .map_err(storage)
     }
 
     async fn filtered<R: sea_orm::FromQueryResult>(&self, sql: Sql) -> Result<Vec<R>, DomainError> {

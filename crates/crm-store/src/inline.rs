@@ -8,8 +8,10 @@
 //! callers). The look-up is a few index probes that SQLite answers from
 //! its page cache in tens of microseconds, so this reader runs it on the
 //! calling task's own thread, over connections of its own opened read-only
-//! on the same file. A read in WAL mode never waits for the writer; a read
-//! that does meet a lock (a checkpoint restarting the log) waits at most
+//! on the same file. A whole page (an export's, an unfiltered list's) is
+//! read the same way on a blocking thread: one hand-off per page, not per
+//! row. A read in WAL mode never waits for the writer; a read that does
+//! meet a lock (a checkpoint restarting the log) waits at most
 //! [`BUSY_WAIT`] and then goes to the pool instead, where waiting is
 //! bounded and off this thread.
 
@@ -32,6 +34,9 @@ const BUSY_WAIT: Duration = Duration::from_millis(50);
 
 /// Statements each connection keeps prepared.
 const PREPARED: usize = 8;
+
+/// Idle connections kept for the next read; more are closed as they end.
+const MAX_IDLE: usize = 8;
 
 /// Connections opened read-only on one SQLite file, each used by one read
 /// at a time on the caller's thread.
@@ -99,19 +104,12 @@ impl InlineReader {
         Ok(connection)
     }
 
-    /// Runs `sql` (SQLite's `?` placeholders) with `values` and turns each
-    /// row into a `T` by `read`, on this thread.
-    pub(crate) fn query<T>(
+    /// Runs `work` on an idle connection (opened if none is), on this
+    /// thread. A connection whose work failed is closed, not kept.
+    pub(crate) fn with_connection<T>(
         &self,
-        sql: &str,
-        values: &[Value],
-        read: impl Fn(&rusqlite::Row<'_>) -> Result<T, DomainError>,
-    ) -> Result<Vec<T>, InlineError> {
-        let params = values
-            .iter()
-            .map(param)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(InlineError::Failed)?;
+        work: impl FnOnce(&Connection) -> Result<T, InlineError>,
+    ) -> Result<T, InlineError> {
         let taken = self
             .idle
             .lock()
@@ -121,24 +119,51 @@ impl InlineReader {
             Some(connection) => connection,
             None => self.open()?,
         };
-        let rows = (|| {
-            let mut statement = connection.prepare_cached(sql)?;
-            let mut rows = statement.query(rusqlite::params_from_iter(params))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(read(row).map_err(InlineError::Failed)?);
+        let done = work(&connection);
+        if done.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < MAX_IDLE {
+                idle.push(connection);
             }
-            Ok::<_, InlineError>(out)
-        })();
-        // A connection whose read failed is dropped, not reused.
-        if rows.is_ok() {
-            self.idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(connection);
         }
-        rows
+        done
     }
+}
+
+/// Runs a statement built for SQLite on `connection` and turns each row
+/// into a `T` by `read`.
+pub(crate) fn run<T>(
+    connection: &Connection,
+    statement: &sea_orm::Statement,
+    read: impl Fn(&rusqlite::Row<'_>) -> Result<T, DomainError>,
+) -> Result<Vec<T>, InlineError> {
+    let values = statement
+        .values
+        .as_ref()
+        .map_or(&[][..], |values| values.0.as_slice());
+    query_on(connection, &statement.sql, values, read)
+}
+
+/// Runs `sql` (SQLite's `?` placeholders) with `values` on `connection` and
+/// turns each row into a `T` by `read`.
+pub(crate) fn query_on<T>(
+    connection: &Connection,
+    sql: &str,
+    values: &[Value],
+    read: impl Fn(&rusqlite::Row<'_>) -> Result<T, DomainError>,
+) -> Result<Vec<T>, InlineError> {
+    let params = values
+        .iter()
+        .map(param)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(InlineError::Failed)?;
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(read(row).map_err(InlineError::Failed)?);
+    }
+    Ok(out)
 }
 
 /// A bound value as SQLite takes it: the shapes sea-orm's SQLite driver

@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 
 use crate::coalesce::{self, Queue};
 use crate::dialect::Backend;
-use crate::inline::{InlineError, InlineReader};
+use crate::inline::InlineError;
 use crate::pools::Pools;
 use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
 use crate::sql::Sql;
@@ -50,8 +50,6 @@ pub(crate) struct Waiting {
 pub(crate) struct Lookups {
     queue: Queue<Waiting>,
     statements: AtomicU64,
-    /// SQLite's in-line reader, when the database is a SQLite file.
-    inline: Option<InlineReader>,
 }
 
 impl std::fmt::Debug for Lookups {
@@ -80,12 +78,11 @@ impl FromQueryResult for BatchRow {
 
 impl Lookups {
     /// A reader running at most `concurrency` statements at a time (at
-    /// least one), in-line through `inline` when given.
-    pub(crate) fn new(concurrency: usize, inline: Option<InlineReader>) -> Self {
+    /// least one).
+    pub(crate) fn new(concurrency: usize) -> Self {
         Self {
             queue: Queue::new(concurrency),
             statements: AtomicU64::new(0),
-            inline,
         }
     }
 
@@ -149,7 +146,7 @@ impl Lookups {
             let (this, pools) = (self.clone(), pools.clone());
             tokio::spawn(async move {
                 this.statements.fetch_add(1, Ordering::Relaxed);
-                let answers = run_batch(&pools, this.inline.as_ref(), &batch).await;
+                let answers = run_batch(&pools, &batch).await;
                 for (waiting, answer) in batch.into_iter().zip(answers) {
                     // The caller may have gone (a cancelled call): fine.
                     let _ = waiting.reply.send(answer);
@@ -161,25 +158,20 @@ impl Lookups {
     }
 }
 
-/// Runs one batch: one statement for all its look-ups, in-line when the
-/// reader has an in-line connection and no lock holds it up; one answer per
-/// look-up, in order.
-async fn run_batch(pools: &Pools, inline: Option<&InlineReader>, batch: &[Waiting]) -> Vec<Answer> {
+/// Runs one batch: one statement for all its look-ups, in-line on SQLite
+/// when no lock holds it up; one answer per look-up, in order.
+async fn run_batch(pools: &Pools, batch: &[Waiting]) -> Vec<Answer> {
+    let inline = pools.inline.as_deref();
     let statement = batch_sql(pools.backend, batch).build(pools.backend.db_backend());
     let read = match inline.map(|reader| {
-        reader.query(
-            &statement.sql,
-            statement
-                .values
-                .as_ref()
-                .map_or(&[][..], |values| &values.0),
-            |row| {
+        reader.with_connection(|connection| {
+            crate::inline::run(connection, &statement, |row| {
                 Ok(BatchRow {
                     request: crate::inline::column(row, 0, "request")?,
                     contact: ContactRow::from_inline(row, 1)?,
                 })
-            },
-        )
+            })
+        })
     }) {
         Some(Ok(rows)) => Ok(rows),
         Some(Err(InlineError::Failed(error))) => Err(error),
@@ -314,10 +306,7 @@ mod tests {
                 };
                 people.push((tenant.id, created.id));
             }
-            let lookups = Arc::new(Lookups::new(
-                1,
-                crate::inline::InlineReader::for_url(&database.url, store.backend()),
-            ));
+            let lookups = Arc::new(Lookups::new(1));
             let pools = repository.pools.clone();
             let busy = lookups.queue.occupy();
             let mut calls = Vec::new();
@@ -417,13 +406,22 @@ mod tests {
             .await
             .unwrap();
         let pools = repository.pools.clone();
-        let inline = crate::inline::InlineReader::for_url(&database.url, store.backend());
-        assert!(inline.is_some(), "a SQLite file is read in-line");
-        let in_line = Arc::new(Lookups::new(1, inline));
-        let pooled = Arc::new(Lookups::new(1, None));
+        assert!(pools.inline.is_some(), "a SQLite file is read in-line");
+        let pooled = crate::pools::Pools {
+            inline: None,
+            ..pools.clone()
+        };
+        let pooled_lookups = pooled.clone();
+        let lookups = Arc::new(Lookups::new(1));
         let keys = [email("ana@x.com")];
-        let read = in_line.find(&pools, tenant.id, &keys).await.unwrap();
-        assert_eq!(read, pooled.find(&pools, tenant.id, &keys).await.unwrap());
+        let read = lookups.find(&pools, tenant.id, &keys).await.unwrap();
+        assert_eq!(
+            read,
+            lookups
+                .find(&pooled_lookups, tenant.id, &keys)
+                .await
+                .unwrap()
+        );
         let [read] = read.as_slice() else {
             panic!("one contact, read {read:?}");
         };
@@ -433,6 +431,21 @@ mod tests {
         assert_eq!(read.engagement.csat_count, 2);
         assert!(read.engagement.first_contact.is_some());
         assert_eq!(read.custom_fields.len(), 1);
+        // An unfiltered page (a list's, an export's) reads the same too.
+        let second = fixtures::contact(
+            &tenant,
+            vec![fixtures::identity(IdentityKind::Email, "bo@x.com", true)],
+        );
+        repository.create(&second, None).await.unwrap();
+        let pooled = crate::SeaContactRepository { pools: pooled };
+        let filter = crm_domain::contacts::ContactFilter::default();
+        let page = repository.list(tenant.id, &filter, None, 10).await.unwrap();
+        assert_eq!(
+            page,
+            pooled.list(tenant.id, &filter, None, 10).await.unwrap()
+        );
+        assert_eq!(page.len(), 2);
+        assert_eq!(&page[0], read);
         let _ = store.close().await;
         database.drop_database().await;
     }

@@ -32,6 +32,9 @@ pub(crate) struct Pools {
     pub(crate) backend: Backend,
     /// The hot path's coalescing reader over `db`, shared by every clone.
     pub(crate) lookups: std::sync::Arc<crate::lookups::Lookups>,
+    /// SQLite's in-line reader (see `inline`), when the database is a
+    /// SQLite file: the hot path's look-ups and whole pages read by it.
+    pub(crate) inline: Option<std::sync::Arc<crate::inline::InlineReader>>,
     /// SQLite's coalescing creator of new senders over `writer`, shared by
     /// every clone.
     pub(crate) creates: std::sync::Arc<crate::creates::Creates>,

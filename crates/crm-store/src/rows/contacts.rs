@@ -80,11 +80,12 @@ impl IdentityRow {
     }
 }
 
-/// One tag of a contact, read apart from the contact.
-#[derive(Debug, FromQueryResult)]
-pub(crate) struct TagRow {
-    pub contact_id: Uuid,
-    pub tag: String,
+crate::rows::positional_row! {
+    /// One tag of a contact, read apart from the contact.
+    TagRow {
+        contact_id: Uuid,
+        tag: String,
+    }
 }
 
 /// The join that brings in the contact's tier as `t`.
