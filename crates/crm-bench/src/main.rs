@@ -346,6 +346,10 @@ async fn run_backend(options: &Options, backend: Backend) -> Result<(), String> 
             false => None,
         };
         let imported = if options.runs(Case::Import) {
+            // The file has a Plan column: the field the filter case defines.
+            if !options.runs(Case::Filter) {
+                filters::define_plan(endpoint, key).await?;
+            }
             let rows = usize::try_from(contacts).unwrap_or(usize::MAX);
             let imported = exchange::import(&crmd, key, rows).await?;
             let indexed = duplicates::drain(endpoint, key).await?;
