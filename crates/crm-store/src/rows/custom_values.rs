@@ -5,6 +5,7 @@
 //! so a record decodes without reading any definition; decimals are strings,
 //! so nothing ever passes through a float.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use crm_domain::DomainError;
@@ -131,14 +132,116 @@ pub(crate) fn values_to_json(values: &CustomValues) -> String {
     .to_string()
 }
 
-/// Inverse of [`values_to_json`].
+/// Inverse of [`values_to_json`]. Read straight into typed fields, not
+/// through a `serde_json::Value` tree: every contact read decodes this
+/// column, and the tree (a map and a string per field, the sort keys
+/// included) was half of an export's folding.
 pub(crate) fn values_from_json(text: &str) -> Result<CustomValues, DomainError> {
-    let object: serde_json::Map<String, Value> =
+    let stored: BTreeMap<String, Stored> =
         serde_json::from_str(text).map_err(|_| corrupt("custom values"))?;
-    object
-        .iter()
-        .map(|(key, value)| Ok((key.clone(), value_from_json(value)?)))
+    stored
+        .into_iter()
+        .map(|(key, value)| Ok((key, value.into_value()?)))
         .collect()
+}
+
+/// One stored value as [`value_to_json`] writes it; its sort keys (`k`)
+/// are skipped.
+#[derive(serde::Deserialize)]
+struct Stored {
+    t: String,
+    #[serde(default)]
+    v: Option<StoredPayload>,
+    #[serde(default)]
+    c: Option<String>,
+    #[serde(default)]
+    s: Option<i64>,
+    #[serde(default)]
+    n: Option<i64>,
+}
+
+/// A stored value's `v`: a text, a flag or a list of option keys.
+enum StoredPayload {
+    Text(String),
+    Flag(bool),
+    Keys(Vec<String>),
+}
+
+impl<'de> serde::Deserialize<'de> for StoredPayload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Payload;
+        impl<'de> serde::de::Visitor<'de> for Payload {
+            type Value = StoredPayload;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, a boolean or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<StoredPayload, E> {
+                Ok(StoredPayload::Text(text.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<StoredPayload, E> {
+                Ok(StoredPayload::Text(text))
+            }
+            fn visit_bool<E: serde::de::Error>(self, flag: bool) -> Result<StoredPayload, E> {
+                Ok(StoredPayload::Flag(flag))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> Result<StoredPayload, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = items.next_element::<String>()? {
+                    keys.push(key);
+                }
+                Ok(StoredPayload::Keys(keys))
+            }
+        }
+        deserializer.deserialize_any(Payload)
+    }
+}
+
+impl Stored {
+    fn into_value(self) -> Result<FieldValue, DomainError> {
+        let Stored { t, v, c, s, n } = self;
+        let text = |v: Option<StoredPayload>, what: &str| match v {
+            Some(StoredPayload::Text(text)) => Ok(text),
+            _ => Err(corrupt(what)),
+        };
+        let decimal = |text: String| Decimal::from_str(&text).map_err(|_| corrupt("decimal"));
+        Ok(match t.as_str() {
+            "text" => FieldValue::Text(text(v, "custom value")?),
+            "number" => FieldValue::Number(decimal(text(v, "number")?)?),
+            "percent" => FieldValue::Percent(decimal(text(v, "percent")?)?),
+            "currency" => FieldValue::Currency(Money {
+                amount: decimal(text(v, "currency")?)?,
+                currency: c.ok_or_else(|| corrupt("currency"))?,
+            }),
+            "link" => FieldValue::Link(text(v, "link")?),
+            "email" => FieldValue::Email(text(v, "email")?),
+            "phone" => FieldValue::Phone(text(v, "phone")?),
+            "date" => FieldValue::Date(parse_date(&text(v, "date")?).ok_or_else(|| corrupt("date"))?),
+            "date_time" => {
+                let (Some(seconds), Some(nanos)) = (s, n) else {
+                    return Err(corrupt("date-time"));
+                };
+                FieldValue::DateTime(
+                    OffsetDateTime::from_unix_timestamp_nanos(
+                        i128::from(seconds) * 1_000_000_000 + i128::from(nanos),
+                    )
+                    .map_err(|_| corrupt("date-time"))?,
+                )
+            }
+            "checkbox" => match v {
+                Some(StoredPayload::Flag(flag)) => FieldValue::Checkbox(flag),
+                _ => return Err(corrupt("checkbox")),
+            },
+            "single_select" => FieldValue::Select(text(v, "single select")?),
+            "multi_select" => match v {
+                Some(StoredPayload::Keys(keys)) => FieldValue::MultiSelect(keys),
+                _ => return Err(corrupt("multi-select")),
+            },
+            _ => return Err(corrupt("custom value type")),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -185,5 +288,21 @@ mod tests {
         let stored = values_to_json(&values);
         assert_eq!(values_from_json(&stored).unwrap(), values);
         assert!(values_from_json("{\"a\":{\"t\":\"bogus\"}}").is_err());
+        // Sort keys are read past; a value of the wrong shape is refused.
+        let keyed = "{\"a\":{\"t\":\"text\",\"v\":\"x\",\"k\":[\"x\",1]}}";
+        assert_eq!(
+            values_from_json(keyed).unwrap()["a"],
+            FieldValue::Text("x".into())
+        );
+        for bad in [
+            "{\"a\":{\"t\":\"checkbox\",\"v\":\"yes\"}}",
+            "{\"a\":{\"t\":\"number\",\"v\":\"1.2.3\"}}",
+            "{\"a\":{\"t\":\"multi_select\",\"v\":[1]}}",
+            "{\"a\":{\"t\":\"date_time\",\"s\":1}}",
+            "{\"a\":{\"v\":\"x\"}}",
+            "[]",
+        ] {
+            assert!(values_from_json(bad).is_err(), "{bad}");
+        }
     }
 }
