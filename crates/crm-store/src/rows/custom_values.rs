@@ -218,7 +218,9 @@ impl Stored {
             "link" => FieldValue::Link(text(v, "link")?),
             "email" => FieldValue::Email(text(v, "email")?),
             "phone" => FieldValue::Phone(text(v, "phone")?),
-            "date" => FieldValue::Date(parse_date(&text(v, "date")?).ok_or_else(|| corrupt("date"))?),
+            "date" => {
+                FieldValue::Date(parse_date(&text(v, "date")?).ok_or_else(|| corrupt("date"))?)
+            }
             "date_time" => {
                 let (Some(seconds), Some(nanos)) = (s, n) else {
                     return Err(corrupt("date-time"));
