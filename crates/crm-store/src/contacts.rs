@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use crate::dialect::{Backend, DIVISION_BY_ZERO};
 use crate::error::{sqlstate, storage};
+use crate::inline::InlineRow as _;
 use crate::inline::{self, InlineError};
 use crate::pools::Pools;
 use crate::rows::contact_identities::{self, HolderRow, KeyRow};

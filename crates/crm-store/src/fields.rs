@@ -400,7 +400,9 @@ impl CustomFieldRepository for SeaCustomFieldRepository {
             sql.push(" OR default_value IS NOT NULL");
         }
         sql.push(")");
-        self.fields(&self.pools.db, sql).await
+        // Every new sender reads its defaults: a small read, in-line on
+        // SQLite.
+        self.pools.fetch_small(sql, FieldRow::into_domain).await
     }
 
     async fn update_field(

@@ -183,6 +183,12 @@ fn param(value: &Value) -> Result<Param, DomainError> {
     })
 }
 
+/// A row shape the in-line reader can fill (see `rows::positional_row!`).
+pub(crate) trait InlineRow: Sized {
+    /// The row from its columns in order, starting at `first`.
+    fn from_inline(row: &rusqlite::Row<'_>, first: usize) -> Result<Self, DomainError>;
+}
+
 /// A column value read from an in-line row, as sqlx would decode it.
 pub(crate) trait InlineValue: Sized {
     /// The value, or `None` when the column holds something else.

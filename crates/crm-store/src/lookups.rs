@@ -30,6 +30,7 @@ use tokio::sync::oneshot;
 use crate::coalesce::{self, Queue};
 use crate::dialect::Backend;
 use crate::inline::InlineError;
+use crate::inline::InlineRow as _;
 use crate::pools::Pools;
 use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
 use crate::sql::Sql;

@@ -386,9 +386,14 @@ impl OrganizationRepository for SeaOrganizationRepository {
         sql.bind(tenant.as_uuid()).push(" AND domain IN ");
         push_list(&mut sql, domains);
         sql.push(" ORDER BY domain LIMIT 1");
-        Ok(sql
-            .fetch_optional::<_, OwnerRow>(&self.pools.db)
+        // A new sender's auto-link reads this: a small read, in-line on
+        // SQLite.
+        Ok(self
+            .pools
+            .fetch_small(sql, |owner: OwnerRow| {
+                Ok(OrganizationId::from_uuid(owner.organization_id))
+            })
             .await?
-            .map(|owner| OrganizationId::from_uuid(owner.organization_id)))
+            .pop())
     }
 }

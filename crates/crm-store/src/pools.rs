@@ -40,6 +40,46 @@ pub(crate) struct Pools {
     pub(crate) creates: std::sync::Arc<crate::creates::Creates>,
 }
 
+impl Pools {
+    /// Runs a small read (a few index probes) and turns each row into a `T`
+    /// by `into`: on SQLite in-line on this thread (see `inline`), and
+    /// through the read pool on PostgreSQL or when a lock holds the in-line
+    /// read up.
+    ///
+    /// # Errors
+    /// What `into` returns; the driver's, as `storage` maps them.
+    pub(crate) async fn fetch_small<R, T>(
+        &self,
+        sql: crate::sql::Sql,
+        into: impl Fn(R) -> Result<T, crm_domain::DomainError>,
+    ) -> Result<Vec<T>, crm_domain::DomainError>
+    where
+        R: sea_orm::FromQueryResult + crate::inline::InlineRow,
+    {
+        let statement = sql.build(self.backend.db_backend());
+        if let Some(reader) = &self.inline {
+            match reader.with_connection(|connection| {
+                crate::inline::run(connection, &statement, |row| R::from_inline(row, 0))
+            }) {
+                Ok(rows) => return rows.into_iter().map(into).collect(),
+                Err(crate::inline::InlineError::Busy) => {}
+                Err(crate::inline::InlineError::Failed(error)) => return Err(error),
+            }
+        }
+        self.db
+            .query_all_raw(statement)
+            .await
+            .map_err(crate::error::storage)?
+            .iter()
+            .map(|row| {
+                R::from_query_result(row, "")
+                    .map_err(crate::error::storage)
+                    .and_then(&into)
+            })
+            .collect()
+    }
+}
+
 /// How long a statement may take, and how long one that gets no answer at
 /// all is waited for.
 #[derive(Debug, Clone, Copy)]

@@ -8,7 +8,6 @@ use crm_domain::fields::{
 };
 use crm_domain::{DomainError, FieldId, SectionId, TenantId};
 use rust_decimal::Decimal;
-use sea_orm::FromQueryResult;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -20,25 +19,27 @@ pub(crate) const FIELD_COLUMNS: &str = "tenant_id, id, entity, key, display_name
     field_type, required, default_value, validation, options, section_id, position, version, \
     create_time, update_time";
 
-/// One row of `custom_fields`.
-#[derive(Debug, FromQueryResult)]
-pub(crate) struct FieldRow {
-    pub tenant_id: Uuid,
-    pub id: Uuid,
-    pub entity: String,
-    pub key: String,
-    pub display_name: String,
-    pub description: String,
-    pub field_type: String,
-    pub required: bool,
-    pub default_value: Option<String>,
-    pub validation: String,
-    pub options: String,
-    pub section_id: Option<Uuid>,
-    pub position: i32,
-    pub version: i64,
-    pub create_time: OffsetDateTime,
-    pub update_time: OffsetDateTime,
+crate::rows::positional_row! {
+    /// One row of `custom_fields`, its columns as [`FIELD_COLUMNS`] lists
+    /// them.
+    FieldRow {
+        tenant_id: Uuid,
+        id: Uuid,
+        entity: String,
+        key: String,
+        display_name: String,
+        description: String,
+        field_type: String,
+        required: bool,
+        default_value: Option<String>,
+        validation: String,
+        options: String,
+        section_id: Option<Uuid>,
+        position: i32,
+        version: i64,
+        create_time: OffsetDateTime,
+        update_time: OffsetDateTime,
+    }
 }
 
 impl FieldRow {

@@ -73,11 +73,10 @@ macro_rules! positional_row {
                     $($field: row.try_get(next())?,)*
                 })
             }
+        }
 
-            /// The row from SQLite's in-line reader (see `inline`), its
-            /// columns in order from `first`.
-            #[allow(dead_code)] // not every shape is read in-line
-            pub(crate) fn from_inline(
+        impl crate::inline::InlineRow for $row {
+            fn from_inline(
                 row: &rusqlite::Row<'_>,
                 first: usize,
             ) -> Result<Self, crm_domain::DomainError> {

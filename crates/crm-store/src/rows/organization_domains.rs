@@ -10,8 +10,9 @@ pub(crate) struct DomainRow {
     pub domain: String,
 }
 
-/// The organization owning a domain.
-#[derive(Debug, FromQueryResult)]
-pub(crate) struct OwnerRow {
-    pub organization_id: Uuid,
+crate::rows::positional_row! {
+    /// The organization owning a domain.
+    OwnerRow {
+        organization_id: Uuid,
+    }
 }
