@@ -893,10 +893,6 @@ impl ContactRepository for SeaContactRepository {
         step: u32,
         pages: u32,
     ) -> Result<Vec<ContactId>, DomainError> {
-        #[derive(Debug, sea_orm::FromQueryResult)]
-        struct End {
-            id: uuid::Uuid,
-        }
         let step = step.max(1);
         // The ids the pages would read (as `list` reads them, from the
         // narrowest index), numbered; every `step`-th ends a page.
@@ -913,7 +909,7 @@ impl ContactRepository for SeaContactRepository {
             .bind(i64::from(step))
             .push(" = 0 ORDER BY id");
         Ok(self
-            .filtered::<End>(sql)
+            .filtered::<crate::rows::Id>(sql)
             .await?
             .into_iter()
             .map(|end| ContactId::from_uuid(end.id))

@@ -1,4 +1,5 @@
-//! SQLite's in-line reader for the hot path's look-ups.
+//! SQLite's in-line reader: the hot path's look-ups, other small reads,
+//! and whole unfiltered pages.
 //!
 //! sqlx runs every SQLite connection on a thread of its own: a statement
 //! goes to that thread and each row comes back from it, two or more
@@ -137,28 +138,16 @@ pub(crate) fn run<T>(
     statement: &sea_orm::Statement,
     read: impl Fn(&rusqlite::Row<'_>) -> Result<T, DomainError>,
 ) -> Result<Vec<T>, InlineError> {
-    let values = statement
+    let params = statement
         .values
         .as_ref()
-        .map_or(&[][..], |values| values.0.as_slice());
-    query_on(connection, &statement.sql, values, read)
-}
-
-/// Runs `sql` (SQLite's `?` placeholders) with `values` on `connection` and
-/// turns each row into a `T` by `read`.
-pub(crate) fn query_on<T>(
-    connection: &Connection,
-    sql: &str,
-    values: &[Value],
-    read: impl Fn(&rusqlite::Row<'_>) -> Result<T, DomainError>,
-) -> Result<Vec<T>, InlineError> {
-    let params = values
+        .map_or(&[][..], |values| values.0.as_slice())
         .iter()
         .map(param)
         .collect::<Result<Vec<_>, _>>()
         .map_err(InlineError::Failed)?;
-    let mut statement = connection.prepare_cached(sql)?;
-    let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+    let mut prepared = connection.prepare_cached(&statement.sql)?;
+    let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(read(row).map_err(InlineError::Failed)?);
@@ -166,8 +155,9 @@ pub(crate) fn query_on<T>(
     Ok(out)
 }
 
-/// A bound value as SQLite takes it: the shapes sea-orm's SQLite driver
-/// writes (a UUID as its 16 bytes, a time as RFC 3339 text).
+/// A bound value as SQLite takes it, in the shape sea-orm's SQLite driver
+/// writes it (a UUID as its 16 bytes): the kinds the in-line reads bind;
+/// any other is refused as an internal error, never guessed at.
 fn param(value: &Value) -> Result<Param, DomainError> {
     Ok(match value {
         Value::String(Some(text)) => Param::Text(text.clone()),

@@ -24,13 +24,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crm_domain::contacts::Contact;
 use crm_domain::{DomainError, IdentityKey, TenantId};
-use sea_orm::{ConnectionTrait, FromQueryResult};
+use sea_orm::FromQueryResult;
 use tokio::sync::oneshot;
 
 use crate::coalesce::{self, Queue};
 use crate::dialect::Backend;
-use crate::inline::InlineError;
-use crate::inline::InlineRow as _;
+use crate::inline::InlineRow;
 use crate::pools::Pools;
 use crate::rows::contacts::{self, ContactRow, TIER_JOIN, push_contact_columns};
 use crate::sql::Sql;
@@ -73,6 +72,15 @@ impl FromQueryResult for BatchRow {
         Ok(Self {
             request: row.try_get(pre, "request")?,
             contact: ContactRow::from_query_result(row, pre)?,
+        })
+    }
+}
+
+impl InlineRow for BatchRow {
+    fn from_inline(row: &rusqlite::Row<'_>, first: usize) -> Result<Self, DomainError> {
+        Ok(Self {
+            request: crate::inline::column(row, first, "request")?,
+            contact: ContactRow::from_inline(row, first + 1)?,
         })
     }
 }
@@ -162,31 +170,9 @@ impl Lookups {
 /// Runs one batch: one statement for all its look-ups, in-line on SQLite
 /// when no lock holds it up; one answer per look-up, in order.
 async fn run_batch(pools: &Pools, batch: &[Waiting]) -> Vec<Answer> {
-    let inline = pools.inline.as_deref();
-    let statement = batch_sql(pools.backend, batch).build(pools.backend.db_backend());
-    let read = match inline.map(|reader| {
-        reader.with_connection(|connection| {
-            crate::inline::run(connection, &statement, |row| {
-                Ok(BatchRow {
-                    request: crate::inline::column(row, 0, "request")?,
-                    contact: ContactRow::from_inline(row, 1)?,
-                })
-            })
-        })
-    }) {
-        Some(Ok(rows)) => Ok(rows),
-        Some(Err(InlineError::Failed(error))) => Err(error),
-        None | Some(Err(InlineError::Busy)) => pools
-            .db
-            .query_all_raw(statement)
-            .await
-            .map_err(crate::error::storage)
-            .and_then(|rows| {
-                rows.iter()
-                    .map(|row| BatchRow::from_query_result(row, "").map_err(crate::error::storage))
-                    .collect()
-            }),
-    };
+    let read = pools
+        .fetch_small(batch_sql(pools.backend, batch), |row: BatchRow| Ok(row))
+        .await;
     match read {
         Ok(rows) => {
             let mut per_request: Vec<Vec<ContactRow>> = batch.iter().map(|_| Vec::new()).collect();
