@@ -498,3 +498,52 @@ async fn jobs_are_cancelled_in_their_tenant_only_and_never_seen_by_another() {
     })
     .await;
 }
+
+/// A file of several batches (batches are written side by side where the
+/// database allows, and settle in file order): every row lands once, the
+/// counts add up, and a contact reached by rows of two batches through two
+/// of its addresses takes both rows' changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_of_many_batches_lands_whole_and_a_contact_two_batches_reach_takes_both() {
+    const ROWS: usize = 3_500;
+    on_both(|server| async move {
+        let zed = server
+            .create(pb::Contact {
+                display_name: "Zed".into(),
+                emails: vec![email("zed@example.com"), email("zed.work@example.com")],
+                ..Default::default()
+            })
+            .await;
+        let mut file = String::from("name,email,city,tags\n");
+        for row in 0..ROWS {
+            // Row 10 is in the first batch, row 2,500 in the third.
+            let line = match row {
+                10 => "Zed,zed@example.com,,first".to_owned(),
+                2_500 => "Zed,zed.work@example.com,Recife,third".to_owned(),
+                _ => format!("Row {row},row{row}@example.com,Lisbon,"),
+            };
+            file.push_str(&line);
+            file.push('\n');
+        }
+        let job = import(&server, &server.key, options(&[]), file.as_bytes()).await;
+        assert_eq!(job.state, pb::ImportJobState::Succeeded as i32, "{job:?}");
+        let rows = i64::try_from(ROWS).unwrap();
+        // rows, created, updated, unchanged, duplicates, invalid
+        assert_eq!(counts(&job), [rows, rows - 2, 2, 0, 0, 0]);
+        let zed = server.get(&zed.id).await;
+        assert_eq!(zed.city, "Recife");
+        let mut tags = zed.tags.clone();
+        tags.sort();
+        assert_eq!(tags, ["first", "third"]);
+        let all = server.list_all().await;
+        assert_eq!(all.len(), ROWS - 1);
+        let mut names: Vec<&str> = all
+            .iter()
+            .map(|contact| contact.display_name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ROWS - 1, "one contact per row, none twice");
+    })
+    .await;
+}

@@ -34,6 +34,12 @@ impl StoreError {
 
 /// Maps a driver error that no caller-level rule explains.
 pub(crate) fn storage(error: DbErr) -> DomainError {
+    // PostgreSQL undid this transaction because its rows crossed another's
+    // (deadlock_detected, serialization_failure): the write may be retried.
+    if sqlstate(&error).is_some_and(|code| code == "40P01" || code == "40001") {
+        tracing::warn!(%error, "transaction undone by the database for another's sake");
+        return DomainError::Contention("rows another write held");
+    }
     if is_connection_fault(&error) {
         tracing::warn!(%error, "database unavailable");
         DomainError::Unavailable

@@ -1,16 +1,19 @@
 //! `ImportRepository` on sea-orm: jobs in `import_jobs`, their files in
 //! `import_chunks`, refused rows in `import_errors`. A batch is one write
-//! transaction: the job's progress first (guarded by the worker, its state
-//! and the rows it had settled, so a cancelled or taken-over job writes
-//! nothing), then the new contacts as multi-row inserts, the changes at
-//! their versions, and the refused rows. An address taken or a contact
-//! changed meanwhile rolls the whole batch back for the worker to plan it
-//! again.
+//! transaction: the new contacts as multi-row inserts, the changes at
+//! their versions and the refused rows, then, in its turn (once the batch
+//! before it ended), the job's progress, guarded by the worker, its state
+//! and the rows it had settled, so a cancelled or taken-over job keeps
+//! nothing. An address taken or a contact changed meanwhile rolls the
+//! whole batch back for the worker to plan it again. On PostgreSQL two
+//! batches of a job are written side by side.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use crm_domain::exchange::import::{
     BatchOutcome, ColumnMapping, ColumnTarget, DedupKey, Encoding, ImportBatch, ImportCounts,
-    ImportJob, ImportMode, ImportOptions, ImportRepository, ImportState, RowError,
+    ImportJob, ImportMode, ImportOptions, ImportRepository, ImportState, RowError, Turn,
 };
 use crm_domain::identity::ContactIdentity;
 use crm_domain::kernel::ImportJobId;
@@ -615,23 +618,38 @@ impl ImportRepository for SeaImportRepository {
             .await
     }
 
-    async fn apply(&self, batch: &ImportBatch) -> Result<BatchOutcome, DomainError> {
+    async fn apply(&self, batch: &ImportBatch, turn: &Turn) -> Result<BatchOutcome, DomainError> {
+        let lost = AtomicBool::new(false);
+        let turn_wait = self.pools.db.limit.statement / 4;
         let applied = self
             .pools
             .writer
             .transaction(async |transaction| {
+                if !self.insert_creates(transaction, batch).await?
+                    || !self.update_changed(transaction, batch).await?
+                {
+                    return Err(Abort::Undone);
+                }
+                self.insert_errors(transaction, batch).await?;
+                // The batch before this one settles first. One that is long
+                // in coming may be waiting for a row this batch holds (a
+                // wait the database cannot see): undo, and plan again
+                // after it.
+                if tokio::time::timeout(turn_wait, turn.wait()).await.is_err() {
+                    return Err(Abort::Undone);
+                }
                 let counts = &batch.counts;
-                let mut sql = Sql::new("UPDATE import_jobs SET rows_done = ");
+                let mut sql = Sql::new("UPDATE import_jobs SET rows_done = rows_done + ");
                 sql.bind(stored(counts.rows))
-                    .push(", created = ")
+                    .push(", created = created + ")
                     .bind(stored(counts.created))
-                    .push(", updated = ")
+                    .push(", updated = updated + ")
                     .bind(stored(counts.updated))
-                    .push(", unchanged = ")
+                    .push(", unchanged = unchanged + ")
                     .bind(stored(counts.unchanged))
-                    .push(", duplicates = ")
+                    .push(", duplicates = duplicates + ")
                     .bind(stored(counts.duplicates))
-                    .push(", invalid = ")
+                    .push(", invalid = invalid + ")
                     .bind(stored(counts.invalid))
                     .push(", lease_until = ")
                     .bind(batch.lease_until)
@@ -646,21 +664,29 @@ impl ImportRepository for SeaImportRepository {
                     .push(" AND rows_done = ")
                     .bind(stored(batch.rows_before));
                 if sql.execute(transaction).await? == 0 {
-                    return Ok(BatchOutcome::Lost);
-                }
-                if !self.insert_creates(transaction, batch).await?
-                    || !self.update_changed(transaction, batch).await?
-                {
+                    lost.store(true, Ordering::Relaxed);
                     return Err(Abort::Undone);
                 }
-                self.insert_errors(transaction, batch).await?;
                 Ok(BatchOutcome::Applied)
             })
             .await;
         match applied {
             Ok(outcome) => Ok(outcome),
-            Err(Abort::Undone) => Ok(BatchOutcome::Raced),
+            Err(Abort::Undone) if lost.load(Ordering::Relaxed) => Ok(BatchOutcome::Lost),
+            // Two transactions' rows crossed (PostgreSQL chose this one to
+            // undo): plan again.
+            Err(Abort::Undone | Abort::Failed(DomainError::Contention(_))) => {
+                Ok(BatchOutcome::Raced)
+            }
             Err(Abort::Failed(error)) => Err(error),
+        }
+    }
+
+    fn batches_at_once(&self) -> usize {
+        if self.pools.backend.writes_through_one_connection() {
+            1
+        } else {
+            2
         }
     }
 
@@ -753,13 +779,14 @@ mod tests {
 
     use crm_domain::TenantId;
     use crm_domain::exchange::import::{
-        ImportCounts, ImportJob, ImportOptions, ImportRepository, ImportState,
+        BatchOutcome, ImportBatch, ImportCounts, ImportJob, ImportOptions, ImportRepository,
+        ImportState, RowError, Turn,
     };
     use crm_domain::kernel::ImportJobId;
     use time::OffsetDateTime;
     use uuid::Uuid;
 
-    use crate::testing::{BOTH, TestDatabase};
+    use crate::testing::{BOTH, TestDatabase, tenant};
     use crate::{Store, StoreOptions};
 
     fn job(tenant: TenantId, create_time: OffsetDateTime) -> ImportJob {
@@ -844,6 +871,114 @@ mod tests {
             assert!([queued[1], queued[2]].contains(&taken.id), "{backend:?}");
             let ended = imports.get(a, first.id).await.unwrap().unwrap();
             assert_eq!(ended.state, ImportState::Succeeded);
+            store.close().await.unwrap();
+            database.drop_database().await;
+        }
+    }
+
+    /// A batch of one refused row, line `line`, after `rows_before` rows.
+    fn refusing(job: &ImportJob, worker: Uuid, line: u64, rows_before: u64) -> ImportBatch {
+        let now = OffsetDateTime::now_utc();
+        ImportBatch {
+            tenant_id: job.tenant_id,
+            job_id: job.id,
+            worker,
+            rows_before,
+            counts: ImportCounts {
+                rows: 1,
+                invalid: 1,
+                ..ImportCounts::default()
+            },
+            creates: Vec::new(),
+            changes: Vec::new(),
+            errors: vec![RowError {
+                line,
+                column: "email".into(),
+                reason: "not an email".into(),
+                record: vec!["x".into()],
+            }],
+            lease_until: now + time::Duration::seconds(30),
+            now,
+        }
+    }
+
+    /// Batches settle in file order: one whose predecessor has not settled
+    /// keeps nothing (`Lost`); on PostgreSQL a batch written beside the one
+    /// before it waits for its turn and then settles after it; a turn that
+    /// never comes undoes the batch (`Raced`) instead of holding its rows.
+    #[tokio::test]
+    async fn batches_settle_in_file_order_and_a_turn_long_in_coming_undoes_the_batch() {
+        for backend in BOTH {
+            let database = TestDatabase::create(backend).await;
+            let options = StoreOptions {
+                statement_timeout: std::time::Duration::from_millis(800),
+                ..StoreOptions::default()
+            };
+            let store = Store::connect(&database.url, &options).await.unwrap();
+            let imports = store.imports();
+            let tenant = tenant(&store).await.id;
+            let uploading = job(tenant, OffsetDateTime::now_utc());
+            imports.create(&uploading).await.unwrap();
+            let queued = ImportJob {
+                state: ImportState::Queued,
+                ..uploading
+            };
+            imports.submit(&queued).await.unwrap();
+            let worker = Uuid::now_v7();
+            let now = OffsetDateTime::now_utc();
+            let job = imports
+                .claim(worker, now, now + time::Duration::seconds(30))
+                .await
+                .unwrap()
+                .unwrap();
+
+            let (first, second) = (refusing(&job, worker, 2, 0), refusing(&job, worker, 3, 1));
+            assert_eq!(
+                imports.apply(&second, &Turn::now()).await.unwrap(),
+                BatchOutcome::Lost,
+                "{backend:?}: the second batch before the first"
+            );
+            assert!(imports.errors(tenant, job.id, 0, 10).await.unwrap().is_empty());
+
+            if imports.batches_at_once() > 1 {
+                let (giver, turn) = Turn::after();
+                let waiting = imports.apply(&second, &turn);
+                let settle_first = async {
+                    let applied = imports.apply(&first, &Turn::now()).await;
+                    giver.give();
+                    applied
+                };
+                let (second_applied, first_applied) = tokio::join!(waiting, settle_first);
+                assert_eq!(first_applied.unwrap(), BatchOutcome::Applied, "{backend:?}");
+                assert_eq!(second_applied.unwrap(), BatchOutcome::Applied, "{backend:?}");
+            } else {
+                assert_eq!(imports.batches_at_once(), 1);
+                for batch in [&first, &second] {
+                    let applied = imports.apply(batch, &Turn::now()).await.unwrap();
+                    assert_eq!(applied, BatchOutcome::Applied, "{backend:?}");
+                }
+            }
+            let settled = imports.get(tenant, job.id).await.unwrap().unwrap();
+            assert_eq!((settled.counts.rows, settled.counts.invalid), (2, 2));
+            let lines: Vec<u64> = imports
+                .errors(tenant, job.id, 0, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|error| error.line)
+                .collect();
+            assert_eq!(lines, [2, 3], "{backend:?}");
+
+            let (_never, turn) = Turn::after();
+            let third = refusing(&job, worker, 4, 2);
+            assert_eq!(
+                imports.apply(&third, &turn).await.unwrap(),
+                BatchOutcome::Raced,
+                "{backend:?}"
+            );
+            let settled = imports.get(tenant, job.id).await.unwrap().unwrap();
+            assert_eq!(settled.counts.rows, 2, "{backend:?}: the undone batch kept nothing");
+            assert_eq!(imports.errors(tenant, job.id, 0, 10).await.unwrap().len(), 2);
             store.close().await.unwrap();
             database.drop_database().await;
         }

@@ -2,6 +2,14 @@
 //! chunks beside it, so a job outlives the process that took the upload),
 //! its refused rows, and one call that applies a planned batch together
 //! with the job's progress.
+//!
+//! Batches may be written side by side (see
+//! [`ImportRepository::batches_at_once`]) but settle in file order: each
+//! writes its contacts, then waits for its [`Turn`] (the batch before it
+//! has ended) before it moves the job's progress and commits.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -23,7 +31,7 @@ pub struct ImportBatch {
     /// The rows the job had settled before this batch (the write fails
     /// when the job moved on without this worker).
     pub rows_before: u64,
-    /// The job's counts after the batch.
+    /// What this batch's rows did, added to the job's counts.
     pub counts: ImportCounts,
     /// Contacts to insert.
     pub creates: Vec<Contact>,
@@ -48,6 +56,81 @@ pub enum BatchOutcome {
     /// The job is no longer this worker's (cancelled, or its lease lapsed
     /// and another worker took it): nothing was written; stop.
     Lost,
+}
+
+/// When a batch may settle: once the batch before it has ended (applied,
+/// lost, failed, or dropped). [`Turn::now`] for a batch with none before it.
+#[derive(Debug, Clone, Default)]
+pub struct Turn(Option<Arc<Gate>>);
+
+/// The end of a batch that the next one waits for; opens when given or
+/// dropped, so a batch that fails never strands the next.
+#[derive(Debug)]
+pub struct TurnGiver(Arc<Gate>);
+
+#[derive(Debug, Default)]
+struct Gate {
+    state: Mutex<(bool, Vec<Waker>)>,
+}
+
+impl Gate {
+    fn state(&self) -> MutexGuard<'_, (bool, Vec<Waker>)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Turn {
+    /// A turn that has come.
+    pub fn now() -> Turn {
+        Turn(None)
+    }
+
+    /// A turn that comes when the returned giver opens it (or drops).
+    pub fn after() -> (TurnGiver, Turn) {
+        let gate = Arc::new(Gate::default());
+        (TurnGiver(gate.clone()), Turn(Some(gate)))
+    }
+
+    /// Whether the turn has come.
+    pub fn has_come(&self) -> bool {
+        self.0.as_ref().is_none_or(|gate| gate.state().0)
+    }
+
+    /// Waits for the turn.
+    pub async fn wait(&self) {
+        let Some(gate) = &self.0 else {
+            return;
+        };
+        std::future::poll_fn(|context| {
+            let mut state = gate.state();
+            if state.0 {
+                return Poll::Ready(());
+            }
+            if !state.1.iter().any(|waker| waker.will_wake(context.waker())) {
+                state.1.push(context.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
+impl TurnGiver {
+    /// Lets the next batch settle.
+    pub fn give(self) {}
+}
+
+impl Drop for TurnGiver {
+    fn drop(&mut self) {
+        let wakers = {
+            let mut state = self.0.state();
+            state.0 = true;
+            std::mem::take(&mut state.1)
+        };
+        for waker in wakers {
+            waker.wake();
+        }
+    }
 }
 
 /// Storage of import jobs.
@@ -142,11 +225,20 @@ pub trait ImportRepository: Send + Sync {
         lease_until: OffsetDateTime,
     ) -> Result<Option<ImportJob>, DomainError>;
 
-    /// Applies a planned batch and the job's progress in one transaction.
+    /// Applies a planned batch and the job's progress in one transaction:
+    /// writes the batch, waits for `turn`, then adds the batch's counts to
+    /// the job's, provided the job is still `batch.worker`'s and has settled
+    /// exactly `batch.rows_before` rows (otherwise nothing stays:
+    /// [`BatchOutcome::Lost`]). A turn that is long in coming undoes the
+    /// batch ([`BatchOutcome::Raced`]) rather than hold its locks.
     ///
     /// # Errors
     /// `Unavailable`; `Internal`.
-    async fn apply(&self, batch: &ImportBatch) -> Result<BatchOutcome, DomainError>;
+    async fn apply(&self, batch: &ImportBatch, turn: &Turn) -> Result<BatchOutcome, DomainError>;
+
+    /// How many batches of one job may be written side by side: more than
+    /// one only where the database writes transactions in parallel.
+    fn batches_at_once(&self) -> usize;
 
     /// Ends `worker`'s running job in `state` (`error` saying why when it
     /// failed); does nothing when the job is no longer the worker's.

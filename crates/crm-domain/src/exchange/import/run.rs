@@ -8,22 +8,32 @@
 //!
 //! Batches overlap: while one is written, the next is read from the file
 //! and the contacts holding its addresses are read, so the database's
-//! read and write work side by side. That is safe because rows of
-//! different batches share no address (a row that shares one with an
-//! earlier row is a duplicate): a holder read beside a write can only be
-//! out of date in a contact the write changed, and the change planned from
-//! it then fails its version check and the batch is planned again.
+//! read and write work side by side; where the database writes
+//! transactions in parallel (PostgreSQL), the next batch's write starts
+//! too, and each batch settles (moves the job's progress and commits) only
+//! after the one before it ended, so progress still moves in file order.
+//! That is safe because rows of different batches share no address (a row
+//! that shares one with an earlier row is a duplicate): a holder read
+//! beside a write can only be out of date in a contact the write changed,
+//! and the change planned from it then fails its version check and the
+//! batch is planned again. A batch whose holders a batch being written may
+//! change waits for it to end before it starts, so two writes never wait
+//! on each other's rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use uuid::Uuid;
 
 use crate::contacts::{Contact, MAX_KEYS_PER_READ};
+use crate::kernel::ContactId;
 use crate::exchange::import::{
     BatchOutcome, CsvReader, ImportBatch, ImportColumns, ImportCounts, ImportJob, ImportRow,
     ImportService, ImportState, PlanContext, RowContext, RowError, domains_to_link, place_columns,
-    plan_batch, read_row,
+    Turn, plan_batch, read_row,
 };
 use crate::fields::FieldDefinition;
 use crate::identity::IdentityKey;
@@ -63,8 +73,8 @@ fn fingerprint(key: &IdentityKey) -> u128 {
     (u128::from(half(0x9E37_79B9_7F4A_7C15)) << 64) | u128::from(half(0xC2B2_AE3D_27D4_EB4F))
 }
 
-/// What a running job holds while it reads its file.
-struct Run<'a> {
+/// What a run reads with, fixed for the run.
+struct Job<'a> {
     service: &'a ImportService,
     worker: Uuid,
     job: ImportJob,
@@ -72,6 +82,12 @@ struct Run<'a> {
     columns: ImportColumns,
     definitions: Vec<FieldDefinition>,
     tiers: Vec<Tier>,
+    /// Batches written side by side at most.
+    at_once: usize,
+}
+
+/// What a run changes as it reads its file.
+struct Reading<'a> {
     /// Fingerprints of the addresses of every row taken so far.
     seen: HashSet<u128>,
     organizations: HashMap<String, Option<OrganizationId>>,
@@ -79,6 +95,12 @@ struct Run<'a> {
     gathering: Gathered,
     /// The batch gathered before it, with its holders read, to be written.
     pending: Option<Ready>,
+    /// Batches being written, oldest first.
+    writes: VecDeque<Writing<'a>>,
+    /// The job's counts as the batches settled so far left them.
+    counts: ImportCounts,
+    /// Rows of every batch handed to a write, settled or not.
+    rows_handed: u64,
 }
 
 /// Rows read from the file for one batch.
@@ -101,40 +123,69 @@ impl Gathered {
     }
 }
 
-/// A gathered batch and the contacts that held its addresses when read.
+/// A gathered batch, the contacts that held its addresses when read, and
+/// the organizations its email domains link to.
 struct Ready {
     gathered: Gathered,
     holders: Vec<Contact>,
+    organizations: HashMap<String, Option<OrganizationId>>,
 }
 
-/// Runs two futures side by side and gives both outputs.
-async fn both<A: std::future::Future, B: std::future::Future>(
-    a: A,
-    b: B,
-) -> (A::Output, B::Output) {
-    use std::task::Poll;
-    let mut a = std::pin::pin!(a);
-    let mut b = std::pin::pin!(b);
-    let mut first = None;
-    let mut second = None;
+/// What writing a batch ended in: the counts its rows add, or `None` when
+/// the job is no longer this worker's.
+type Written = Result<Option<ImportCounts>, DomainError>;
+
+/// A batch being written.
+struct Writing<'a> {
+    future: Option<Pin<Box<dyn Future<Output = Written> + Send + 'a>>>,
+    /// Its end, once it ended.
+    ended: Option<Written>,
+    /// The contacts it may change (a later batch that may change one of
+    /// them waits for it, so two writes never wait on each other's rows).
+    contacts: HashSet<ContactId>,
+    /// The turn of the batch after it.
+    next: Turn,
+}
+
+impl Writing<'_> {
+    fn poll(&mut self, context: &mut Context<'_>) {
+        if let Some(future) = self.future.as_mut()
+            && let Poll::Ready(written) = future.as_mut().poll(context)
+        {
+            self.ended = Some(written);
+            self.future = None;
+        }
+    }
+}
+
+/// Runs `work` while the batches being written go on.
+async fn alongside<T>(writes: &mut VecDeque<Writing<'_>>, work: impl Future<Output = T>) -> T {
+    let mut work = std::pin::pin!(work);
     std::future::poll_fn(|context| {
-        if first.is_none()
-            && let Poll::Ready(output) = a.as_mut().poll(context)
-        {
-            first = Some(output);
+        for write in writes.iter_mut() {
+            write.poll(context);
         }
-        if second.is_none()
-            && let Poll::Ready(output) = b.as_mut().poll(context)
-        {
-            second = Some(output);
+        work.as_mut().poll(context)
+    })
+    .await
+}
+
+/// Waits for the oldest batch being written to end and gives its end;
+/// `None` when none is being written.
+async fn oldest(writes: &mut VecDeque<Writing<'_>>) -> Option<Written> {
+    std::future::poll_fn(|context| {
+        for write in writes.iter_mut() {
+            write.poll(context);
         }
-        match (first.take(), second.take()) {
-            (Some(one), Some(two)) => Poll::Ready((one, two)),
-            (one, two) => {
-                first = one;
-                second = two;
-                Poll::Pending
+        let Some(front) = writes.front_mut() else {
+            return Poll::Ready(None);
+        };
+        match front.ended.take() {
+            Some(written) => {
+                writes.pop_front();
+                Poll::Ready(Some(written))
             }
+            None => Poll::Pending,
         }
     })
     .await
@@ -201,31 +252,37 @@ impl ImportService {
             })?;
         let separator = job.options.separator.unwrap_or(b',');
         let mut reader = CsvReader::new(separator, job.options.encoding);
-        let mut run = Run {
+        // Rows settled by an earlier run are read again only to know
+        // their addresses.
+        let settled = job.counts.rows;
+        let job = Job {
             service: self,
             worker,
-            job,
             tenant,
             columns,
             definitions,
             tiers,
+            at_once: self.ports.imports.batches_at_once().max(1),
+            job,
+        };
+        let mut reading = Reading {
             seen: HashSet::new(),
             organizations: HashMap::new(),
             gathering: Gathered::default(),
             pending: None,
+            writes: VecDeque::new(),
+            counts: job.job.counts,
+            rows_handed: settled,
         };
-        // Rows settled by an earlier run are read again only to know
-        // their addresses.
-        let settled = run.job.counts.rows;
         let mut read = 0u64;
         let mut header = true;
         let mut seq = 0;
         loop {
-            let chunk = self
-                .ports
-                .imports
-                .chunk(run.job.tenant_id, run.job.id, seq)
-                .await?;
+            let chunk = alongside(
+                &mut reading.writes,
+                self.ports.imports.chunk(job.job.tenant_id, job.job.id, seq),
+            )
+            .await?;
             match &chunk {
                 Some(bytes) => reader.push(bytes),
                 None => reader.end(),
@@ -239,24 +296,26 @@ impl ImportService {
                     continue;
                 }
                 read += 1;
-                let row = read_row(&record, run.row_context());
+                let row = read_row(&record, job.row_context());
                 if read <= settled {
                     if let Ok(row) = row {
-                        run.take(&row);
+                        reading.take(&row);
                     }
                     continue;
                 }
                 match row {
                     Ok(row) => {
-                        if run.take(&row) {
-                            run.gathering.rows.push(row);
+                        if reading.take(&row) {
+                            reading.gathering.rows.push(row);
                         } else {
-                            run.gathering.duplicates += 1;
+                            reading.gathering.duplicates += 1;
                         }
                     }
-                    Err(error) => run.gathering.refused.push(error),
+                    Err(error) => reading.gathering.refused.push(error),
                 }
-                if run.gathering.len() >= BATCH_ROWS && run.hand_over().await? == Ended::Lost {
+                if reading.gathering.len() >= BATCH_ROWS
+                    && hand_over(&job, &mut reading).await? == Ended::Lost
+                {
                     return Ok(Ended::Lost);
                 }
             }
@@ -264,24 +323,91 @@ impl ImportService {
                 break;
             }
         }
-        if run.hand_over().await? == Ended::Lost {
+        if hand_over(&job, &mut reading).await? == Ended::Lost {
             return Ok(Ended::Lost);
         }
-        run.write_pending().await
+        if let Some(ready) = reading.pending.take()
+            && start(&job, &mut reading, ready).await? == Ended::Lost
+        {
+            return Ok(Ended::Lost);
+        }
+        while !reading.writes.is_empty() {
+            if reading.settle_oldest().await? == Ended::Lost {
+                return Ok(Ended::Lost);
+            }
+        }
+        Ok(Ended::Done)
     }
 }
 
-impl Run<'_> {
-    fn row_context(&self) -> RowContext<'_> {
-        RowContext {
-            columns: &self.columns,
-            definitions: &self.definitions,
-            tiers: &self.tiers,
-            region: self.tenant.default_region,
-            default_tags: &self.job.options.default_tags,
+/// Hands the gathered rows over: starts writing the batch before them,
+/// reads their holders while the writes go on, and keeps them to be
+/// written next.
+async fn hand_over<'a>(job: &'a Job<'a>, reading: &mut Reading<'a>) -> Result<Ended, DomainError> {
+    let next = std::mem::take(&mut reading.gathering);
+    if next.is_empty() {
+        return Ok(Ended::Done);
+    }
+    if let Some(ready) = reading.pending.take()
+        && start(job, reading, ready).await? == Ended::Lost
+    {
+        return Ok(Ended::Lost);
+    }
+    let organizations = alongside(
+        &mut reading.writes,
+        job.organizations_for(&mut reading.organizations, &next.rows),
+    )
+    .await?;
+    let holders = alongside(&mut reading.writes, job.holders(&next.rows)).await?;
+    reading.pending = Some(Ready {
+        gathered: next,
+        holders,
+        organizations,
+    });
+    Ok(Ended::Done)
+}
+
+/// Starts writing a batch once there is room for it and no batch being
+/// written may change a contact it may change; its turn to settle comes
+/// when the batch before it ends.
+async fn start<'a>(
+    job: &'a Job<'a>,
+    reading: &mut Reading<'a>,
+    ready: Ready,
+) -> Result<Ended, DomainError> {
+    let contacts: HashSet<ContactId> = ready.holders.iter().map(|holder| holder.id).collect();
+    while reading.writes.len() >= job.at_once
+        || reading
+            .writes
+            .iter()
+            .any(|write| !write.contacts.is_disjoint(&contacts))
+    {
+        if reading.settle_oldest().await? == Ended::Lost {
+            return Ok(Ended::Lost);
         }
     }
+    let rows_before = reading.rows_handed;
+    reading.rows_handed += ready.gathered.len() as u64;
+    let turn = reading
+        .writes
+        .back()
+        .map_or_else(Turn::now, |write| write.next.clone());
+    let (giver, next) = Turn::after();
+    let future = Box::pin(async move {
+        let written = job.write(ready, rows_before, &turn).await;
+        giver.give();
+        written
+    });
+    reading.writes.push_back(Writing {
+        future: Some(future),
+        ended: None,
+        contacts,
+        next,
+    });
+    Ok(Ended::Done)
+}
 
+impl Reading<'_> {
     /// Notes a row's addresses; `false` when it shares one with a row
     /// taken before (an in-file duplicate).
     fn take(&mut self, row: &ImportRow) -> bool {
@@ -295,6 +421,32 @@ impl Run<'_> {
         }
         self.seen.extend(prints);
         true
+    }
+
+    /// Waits for the oldest batch being written to end: its counts join
+    /// the job's.
+    async fn settle_oldest(&mut self) -> Result<Ended, DomainError> {
+        match oldest(&mut self.writes).await {
+            None => Ok(Ended::Done),
+            Some(Ok(Some(counts))) => {
+                self.counts = self.counts.plus(counts);
+                Ok(Ended::Done)
+            }
+            Some(Ok(None)) => Ok(Ended::Lost),
+            Some(Err(error)) => Err(error),
+        }
+    }
+}
+
+impl Job<'_> {
+    fn row_context(&self) -> RowContext<'_> {
+        RowContext {
+            columns: &self.columns,
+            definitions: &self.definitions,
+            tiers: &self.tiers,
+            region: self.tenant.default_region,
+            default_tags: &self.job.options.default_tags,
+        }
     }
 
     /// Every contact holding an address of `rows`.
@@ -321,75 +473,50 @@ impl Run<'_> {
         Ok(holders)
     }
 
-    /// Looks up the organizations of the email domains of `rows` not yet
-    /// known.
-    async fn learn_organizations(&mut self, rows: &[ImportRow]) -> Result<(), DomainError> {
+    /// The organizations the email domains of `rows` link to, looked up
+    /// when not in `known` (which remembers them for later batches).
+    async fn organizations_for(
+        &self,
+        known: &mut HashMap<String, Option<OrganizationId>>,
+        rows: &[ImportRow],
+    ) -> Result<HashMap<String, Option<OrganizationId>>, DomainError> {
+        let mut linked = HashMap::new();
         for domain in domains_to_link(rows, &self.tenant) {
-            if self.organizations.contains_key(&domain) {
-                continue;
-            }
-            if self.organizations.len() >= MAX_REMEMBERED_DOMAINS {
-                self.organizations.clear();
-            }
-            let found = self
-                .service
-                .ports
-                .organizations
-                .find_by_domains(self.tenant.id, std::slice::from_ref(&domain))
-                .await?;
-            self.organizations.insert(domain, found);
+            let found = match known.get(&domain) {
+                Some(found) => *found,
+                None => {
+                    if known.len() >= MAX_REMEMBERED_DOMAINS {
+                        known.clear();
+                    }
+                    let found = self
+                        .service
+                        .ports
+                        .organizations
+                        .find_by_domains(self.tenant.id, std::slice::from_ref(&domain))
+                        .await?;
+                    known.insert(domain.clone(), found);
+                    found
+                }
+            };
+            linked.insert(domain, found);
         }
-        Ok(())
+        Ok(linked)
     }
 
-    /// Hands the gathered rows over: writes the batch before them while
-    /// their holders are read, and keeps them to be written next.
-    async fn hand_over(&mut self) -> Result<Ended, DomainError> {
-        let next = std::mem::take(&mut self.gathering);
-        if next.is_empty() {
-            return Ok(Ended::Done);
-        }
-        self.learn_organizations(&next.rows).await?;
-        let (written, holders) = match self.pending.take() {
-            None => (Ok(Some(self.job.counts)), self.holders(&next.rows).await),
-            Some(ready) => both(self.write(ready), self.holders(&next.rows)).await,
-        };
-        match written? {
-            Some(counts) => self.job.counts = counts,
-            None => return Ok(Ended::Lost),
-        }
-        self.pending = Some(Ready {
-            gathered: next,
-            holders: holders?,
-        });
-        Ok(Ended::Done)
-    }
-
-    /// Writes the last batch.
-    async fn write_pending(&mut self) -> Result<Ended, DomainError> {
-        let Some(ready) = self.pending.take() else {
-            return Ok(Ended::Done);
-        };
-        match self.write(ready).await? {
-            Some(counts) => {
-                self.job.counts = counts;
-                Ok(Ended::Done)
-            }
-            None => Ok(Ended::Lost),
-        }
-    }
-
-    /// Plans a batch and applies it with the job's progress; plans it again
-    /// (holders read anew) when it lost a race. Returns the job's counts
-    /// after it, or `None` when the job is no longer this worker's.
-    async fn write(&self, ready: Ready) -> Result<Option<ImportCounts>, DomainError> {
+    /// Plans a batch and applies it with the job's progress, in its turn;
+    /// after a lost race it waits for its turn and plans again (holders
+    /// read anew). Returns the counts its rows add, or `None` when the job
+    /// is no longer this worker's.
+    async fn write(&self, ready: Ready, rows_before: u64, turn: &Turn) -> Written {
         let ports = &self.service.ports;
         let Ready {
             gathered,
             mut holders,
+            organizations,
         } = ready;
         for attempt in 0..RACE_RETRIES {
             if attempt > 0 {
+                turn.wait().await;
                 holders = self.holders(&gathered.rows).await?;
             }
             let now = ports.clock.now();
@@ -399,7 +526,7 @@ impl Run<'_> {
                 columns: &self.columns,
                 tiers: &self.tiers,
                 definitions: &self.definitions,
-                organizations: &self.organizations,
+                organizations: &organizations,
                 now,
                 ids: ports.ids.as_ref(),
             };
@@ -411,7 +538,7 @@ impl Run<'_> {
                 duplicates: gathered.duplicates,
                 ..ImportCounts::default()
             };
-            let counts = self.job.counts.plus(read_here).plus(plan.counts);
+            let counts = read_here.plus(plan.counts);
             let mut errors = gathered.refused.clone();
             errors.extend(plan.errors);
             errors.sort_by_key(|error| error.line);
@@ -419,7 +546,7 @@ impl Run<'_> {
                 tenant_id: self.tenant.id,
                 job_id: self.job.id,
                 worker: self.worker,
-                rows_before: self.job.counts.rows,
+                rows_before,
                 counts,
                 creates: plan.creates,
                 changes: plan.changes,
@@ -427,7 +554,7 @@ impl Run<'_> {
                 lease_until: now + self.service.lease,
                 now,
             };
-            match ports.imports.apply(&batch).await? {
+            match ports.imports.apply(&batch, turn).await? {
                 BatchOutcome::Applied => return Ok(Some(counts)),
                 BatchOutcome::Lost => return Ok(None),
                 BatchOutcome::Raced => {}
