@@ -28,6 +28,7 @@ mod m0014_segments;
 mod m0015_imports;
 mod m0016_duplicate_index;
 mod m0017_duplicate_sweep;
+mod m0018_duplicate_statement_triggers;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_imports::Migration),
             Box::new(m0016_duplicate_index::Migration),
             Box::new(m0017_duplicate_sweep::Migration),
+            Box::new(m0018_duplicate_statement_triggers::Migration),
         ]
     }
 }
