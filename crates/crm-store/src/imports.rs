@@ -938,7 +938,13 @@ mod tests {
                 BatchOutcome::Lost,
                 "{backend:?}: the second batch before the first"
             );
-            assert!(imports.errors(tenant, job.id, 0, 10).await.unwrap().is_empty());
+            assert!(
+                imports
+                    .errors(tenant, job.id, 0, 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
 
             if imports.batches_at_once() > 1 {
                 let (giver, turn) = Turn::after();
@@ -950,7 +956,11 @@ mod tests {
                 };
                 let (second_applied, first_applied) = tokio::join!(waiting, settle_first);
                 assert_eq!(first_applied.unwrap(), BatchOutcome::Applied, "{backend:?}");
-                assert_eq!(second_applied.unwrap(), BatchOutcome::Applied, "{backend:?}");
+                assert_eq!(
+                    second_applied.unwrap(),
+                    BatchOutcome::Applied,
+                    "{backend:?}"
+                );
             } else {
                 assert_eq!(imports.batches_at_once(), 1);
                 for batch in [&first, &second] {
@@ -977,8 +987,14 @@ mod tests {
                 "{backend:?}"
             );
             let settled = imports.get(tenant, job.id).await.unwrap().unwrap();
-            assert_eq!(settled.counts.rows, 2, "{backend:?}: the undone batch kept nothing");
-            assert_eq!(imports.errors(tenant, job.id, 0, 10).await.unwrap().len(), 2);
+            assert_eq!(
+                settled.counts.rows, 2,
+                "{backend:?}: the undone batch kept nothing"
+            );
+            assert_eq!(
+                imports.errors(tenant, job.id, 0, 10).await.unwrap().len(),
+                2
+            );
             store.close().await.unwrap();
             database.drop_database().await;
         }

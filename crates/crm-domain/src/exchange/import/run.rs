@@ -29,14 +29,14 @@ use std::task::{Context, Poll};
 use uuid::Uuid;
 
 use crate::contacts::{Contact, MAX_KEYS_PER_READ};
-use crate::kernel::ContactId;
 use crate::exchange::import::{
     BatchOutcome, CsvReader, ImportBatch, ImportColumns, ImportCounts, ImportJob, ImportRow,
-    ImportService, ImportState, PlanContext, RowContext, RowError, domains_to_link, place_columns,
-    Turn, plan_batch, read_row,
+    ImportService, ImportState, PlanContext, RowContext, RowError, Turn, domains_to_link,
+    place_columns, plan_batch, read_row,
 };
 use crate::fields::FieldDefinition;
 use crate::identity::IdentityKey;
+use crate::kernel::ContactId;
 use crate::kernel::{DomainError, OrganizationId};
 use crate::tenancy::Tenant;
 use crate::tiers::Tier;
