@@ -91,11 +91,6 @@ impl Turn {
         (TurnGiver(gate.clone()), Turn(Some(gate)))
     }
 
-    /// Whether the turn has come.
-    pub fn has_come(&self) -> bool {
-        self.0.as_ref().is_none_or(|gate| gate.state().0)
-    }
-
     /// Waits for the turn.
     pub async fn wait(&self) {
         let Some(gate) = &self.0 else {
