@@ -123,3 +123,60 @@ pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
 pub(crate) fn is_foreign_key_violation(error: &DbErr) -> bool {
     sqlstate(error).is_some_and(|code| FOREIGN_KEY_VIOLATION.contains(&code.as_str()))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crm_domain::DomainError;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    use super::storage;
+    use crate::testing::{TestBackend, TestDatabase};
+    use crate::{Store, StoreOptions};
+
+    /// Two transactions that lock two rows in opposite orders: PostgreSQL
+    /// undoes one of them (deadlock_detected), which is contention to
+    /// retry, never an internal error. SQLite has one writer and cannot
+    /// deadlock.
+    #[tokio::test]
+    async fn a_deadlock_is_contention_to_retry() {
+        let database = TestDatabase::create(TestBackend::Postgres).await;
+        let store = Store::connect(&database.url, &StoreOptions::default())
+            .await
+            .unwrap();
+        let connection = &store.search().pools.db.connection;
+        connection
+            .execute_unprepared(
+                "CREATE TABLE crossed (id int PRIMARY KEY, v int NOT NULL); \
+                 INSERT INTO crossed VALUES (1, 0), (2, 0)",
+            )
+            .await
+            .unwrap();
+        let (one, two) = (
+            connection.begin().await.unwrap(),
+            connection.begin().await.unwrap(),
+        );
+        one.execute_unprepared("UPDATE crossed SET v = 1 WHERE id = 1")
+            .await
+            .unwrap();
+        two.execute_unprepared("UPDATE crossed SET v = 2 WHERE id = 2")
+            .await
+            .unwrap();
+        let (first, second) = tokio::join!(
+            one.execute_unprepared("UPDATE crossed SET v = 1 WHERE id = 2"),
+            two.execute_unprepared("UPDATE crossed SET v = 2 WHERE id = 1"),
+        );
+        let undone = match (first, second) {
+            (Err(error), Ok(_)) | (Ok(_), Err(error)) => error,
+            other => panic!("one of the two is undone, got {other:?}"),
+        };
+        assert!(
+            matches!(storage(undone), DomainError::Contention(_)),
+            "a deadlock is contention"
+        );
+        drop((one, two));
+        store.close().await.unwrap();
+        database.drop_database().await;
+    }
+}
