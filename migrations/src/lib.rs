@@ -29,6 +29,7 @@ mod m0015_imports;
 mod m0016_duplicate_index;
 mod m0017_duplicate_sweep;
 mod m0018_duplicate_statement_triggers;
+mod m0019_search_docs_in_place;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_duplicate_index::Migration),
             Box::new(m0017_duplicate_sweep::Migration),
             Box::new(m0018_duplicate_statement_triggers::Migration),
+            Box::new(m0019_search_docs_in_place::Migration),
         ]
     }
 }

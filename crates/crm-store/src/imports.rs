@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use crm_domain::contacts::ContactChange;
 use crm_domain::exchange::import::{
     BatchOutcome, ColumnMapping, ColumnTarget, DedupKey, Encoding, ImportBatch, ImportCounts,
     ImportJob, ImportMode, ImportOptions, ImportRepository, ImportState, RowError, Turn,
@@ -254,7 +255,14 @@ impl SeaImportRepository {
         transaction: &DatabaseTransaction,
         batch: &ImportBatch,
     ) -> Result<bool, DomainError> {
-        for part in batch.changes.chunks(ROWS_PER_INSERT) {
+        // In contact id order: the order of their rows and of their
+        // search documents, so that on SQLite each renamed contact's
+        // document is rewritten after the last one's (FTS5 writes out its
+        // pending terms whenever a change goes back in rowid order), and on
+        // PostgreSQL two writers lock rows in one order.
+        let mut changes: Vec<&ContactChange> = batch.changes.iter().collect();
+        changes.sort_unstable_by_key(|change| change.id.as_uuid());
+        for part in changes.chunks(ROWS_PER_INSERT) {
             let mut sql = Sql::new(
                 "UPDATE contacts SET display_name = v.display_name, search_name = v.search_name, \
                  city = v.city, country = v.country, language = v.language, \

@@ -747,4 +747,65 @@ mod tests {
             database.drop_database().await;
         }
     }
+
+    /// Contacts renamed many to a statement, in id order and against it,
+    /// are found by their new names and no longer by their old ones; on
+    /// SQLite the full-text index still holds exactly its documents (FTS5's
+    /// own integrity check), each name's document rewritten where it was.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn contacts_renamed_in_bulk_are_found_by_their_new_names_only() {
+        for backend in BOTH {
+            let (database, store, tenant) = seeded(backend).await;
+            let db = &store.search().pools.db;
+            for rename in [
+                // Every Maria, one statement, in id order.
+                "UPDATE contacts SET display_name = 'Quixote ' || display_name, \
+                 search_name = 'quixote ' || search_name WHERE display_name LIKE 'Maria%'",
+                // Every Ana, against id order.
+                "UPDATE contacts SET display_name = 'Zorba', search_name = 'zorba' \
+                 WHERE id IN (SELECT id FROM contacts WHERE display_name LIKE 'Ana%' \
+                 ORDER BY id DESC)",
+            ] {
+                db.execute_unprepared(rename).await.unwrap();
+            }
+            let found = |text: &'static str| {
+                let store = store.clone();
+                async move {
+                    let query = SearchQuery::parse(text, Region::parse("US").unwrap()).unwrap();
+                    store
+                        .search()
+                        .candidates(tenant, &query, 5000, SourceScope::All)
+                        .await
+                        .unwrap()
+                }
+            };
+            let quixote = found("quixote maria").await;
+            assert_eq!(found_by(&quixote, Source::NamePrefix), 2000, "{backend:?}");
+            let zorba = found("zorba").await;
+            assert_eq!(found_by(&zorba, Source::NamePrefix), 2000, "{backend:?}");
+            let ana = found("ana souza").await;
+            assert_eq!(found_by(&ana, Source::NamePrefix), 0, "{backend:?}");
+            assert_eq!(found_by(&ana, Source::NameInfix), 0, "{backend:?}");
+            if store.backend() == crate::Backend::Sqlite {
+                db.execute_unprepared(
+                    "INSERT INTO contact_search (contact_search) VALUES ('integrity-check')",
+                )
+                .await
+                .unwrap();
+                let documents = db
+                    .query_one_raw(Statement::from_string(
+                        store.backend().db_backend(),
+                        "SELECT count(*) AS n FROM contact_search_docs WHERE kind = ''",
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .try_get::<i64>("", "n")
+                    .unwrap();
+                assert_eq!(documents, CONTACTS, "one name document a contact");
+            }
+            let _ = store.close().await;
+            database.drop_database().await;
+        }
+    }
 }
