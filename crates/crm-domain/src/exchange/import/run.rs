@@ -97,8 +97,6 @@ struct Reading<'a> {
     pending: Option<Ready>,
     /// Batches being written, oldest first.
     writes: VecDeque<Writing<'a>>,
-    /// The job's counts as the batches settled so far left them.
-    counts: ImportCounts,
     /// Rows of every batch handed to a write, settled or not.
     rows_handed: u64,
 }
@@ -131,9 +129,9 @@ struct Ready {
     organizations: HashMap<String, Option<OrganizationId>>,
 }
 
-/// What writing a batch ended in: the counts its rows add, or `None` when
-/// the job is no longer this worker's.
-type Written = Result<Option<ImportCounts>, DomainError>;
+/// What writing a batch ended in: `true` when it settled, `false` when the
+/// job is no longer this worker's (the store keeps the job's counts).
+type Written = Result<bool, DomainError>;
 
 /// A batch being written.
 struct Writing<'a> {
@@ -271,7 +269,6 @@ impl ImportService {
             gathering: Gathered::default(),
             pending: None,
             writes: VecDeque::new(),
-            counts: job.job.counts,
             rows_handed: settled,
         };
         let mut read = 0u64;
@@ -423,16 +420,12 @@ impl Reading<'_> {
         true
     }
 
-    /// Waits for the oldest batch being written to end: its counts join
-    /// the job's.
+    /// Waits for the oldest batch being written to end.
     async fn settle_oldest(&mut self) -> Result<Ended, DomainError> {
         match oldest(&mut self.writes).await {
             None => Ok(Ended::Done),
-            Some(Ok(Some(counts))) => {
-                self.counts = self.counts.plus(counts);
-                Ok(Ended::Done)
-            }
-            Some(Ok(None)) => Ok(Ended::Lost),
+            Some(Ok(true)) => Ok(Ended::Done),
+            Some(Ok(false)) => Ok(Ended::Lost),
             Some(Err(error)) => Err(error),
         }
     }
@@ -505,8 +498,8 @@ impl Job<'_> {
 
     /// Plans a batch and applies it with the job's progress, in its turn;
     /// after a lost race it waits for its turn and plans again (holders
-    /// read anew). Returns the counts its rows add, or `None` when the job
-    /// is no longer this worker's.
+    /// read anew). Returns whether it settled: `false` when the job is no
+    /// longer this worker's.
     async fn write(&self, ready: Ready, rows_before: u64, turn: &Turn) -> Written {
         let ports = &self.service.ports;
         let Ready {
@@ -555,8 +548,8 @@ impl Job<'_> {
                 now,
             };
             match ports.imports.apply(&batch, turn).await? {
-                BatchOutcome::Applied => return Ok(Some(counts)),
-                BatchOutcome::Lost => return Ok(None),
+                BatchOutcome::Applied => return Ok(true),
+                BatchOutcome::Lost => return Ok(false),
                 BatchOutcome::Raced => {}
             }
         }
