@@ -28,6 +28,11 @@ pub(crate) const UNIQUE_VIOLATION: [&str; 3] = ["23505", "2067", "1555"];
 /// extended result code for FOREIGN KEY (787).
 pub(crate) const FOREIGN_KEY_VIOLATION: [&str; 2] = ["23503", "787"];
 
+/// SQLSTATEs of a transaction the database undid for another's sake:
+/// PostgreSQL's deadlock_detected and serialization_failure (SQLite has one
+/// writer and raises neither).
+pub(crate) const TRANSACTION_UNDONE: [&str; 2] = ["40P01", "40001"];
+
 /// Error codes that say the database is unavailable, not that it refused
 /// the statement. PostgreSQL: class 08 (connection exception), a server
 /// shutting down or starting (57P01 to 57P03), too many connections

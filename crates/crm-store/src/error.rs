@@ -1,14 +1,18 @@
 //! The one place storage errors become domain errors: connection trouble (a
 //! database unreachable, gone away, or silent past the statement timeout)
-//! is `Unavailable` (retryable), anything else unexpected is `Internal` with the
-//! driver's text kept in the log and out of the caller's message. Outside
+//! is `Unavailable` (retryable), a transaction the database undid for
+//! another's sake (a deadlock) is `Contention` (retryable), anything else
+//! unexpected is `Internal` with the driver's text kept in the log and out
+//! of the caller's message. Outside
 //! the ports (opening, pinging, closing the store) errors are [`StoreError`],
 //! so no driver type leaves the crate.
 
 use crm_domain::DomainError;
 use sea_orm::{DbErr, RuntimeErr};
 
-use crate::dialect::{FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, is_unavailable_code};
+use crate::dialect::{
+    FOREIGN_KEY_VIOLATION, TRANSACTION_UNDONE, UNIQUE_VIOLATION, is_unavailable_code,
+};
 
 /// Why an operation on the store itself (not through a port) failed. The
 /// driver's text is kept for the operator; no driver type is exposed.
@@ -34,9 +38,9 @@ impl StoreError {
 
 /// Maps a driver error that no caller-level rule explains.
 pub(crate) fn storage(error: DbErr) -> DomainError {
-    // PostgreSQL undid this transaction because its rows crossed another's
-    // (deadlock_detected, serialization_failure): the write may be retried.
-    if sqlstate(&error).is_some_and(|code| code == "40P01" || code == "40001") {
+    // The database undid this transaction because its rows crossed
+    // another's: the write may be retried.
+    if sqlstate(&error).is_some_and(|code| TRANSACTION_UNDONE.contains(&code.as_str())) {
         tracing::warn!(%error, "transaction undone by the database for another's sake");
         return DomainError::Contention("rows another write held");
     }

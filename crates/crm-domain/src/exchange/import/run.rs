@@ -36,8 +36,7 @@ use crate::exchange::import::{
 };
 use crate::fields::FieldDefinition;
 use crate::identity::IdentityKey;
-use crate::kernel::ContactId;
-use crate::kernel::{DomainError, OrganizationId};
+use crate::kernel::{ContactId, DomainError, OrganizationId};
 use crate::tenancy::Tenant;
 use crate::tiers::Tier;
 
