@@ -1,6 +1,6 @@
 //! `contacts`: the describing fields of a contact and its version. Read
-//! joined with its identities (see `contact_identities`), its tier and its
-//! tags (`contact_tags`), one row per identity.
+//! with its identities (see `contact_identities`), its tier and its tags
+//! (`contact_tags`), one row per contact (see [`push_contact_columns`]).
 
 use crm_domain::contacts::Engagement;
 use crm_domain::contacts::{Contact, ContactFields, LifecycleStage};
