@@ -122,31 +122,18 @@ pub async fn seed(
         .await
         .map_err(|error| error.to_string())?;
     let now = Value::from(time::OffsetDateTime::now_utc());
-    // PostgreSQL keeps each contact's addresses on its row too (the
-    // store's migration `m0020`): the seed writes the array its two address
-    // inserts below lead to, so their triggers find every row already right
-    // and write no second version of it, as a contact created with its
-    // addresses in one statement is written once.
-    let (db_backend, numbers, id, on_row) = match backend {
+    let (db_backend, numbers, id) = match backend {
         Backend::Postgres => (
             DbBackend::Postgres,
             "SELECT i FROM generate_series(1, $2::bigint) AS i",
             "lpad(to_hex(i), 32, '0')::uuid",
-            (
-                ", identities",
-                ", jsonb_build_array(\
-                 jsonb_build_array('email', 'user' || i || '@bench.example', 'user' || i || '@bench.example', true), \
-                 jsonb_build_array('phone', '+1650' || (2000000 + i), '+1650' || (2000000 + i), true))",
-            ),
         ),
         Backend::Sqlite => (
             DbBackend::Sqlite,
             "SELECT i FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) SELECT i FROM n)",
             "unhex(printf('%032x', i))",
-            ("", ""),
         ),
     };
-    let (on_row_column, on_row_value) = on_row;
     // Every contact's plan, as the store writes a single-select value with
     // its sort key (the triggers index it): `i % 4` 0 pro, 1 team, else free.
     let plan = "'{\"plan\":{\"t\":\"single_select\",\"v\":\"' || p.column2 || '\",\"k\":[\"' || p.column2 || '\"]}}'";
@@ -156,9 +143,9 @@ pub async fn seed(
     let statements = [
         format!(
             "INSERT INTO contacts (tenant_id, id, display_name, search_name, city, country, language, \
-             avatar_url, blocked, lifecycle_stage, custom_values, create_request_id, version, create_time, update_time{on_row_column}) \
+             avatar_url, blocked, lifecycle_stage, custom_values, create_request_id, version, create_time, update_time) \
              SELECT $1, {id}, f.column2 || ' ' || l.column2, lower(f.column2 || ' ' || l.column2), \
-             '', '', '', '', false, 'prospect', {plan}, NULL, 1, $3, $3{on_row_value} \
+             '', '', '', '', false, 'prospect', {plan}, NULL, 1, $3, $3 \
              FROM ({numbers}) AS numbers \
              JOIN (VALUES {FIRST_NAMES}) f ON f.column1 = i % {first_count} \
              JOIN (VALUES {LAST_NAMES}) l ON l.column1 = (i / {first_count}) % {last_count}",
@@ -169,13 +156,14 @@ pub async fn seed(
             "INSERT INTO contact_tags (tenant_id, contact_id, tag) \
              SELECT $1, {id}, 'vip' FROM ({numbers}) AS numbers WHERE i % 10 = 0 AND $3 IS NOT NULL"
         ),
-        // Both addresses in one statement, so the triggers see each
-        // contact's whole array at once.
         format!(
             "INSERT INTO contact_identities (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time) \
              SELECT $1, 'email', 'user' || i || '@bench.example', {id}, 'user' || i || '@bench.example', true, $3 \
-             FROM ({numbers}) AS numbers \
-             UNION ALL SELECT $1, 'phone', '+1650' || (2000000 + i), {id}, '+1650' || (2000000 + i), true, $3 \
+             FROM ({numbers}) AS numbers"
+        ),
+        format!(
+            "INSERT INTO contact_identities (tenant_id, kind, value, contact_id, raw_value, is_primary, create_time) \
+             SELECT $1, 'phone', '+1650' || (2000000 + i), {id}, '+1650' || (2000000 + i), true, $3 \
              FROM ({numbers}) AS numbers"
         ),
     ];

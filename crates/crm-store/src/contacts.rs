@@ -1162,7 +1162,7 @@ impl ContactRepository for SeaContactRepository {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use crm_domain::IdentityKind;
-    use sea_orm::{DbBackend, Statement, TransactionTrait};
+    use sea_orm::{DbBackend, Statement};
     use uuid::Uuid;
 
     use super::*;
@@ -1268,81 +1268,6 @@ mod tests {
                 .any(|step| step
                     .starts_with("SEARCH i USING PRIMARY KEY (tenant_id=? AND contact_id=?")),
             "{plan:#?}"
-        );
-    }
-
-    /// PostgreSQL keeps a contact's addresses on its row (migration
-    /// `m0020`). Two transactions that each add an address to one contact
-    /// at once: the second's trigger waits for the first to commit and then
-    /// reads both addresses, so the row ends with both; with the array read
-    /// before the wait it would keep only its own. (`drop_database` checks
-    /// the same agreement for every contact after every PostgreSQL test.)
-    #[tokio::test]
-    async fn addresses_added_at_once_both_reach_the_contact_row_on_postgres() {
-        let database = TestDatabase::create(TestBackend::Postgres).await;
-        let store = Store::connect(&database.url, &StoreOptions::default())
-            .await
-            .unwrap();
-        let tenant = crate::testing::tenant(&store).await.id;
-        crate::testing::insert_contact_row(&store, tenant, 7, false, "{}").await;
-        let connection = &store.search().pools.db.connection;
-        let add = |address: &str| {
-            Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "INSERT INTO contact_identities (tenant_id, kind, value, contact_id, raw_value, \
-                 is_primary, create_time) VALUES ($1, 'email', $2, $3, $2, false, now())",
-                [
-                    tenant.as_uuid().into(),
-                    address.into(),
-                    Uuid::from_u128(7).into(),
-                ],
-            )
-        };
-        let (first, second) = (
-            connection.begin().await.unwrap(),
-            connection.begin().await.unwrap(),
-        );
-        first.execute_raw(add("one@x.com")).await.unwrap();
-        let waiting = async {
-            // The second insert's trigger is waiting for the first's lock.
-            loop {
-                let waits = connection
-                    .query_one_raw(Statement::from_string(
-                        DbBackend::Postgres,
-                        "SELECT count(*) AS n FROM pg_stat_activity \
-                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                    ))
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .try_get::<i64>("", "n")
-                    .unwrap();
-                if waits > 0 {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-            first.commit().await.unwrap();
-        };
-        let (added, ()) = tokio::join!(second.execute_raw(add("two@x.com")), waiting);
-        added.unwrap();
-        second.commit().await.unwrap();
-        let on_row: String = connection
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT identities::text AS a FROM contacts WHERE tenant_id = $1 AND id = $2",
-                [tenant.as_uuid().into(), Uuid::from_u128(7).into()],
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get("", "a")
-            .unwrap();
-        let _ = store.close().await;
-        database.drop_database().await;
-        assert!(
-            on_row.contains("one@x.com") && on_row.contains("two@x.com"),
-            "{on_row}"
         );
     }
 }

@@ -258,8 +258,6 @@ impl Backend {
     /// has as many digits as it needs (`...:09.09441Z` for 94,410 us), so
     /// text order is not time order there: it compares the whole seconds as
     /// text and the fraction as a number (`CAST` reads the numeric prefix).
-    /// PostgreSQL's `contact_identities_array` (migration `m0020`), which
-    /// builds the array kept on the contact's row, orders the same way.
     pub(crate) fn identity_order(self) -> &'static str {
         match self {
             Backend::Postgres => "i.is_primary DESC, i.create_time, i.kind, i.value",

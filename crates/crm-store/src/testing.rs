@@ -79,38 +79,7 @@ impl TestDatabase {
     }
 
     /// Removes the database (best effort: a leftover is harmless).
-    ///
-    /// # Panics
-    /// On PostgreSQL, after dropping it, when a contact's `identities`
-    /// column disagreed with its rows in `contact_identities` (see
-    /// migration `m0020`): every test that ends here proves the triggers
-    /// kept the two equal through whatever it wrote.
     pub async fn drop_database(self) {
-        let mut disagreeing = 0_i64;
-        if self.backend == TestBackend::Postgres
-            && let Ok(database) = Database::connect(&self.url).await
-        {
-            // An error (no such table: the test never migrated) checks nothing.
-            if let Ok(Some(row)) = database
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DatabaseBackend::Postgres,
-                    "SELECT count(*) AS n FROM contacts \
-                     WHERE identities IS DISTINCT FROM contact_identities_array(tenant_id, id)",
-                ))
-                .await
-            {
-                disagreeing = row.try_get("", "n").unwrap_or(0);
-            }
-            let _ = database.close().await;
-        }
-        self.remove().await;
-        assert_eq!(
-            disagreeing, 0,
-            "contacts whose identities column disagrees with contact_identities"
-        );
-    }
-
-    async fn remove(self) {
         match self.backend {
             TestBackend::Sqlite => {
                 for suffix in ["", "-wal", "-shm"] {

@@ -17,15 +17,11 @@ use crate::sql::Sql;
 
 /// Appends the columns of a contact read, one row per contact: the
 /// contact's columns, its tier's (with `t` the tier alias, see
-/// [`TIER_JOIN`]), and its tags and identities as JSON arrays (`c` is the
-/// contact alias). Tags are aggregated by a correlated subquery on their
-/// primary key. Identities come primary first, then in the order they were
-/// added (see `contact_identity::insert_ignoring_held`), then by kind and
-/// value, the same on every backend: on PostgreSQL from the contact's own
-/// `identities` column, which triggers keep equal to that aggregate (see
-/// migration `m0020`), saving the hot read a probe per address; on SQLite
-/// by a subquery like the tags'. Nothing of the contact repeats per
-/// identity.
+/// [`TIER_JOIN`]), and its tags and identities each aggregated into one JSON
+/// array by a correlated subquery on their primary key (`c` is the contact
+/// alias). Identities come primary first, then in the order they were added
+/// (see `contact_identity::insert_ignoring_held`), then by kind and value,
+/// the same on every backend. Nothing of the contact repeats per identity.
 pub(crate) fn push_contact_columns(sql: &mut Sql, backend: Backend) {
     let (json_array_open, json_array_close) = backend.json_array_agg();
     sql.push(CONTACT_COLUMNS)
@@ -35,25 +31,17 @@ pub(crate) fn push_contact_columns(sql: &mut Sql, backend: Backend) {
         .push(json_array_close)
         .push(
             " FROM contact_tags g \
-             WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, ",
+             WHERE g.tenant_id = c.tenant_id AND g.contact_id = c.id) AS tags_json, (SELECT ",
+        )
+        .push(json_array_open)
+        .push(&backend.json_array_of("i.kind, i.value, i.raw_value, i.is_primary"))
+        .push(" ORDER BY ")
+        .push(backend.identity_order())
+        .push(json_array_close)
+        .push(
+            " FROM contact_identities i \
+             WHERE i.tenant_id = c.tenant_id AND i.contact_id = c.id) AS identities_json",
         );
-    match backend {
-        Backend::Postgres => {
-            sql.push("c.identities::text AS identities_json");
-        }
-        Backend::Sqlite => {
-            sql.push("(SELECT ")
-                .push(json_array_open)
-                .push(&backend.json_array_of("i.kind, i.value, i.raw_value, i.is_primary"))
-                .push(" ORDER BY ")
-                .push(backend.identity_order())
-                .push(json_array_close)
-                .push(
-                    " FROM contact_identities i \
-                     WHERE i.tenant_id = c.tenant_id AND i.contact_id = c.id) AS identities_json",
-                );
-        }
-    }
 }
 
 /// The contact's own columns and its tier's, without its tags and
