@@ -158,6 +158,10 @@ impl Store {
         let db = Database::connect(connect_options(url, backend, options.max_connections, wait))
             .await
             .map_err(driver)?;
+        let inline = crate::inline::InlineReader::for_url(url, backend).map(Arc::new);
+        let inline_writer = inline
+            .as_ref()
+            .map(|reader| Arc::new(crate::inline::InlineWriter::beside(reader)));
         let writer = Writer::new(
             if backend.writes_through_one_connection() {
                 Database::connect(connect_options(url, backend, 1, wait))
@@ -167,6 +171,7 @@ impl Store {
                 db.clone()
             },
             limit,
+            inline_writer.is_some(),
         );
         Ok(Store {
             pools: Pools {
@@ -177,7 +182,8 @@ impl Store {
                 writer,
                 backend,
                 lookups: Arc::new(Lookups::new(options.lookup_statements)),
-                inline: crate::inline::InlineReader::for_url(url, backend).map(Arc::new),
+                inline,
+                inline_writer,
                 creates: Arc::new(Creates::new()),
             },
         })

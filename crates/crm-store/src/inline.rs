@@ -131,6 +131,105 @@ impl InlineReader {
     }
 }
 
+/// SQLite's in-line writer: one read-write connection of the store's own,
+/// for the hot path's new senders (see `creates`). sqlx's write connection
+/// runs on a thread of its own, and a batch of new senders there is three
+/// round trips to it (BEGIN, the inserts, COMMIT), each two hand-offs
+/// between threads on two busy cores while every other new sender waits for
+/// the one writer. This writer runs the whole transaction on one blocking
+/// thread in one hand-off. It writes only in its turn (`Writer::turn`), so
+/// it never meets the sqlx writer at SQLite's write lock.
+pub(crate) struct InlineWriter {
+    path: String,
+    idle: Mutex<Option<Connection>>,
+    /// Transactions a lock held up, which went to the pool.
+    busy: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for InlineWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineWriter")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InlineWriter {
+    /// A writer of the database `reader` reads. In its turn only another
+    /// process or a checkpoint can hold the lock it needs: it waits for that
+    /// at most [`BUSY_WAIT`], as the in-line reads do, and then its caller
+    /// writes through the pool instead, where waiting is bounded and off
+    /// this thread.
+    pub(crate) fn beside(reader: &InlineReader) -> Self {
+        Self {
+            path: reader.path.clone(),
+            idle: Mutex::new(None),
+            busy: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// How many transactions a lock has held up.
+    #[cfg(test)]
+    pub(crate) fn busy(&self) -> u64 {
+        self.busy.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn open(&self) -> Result<Connection, InlineError> {
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        connection.busy_timeout(BUSY_WAIT)?;
+        // As `Backend::configure` sets up sqlx's connections (the journal
+        // mode, WAL, is the file's own).
+        connection.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        connection.set_prepared_statement_cache_capacity(PREPARED);
+        Ok(connection)
+    }
+
+    /// Runs `work` in one IMMEDIATE transaction on this thread: commits
+    /// when it returns `Ok`, rolls back otherwise. A connection whose
+    /// transaction failed is closed, not kept.
+    pub(crate) fn transaction<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, InlineError>,
+    ) -> Result<T, InlineError> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let connection = match taken {
+            Some(connection) => connection,
+            None => self.open()?,
+        };
+        let done = connection
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(InlineError::from)
+            .and_then(|()| work(&connection))
+            .and_then(|value| {
+                connection.execute_batch("COMMIT")?;
+                Ok(value)
+            });
+        match done {
+            Ok(value) => {
+                *self.idle.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+                Ok(value)
+            }
+            Err(error) => {
+                if matches!(error, InlineError::Busy) {
+                    self.busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                // Closing the connection rolls back whatever is still open.
+                let _ = connection.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+}
+
 /// Runs a statement built for SQLite on `connection` and turns each row
 /// into a `T` by `read`.
 pub(crate) fn run<T>(
@@ -156,7 +255,8 @@ pub(crate) fn run<T>(
 }
 
 /// A bound value as SQLite takes it, in the shape sea-orm's SQLite driver
-/// writes it (a UUID as its 16 bytes): the kinds the in-line reads bind;
+/// writes it (a UUID as its 16 bytes, a time as RFC 3339 text): the kinds
+/// the in-line reads and writes bind;
 /// any other is refused as an internal error, never guessed at.
 fn param(value: &Value) -> Result<Param, DomainError> {
     Ok(match value {
@@ -165,6 +265,18 @@ fn param(value: &Value) -> Result<Param, DomainError> {
         Value::Int(Some(n)) => Param::Integer(i64::from(*n)),
         Value::Bool(Some(b)) => Param::Integer(i64::from(*b)),
         Value::Uuid(Some(id)) => Param::Blob(id.as_bytes().to_vec()),
+        // As sqlx writes it: RFC 3339 text.
+        Value::TimeDateTimeWithTimeZone(Some(moment)) => Param::Text(
+            moment
+                .format(&Rfc3339)
+                .map_err(|error| DomainError::Internal(format!("a time to bind: {error}")))?,
+        ),
+        Value::String(None)
+        | Value::BigInt(None)
+        | Value::Int(None)
+        | Value::Bool(None)
+        | Value::Uuid(None)
+        | Value::TimeDateTimeWithTimeZone(None) => Param::Null,
         other => {
             return Err(DomainError::Internal(format!(
                 "in-line read cannot bind {other:?}"

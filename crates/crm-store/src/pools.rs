@@ -35,6 +35,9 @@ pub(crate) struct Pools {
     /// SQLite's in-line reader (see `inline`), when the database is a
     /// SQLite file: the hot path's look-ups and whole pages read by it.
     pub(crate) inline: Option<std::sync::Arc<crate::inline::InlineReader>>,
+    /// SQLite's in-line writer beside it, for the hot path's new senders
+    /// (see `creates`); it writes in the [`Writer`]'s turn.
+    pub(crate) inline_writer: Option<std::sync::Arc<crate::inline::InlineWriter>>,
     /// SQLite's coalescing creator of new senders over `writer`, shared by
     /// every clone.
     pub(crate) creates: std::sync::Arc<crate::creates::Creates>,

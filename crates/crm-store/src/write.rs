@@ -53,11 +53,34 @@ pub(crate) struct Writer {
     /// `Backend::writes_through_one_connection`); on PostgreSQL the shared pool.
     connection: DatabaseConnection,
     limit: Limit,
+    /// On SQLite, the turn to write: held by every write through
+    /// `connection` and by the in-line writer's (see `inline::InlineWriter`),
+    /// so the two never meet SQLite's write lock at once, whose busy
+    /// handler would put the loser to sleep.
+    turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
+/// The turn to write on SQLite, held until dropped (see [`Writer::turn`]).
+pub(crate) type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
 impl Writer {
-    pub(crate) fn new(connection: DatabaseConnection, limit: Limit) -> Self {
-        Self { connection, limit }
+    /// A writer over `connection`; `taking_turns` when something beside it
+    /// writes the same database in this process (SQLite's in-line writer).
+    pub(crate) fn new(connection: DatabaseConnection, limit: Limit, taking_turns: bool) -> Self {
+        Self {
+            connection,
+            limit,
+            turn: taking_turns.then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
+        }
+    }
+
+    /// Waits for the turn to write, for a writer beside this one; `None`
+    /// when writes take no turns.
+    pub(crate) async fn turn(&self) -> WriteTurn {
+        match &self.turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     /// Runs `work` in one write transaction: commits when it returns `Ok`,
@@ -84,6 +107,7 @@ impl Writer {
         F: AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
         E: From<DomainError>,
     {
+        let _turn = self.turn().await;
         let transaction = self
             .connection
             .begin_with_options(TransactionOptions {
@@ -107,7 +131,12 @@ impl Writer {
     /// Runs a write of one statement and returns how many rows it changed,
     /// or the driver's error for a caller that gives some errors a meaning.
     pub(crate) async fn statement(&self, sql: Sql) -> Result<u64, DbErr> {
-        self.limit.bound(sql.try_execute(&self.connection)).await
+        self.limit
+            .bound(async {
+                let _turn = self.turn().await;
+                sql.try_execute(&self.connection).await
+            })
+            .await
     }
 
     /// Closes the write pool when it is not the shared one.
