@@ -217,7 +217,7 @@ async fn write_in_line(
             (insert.build(backend), identities)
         })
         .collect();
-    let turn = pools.writer.turn().await;
+    let turn = pools.writer.turn().await.map_err(crate::error::storage)?;
     let writer = writer.clone();
     let written = tokio::task::spawn_blocking(move || {
         let _turn = turn;

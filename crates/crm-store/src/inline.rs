@@ -39,17 +39,84 @@ const PREPARED: usize = 8;
 /// Idle connections kept for the next read; more are closed as they end.
 const MAX_IDLE: usize = 8;
 
+/// Connections of the store's own on one SQLite file, each used by one
+/// piece of work at a time on the caller's thread, opened on first use and
+/// kept idle for the next (at most `max_idle`).
+struct Connections {
+    path: String,
+    writable: bool,
+    max_idle: usize,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Connections {
+    fn new(path: &str, writable: bool, max_idle: usize) -> Self {
+        Self {
+            path: path.to_owned(),
+            writable,
+            max_idle,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A connection that waits at most [`BUSY_WAIT`] for a lock; a
+    /// writable one set up as `Backend::configure` sets up sqlx's (the
+    /// journal mode, WAL, is the file's own).
+    fn open(&self) -> Result<Connection, InlineError> {
+        let access = if self.writable {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        };
+        let connection = Connection::open_with_flags(
+            &self.path,
+            access | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        connection.busy_timeout(BUSY_WAIT)?;
+        if self.writable {
+            connection.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        }
+        connection.set_prepared_statement_cache_capacity(PREPARED);
+        Ok(connection)
+    }
+
+    /// Runs `work` on an idle connection (opened if none is), on this
+    /// thread. A connection whose work failed is closed, not kept (closing
+    /// rolls back a transaction it left open).
+    fn with_connection<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, InlineError>,
+    ) -> Result<T, InlineError> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let connection = match taken {
+            Some(connection) => connection,
+            None => self.open()?,
+        };
+        let done = work(&connection);
+        if done.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < self.max_idle {
+                idle.push(connection);
+            }
+        }
+        done
+    }
+}
+
 /// Connections opened read-only on one SQLite file, each used by one read
 /// at a time on the caller's thread.
 pub(crate) struct InlineReader {
-    path: String,
-    idle: Mutex<Vec<Connection>>,
+    connections: Connections,
 }
 
 impl std::fmt::Debug for InlineReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InlineReader")
-            .field("path", &self.path)
+            .field("path", &self.connections.path)
             .finish_non_exhaustive()
     }
 }
@@ -72,7 +139,7 @@ impl From<rusqlite::Error> for InlineError {
             Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::SystemIoFailure) => {
                 InlineError::Failed(DomainError::Unavailable)
             }
-            _ => InlineError::Failed(DomainError::Internal(format!("sqlite read: {error}"))),
+            _ => InlineError::Failed(DomainError::Internal(format!("sqlite in-line: {error}"))),
         }
     }
 }
@@ -88,21 +155,8 @@ impl InlineReader {
             && !path.starts_with(':')
             && !url.contains("mode=memory"))
         .then(|| Self {
-            path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
+            connections: Connections::new(path, false, MAX_IDLE),
         })
-    }
-
-    fn open(&self) -> Result<Connection, InlineError> {
-        let connection = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        connection.busy_timeout(BUSY_WAIT)?;
-        connection.set_prepared_statement_cache_capacity(PREPARED);
-        Ok(connection)
     }
 
     /// Runs `work` on an idle connection (opened if none is), on this
@@ -111,23 +165,7 @@ impl InlineReader {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, InlineError>,
     ) -> Result<T, InlineError> {
-        let taken = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let connection = match taken {
-            Some(connection) => connection,
-            None => self.open()?,
-        };
-        let done = work(&connection);
-        if done.is_ok() {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < MAX_IDLE {
-                idle.push(connection);
-            }
-        }
-        done
+        self.connections.with_connection(work)
     }
 }
 
@@ -140,8 +178,8 @@ impl InlineReader {
 /// thread in one hand-off. It writes only in its turn (`Writer::turn`), so
 /// it never meets the sqlx writer at SQLite's write lock.
 pub(crate) struct InlineWriter {
-    path: String,
-    idle: Mutex<Option<Connection>>,
+    /// One connection: writes take turns anyway.
+    connections: Connections,
     /// Transactions a lock held up, which went to the pool.
     busy: std::sync::atomic::AtomicU64,
 }
@@ -149,7 +187,7 @@ pub(crate) struct InlineWriter {
 impl std::fmt::Debug for InlineWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InlineWriter")
-            .field("path", &self.path)
+            .field("path", &self.connections.path)
             .finish_non_exhaustive()
     }
 }
@@ -162,8 +200,7 @@ impl InlineWriter {
     /// this thread.
     pub(crate) fn beside(reader: &InlineReader) -> Self {
         Self {
-            path: reader.path.clone(),
-            idle: Mutex::new(None),
+            connections: Connections::new(&reader.connections.path, true, 1),
             busy: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -174,59 +211,22 @@ impl InlineWriter {
         self.busy.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn open(&self) -> Result<Connection, InlineError> {
-        let connection = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        connection.busy_timeout(BUSY_WAIT)?;
-        // As `Backend::configure` sets up sqlx's connections (the journal
-        // mode, WAL, is the file's own).
-        connection.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
-        connection.set_prepared_statement_cache_capacity(PREPARED);
-        Ok(connection)
-    }
-
     /// Runs `work` in one IMMEDIATE transaction on this thread: commits
-    /// when it returns `Ok`, rolls back otherwise. A connection whose
-    /// transaction failed is closed, not kept.
+    /// when it returns `Ok`, rolls back otherwise (the connection is closed).
     pub(crate) fn transaction<T>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, InlineError>,
     ) -> Result<T, InlineError> {
-        let taken = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let connection = match taken {
-            Some(connection) => connection,
-            None => self.open()?,
-        };
-        let done = connection
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(InlineError::from)
-            .and_then(|()| work(&connection))
-            .and_then(|value| {
-                connection.execute_batch("COMMIT")?;
-                Ok(value)
-            });
-        match done {
-            Ok(value) => {
-                *self.idle.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
-                Ok(value)
-            }
-            Err(error) => {
-                if matches!(error, InlineError::Busy) {
-                    self.busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                // Closing the connection rolls back whatever is still open.
-                let _ = connection.execute_batch("ROLLBACK");
-                Err(error)
-            }
+        let done = self.connections.with_connection(|connection| {
+            connection.execute_batch("BEGIN IMMEDIATE")?;
+            let value = work(connection)?;
+            connection.execute_batch("COMMIT")?;
+            Ok(value)
+        });
+        if matches!(done, Err(InlineError::Busy)) {
+            self.busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        done
     }
 }
 

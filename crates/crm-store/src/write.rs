@@ -74,13 +74,20 @@ impl Writer {
         }
     }
 
-    /// Waits for the turn to write, for a writer beside this one; `None`
-    /// when writes take no turns.
-    pub(crate) async fn turn(&self) -> WriteTurn {
-        match &self.turn {
-            Some(turn) => Some(turn.clone().lock_owned().await),
-            None => None,
-        }
+    /// Waits for the turn to write, for a writer beside this one, at most
+    /// as long as a transaction may take; `None` when writes take no turns.
+    ///
+    /// # Errors
+    /// No turn within that time, as a database that gives no answer.
+    pub(crate) async fn turn(&self) -> Result<WriteTurn, DbErr> {
+        let Some(turn) = &self.turn else {
+            return Ok(None);
+        };
+        let answer = self.limit.answer();
+        tokio::time::timeout(answer, turn.clone().lock_owned())
+            .await
+            .map(Some)
+            .map_err(|_| no_answer(answer))
     }
 
     /// Runs `work` in one write transaction: commits when it returns `Ok`,
@@ -107,7 +114,7 @@ impl Writer {
         F: AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
         E: From<DomainError>,
     {
-        let _turn = self.turn().await;
+        let _turn = self.turn().await.map_err(storage)?;
         let transaction = self
             .connection
             .begin_with_options(TransactionOptions {
@@ -133,7 +140,7 @@ impl Writer {
     pub(crate) async fn statement(&self, sql: Sql) -> Result<u64, DbErr> {
         self.limit
             .bound(async {
-                let _turn = self.turn().await;
+                let _turn = self.turn().await?;
                 sql.try_execute(&self.connection).await
             })
             .await
