@@ -30,6 +30,7 @@ mod m0016_duplicate_index;
 mod m0017_duplicate_sweep;
 mod m0018_duplicate_statement_triggers;
 mod m0019_search_docs_in_place;
+mod m0020_search_names_apart;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_duplicate_sweep::Migration),
             Box::new(m0018_duplicate_statement_triggers::Migration),
             Box::new(m0019_search_docs_in_place::Migration),
+            Box::new(m0020_search_names_apart::Migration),
         ]
     }
 }

@@ -141,8 +141,8 @@ fn push_address_infix(
             sql.push("SELECT d.contact_id AS id, NULL AS search_name, ")
                 .push(&code(source))
                 .push(
-                    " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
-                     WHERE contact_search MATCH ",
+                    " AS source FROM contact_search_addresses f CROSS JOIN contact_search_docs d \
+                     WHERE contact_search_addresses MATCH ",
                 )
                 .bind(fts_phrase(text))
                 .push(" AND d.rowid = f.rowid AND d.tenant_id = ")
@@ -389,8 +389,8 @@ fn push_name_infix(sql: &mut Sql, backend: Backend, tenant: Uuid, name: &str) {
             sql.push("SELECT d.contact_id AS id, NULL AS search_name, ")
                 .push(&code(Source::NameInfix))
                 .push(
-                    " AS source FROM contact_search f CROSS JOIN contact_search_docs d \
-                     WHERE contact_search MATCH ",
+                    " AS source FROM contact_search_names f CROSS JOIN contact_search_docs d \
+                     WHERE contact_search_names MATCH ",
                 )
                 .bind(fts_phrase(name))
                 .push(" AND d.rowid = f.rowid AND d.tenant_id = ")
@@ -748,6 +748,66 @@ mod tests {
         }
     }
 
+    /// A SQLite file whose documents were written under the one full-text
+    /// index of `m0011` keeps every document across `m0020`: names in the
+    /// names' index, addresses in the addresses', each found there only,
+    /// and both indexes pass FTS5's integrity check.
+    #[tokio::test]
+    async fn documents_indexed_before_names_and_addresses_were_apart_are_found() {
+        use sea_orm_migration::MigratorTrait;
+        let database = TestDatabase::create(crate::testing::TestBackend::Sqlite).await;
+        let db = sea_orm::Database::connect(format!("{}?mode=rwc", database.url))
+            .await
+            .unwrap();
+        crm_migrations::Migrator::up(&db, Some(19)).await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO contact_search_docs (tenant_id, contact_id, kind, text) VALUES \
+             (x'01', x'0a', '', 'fernanda souza'), (x'01', x'0a', 'email', 'fern@example.com'), \
+             (x'01', x'0b', 'phone', '+5511987654321')",
+        )
+        .await
+        .unwrap();
+        crm_migrations::Migrator::up(&db, None).await.unwrap();
+        let matches = |index: &'static str, term: &'static str| {
+            let db = db.clone();
+            async move {
+                db.query_one_raw(Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    format!("SELECT count(*) AS n FROM {index} WHERE {index} MATCH '\"{term}\"'"),
+                ))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+            }
+        };
+        assert_eq!(matches("contact_search_names", "erna").await, 1);
+        assert_eq!(matches("contact_search_names", "fern").await, 1);
+        assert_eq!(matches("contact_search_names", "example").await, 0);
+        assert_eq!(matches("contact_search_addresses", "fern").await, 1);
+        assert_eq!(matches("contact_search_addresses", "98765").await, 1);
+        assert_eq!(matches("contact_search_addresses", "souza").await, 0);
+        db.execute_unprepared("UPDATE contact_search_docs SET text = 'ana souza' WHERE kind = ''")
+            .await
+            .unwrap();
+        db.execute_unprepared("DELETE FROM contact_search_docs WHERE kind = 'phone'")
+            .await
+            .unwrap();
+        assert_eq!(matches("contact_search_names", "erna").await, 0);
+        assert_eq!(matches("contact_search_names", "ana s").await, 1);
+        assert_eq!(matches("contact_search_addresses", "98765").await, 0);
+        for index in ["contact_search_names", "contact_search_addresses"] {
+            db.execute_unprepared(&format!(
+                "INSERT INTO {index} ({index}) VALUES ('integrity-check')"
+            ))
+            .await
+            .unwrap();
+        }
+        let _ = db.close().await;
+        database.drop_database().await;
+    }
+
     /// Contacts renamed many to a statement, in id order and against it,
     /// are found by their new names and no longer by their old ones; on
     /// SQLite the full-text index still holds exactly its documents (FTS5's
@@ -787,11 +847,13 @@ mod tests {
             assert_eq!(found_by(&ana, Source::NamePrefix), 0, "{backend:?}");
             assert_eq!(found_by(&ana, Source::NameInfix), 0, "{backend:?}");
             if store.backend() == crate::Backend::Sqlite {
-                db.execute_unprepared(
-                    "INSERT INTO contact_search (contact_search) VALUES ('integrity-check')",
-                )
-                .await
-                .unwrap();
+                for index in ["contact_search_names", "contact_search_addresses"] {
+                    db.execute_unprepared(&format!(
+                        "INSERT INTO {index} ({index}) VALUES ('integrity-check')"
+                    ))
+                    .await
+                    .unwrap();
+                }
                 let documents = db
                     .query_one_raw(Statement::from_string(
                         store.backend().db_backend(),
