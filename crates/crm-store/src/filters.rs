@@ -420,6 +420,28 @@ mod tests {
         }
     }
 
+    /// The lines of `statement`'s plan as its backend explains it.
+    async fn plan_of(store: &Store, statement: Statement) -> Vec<String> {
+        let (explain, column) = match statement.db_backend {
+            sea_orm::DbBackend::Sqlite => ("EXPLAIN QUERY PLAN", "detail"),
+            _ => ("EXPLAIN", "QUERY PLAN"),
+        };
+        store
+            .contacts()
+            .pools
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                statement.db_backend,
+                format!("{explain} {}", statement.sql),
+                statement.values.map(|values| values.0).unwrap_or_default(),
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String>("", column).unwrap())
+            .collect()
+    }
+
     /// On SQLite, which does not turn `EXISTS` into a join, a count whose
     /// filter holds a tag or a custom-field equality starts from that
     /// index: never a walk of the tenant's contacts.
@@ -455,20 +477,7 @@ mod tests {
             };
             let statement = crate::contacts::count_sql(tenant, &filter, 10_000)
                 .build(sea_orm::DbBackend::Sqlite);
-            let plan: Vec<String> = store
-                .contacts()
-                .pools
-                .db
-                .query_all_raw(Statement::from_sql_and_values(
-                    statement.db_backend,
-                    format!("EXPLAIN QUERY PLAN {}", statement.sql),
-                    statement.values.map(|values| values.0).unwrap_or_default(),
-                ))
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.try_get::<String>("", "detail").unwrap())
-                .collect();
+            let plan = plan_of(&store, statement).await;
             let first = plan
                 .iter()
                 .find(|step| step.starts_with("SEARCH") || step.starts_with("SCAN"))
@@ -506,20 +515,7 @@ mod tests {
         };
         let statement =
             crate::contacts::count_sql(tenant, &filter, 10_000).build(sea_orm::DbBackend::Postgres);
-        let plan: Vec<String> = store
-            .contacts()
-            .pools
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                statement.db_backend,
-                format!("EXPLAIN {}", statement.sql),
-                statement.values.map(|values| values.0).unwrap_or_default(),
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
-            .collect();
+        let plan = plan_of(&store, statement).await;
         assert!(
             plan.iter().any(|step| step.contains("Anti Join")),
             "{plan:#?}"
